@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from monitor_common.config import Settings
 
 # Proxy and TLS variables would route test traffic elsewhere or change which CAs are trusted;
 # MCP_MONITOR_* variables would change the settings under test.
@@ -23,3 +28,29 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name in _CLEARED or name.startswith(_CLEARED_PREFIXES):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(autouse=True)
+def default_settings() -> Iterator[None]:
+    """Every test starts from the default settings (internal addresses refused) and leaves them so."""
+    from monitor_common.config import Settings, set_settings
+
+    set_settings(Settings())
+    yield
+    set_settings(None)
+
+
+@pytest.fixture
+def allow_loopback() -> Settings:
+    """Widen the network policy to loopback only, as the local test servers need."""
+    from monitor_common.config import Settings, set_settings
+
+    settings = Settings(allow_networks=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")))
+    set_settings(settings)
+    return settings
+
+
+
+from support.dns_fixtures import *  # noqa: E402, F403
+from support.http_fixtures import *  # noqa: E402, F403
+from support.tls_fixtures import *  # noqa: E402, F403

@@ -1,0 +1,288 @@
+"""The server's settings: one frozen object built from CLI flags and `MCP_MONITOR_*` variables.
+
+Every setting is declared once in `_SPECS`, which gives its environment variable, its command-line
+flag, its parser and its help text; `Settings.load()` reads flags first, then the environment,
+then the default. A malformed value, or an `MCP_MONITOR_*` variable that names no setting (a typo
+that would otherwise be ignored silently), fails at start-up with a `ConfigError` naming the
+variable or flag, so an operator never runs with a setting they did not mean.
+
+The settings in force are kept process-wide (`get_settings()` / `set_settings()`): the tool
+functions of each server read them, the engines receive what they need as arguments.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from monitor_common.errors import ConfigError
+from monitor_common.netpolicy import NetworkPolicy
+
+__all__ = ["ENV_PREFIX", "Settings", "get_settings", "set_settings", "setting_specs"]
+
+ENV_PREFIX = "MCP_MONITOR_"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Transport = Literal["stdio", "http"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can set. Build with `Settings.load()`; tests may construct directly."""
+
+    timeout_s: float = 10.0
+    max_timeout_s: float = 60.0
+    concurrency: int = 20
+    per_host_concurrency: int = 4
+    max_targets: int = 200
+    allow_private: bool = False
+    allow_networks: tuple[IPNetwork, ...] = ()
+    allow_hosts: tuple[str, ...] = ()
+    resolver: str | None = None
+    auth_token: str | None = field(default=None, repr=False)
+    audit_log: Path | None = None
+    log_level: LogLevel = "warning"
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    http_allowed_hosts: tuple[str, ...] = ()
+    http_allowed_origins: tuple[str, ...] = ()
+
+    @property
+    def network_policy(self) -> NetworkPolicy:
+        """The address policy these settings describe (default deny for internal addresses)."""
+        return NetworkPolicy(
+            allow_private=self.allow_private,
+            allow_networks=self.allow_networks,
+            allow_hosts=self.allow_hosts,
+        )
+
+    def clamp_timeout(self, timeout_s: float | None) -> float:
+        """The timeout a check should use: the caller's, else the default, never above the maximum."""
+        from monitor_common.errors import LimitError
+
+        if timeout_s is None:
+            return min(self.timeout_s, self.max_timeout_s)
+        if timeout_s <= 0:
+            raise LimitError(f"timeout_s must be positive, got {timeout_s}: use e.g. timeout_s=10")
+        if timeout_s > self.max_timeout_s:
+            raise LimitError(
+                f"timeout_s={timeout_s} exceeds the server's maximum of {self.max_timeout_s} s: pass a smaller "
+                f"value (the operator can raise the limit with {ENV_PREFIX}MAX_TIMEOUT_S)"
+            )
+        return timeout_s
+
+    @classmethod
+    def load(cls, flags: Mapping[str, str | None] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `flags` (attribute name to raw text), then `environ`, then the defaults.
+
+        Raises:
+            ConfigError: a value does not parse, a variable with the prefix names no setting, or
+                the combination is inconsistent (a TLS certificate without its key, ...).
+        """
+        flags = flags or {}
+        environ = os.environ if environ is None else environ
+        known = {spec.env for spec in _SPECS}
+        unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting {', '.join(unknown)}: the {ENV_PREFIX}* variables this server reads are "
+                f"{', '.join(sorted(known))}"
+            )
+        values: dict[str, Any] = {}
+        for spec in _SPECS:
+            raw = flags.get(spec.attr)
+            source = spec.flag
+            if raw is None:
+                raw = environ.get(spec.env)
+                source = spec.env
+            if raw is None:
+                continue
+            try:
+                values[spec.attr] = spec.parse(raw.strip())
+            except ValueError as exc:
+                shown = "(hidden)" if spec.secret else repr(raw)
+                raise ConfigError(f"{source}={shown} is not valid: {exc}. Example: {source}={spec.example}") from None
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field checks that no single parser can make."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError(
+                f"{ENV_PREFIX}TLS_CERT and {ENV_PREFIX}TLS_KEY (--tls-cert/--tls-key) must be given together"
+            )
+        if self.max_timeout_s < self.timeout_s:
+            raise ConfigError(
+                f"{ENV_PREFIX}TIMEOUT_S={self.timeout_s} is above {ENV_PREFIX}MAX_TIMEOUT_S={self.max_timeout_s}"
+            )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied and validated."""
+        settings = replace(self, **changes)
+        settings.validate()
+        return settings
+
+
+# --- parsers: each raises ValueError with a reason the ConfigError message will quote -------------
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a positive, finite number")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if value < 1:
+        raise ValueError("expected 1 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise ValueError("a port is 1 to 65535")
+    return value
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _networks(text: str) -> tuple[IPNetwork, ...]:
+    networks: list[IPNetwork] = []
+    for item in _csv(text):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a network in CIDR form") from None
+    return tuple(networks)
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    from monitor_common.targets import parse_hostname
+
+    hosts: list[str] = []
+    for item in _csv(text):
+        # ".corp.example" allows every name under corp.example.
+        suffix = item.startswith(".")
+        hosts.append(("." if suffix else "") + parse_hostname(item.removeprefix(".")))
+    return tuple(hosts)
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text.lower()
+
+    return parse
+
+
+def _text(text: str) -> str:
+    if not text:
+        raise ValueError("expected a non-empty value")
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_text(text)).expanduser()
+
+
+def _resolver(text: str) -> str:
+    from monitor_common.targets import parse_host_port
+
+    parsed = parse_host_port(text, default_port=53)
+    if parsed.host.ip is None:
+        raise ValueError("the resolver must be an IP address, optionally with :port")
+    return text
+
+
+@dataclass(frozen=True)
+class _Spec:
+    attr: str
+    parse: Callable[[str], Any]
+    example: str
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.attr.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.attr.replace("_", "-")
+
+
+_SPECS: tuple[_Spec, ...] = (
+    _Spec("timeout_s", _positive_float, "10", "default timeout of one check, in seconds"),
+    _Spec("max_timeout_s", _positive_float, "60", "largest timeout_s a caller may ask for"),
+    _Spec("concurrency", _positive_int, "20", "checks run at once by the *_many tools"),
+    _Spec("per_host_concurrency", _positive_int, "4", "checks run at once against one host"),
+    _Spec("max_targets", _positive_int, "200", "most targets one call may name"),
+    _Spec("allow_private", _bool, "true", "allow internal addresses (loopback, private, link-local, ...)"),
+    _Spec("allow_networks", _networks, "10.0.0.0/8,fd00::/8", "internal networks to allow, comma-separated"),
+    _Spec("allow_hosts", _hosts, "intranet.example,.corp.example", "host names allowed whatever they resolve to"),
+    _Spec("resolver", _resolver, "192.0.2.53:53", "DNS server used to resolve targets (default: the system's)"),
+    _Spec("auth_token", _text, "<random string>", "bearer token required by the HTTP transport", secret=True),
+    _Spec("audit_log", _path, "/var/log/mcp-monitor-audit.jsonl", "file for the audit log (default: stderr)"),
+    _Spec("log_level", _choice("debug", "info", "warning", "error"), "info", "log level (stderr)"),
+    _Spec("transport", _choice("stdio", "http"), "http", "stdio or streamable HTTP"),
+    _Spec("host", _text, "127.0.0.1", "address the HTTP transport binds"),
+    _Spec("port", _port, "8000", "port the HTTP transport binds"),
+    _Spec("tls_cert", _path, "/etc/mcp/cert.pem", "certificate chain for HTTPS (with tls_key)"),
+    _Spec("tls_key", _path, "/etc/mcp/key.pem", "private key for HTTPS (with tls_cert)"),
+    _Spec("http_allowed_hosts", _csv, "monitor.example.com:8443", "extra Host header values the HTTP transport accepts"),
+    _Spec("http_allowed_origins", _csv, "https://app.example.com", "Origin header values the HTTP transport accepts"),
+)
+
+assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"
+
+
+def setting_specs() -> Sequence[_Spec]:
+    """The declared settings, for the CLI's flags and the documentation test."""
+    return _SPECS
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The settings in force: those set by `set_settings`, else loaded from the environment once."""
+    global _current
+    if _current is None:
+        _current = Settings.load()
+    return _current
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Install `settings` for this process (None: reload from the environment on next use)."""
+    global _current
+    _current = settings

@@ -1,0 +1,230 @@
+"""The command line every server shares, and the `MCPServer` subclass that maps errors and audits.
+
+    mcp-X-monitor [serve] [--transport stdio|http] [--host H] [--port P] [--tls-cert F --tls-key F]
+    mcp-X-monitor tools                      list the tools, one line each
+    mcp-X-monitor call TOOL key=value ...    run one tool in-process, print its result as JSON
+
+Every setting of `monitor_common.config` is also a flag (`--allow-private true`, `--timeout-s 5`).
+`call` exits like a monitoring plugin: 0 ok, 1 warning, 2 critical, 3 unknown; 64 when the input is
+invalid or refused (the message on stderr), 78 when the configuration is. Nothing but protocol
+messages (or, for `call` and `tools`, the requested output) is written to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp_types import CallToolResult, InputRequiredResult
+
+from monitor_common.audit import AuditLog
+from monitor_common.config import Settings, get_settings, set_settings, setting_specs
+from monitor_common.errors import ConfigError, MonitorError
+
+__all__ = ["EXIT_CONFIG", "EXIT_USAGE", "MonitorServer", "main"]
+
+EXIT_USAGE = 64  # sysexits EX_USAGE: the caller's input was wrong
+EXIT_CONFIG = 78  # sysexits EX_CONFIG: the operator's settings were wrong
+
+logger = logging.getLogger("monitor_common.serve")
+
+
+class MonitorServer(MCPServer):
+    """An `MCPServer` whose tools may raise `MonitorError` and whose calls are audited.
+
+    mcp 2.x passes only a `ToolError`'s text to the model; any other exception becomes a bare
+    "Error executing tool". Engines raise `MonitorError` subclasses (they know nothing of MCP), so
+    the translation happens here, once, for every tool.
+    """
+
+    def __init__(self, name: str, *, version: str, instructions: str) -> None:
+        super().__init__(name=name, version=version, instructions=instructions, log_level="WARNING")
+        self.audit: AuditLog | None = AuditLog()
+        # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
+        # exit status. Only meaningful where one call runs at a time.
+        self.last_outcome = "ok"
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        started = time.perf_counter()
+        try:
+            result = await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, MonitorError):
+                self._finish(name, arguments, started, error=str(cause), outcome="input")
+                raise ToolError(str(cause)) from cause
+            self._finish(name, arguments, started, error=f"internal error: {type(cause).__name__}", outcome="crash")
+            raise
+        except ToolError as exc:
+            # Unknown tool or arguments that fail the input schema: the caller's to fix.
+            self._finish(name, arguments, started, error=str(exc), outcome="input")
+            raise
+        verdict = None
+        if isinstance(result, CallToolResult) and isinstance(result.structured_content, dict):
+            verdict = result.structured_content.get("verdict")
+        self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
+        return result
+
+    def _finish(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        started: float,
+        *,
+        verdict: str | None = None,
+        error: str | None = None,
+        outcome: str = "ok",
+    ) -> None:
+        self.last_outcome = outcome
+        if self.audit is not None:
+            self.audit.record(
+                server=self.name,
+                tool=tool,
+                arguments=arguments,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                verdict=verdict,
+                error=error,
+            )
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def _parser(server: MonitorServer) -> argparse.ArgumentParser:
+    # Flags default to SUPPRESS so that a subcommand's parser cannot overwrite a value given
+    # before the subcommand (an argparse quirk), and so "not given" is distinguishable.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    for spec in setting_specs():
+        common.add_argument(spec.flag, dest=spec.attr, metavar=spec.attr.upper(), help=f"{spec.help} ({spec.env})")
+    common.add_argument("-v", "--verbose", action="count", help="log more to stderr (-vv: debug)")
+
+    parser = argparse.ArgumentParser(
+        prog=server.name,
+        description=server.instructions,
+        parents=[common],
+        argument_default=argparse.SUPPRESS,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{serve,tools,call}")
+    sub.add_parser("serve", parents=[common], help="serve MCP over stdio (default) or streamable HTTP")
+    sub.add_parser("tools", parents=[common], help="list the tools with the first line of each description")
+    call = sub.add_parser("call", parents=[common], help="run one tool and print its result as JSON")
+    call.add_argument("tool", help="the tool's name, see `tools`")
+    call.add_argument("arguments", nargs="*", metavar="key=value", help="arguments; values are parsed as JSON if they parse")
+    return parser
+
+
+def parse_call_arguments(pairs: Sequence[str]) -> dict[str, Any]:
+    """`["url=https://x", "timeout_s=5", "headers={\\"a\\":\\"b\\"}"]` -> a tool's arguments.
+
+    A value is taken as JSON when it parses as JSON (numbers, booleans, lists, objects, null),
+    else as a plain string, so `name=example.com` needs no quoting.
+    """
+    arguments: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"argument {pair!r} is not key=value, e.g. url=https://example.com")
+        try:
+            arguments[key] = json.loads(raw)
+        except ValueError:
+            arguments[key] = raw
+    return arguments
+
+
+def _configure_logging(settings: Settings, verbose: int) -> None:
+    level = {0: settings.log_level.upper(), 1: "INFO"}.get(verbose, "DEBUG")
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # the SDK configures the root logger when a server is built; ours replaces it
+    )
+
+
+def main(server: MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:
+    """Parse the command line, apply the settings and run the subcommand; exits with its status."""
+    args = vars(_parser(server).parse_args(argv))
+    command = args.pop("command", None) or "serve"
+    verbose = int(args.pop("verbose", 0) or 0)
+    tool = args.pop("tool", None)
+    pairs: list[str] = args.pop("arguments", [])
+    try:
+        settings = Settings.load(flags=args)
+    except ConfigError as exc:
+        print(f"{server.name}: configuration error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    set_settings(settings)
+    _configure_logging(settings, verbose)
+    server.audit = AuditLog(settings.audit_log)
+
+    if command == "tools":
+        sys.exit(_list_tools(server))
+    if command == "call":
+        assert tool is not None
+        sys.exit(_call(server, tool, pairs))
+    sys.exit(_serve(server, settings))
+
+
+def _list_tools(server: MonitorServer) -> int:
+    tools = anyio.run(server.list_tools)
+    width = max((len(t.name) for t in tools), default=0)
+    for t in tools:
+        first_line = (t.description or "").strip().splitlines()[0] if t.description else ""
+        print(f"{t.name.ljust(width)}  {first_line}")
+    return 0
+
+
+def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
+    from mcp.client import Client
+
+    try:
+        arguments = parse_call_arguments(pairs)
+    except ConfigError as exc:
+        print(f"{server.name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def run() -> CallToolResult:
+        # In-process through a real client session, so a tool that reports progress or reads
+        # its request context behaves exactly as it does for an MCP host.
+        async with Client(server) as client:
+            return await client.call_tool(tool, arguments)
+
+    result = anyio.run(run)
+    if result.is_error:
+        text = " ".join(c.text for c in result.content if c.type == "text")
+        print(f"{server.name}: {text}", file=sys.stderr)
+        return 3 if server.last_outcome == "crash" else EXIT_USAGE
+    structured = result.structured_content or {}
+    print(json.dumps(structured, indent=2, default=str))
+    verdict = structured.get("verdict")
+    return {"ok": 0, "warning": 1, "critical": 2}.get(str(verdict), 3)
+
+
+def _serve(server: MonitorServer, settings: Settings) -> int:
+    if settings.transport == "stdio":
+        anyio.run(server.run_stdio_async)
+        return 0
+    from monitor_common._http import serve_http
+
+    try:
+        serve_http(server, settings)
+    except ConfigError as exc:
+        print(f"{server.name}: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
+def current_settings() -> Settings:
+    """The settings in force (re-exported for the servers' tool functions)."""
+    return get_settings()

@@ -1,0 +1,3 @@
+from dns_monitor.server import main
+
+main()

@@ -1,0 +1,3 @@
+from http_monitor.server import main
+
+main()

@@ -1,0 +1,3 @@
+from ssl_monitor.server import main
+
+main()

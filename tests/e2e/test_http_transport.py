@@ -1,0 +1,105 @@
+"""Streamable HTTP: bearer token, Host validation, and a real tool call over HTTP."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from support.http_server import HttpServer
+
+from e2e.helpers import LOOPBACK_ENV, child_env, run_cli
+
+TOKEN = "test-token-0123456789abcdef"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def http_mcp() -> Iterator[str]:
+    """mcp-http-monitor serving streamable HTTP on loopback with a token; yields its base URL."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http_monitor", "serve", "--transport", "http", "--port", str(port)],
+        env=child_env({**LOOPBACK_ENV, "MCP_MONITOR_AUTH_TOKEN": TOKEN}),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    # Over HTTP the protocol does not use stdout, so nothing at all may appear there.
+    assert out == b""
+
+
+async def test_401_without_token(http_mcp: str) -> None:
+    async with httpx2.AsyncClient() as client:
+        response = await client.post(f"{http_mcp}/mcp", json=INIT, headers=HEADERS)
+        wrong = await client.post(f"{http_mcp}/mcp", json=INIT, headers={**HEADERS, "authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert wrong.status_code == 401
+
+
+async def test_421_on_foreign_host(http_mcp: str) -> None:
+    async with httpx2.AsyncClient() as client:
+        response = await client.post(
+            f"{http_mcp}/mcp",
+            json=INIT,
+            headers={**HEADERS, "authorization": f"Bearer {TOKEN}", "host": "evil.example:80"},
+        )
+    assert response.status_code == 421
+
+
+async def test_tool_call_with_token(http_mcp: str, http_server: HttpServer) -> None:
+    async with (
+        httpx2.AsyncClient(headers={"authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
+        Client(streamable_http_client(f"{http_mcp}/mcp", http_client=http)) as client,
+    ):
+        tools = await client.list_tools()
+        result = await client.call_tool("http_check", {"url": http_server.url_for("/status/200")})
+    assert [t.name for t in tools.tools] == ["http_check"]
+    assert not result.is_error
+    content: dict[str, Any] = result.structured_content or {}
+    assert content["verdict"] == "ok"
+
+
+def test_non_loopback_bind_without_token_refuses_to_start() -> None:
+    # Fails on the configuration before binding anything, so no socket is opened.
+    done = run_cli("http_monitor", "serve", "--transport", "http", "--host", "0.0.0.0", "--port", "1", timeout=30)
+    assert done.returncode == 78
+    assert "MCP_MONITOR_AUTH_TOKEN" in done.stderr

@@ -1,0 +1,64 @@
+"""Each server as a real stdio subprocess, answered by the SDK's client."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from support.http_server import HttpServer
+
+from e2e.helpers import LOOPBACK_ENV, MODULES, child_env
+
+EXPECTED_TOOLS = {
+    "mcp-http-monitor": {"http_check"},
+    "mcp-ssl-monitor": {"cert_check"},
+    "mcp-dns-monitor": {"dns_lookup"},
+}
+
+
+def params(name: str, extra_env: dict[str, str] | None = None) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", MODULES[name]], env=child_env(extra_env))
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+async def test_initialize_and_list_tools(name: str) -> None:
+    async with Client(params(name), mode="legacy") as client:
+        assert client.server_info is not None
+        assert client.server_info.name == name
+        assert client.server_info.version == "0.1.0"
+        assert client.instructions and len(client.instructions) > 40
+        tools = (await client.list_tools()).tools
+    assert {t.name for t in tools} == EXPECTED_TOOLS[name]
+    for tool in tools:
+        assert tool.description and tool.description.strip()
+        assert tool.output_schema is not None
+        assert {"verdict", "summary", "findings", "checked_at", "duration_ms"} <= set(tool.output_schema["properties"])
+
+
+async def test_http_check_over_stdio(http_server: HttpServer) -> None:
+    async with Client(params("mcp-http-monitor", LOOPBACK_ENV)) as client:
+        result = await client.call_tool("http_check", {"url": http_server.url_for("/status/200")})
+    assert not result.is_error
+    content: dict[str, Any] = result.structured_content or {}
+    assert content["verdict"] == "ok" and content["status_code"] == 200
+
+
+async def test_cert_check_over_stdio(https_server: HttpServer) -> None:
+    async with Client(params("mcp-ssl-monitor", LOOPBACK_ENV)) as client:
+        result = await client.call_tool("cert_check", {"host": "127.0.0.1", "port": https_server.port})
+    assert not result.is_error
+    content: dict[str, Any] = result.structured_content or {}
+    assert content["days_left"] > 300  # trustme leaves live for years
+    assert content["verdict"] == "ok"
+
+
+async def test_policy_refusal_reaches_the_model_as_tool_error(http_server: HttpServer) -> None:
+    async with Client(params("mcp-http-monitor")) as client:
+        result = await client.call_tool("http_check", {"url": http_server.url})
+    assert result.is_error
+    text = " ".join(c.text for c in result.content if c.type == "text")
+    assert "127.0.0.1" in text and "MCP_MONITOR_ALLOW" in text
+    assert http_server.count() == 0
