@@ -50,7 +50,6 @@ def allow_loopback() -> Settings:
     return settings
 
 
-
 from support.dns_fixtures import *  # noqa: E402, F403
 from support.http_fixtures import *  # noqa: E402, F403
 from support.tls_fixtures import *  # noqa: E402, F403

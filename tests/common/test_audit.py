@@ -13,12 +13,15 @@ from monitor_common.audit import AuditLog, redact
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ({"url": "https://user:pw@example.com/x"}, {"url": "https://***@example.com/x"}),
+        ({"url": "https://user:pw@example.com/x"}, {"url": "https://***:***@example.com/x"}),
         ({"auth_token": "abc"}, {"auth_token": "***"}),
-        ({"headers": {"Authorization": "Bearer x", "Accept": "*/*"}}, {"headers": {"Authorization": "***", "Accept": "*/*"}}),
+        (
+            {"headers": {"Authorization": "Bearer x", "Accept": "*/*"}},
+            {"headers": {"Authorization": "***", "Accept": "*/*"}},
+        ),
         ({"headers": {"Cookie": "sid=1"}}, {"headers": {"Cookie": "***"}}),
         ({"client_key_pem": "-----BEGIN"}, {"client_key_pem": "***"}),
-        ({"targets": ["http://a:b@h", "plain"]}, {"targets": ["http://***@h", "plain"]}),
+        ({"targets": ["http://a:b@h", "plain"]}, {"targets": ["http://***:***@h", "plain"]}),
         ({"password": None}, {"password": None}),
         ({"host": "example.com", "port": 443}, {"host": "example.com", "port": 443}),
     ],
@@ -34,7 +37,7 @@ def test_audit_line_to_stream() -> None:
     )
     entry = json.loads(stream.getvalue())
     assert entry["server"] == "s" and entry["tool"] == "t" and entry["verdict"] == "ok"
-    assert entry["arguments"] == {"url": "http://***@h/"}
+    assert entry["arguments"] == {"url": "http://***:***@h/"}
     assert "p@h" not in stream.getvalue()
 
 

@@ -31,7 +31,11 @@ def test_defaults_deny_internal_addresses() -> None:
             "allow_networks",
             (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")),
         ),
-        ({"MCP_MONITOR_ALLOW_HOSTS": "Intranet.Example.,.corp.example"}, "allow_hosts", ("intranet.example", ".corp.example")),
+        (
+            {"MCP_MONITOR_ALLOW_HOSTS": "Intranet.Example.,.corp.example"},
+            "allow_hosts",
+            ("intranet.example", ".corp.example"),
+        ),
         ({"MCP_MONITOR_AUDIT_LOG": "/tmp/audit.jsonl"}, "audit_log", Path("/tmp/audit.jsonl")),
         ({"MCP_MONITOR_TRANSPORT": "HTTP"}, "transport", "http"),
         ({"MCP_MONITOR_PORT": "8443"}, "port", 8443),
@@ -70,7 +74,10 @@ def test_a_secret_is_not_echoed_in_errors() -> None:
 
 
 def test_flags_win_over_environment() -> None:
-    settings = Settings.load(flags={"port": "9000", "transport": None}, environ={"MCP_MONITOR_PORT": "8001", "MCP_MONITOR_TRANSPORT": "http"})
+    settings = Settings.load(
+        flags={"port": "9000", "transport": None},
+        environ={"MCP_MONITOR_PORT": "8001", "MCP_MONITOR_TRANSPORT": "http"},
+    )
     assert settings.port == 9000
     assert settings.transport == "http"
 

@@ -19,14 +19,18 @@ def test_tools_lists_one_line_per_tool(module: str) -> None:
 
 
 def test_call_ok_exits_0_with_json(http_server: HttpServer) -> None:
-    done = run_cli("http_monitor", "call", "http_check", f"url={http_server.url_for('/status/204')}", env=LOOPBACK_ENV)
+    done = run_cli(
+        "http_monitor", "call", "http_check", f"url={http_server.url_for('/status/204')}", env=LOOPBACK_ENV
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["verdict"] == "ok" and result["status_code"] == 204
 
 
 def test_call_critical_exits_2(http_server: HttpServer) -> None:
-    done = run_cli("http_monitor", "call", "http_check", f"url={http_server.url_for('/status/500')}", env=LOOPBACK_ENV)
+    done = run_cli(
+        "http_monitor", "call", "http_check", f"url={http_server.url_for('/status/500')}", env=LOOPBACK_ENV
+    )
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stdout)["verdict"] == "critical"
 
@@ -74,8 +78,16 @@ def test_audit_line_per_call(http_server: HttpServer, tmp_path: object) -> None:
 
     log = Path(str(tmp_path)) / "audit.jsonl"
     url = http_server.url_for("/status/200").replace("http://", "http://bob:secret@")
-    done = run_cli("http_monitor", "call", "http_check", f"url={url}", env={**LOOPBACK_ENV, "MCP_MONITOR_AUDIT_LOG": str(log)})
+    done = run_cli(
+        "http_monitor",
+        "call",
+        "http_check",
+        f"url={url}",
+        env={**LOOPBACK_ENV, "MCP_MONITOR_AUDIT_LOG": str(log)},
+    )
     assert done.returncode == 0, done.stderr
     (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
-    assert entry["tool"] == "http_check" and entry["verdict"] == "ok" and entry["server"] == "mcp-http-monitor"
+    assert (
+        entry["tool"] == "http_check" and entry["verdict"] == "ok" and entry["server"] == "mcp-http-monitor"
+    )
     assert "secret" not in log.read_text()

@@ -22,7 +22,11 @@ INIT = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
 }
 HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
@@ -52,7 +56,9 @@ def http_mcp() -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}") from None
+                    raise RuntimeError(
+                        f"server did not start: {proc.stderr.read() if proc.stderr else ''}"
+                    ) from None
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -69,7 +75,9 @@ def http_mcp() -> Iterator[str]:
 async def test_401_without_token(http_mcp: str) -> None:
     async with httpx2.AsyncClient() as client:
         response = await client.post(f"{http_mcp}/mcp", json=INIT, headers=HEADERS)
-        wrong = await client.post(f"{http_mcp}/mcp", json=INIT, headers={**HEADERS, "authorization": "Bearer nope"})
+        wrong = await client.post(
+            f"{http_mcp}/mcp", json=INIT, headers={**HEADERS, "authorization": "Bearer nope"}
+        )
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert wrong.status_code == 401
@@ -100,6 +108,8 @@ async def test_tool_call_with_token(http_mcp: str, http_server: HttpServer) -> N
 
 def test_non_loopback_bind_without_token_refuses_to_start() -> None:
     # Fails on the configuration before binding anything, so no socket is opened.
-    done = run_cli("http_monitor", "serve", "--transport", "http", "--host", "0.0.0.0", "--port", "1", timeout=30)
+    done = run_cli(
+        "http_monitor", "serve", "--transport", "http", "--host", "0.0.0.0", "--port", "1", timeout=30
+    )
     assert done.returncode == 78
     assert "MCP_MONITOR_AUTH_TOKEN" in done.stderr

@@ -73,7 +73,9 @@ async def test_connection_refused_is_a_result() -> None:
 
 async def test_https_with_given_ca_uses_http2(https_server: HttpServer) -> None:
     assert https_server.ca_pem is not None
-    _, result, _ = await call({"url": https_server.url_for("/"), "ca_bundle_pem": https_server.ca_pem.decode()})
+    _, result, _ = await call(
+        {"url": https_server.url_for("/"), "ca_bundle_pem": https_server.ca_pem.decode()}
+    )
     assert result is not None
     assert result["verdict"] == "ok", result
     assert result["http_version"] == "HTTP/2"

@@ -13,9 +13,10 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from monitor_common.results import utc_now
+from monitor_common.targets import redact_url
 
 __all__ = ["AuditLog", "redact"]
 
@@ -23,7 +24,6 @@ _SECRET_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|auth(orization)?|cookie|api[-_]?key|private[-_]?key|key_pem|credential)",
     re.IGNORECASE,
 )
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 REDACTED = "***"
 
@@ -33,11 +33,11 @@ def redact(value: Any, key: str | None = None) -> Any:
     if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
         return REDACTED
     if isinstance(value, str):
-        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", value)
+        return redact_url(value)
     if isinstance(value, dict):
-        return {str(k): redact(v, str(k)) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+        return {str(k): redact(v, str(k)) for k, v in cast("dict[Any, Any]", value).items()}
     if isinstance(value, list | tuple):
-        return [redact(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return [redact(v) for v in cast("list[Any]", value)]
     return value
 
 

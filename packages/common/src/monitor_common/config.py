@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from monitor_common.errors import ConfigError
-from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 
 __all__ = ["ENV_PREFIX", "Settings", "get_settings", "set_settings", "setting_specs"]
 
@@ -64,6 +64,17 @@ class Settings:
             allow_hosts=self.allow_hosts,
         )
 
+    @property
+    def target_resolver(self) -> Resolver | None:
+        """The resolver for target names: the configured DNS server, or None for the system's."""
+        if self.resolver is None:
+            return None
+        from monitor_common.netpolicy import dns_resolver
+        from monitor_common.targets import parse_host_port
+
+        parsed = parse_host_port(self.resolver, default_port=53)
+        return dns_resolver(str(parsed.host.ip), parsed.port)
+
     def clamp_timeout(self, timeout_s: float | None) -> float:
         """The timeout a check should use: the caller's, else the default, never above the maximum."""
         from monitor_common.errors import LimitError
@@ -80,7 +91,9 @@ class Settings:
         return timeout_s
 
     @classmethod
-    def load(cls, flags: Mapping[str, str | None] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    def load(
+        cls, flags: Mapping[str, str | None] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
         """Settings from `flags` (attribute name to raw text), then `environ`, then the defaults.
 
         Raises:
@@ -109,7 +122,9 @@ class Settings:
                 values[spec.attr] = spec.parse(raw.strip())
             except ValueError as exc:
                 shown = "(hidden)" if spec.secret else repr(raw)
-                raise ConfigError(f"{source}={shown} is not valid: {exc}. Example: {source}={spec.example}") from None
+                raise ConfigError(
+                    f"{source}={shown} is not valid: {exc}. Example: {source}={spec.example}"
+                ) from None
         settings = cls(**values)
         settings.validate()
         return settings
@@ -249,8 +264,12 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("max_targets", _positive_int, "200", "most targets one call may name"),
     _Spec("allow_private", _bool, "true", "allow internal addresses (loopback, private, link-local, ...)"),
     _Spec("allow_networks", _networks, "10.0.0.0/8,fd00::/8", "internal networks to allow, comma-separated"),
-    _Spec("allow_hosts", _hosts, "intranet.example,.corp.example", "host names allowed whatever they resolve to"),
-    _Spec("resolver", _resolver, "192.0.2.53:53", "DNS server used to resolve targets (default: the system's)"),
+    _Spec(
+        "allow_hosts", _hosts, "intranet.example,.corp.example", "host names allowed whatever they resolve to"
+    ),
+    _Spec(
+        "resolver", _resolver, "192.0.2.53:53", "DNS server used to resolve targets (default: the system's)"
+    ),
     _Spec("auth_token", _text, "<random string>", "bearer token required by the HTTP transport", secret=True),
     _Spec("audit_log", _path, "/var/log/mcp-monitor-audit.jsonl", "file for the audit log (default: stderr)"),
     _Spec("log_level", _choice("debug", "info", "warning", "error"), "info", "log level (stderr)"),
@@ -259,8 +278,18 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("port", _port, "8000", "port the HTTP transport binds"),
     _Spec("tls_cert", _path, "/etc/mcp/cert.pem", "certificate chain for HTTPS (with tls_key)"),
     _Spec("tls_key", _path, "/etc/mcp/key.pem", "private key for HTTPS (with tls_cert)"),
-    _Spec("http_allowed_hosts", _csv, "monitor.example.com:8443", "extra Host header values the HTTP transport accepts"),
-    _Spec("http_allowed_origins", _csv, "https://app.example.com", "Origin header values the HTTP transport accepts"),
+    _Spec(
+        "http_allowed_hosts",
+        _csv,
+        "monitor.example.com:8443",
+        "extra Host header values the HTTP transport accepts",
+    ),
+    _Spec(
+        "http_allowed_origins",
+        _csv,
+        "https://app.example.com",
+        "Origin header values the HTTP transport accepts",
+    ),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"

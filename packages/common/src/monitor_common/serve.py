@@ -18,7 +18,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import anyio
 from mcp.server import MCPServer
@@ -64,15 +64,17 @@ class MonitorServer(MCPServer):
             if isinstance(cause, MonitorError):
                 self._finish(name, arguments, started, error=str(cause), outcome="input")
                 raise ToolError(str(cause)) from cause
-            self._finish(name, arguments, started, error=f"internal error: {type(cause).__name__}", outcome="crash")
+            self._finish(
+                name, arguments, started, error=f"internal error: {type(cause).__name__}", outcome="crash"
+            )
             raise
         except ToolError as exc:
             # Unknown tool or arguments that fail the input schema: the caller's to fix.
             self._finish(name, arguments, started, error=str(exc), outcome="input")
             raise
-        verdict = None
-        if isinstance(result, CallToolResult) and isinstance(result.structured_content, dict):
-            verdict = result.structured_content.get("verdict")
+        verdict: object = None
+        if isinstance(result, CallToolResult) and result.structured_content is not None:
+            verdict = cast("dict[str, Any]", result.structured_content).get("verdict")
         self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
         return result
 
@@ -106,7 +108,9 @@ def _parser(server: MonitorServer) -> argparse.ArgumentParser:
     # before the subcommand (an argparse quirk), and so "not given" is distinguishable.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     for spec in setting_specs():
-        common.add_argument(spec.flag, dest=spec.attr, metavar=spec.attr.upper(), help=f"{spec.help} ({spec.env})")
+        common.add_argument(
+            spec.flag, dest=spec.attr, metavar=spec.attr.upper(), help=f"{spec.help} ({spec.env})"
+        )
     common.add_argument("-v", "--verbose", action="count", help="log more to stderr (-vv: debug)")
 
     parser = argparse.ArgumentParser(
@@ -120,7 +124,9 @@ def _parser(server: MonitorServer) -> argparse.ArgumentParser:
     sub.add_parser("tools", parents=[common], help="list the tools with the first line of each description")
     call = sub.add_parser("call", parents=[common], help="run one tool and print its result as JSON")
     call.add_argument("tool", help="the tool's name, see `tools`")
-    call.add_argument("arguments", nargs="*", metavar="key=value", help="arguments; values are parsed as JSON if they parse")
+    call.add_argument(
+        "arguments", nargs="*", metavar="key=value", help="arguments; values are parsed as JSON if they parse"
+    )
     return parser
 
 
@@ -205,9 +211,9 @@ def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
         text = " ".join(c.text for c in result.content if c.type == "text")
         print(f"{server.name}: {text}", file=sys.stderr)
         return 3 if server.last_outcome == "crash" else EXIT_USAGE
-    structured = result.structured_content or {}
+    structured = cast("dict[str, Any]", result.structured_content or {})
     print(json.dumps(structured, indent=2, default=str))
-    verdict = structured.get("verdict")
+    verdict: object = structured.get("verdict")
     return {"ok": 0, "warning": 1, "critical": 2}.get(str(verdict), 3)
 
 

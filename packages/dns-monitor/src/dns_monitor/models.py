@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from monitor_common.results import CheckResult
+from pydantic import BaseModel, Field
 
 __all__ = ["DnsAnswer", "DnsLookupResult"]
 

@@ -28,11 +28,15 @@ mcp = MonitorServer(
 @mcp.tool()
 async def dns_lookup(
     name: Annotated[str, Field(description="Domain name to look up, e.g. example.com")],
-    record_type: Annotated[str, Field(description="Record type: A, AAAA, MX, TXT, NS, CNAME, SOA, CAA, ...")] = "A",
+    record_type: Annotated[
+        str, Field(description="Record type: A, AAAA, MX, TXT, NS, CNAME, SOA, CAA, ...")
+    ] = "A",
     server: Annotated[
         str | None, Field(description="DNS server to ask, IP or IP:port (default: the system resolver)")
     ] = None,
-    timeout_s: Annotated[float | None, Field(description="Limit for the lookup in seconds (default 5)")] = None,
+    timeout_s: Annotated[
+        float | None, Field(description="Limit for the lookup in seconds (default 5)")
+    ] = None,
 ) -> DnsLookupResult:
     """Look up one record type of a name and report the answers, response code and latency.
 
@@ -47,7 +51,9 @@ async def dns_lookup(
         policy=settings.network_policy,
         record_type=record_type,
         server=server,
-        timeout_s=settings.clamp_timeout(timeout_s if timeout_s is not None else min(5.0, settings.timeout_s)),
+        timeout_s=settings.clamp_timeout(
+            timeout_s if timeout_s is not None else min(5.0, settings.timeout_s)
+        ),
     )
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from monitor_common.results import CheckResult
+from pydantic import BaseModel, Field
 
 __all__ = ["HttpCheckResult", "HttpTimings"]
 
@@ -20,7 +19,9 @@ class HttpCheckResult(CheckResult):
 
     url: str = Field(description="The URL checked (credentials redacted)")
     final_url: str | None = Field(default=None, description="The URL of the last response, after redirects")
-    status_code: int | None = Field(default=None, description="Status of the last response; null if none came")
+    status_code: int | None = Field(
+        default=None, description="Status of the last response; null if none came"
+    )
     reason: str | None = Field(default=None, description="Reason phrase of the last response")
     http_version: str | None = Field(default=None, description="HTTP/1.1 or HTTP/2")
     remote_ip: str | None = Field(default=None, description="Address the last response came from")

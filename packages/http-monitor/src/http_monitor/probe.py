@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from typing import TYPE_CHECKING
 
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError
+from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url
 
@@ -34,7 +34,9 @@ def _client_tls(verify_tls: bool, ca_bundle_pem: str | None) -> ssl.SSLContext |
     except ssl.SSLError as exc:
         from monitor_common.errors import InputError
 
-        raise InputError(f"ca_bundle_pem holds no usable PEM certificate ({exc.reason}): pass CA certificates in PEM") from None
+        raise InputError(
+            f"ca_bundle_pem holds no usable PEM certificate ({exc.reason}): pass CA certificates in PEM"
+        ) from None
     return context
 
 
@@ -49,7 +51,7 @@ async def http_check(
     max_redirects: int = 10,
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
-    resolver: str | None = None,
+    resolver: Resolver | None = None,
 ) -> HttpCheckResult:
     """Request `url` and judge the response against `expect_status`.
 
@@ -62,10 +64,9 @@ async def http_check(
         follow_redirects: follow 3xx responses up to `max_redirects`.
         verify_tls: verify the certificate chain and host name of https URLs.
         ca_bundle_pem: CA certificates (PEM) to trust instead of the system store.
-        resolver: DNS server ("IP" or "IP:port") for the target's name; default the system's.
+        resolver: how to look up the target's name; default the system resolver.
     """
     import httpx2
-
     from monitor_common.netpolicy import guarded_client
 
     started = Stopwatch()
@@ -83,10 +84,16 @@ async def http_check(
             verify=verify,
             http2=True,
             follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
             resolver=resolver,
         ) as client:
-            response = await client.request(method, str(target))
+            client.max_redirects = max_redirects
+            response = await client.send(client.build_request(method, str(target)), stream=True)
+            try:
+                # The peer address is only known while the connection is open.
+                remote_ip = _remote_ip(response)
+                await response.aread()
+            finally:
+                await response.aclose()
     except httpx2.TooManyRedirects:
         findings.append(
             Finding(
@@ -96,7 +103,12 @@ async def http_check(
                 hint="check the redirect chain for a loop, or raise max_redirects",
             )
         )
-        return HttpCheckResult.build(summary=f"critical: {target.redacted} redirects more than {max_redirects} times", findings=findings, started=started, **base)
+        return HttpCheckResult.build(
+            summary=f"critical: {target.redacted} redirects more than {max_redirects} times",
+            findings=findings,
+            started=started,
+            **base,
+        )
     except httpx2.TimeoutException as exc:
         phase = _timeout_phase(exc)
         findings.append(
@@ -107,7 +119,12 @@ async def http_check(
                 hint="the server or the network path is slow or dropping packets",
             )
         )
-        return HttpCheckResult.build(summary=f"critical: {target.redacted} timed out ({phase})", findings=findings, started=started, **base)
+        return HttpCheckResult.build(
+            summary=f"critical: {target.redacted} timed out ({phase})",
+            findings=findings,
+            started=started,
+            **base,
+        )
     except ResolutionError as exc:
         findings.append(
             Finding(
@@ -117,11 +134,18 @@ async def http_check(
                 hint="check the name for typos and its DNS records",
             )
         )
-        return HttpCheckResult.build(summary=f"critical: {exc.host} does not resolve", findings=findings, started=started, **base)
+        return HttpCheckResult.build(
+            summary=f"critical: {exc.host} does not resolve", findings=findings, started=started, **base
+        )
     except httpx2.ConnectError as exc:
         finding = _connect_finding(exc)
         findings.append(finding)
-        return HttpCheckResult.build(summary=f"critical: {target.redacted}: {finding.message}", findings=findings, started=started, **base)
+        return HttpCheckResult.build(
+            summary=f"critical: {target.redacted}: {finding.message}",
+            findings=findings,
+            started=started,
+            **base,
+        )
     except httpx2.HTTPError as exc:
         findings.append(
             Finding(
@@ -131,9 +155,13 @@ async def http_check(
                 hint="the server sent something that is not valid HTTP, or closed the connection",
             )
         )
-        return HttpCheckResult.build(summary=f"critical: {target.redacted}: broken response", findings=findings, started=started, **base)
+        return HttpCheckResult.build(
+            summary=f"critical: {target.redacted}: broken response",
+            findings=findings,
+            started=started,
+            **base,
+        )
 
-    remote_ip = _remote_ip(response)
     if response.status_code not in spec:
         findings.append(
             Finding(

@@ -30,7 +30,10 @@ async def http_check(
     url: Annotated[str, Field(description="http or https URL to request, e.g. https://example.com/health")],
     method: Annotated[str, Field(description="HTTP method, e.g. GET or HEAD")] = "GET",
     expect_status: Annotated[
-        str, Field(description='Statuses that count as up: codes, classes and ranges, e.g. "200-399" or "2xx,301"')
+        str,
+        Field(
+            description='Statuses that count as up: codes, classes and ranges, e.g. "200-399" or "2xx,301"'
+        ),
     ] = "200-399",
     follow_redirects: Annotated[bool, Field(description="Follow 3xx redirects")] = True,
     max_redirects: Annotated[int, Field(ge=0, le=50, description="Most redirects to follow")] = 10,
@@ -38,7 +41,9 @@ async def http_check(
     ca_bundle_pem: Annotated[
         str | None, Field(description="CA certificates (PEM) to trust instead of the system store")
     ] = None,
-    timeout_s: Annotated[float | None, Field(description="Limit for the whole check in seconds (default 10)")] = None,
+    timeout_s: Annotated[
+        float | None, Field(description="Limit for the whole check in seconds (default 10)")
+    ] = None,
 ) -> HttpCheckResult:
     """Check that a URL answers with an expected status, and how long it takes.
 
@@ -59,7 +64,7 @@ async def http_check(
         max_redirects=max_redirects,
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
-        resolver=settings.resolver,
+        resolver=settings.target_resolver,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from datetime import UTC, datetime
 
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, open_tcp
+from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
@@ -40,6 +40,7 @@ async def cert_check(
     warn_days: float = 21,
     critical_days: float = 7,
     timeout_s: float = 10.0,
+    resolver: Resolver | None = None,
 ) -> CertCheckResult:
     """Fetch the certificate `host:port` presents and judge how long it stays valid.
 
@@ -51,6 +52,7 @@ async def cert_check(
         warn_days: fewer days left than this is a warning.
         critical_days: fewer days left than this is critical.
         timeout_s: limit for connect plus handshake.
+        resolver: how to look up `host`; default the system resolver.
     """
     import anyio
     from anyio.streams.tls import TLSAttribute, TLSStream
@@ -69,12 +71,16 @@ async def cert_check(
 
     try:
         with anyio.fail_after(timeout_s):
-            stream = await open_tcp(target.name, port, policy, timeout=timeout_s)
+            stream = await open_tcp(target.name, port, policy, timeout=timeout_s, resolver=resolver)
             remote_ip = str(stream.extra(anyio.abc.SocketAttribute.remote_address)[0])
             base["remote_ip"] = remote_ip
             try:
                 tls = await TLSStream.wrap(
-                    stream, hostname=server_name, ssl_context=_accept_anything(), standard_compatible=False
+                    stream,
+                    server_side=False,
+                    hostname=server_name,
+                    ssl_context=_accept_anything(),
+                    standard_compatible=False,
                 )
             except BaseException:
                 await stream.aclose()
@@ -86,20 +92,36 @@ async def cert_check(
             finally:
                 await tls.aclose()
     except TimeoutError:
-        return failed("timeout", f"no TLS handshake within {timeout_s:g} s", "the server or path is slow or filtered")
+        return failed(
+            "timeout", f"no TLS handshake within {timeout_s:g} s", "the server or path is slow or filtered"
+        )
     except ResolutionError as exc:
-        return failed("dns_resolution_failed", f"could not resolve {exc.host}: {exc.reason}", "check the name")
+        return failed(
+            "dns_resolution_failed", f"could not resolve {exc.host}: {exc.reason}", "check the name"
+        )
     except ConnectionRefusedError:
         return failed("connect_refused", "connection refused", "nothing listens on that port")
     except ssl.SSLError as exc:
-        return failed("tls_handshake_failed", f"TLS handshake failed: {exc.reason or exc}", "the server may not speak TLS on this port")
+        return failed(
+            "tls_handshake_failed",
+            f"TLS handshake failed: {exc.reason or exc}",
+            "the server may not speak TLS on this port",
+        )
     except OSError as exc:
-        return failed("connect_failed", f"could not connect: {exc.strerror or exc}", "the host is unreachable from here")
+        return failed(
+            "connect_failed", f"could not connect: {exc.strerror or exc}", "the host is unreachable from here"
+        )
     except anyio.BrokenResourceError:
-        return failed("tls_handshake_failed", "the server closed the connection during the handshake", "the server may not speak TLS on this port")
+        return failed(
+            "tls_handshake_failed",
+            "the server closed the connection during the handshake",
+            "the server may not speak TLS on this port",
+        )
 
     if der is None:
-        return failed("no_certificate", "the server presented no certificate", "configure a certificate on the server")
+        return failed(
+            "no_certificate", "the server presented no certificate", "configure a certificate on the server"
+        )
 
     from cryptography import x509
 
@@ -137,10 +159,7 @@ async def cert_check(
             )
         )
     verdict = Verdict.worst([f.severity for f in findings])
-    if now > not_after:
-        state = f"expired {-days_left:.1f} days ago"
-    else:
-        state = f"expires in {days_left:.1f} days"
+    state = f"expired {-days_left:.1f} days ago" if now > not_after else f"expires in {days_left:.1f} days"
     return CertCheckResult.build(
         summary=f"{verdict.value}: certificate for {server_name or target.name}:{port} {state}",
         findings=findings,

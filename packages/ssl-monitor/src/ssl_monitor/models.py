@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from monitor_common.results import CheckResult
+from pydantic import Field
 
 __all__ = ["CertCheckResult"]
 

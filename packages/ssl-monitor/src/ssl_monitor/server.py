@@ -32,7 +32,9 @@ async def cert_check(
     sni: Annotated[str | None, Field(description="Server name to send (default: the host name)")] = None,
     warn_days: Annotated[float, Field(ge=0, description="Warn when fewer days are left")] = 21,
     critical_days: Annotated[float, Field(ge=0, description="Critical when fewer days are left")] = 7,
-    timeout_s: Annotated[float | None, Field(description="Limit for connect plus handshake, seconds (default 10)")] = None,
+    timeout_s: Annotated[
+        float | None, Field(description="Limit for connect plus handshake, seconds (default 10)")
+    ] = None,
 ) -> CertCheckResult:
     """Check the certificate a TLS server presents: days left until expiry, subject and issuer.
 
@@ -50,6 +52,7 @@ async def cert_check(
         warn_days=warn_days,
         critical_days=critical_days,
         timeout_s=settings.clamp_timeout(timeout_s),
+        resolver=settings.target_resolver,
     )
 
 
