@@ -1,0 +1,226 @@
+"""httpx2 clients that enforce the network policy on every connection they open.
+
+httpx2's transport has no hook for the address it dials, but the httpcore2 connection pool
+under it takes a network backend. `GuardedBackend` is that backend: its `connect_tcp` receives
+the URL's host, resolves it with `netpolicy.resolve`, checks the exact address about to be
+dialled and hands the IP literal to httpcore2's AnyIO backend. TLS is started afterwards by
+httpcore2 with the URL's host as server name, so SNI, certificate checks and the Host header are
+unchanged. Because every new connection goes through it, each redirect hop is checked, even when
+httpx2 follows redirects itself, and so is every DNS answer, whenever it is fetched.
+
+Errors out of `client.send()` and friends:
+
+- PolicyError, unchanged: httpx2 maps only httpcore2's exceptions and lets others through.
+- ResolutionError, unchanged, for the same reason: callers tell a name that does not resolve
+  (`dns_resolution_failed`) from a host that does not answer (httpx2.ConnectError /
+  httpx2.ConnectTimeout) by exception type, the same contract as `netpolicy.open_tcp`.
+
+Environment proxies and .netrc are ignored (trust_env=False): a proxy would dial on our behalf
+and the policy would only ever see the proxy's address. SSL_CERT_FILE / SSL_CERT_DIR are still
+honoured for `verify=True`, as they are how an operator adds a private CA.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Iterable, Mapping
+from typing import cast
+
+import httpcore2
+import httpx2
+
+from monitor_common.errors import TargetError
+from monitor_common.netpolicy import NetworkPolicy, Resolver, resolve
+from monitor_common.targets import IPAddress, parse_host, parse_ip
+
+__all__ = ["GuardedBackend", "GuardedTransport", "guarded_client", "guarded_transport"]
+
+# Used when httpcore2 passes no connect timeout (an httpx2.Timeout with connect=None).
+_DEFAULT_RESOLVE_TIMEOUT = 5.0
+
+
+class GuardedBackend(httpcore2.AsyncNetworkBackend):
+    """An httpcore2 network backend that dials only addresses the policy permits.
+
+    `connect_ip` maps host names to the address to dial instead of resolving them (curl
+    --resolve semantics, for any port); those addresses are checked like resolved ones.
+    `family` (socket.AF_INET / AF_INET6 / None) and `resolver` are passed to `resolve`.
+    """
+
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        connect_ip: Mapping[str, str] | None = None,
+        family: int | None = None,
+        resolver: Resolver | None = None,
+        backend: httpcore2.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self.policy = policy
+        self.family = family
+        self.resolver = resolver
+        self.connect_ip: dict[str, IPAddress] = {}
+        for name, address in (connect_ip or {}).items():
+            ip = parse_ip(address)
+            if ip is None:
+                raise TargetError(
+                    f"connect_ip for {name!r} must be an IP address, not {address!r}: e.g. 192.0.2.1"
+                )
+            self.connect_ip[parse_host(name).name] = ip
+        # httpcore2 declares AnyIOBackend conditionally (on anyio being installed), hence the cast.
+        default = cast(httpcore2.AsyncNetworkBackend, httpcore2.AnyIOBackend())
+        self._backend = default if backend is None else backend
+
+    async def _addresses(self, host: str, timeout: float | None) -> list[IPAddress]:  # noqa: ASYNC109
+        override = self.connect_ip.get(host) or self.connect_ip.get(host.lower().rstrip("."))
+        if override is not None:
+            self.policy.check(override, host=host)
+            return [override]
+        resolve_timeout = _DEFAULT_RESOLVE_TIMEOUT if timeout is None else timeout
+        return await resolve(
+            host, self.policy, family=self.family, timeout=resolve_timeout, resolver=self.resolver
+        )
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        addresses = await self._addresses(host, timeout)
+        failure: httpcore2.ConnectError | httpcore2.ConnectTimeout | None = None
+        reasons: list[str] = []
+        for ip in addresses:
+            self.policy.check(ip, host=host)  # the address about to be dialled is the one that counts
+            try:
+                return await self._backend.connect_tcp(
+                    ip.compressed,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                failure = exc  # try the next address, like a browser
+                reasons.append(f"{ip.compressed} port {port}: {_reason(exc)}")
+        assert failure is not None  # resolve() returns at least one address or raises
+        # httpcore2 passes on anyio's "All connection attempts failed"; say what failed, and where.
+        raise type(failure)("; ".join(reasons)) from failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's interface
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        # Never configured by guarded_transport; refusing keeps a stray `uds=` from bypassing the policy.
+        raise httpcore2.ConnectError(f"unix sockets are not allowed by the network policy: {path}")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def _reason(exc: BaseException) -> str:
+    """The most specific explanation in an exception's chain, e.g. "Connection refused"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return os.strerror(seen.errno)  # asyncio's strerror is "Connect call failed (...)"
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, httpcore2.ConnectTimeout):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+class GuardedTransport(httpx2.AsyncHTTPTransport):
+    """An AsyncHTTPTransport whose connection pool dials through a `GuardedBackend`."""
+
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        http2: bool = False,
+        connect_ip: Mapping[str, str] | None = None,
+        family: int | None = None,
+        resolver: Resolver | None = None,
+        limits: httpx2.Limits | None = None,
+        retries: int = 0,
+    ) -> None:
+        limits = (
+            httpx2.Limits(max_connections=100, max_keepalive_connections=20) if limits is None else limits
+        )
+        ssl_context = httpx2.create_ssl_context(verify=verify)
+        super().__init__(verify=ssl_context, http2=http2, limits=limits, trust_env=False, retries=retries)
+        self.backend = GuardedBackend(policy, connect_ip=connect_ip, family=family, resolver=resolver)
+        # The parent built a pool with the default backend; this one is the same but for the backend.
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=http2,
+            retries=retries,
+            network_backend=self.backend,
+        )
+
+
+def guarded_transport(
+    policy: NetworkPolicy,
+    *,
+    verify: ssl.SSLContext | bool = True,
+    http2: bool = False,
+    connect_ip: Mapping[str, str] | None = None,
+    family: int | None = None,
+    resolver: Resolver | None = None,
+    limits: httpx2.Limits | None = None,
+) -> httpx2.AsyncHTTPTransport:
+    """An httpx2 transport that connects only to addresses `policy` permits.
+
+    Defaults: verify=True (system CAs, or SSL_CERT_FILE/SSL_CERT_DIR), HTTP/1.1 only, no
+    connect_ip overrides, both address families, the system resolver, limits of 100 connections
+    and 20 kept alive. No proxies are used.
+    """
+    return GuardedTransport(
+        policy,
+        verify=verify,
+        http2=http2,
+        connect_ip=connect_ip,
+        family=family,
+        resolver=resolver,
+        limits=limits,
+    )
+
+
+def guarded_client(
+    policy: NetworkPolicy,
+    *,
+    timeout: float | httpx2.Timeout,
+    verify: ssl.SSLContext | bool = True,
+    http2: bool = False,
+    follow_redirects: bool = False,
+    connect_ip: Mapping[str, str] | None = None,
+    family: int | None = None,
+    resolver: Resolver | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx2.AsyncClient:
+    """An httpx2.AsyncClient whose every connection, redirect hops included, obeys `policy`.
+
+    Defaults as for `guarded_transport`; redirects are not followed unless asked, environment
+    proxies and .netrc are ignored. PolicyError and ResolutionError propagate unchanged from
+    `send()`/`get()`; connection failures are httpx2.ConnectError / ConnectTimeout as usual.
+    """
+    transport = guarded_transport(
+        policy, verify=verify, http2=http2, connect_ip=connect_ip, family=family, resolver=resolver
+    )
+    return httpx2.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=follow_redirects,
+        headers=headers,
+        trust_env=False,
+    )
