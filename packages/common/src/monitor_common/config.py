@@ -39,7 +39,7 @@ class Settings:
     max_timeout_s: float = 60.0
     concurrency: int = 20
     per_host_concurrency: int = 4
-    max_targets: int = 200
+    max_targets: int = 1000
     allow_private: bool = False
     allow_networks: tuple[IPNetwork, ...] = ()
     allow_hosts: tuple[str, ...] = ()
@@ -261,7 +261,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("max_timeout_s", _positive_float, "60", "largest timeout_s a caller may ask for"),
     _Spec("concurrency", _positive_int, "20", "checks run at once by the *_many tools"),
     _Spec("per_host_concurrency", _positive_int, "4", "checks run at once against one host"),
-    _Spec("max_targets", _positive_int, "200", "most targets one call may name"),
+    _Spec("max_targets", _positive_int, "1000", "most targets one call may name"),
     _Spec("allow_private", _bool, "true", "allow internal addresses (loopback, private, link-local, ...)"),
     _Spec("allow_networks", _networks, "10.0.0.0/8,fd00::/8", "internal networks to allow, comma-separated"),
     _Spec(

@@ -29,8 +29,9 @@ from mcp_types import CallToolResult, InputRequiredResult
 from monitor_common.audit import AuditLog
 from monitor_common.config import Settings, get_settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
+from monitor_common.fanout import ProgressCallback
 
-__all__ = ["EXIT_CONFIG", "EXIT_USAGE", "MonitorServer", "main"]
+__all__ = ["EXIT_CONFIG", "EXIT_USAGE", "MonitorServer", "main", "progress_reporter"]
 
 EXIT_USAGE = 64  # sysexits EX_USAGE: the caller's input was wrong
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: the operator's settings were wrong
@@ -98,6 +99,23 @@ class MonitorServer(MCPServer):
                 verdict=verdict,
                 error=error,
             )
+
+
+def progress_reporter(ctx: Context[Any, Any]) -> ProgressCallback | None:
+    """A `fanout` progress callback that sends MCP progress notifications to the caller.
+
+    None outside a request (a direct call from a test or script). The SDK makes each report a
+    no-op when the caller did not ask for progress, so it is always safe to pass on.
+    """
+    try:
+        _ = ctx.request_context
+    except ValueError:
+        return None
+
+    async def report(done: int, total: int, message: str | None) -> None:
+        await ctx.report_progress(done, total, message)
+
+    return report
 
 
 # --- command line ----------------------------------------------------------------------------------
