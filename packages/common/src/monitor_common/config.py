@@ -54,6 +54,7 @@ class Settings:
     tls_key: Path | None = None
     http_allowed_hosts: tuple[str, ...] = ()
     http_allowed_origins: tuple[str, ...] = ()
+    http_max_body_bytes: int = 1024 * 1024
 
     @property
     def network_policy(self) -> NetworkPolicy:
@@ -290,6 +291,7 @@ _SPECS: tuple[_Spec, ...] = (
         "https://app.example.com",
         "Origin header values the HTTP transport accepts",
     ),
+    _Spec("http_max_body_bytes", _positive_int, "1048576", "most response body bytes an HTTP check reads"),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"
