@@ -52,4 +52,5 @@ def allow_loopback() -> Settings:
 
 from support.dns_fixtures import *  # noqa: E402, F403
 from support.http_fixtures import *  # noqa: E402, F403
+from support.isolation import loopback_only  # noqa: E402, F401
 from support.tls_fixtures import *  # noqa: E402, F403
