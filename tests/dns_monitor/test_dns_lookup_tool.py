@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from dns_monitor.server import mcp
 from mcp import Client
-from support.dns_server import DNSServer, big_txt, drop, refused, servfail, truncate_udp, zone
+from support.dns_server import DNSServer, big_txt, delayed, drop, refused, servfail, truncate_udp, wrong_id, zone
 
 pytestmark = pytest.mark.usefixtures("allow_loopback")
 
@@ -35,16 +35,18 @@ async def test_answers(dns_server: DNSServer) -> None:
     _, result, _ = await lookup(dns_server, name="www.example.com")
     assert result is not None
     assert result["verdict"] == "ok"
-    assert result["rcode"] == "NOERROR"
+    (lookup_a,) = result["lookups"]
+    assert lookup_a["rcode"] == "NOERROR"
+    assert lookup_a["flags"]["aa"] is True and lookup_a["flags"]["tc"] is False
     assert sorted(a["value"] for a in result["answers"]) == ["192.0.2.1", "192.0.2.2"]
-    assert result["transport"] == "udp"
+    assert lookup_a["transport"] == "udp"
     assert result["server"] == f"127.0.0.1:{dns_server.port}"
     assert dns_server.queries["udp"] == 1
 
 
 async def test_mx(dns_server: DNSServer) -> None:
     dns_server.handler = zone(RECORDS)
-    _, result, _ = await lookup(dns_server, name="example.com", record_type="mx")
+    _, result, _ = await lookup(dns_server, name="example.com", record_types=["mx"])
     assert result is not None
     assert [a["value"] for a in result["answers"]] == ["10 mail.example.com."]
 
@@ -69,7 +71,7 @@ async def test_failures_are_findings(
 
 async def test_nodata_is_a_warning(dns_server: DNSServer) -> None:
     dns_server.handler = zone(RECORDS)
-    _, result, _ = await lookup(dns_server, name="www.example.com", record_type="AAAA")
+    _, result, _ = await lookup(dns_server, name="www.example.com", record_types=["AAAA"])
     assert result is not None
     assert result["verdict"] == "warning"
     assert codes(result) == ["nodata"]
@@ -77,9 +79,9 @@ async def test_nodata_is_a_warning(dns_server: DNSServer) -> None:
 
 async def test_truncated_answer_is_retried_over_tcp(dns_server: DNSServer) -> None:
     dns_server.handler = truncate_udp(zone(RECORDS))
-    _, result, _ = await lookup(dns_server, name="big.example.com", record_type="TXT")
+    _, result, _ = await lookup(dns_server, name="big.example.com", record_types=["TXT"])
     assert result is not None
-    assert result["transport"] == "tcp"
+    assert result["lookups"][0]["transport"] == "tcp"
     assert codes(result) == ["truncated_retried_tcp"]
     assert result["verdict"] == "ok"
     assert len(result["answers"]) > 10
@@ -97,7 +99,9 @@ async def test_no_answer_times_out(dns_server: DNSServer) -> None:
 @pytest.mark.parametrize(
     ("arguments", "needle"),
     [
-        ({"name": "www.example.com", "record_type": "BOGUS"}, "BOGUS"),
+        ({"name": "www.example.com", "record_types": ["BOGUS"]}, "BOGUS"),
+        ({"name": "www.example.com", "record_types": []}, "record_types"),
+        ({"name": "www.example.com", "server": "ftp://127.0.0.1"}, "scheme"),
         ({"name": "bad name!", "server": "127.0.0.1"}, "bad name"),
         ({"name": "www.example.com", "server": "dns.example"}, "IP address"),
     ],
@@ -117,3 +121,110 @@ async def test_server_on_loopback_refused_by_default(dns_server: DNSServer) -> N
     is_error, _, text = await lookup(dns_server, name="www.example.com")
     assert is_error and "127.0.0.1" in text
     assert dns_server.queries["udp"] == 0
+
+
+async def test_several_types_at_once_with_soa_for_nodata(dns_server: DNSServer) -> None:
+    dns_server.handler = zone(RECORDS)
+    _, result, _ = await lookup(dns_server, name="www.example.com", record_types=["A", "AAAA", "MX"])
+    assert result is not None
+    by_type = {lk["record_type"]: lk for lk in result["lookups"]}
+    assert set(by_type) == {"A", "AAAA", "MX"}
+    assert by_type["A"]["soa"] is None and len(by_type["A"]["answers"]) == 2
+    for rtype in ("AAAA", "MX"):
+        assert by_type[rtype]["rcode"] == "NOERROR" and by_type[rtype]["answers"] == []
+        assert by_type[rtype]["soa"]["type"] == "SOA" and by_type[rtype]["soa"]["name"] == "example.com."
+    assert sorted(codes(result)) == ["nodata", "nodata"]
+
+
+async def test_nxdomain_carries_the_soa(dns_server: DNSServer) -> None:
+    dns_server.handler = zone(RECORDS)
+    _, result, _ = await lookup(dns_server, name="gone.example.com")
+    assert result is not None
+    assert result["lookups"][0]["rcode"] == "NXDOMAIN"
+    assert result["lookups"][0]["soa"]["value"].startswith("ns1.example.com. hostmaster.example.com. 1 ")
+
+
+@pytest.mark.parametrize(
+    ("expect", "verdict"),
+    [
+        (["192.0.2.1", "192.0.2.2"], "ok"),
+        (["192.0.2.0/24"], "ok"),
+        (["192.0.2.1"], "critical"),  # 192.0.2.2 is not expected
+        (["192.0.2.1", "192.0.2.2", "192.0.2.3"], "critical"),  # .3 missing
+        (["198.51.100.0/24"], "critical"),
+    ],
+)
+async def test_expect_compares_the_answer_set(dns_server: DNSServer, expect: list[str], verdict: str) -> None:
+    dns_server.handler = zone(RECORDS)
+    _, result, _ = await lookup(dns_server, name="www.example.com", expect=expect)
+    assert result is not None
+    assert result["verdict"] == verdict
+    assert ("answer_unexpected" in codes(result)) == (verdict == "critical")
+
+
+async def test_recursion_flag_and_dnssec_bit_reach_the_server(dns_server: DNSServer) -> None:
+    dns_server.handler = zone(RECORDS)
+    await lookup(dns_server, name="www.example.com", recursion=False, dnssec=True)
+    _, request = dns_server.requests[-1]
+    import dns.flags
+
+    assert not request.flags & dns.flags.RD
+    assert request.ednsflags & dns.flags.DO
+
+
+async def test_tcp_only_transport(dns_server: DNSServer) -> None:
+    dns_server.handler = zone(RECORDS)
+    _, result, _ = await lookup(dns_server, name="www.example.com", transport="tcp")
+    assert result is not None and result["verdict"] == "ok"
+    assert result["lookups"][0]["transport"] == "tcp"
+    assert dns_server.queries == {"tcp": 1}
+
+
+async def test_udp_only_transport_reports_truncation_without_retry(dns_server: DNSServer) -> None:
+    dns_server.handler = truncate_udp(zone(RECORDS))
+    _, result, _ = await lookup(dns_server, name="big.example.com", record_types=["TXT"], transport="udp")
+    assert result is not None
+    assert result["lookups"][0]["flags"]["tc"] is True
+    assert dns_server.queries["tcp"] == 0
+
+
+async def test_reply_with_wrong_id_is_ignored_until_timeout(dns_server: DNSServer) -> None:
+    dns_server.handler = wrong_id(zone(RECORDS))
+    _, result, _ = await lookup(dns_server, name="www.example.com", timeout_s=0.5)
+    assert result is not None
+    assert codes(result) == ["timeout"]
+
+
+async def test_late_answer_within_timeout_is_accepted(dns_server: DNSServer) -> None:
+    dns_server.handler = delayed(0.3, zone(RECORDS))
+    _, result, _ = await lookup(dns_server, name="www.example.com", timeout_s=2)
+    assert result is not None and result["verdict"] == "ok"
+    assert result["lookups"][0]["latency_ms"] >= 250
+
+
+async def test_extended_dns_errors_are_reported(dns_server: DNSServer) -> None:
+    import dns.edns
+    import dns.message
+    import dns.rcode
+
+    def handler(request: dns.message.Message, transport: str) -> dns.message.Message:
+        response = dns.message.make_response(request)
+        response.set_rcode(dns.rcode.SERVFAIL)
+        response.use_edns(0, options=[dns.edns.EDEOption(dns.edns.EDECode.SIGNATURE_EXPIRED, "rrsig expired")])
+        return response
+
+    dns_server.handler = handler
+    _, result, _ = await lookup(dns_server, name="www.example.com")
+    assert result is not None
+    assert result["lookups"][0]["extended_errors"] == [
+        {"code": 7, "name": "signature_expired", "text": "rrsig expired"}
+    ]
+    assert codes(result) == ["servfail"]
+
+
+async def test_doh_server_with_internal_address_is_refused_before_dialling(dns_server: DNSServer) -> None:
+    from monitor_common.config import Settings, set_settings
+
+    set_settings(Settings())
+    is_error, _, text = await lookup(dns_server, name="www.example.com", server="https://127.0.0.1/dns-query")
+    assert is_error and "127.0.0.1" in text and "refused" in text

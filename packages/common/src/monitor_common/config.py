@@ -55,6 +55,10 @@ class Settings:
     http_allowed_hosts: tuple[str, ...] = ()
     http_allowed_origins: tuple[str, ...] = ()
     http_max_body_bytes: int = 1024 * 1024
+    dns_root_hints: Path | None = None
+    dns_trust_anchors: Path | None = None
+    dns_resolvers: tuple[str, ...] = ()
+    rdap_url: tuple[str, ...] = ()
 
     @property
     def network_policy(self) -> NetworkPolicy:
@@ -240,6 +244,10 @@ def _resolver(text: str) -> str:
     return text
 
 
+def _resolvers(text: str) -> tuple[str, ...]:
+    return tuple(_resolver(item) for item in _csv(text))
+
+
 @dataclass(frozen=True)
 class _Spec:
     attr: str
@@ -292,6 +300,22 @@ _SPECS: tuple[_Spec, ...] = (
         "Origin header values the HTTP transport accepts",
     ),
     _Spec("http_max_body_bytes", _positive_int, "1048576", "most response body bytes an HTTP check reads"),
+    _Spec("dns_root_hints", _path, "/etc/mcp/root.hints", "root hints zone file (default: the real root's)"),
+    _Spec(
+        "dns_trust_anchors", _path, "/etc/mcp/root.ds", "DNSSEC trust anchors as DS records (default: the root's)"
+    ),
+    _Spec(
+        "dns_resolvers",
+        _resolvers,
+        "9.9.9.9,1.1.1.1:53",
+        "resolvers dns_propagation asks (default: a list of public resolvers)",
+    ),
+    _Spec(
+        "rdap_url",
+        _csv,
+        "https://rdap.example/ or com=https://rdap.verisign.com/com/v1/",
+        "RDAP base URL, global or per TLD (tld=URL), comma-separated (default: IANA bootstrap)",
+    ),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"

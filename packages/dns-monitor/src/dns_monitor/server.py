@@ -1,8 +1,8 @@
-"""The MCP tool declarations of dns-monitor; the lookups themselves live in `resolve`."""
+"""The MCP tool declarations of dns-monitor; the checks themselves live in the engine modules."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from monitor_common.config import get_settings
 from monitor_common.serve import MonitorServer
@@ -10,7 +10,7 @@ from monitor_common.serve import main as serve_main
 from pydantic import Field
 
 from dns_monitor import __version__
-from dns_monitor.models import DnsLookupResult
+from dns_monitor.models import DnsLookupResult, PropagationResult, ReverseDnsResult
 
 __all__ = ["main", "mcp"]
 
@@ -18,42 +18,139 @@ mcp = MonitorServer(
     "mcp-dns-monitor",
     version=__version__,
     instructions=(
-        "Checks DNS: what a name resolves to, from which server, and whether the answer is healthy. Every "
-        "result has a verdict (ok, warning, critical, unknown), a one-line summary and findings with stable "
-        "codes. DNS servers on internal addresses are refused unless the operator allows them."
+        "Checks DNS: what a name resolves to and from which server, whether a change has reached the "
+        "world's resolvers, and what reverse DNS says. Every result has a verdict (ok, warning, critical, "
+        "unknown), a one-line summary and findings with stable codes. DNS servers on internal addresses "
+        "are refused unless the operator allows them."
     ),
 )
+
+DEFAULT_TIMEOUT_S = 5.0
+
+Timeout = Annotated[float | None, Field(description="Limit for the whole check in seconds (default 5)")]
+
+
+def _timeout(timeout_s: float | None) -> float:
+    settings = get_settings()
+    return settings.clamp_timeout(
+        timeout_s if timeout_s is not None else min(DEFAULT_TIMEOUT_S, settings.timeout_s)
+    )
 
 
 @mcp.tool()
 async def dns_lookup(
     name: Annotated[str, Field(description="Domain name to look up, e.g. example.com")],
-    record_type: Annotated[
-        str, Field(description="Record type: A, AAAA, MX, TXT, NS, CNAME, SOA, CAA, ...")
-    ] = "A",
+    record_types: Annotated[
+        list[str], Field(description="Record types to ask for, e.g. ['A', 'AAAA', 'MX']")
+    ] = ["A"],  # noqa: B006 - pydantic copies defaults; the schema shows the list
     server: Annotated[
-        str | None, Field(description="DNS server to ask, IP or IP:port (default: the system resolver)")
+        str | None,
+        Field(
+            description="DNS server: IP, IP:port, tls://IP (DNS over TLS) or https://host/dns-query (DoH); "
+            "default the system resolver"
+        ),
     ] = None,
-    timeout_s: Annotated[
-        float | None, Field(description="Limit for the lookup in seconds (default 5)")
+    transport: Annotated[
+        Literal["auto", "udp", "tcp"], Field(description="auto: UDP, then TCP when the answer is truncated")
+    ] = "auto",
+    dnssec: Annotated[
+        bool, Field(description="Ask for DNSSEC records (DO bit); AD shows validation")
+    ] = False,
+    recursion: Annotated[
+        bool, Field(description="Set RD; false to ask an authoritative server directly")
+    ] = True,
+    expect: Annotated[
+        list[str] | None, Field(description="Values the answer must be exactly, CIDRs allowed for addresses")
     ] = None,
+    timeout_s: Timeout = None,
 ) -> DnsLookupResult:
-    """Look up one record type of a name and report the answers, response code and latency.
+    """Look up record types of a name on ONE server: answers, rcode, flags, TTLs, SOA, extended errors.
 
-    Use this for "what does this name resolve to?" against the system resolver or a chosen
-    server. NXDOMAIN, SERVFAIL, REFUSED, no data and timeouts come back as findings.
+    Use this for "what does this name resolve to?" or "does this server answer what I expect?".
+    For comparing many resolvers use dns_propagation; for the delegation chain dns_delegation;
+    for PTR records reverse_dns. NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeouts and unexpected
+    answers come back as findings.
     """
-    from dns_monitor.resolve import dns_lookup as run
+    from dns_monitor.lookup import dns_lookup as run
+
+    settings = get_settings()
+    return await run(
+        name,
+        policy=settings.network_policy,
+        record_types=record_types,
+        server=server,
+        transport=transport,
+        dnssec=dnssec,
+        recursion=recursion,
+        expect=expect,
+        timeout_s=_timeout(timeout_s),
+        system_resolver=settings.resolver,
+    )
+
+
+@mcp.tool()
+async def dns_propagation(
+    name: Annotated[str, Field(description="Domain name, e.g. www.example.com")],
+    record_type: Annotated[str, Field(description="Record type, e.g. A, AAAA, MX, TXT")] = "A",
+    resolvers: Annotated[
+        list[str] | None,
+        Field(
+            description="Resolvers to compare (IP, IP:port, tls://IP, https://...); default: public resolvers"
+        ),
+    ] = None,
+    include_authoritative: Annotated[
+        bool, Field(description="Also ask each authoritative nameserver of the zone")
+    ] = True,
+    expected: Annotated[
+        list[str] | None, Field(description="The answer that should be everywhere (values or CIDRs)")
+    ] = None,
+    timeout_s: Timeout = None,
+) -> PropagationResult:
+    """Has a DNS change reached everyone? Ask many resolvers and the authoritative servers at once.
+
+    Use this after changing a record ("half the users still see the old site"): it groups the
+    answers, gives the agreement in percent, names the outliers and how long until their cached
+    answers expire. For a single server's full answer use dns_lookup.
+    """
+    from dns_monitor.propagation import PUBLIC_RESOLVERS
+    from dns_monitor.propagation import dns_propagation as run
 
     settings = get_settings()
     return await run(
         name,
         policy=settings.network_policy,
         record_type=record_type,
+        resolvers=resolvers,
+        default_resolvers=settings.dns_resolvers or PUBLIC_RESOLVERS,
+        include_authoritative=include_authoritative,
+        expected=expected,
+        timeout_s=_timeout(timeout_s),
+        max_resolvers=settings.max_targets,
+    )
+
+
+@mcp.tool()
+async def reverse_dns(
+    target: Annotated[str, Field(description="An IP address, or a host name whose every address is checked")],
+    server: Annotated[
+        str | None, Field(description="Resolver to ask (IP, IP:port, tls://, https://); default the system's")
+    ] = None,
+    timeout_s: Timeout = None,
+) -> ReverseDnsResult:
+    """Reverse DNS: the PTR names of an address (or of a host's addresses) and whether they confirm forward.
+
+    Use this for mail-server reputation checks (FCrDNS) or to identify an address. For forward
+    lookups use dns_lookup.
+    """
+    from dns_monitor.reverse import reverse_dns as run
+
+    settings = get_settings()
+    return await run(
+        target,
+        policy=settings.network_policy,
         server=server,
-        timeout_s=settings.clamp_timeout(
-            timeout_s if timeout_s is not None else min(5.0, settings.timeout_s)
-        ),
+        timeout_s=_timeout(timeout_s),
+        system_resolver=settings.resolver,
     )
 
 

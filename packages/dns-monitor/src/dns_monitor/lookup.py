@@ -1,0 +1,284 @@
+"""`dns_lookup`: one name, one or more record types, one server, with every detail of the answers.
+
+Findings: `nxdomain`, `nodata`, `servfail`, `refused`, `rcode_error`, `timeout`,
+`server_unreachable`, `bad_response`, `answer_unexpected`, `truncated_retried_tcp` (ok).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+import anyio
+from monitor_common.errors import InputError, LimitError
+from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.targets import parse_hostname
+
+from dns_monitor.models import DnsLookupResult, DnsRecord, TypeLookup
+from dns_monitor.query import (
+    Exchange,
+    ServerSpec,
+    Transport,
+    exchange,
+    extended_errors,
+    flags_of,
+    make_query,
+    parse_server,
+    records_of,
+    system_server,
+)
+
+__all__ = ["dns_lookup", "lookup_one", "matches_expected", "parse_record_types"]
+
+MAX_TYPES = 16
+
+
+def parse_record_types(record_types: Sequence[str]) -> list[str]:
+    """Normalized type names (A, MX, ...); InputError for an unknown one."""
+    import dns.rdatatype
+
+    if not record_types:
+        raise InputError("record_types is empty: name at least one, e.g. record_types=['A']")
+    if len(record_types) > MAX_TYPES:
+        raise LimitError(f"at most {MAX_TYPES} record types per lookup, got {len(record_types)}")
+    names: list[str] = []
+    for text in record_types:
+        try:
+            rdtype = dns.rdatatype.from_text(text.strip().upper())
+        except dns.rdatatype.UnknownRdatatype:
+            raise InputError(
+                f"record type {text!r} is not a DNS record type: use e.g. A, AAAA, MX, TXT"
+            ) from None
+        if dns.rdatatype.is_metatype(rdtype) and rdtype != dns.rdatatype.ANY:
+            raise InputError(f"record type {text!r} cannot be asked for with dns_lookup")
+        names.append(dns.rdatatype.to_text(rdtype))
+    return list(dict.fromkeys(names))
+
+
+def _norm(value: str) -> str:
+    return value.strip().lower().rstrip(".")
+
+
+def matches_expected(values: Sequence[str], expected: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(unexpected values, expected values missing). An expected CIDR covers addresses inside
+    it and need not be matched itself; other expected values must each be present."""
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    literal: set[str] = set()
+    for item in expected:
+        if "/" in item:
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+                continue
+            except ValueError:
+                pass
+        literal.add(_norm(item))
+    unexpected: list[str] = []
+    for value in values:
+        if _norm(value) in literal:
+            continue
+        try:
+            address = ipaddress.ip_address(value.strip())
+        except ValueError:
+            unexpected.append(value)
+            continue
+        if not any(address in net for net in networks) and address.compressed not in literal:
+            unexpected.append(value)
+    seen = {_norm(v) for v in values}
+    missing = sorted(v for v in literal if v not in seen)
+    return unexpected, missing
+
+
+def lookup_one(record_type: str, done: Exchange) -> tuple[TypeLookup, list[Finding]]:
+    """The per-type result and findings of one exchange."""
+    import dns.rcode
+    import dns.rdatatype
+
+    server = done.server.shown
+    findings: list[Finding] = []
+    if done.truncated_retried:
+        findings.append(
+            Finding(
+                severity=Verdict.OK,
+                code="truncated_retried_tcp",
+                message=f"the UDP answer for {record_type} was truncated; asked again over TCP",
+            )
+        )
+    response = done.response
+    if response is None:
+        code = (
+            "timeout"
+            if done.error == "timeout"
+            else "server_unreachable"
+            if done.error == "unreachable"
+            else "bad_response"
+        )
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code=code,
+                message=f"{server}: {done.detail} ({record_type})",
+                hint="the server is down, overloaded, or a firewall drops DNS; check the address and port",
+            )
+        )
+        return TypeLookup(record_type=record_type, transport=done.transport, error=done.detail), findings
+
+    rcode = response.rcode()
+    rtype = dns.rdatatype.from_text(record_type)
+    answers = records_of(response.answer)
+    wanted = [a for a in answers if a.type == record_type or rtype == dns.rdatatype.ANY]
+    soa: DnsRecord | None = None
+    if not wanted:
+        soas = [r for r in records_of([s for s in response.authority if s.rdtype == dns.rdatatype.SOA])]
+        soa = soas[0] if soas else None
+    name = response.question[0].name.to_text() if response.question else ""
+    if rcode == dns.rcode.NXDOMAIN:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="nxdomain",
+                message=f"{name} does not exist (NXDOMAIN from {server})",
+                hint="check the spelling and that the zone has this name and is delegated",
+            )
+        )
+    elif rcode == dns.rcode.SERVFAIL:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="servfail",
+                message=f"{server} answered SERVFAIL for {name} {record_type}",
+                hint="the server could not resolve the name: DNSSEC failure, lame delegation or unreachable nameservers",
+            )
+        )
+    elif rcode == dns.rcode.REFUSED:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="refused",
+                message=f"{server} refused the query for {name} {record_type}",
+                hint="the server does not serve this zone or does not recurse for this client",
+            )
+        )
+    elif rcode != dns.rcode.NOERROR:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="rcode_error",
+                message=f"{server} answered {dns.rcode.to_text(rcode)} for {name} {record_type}",
+            )
+        )
+    elif not wanted:
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="nodata",
+                message=f"{name} exists but has no {record_type} record",
+                hint=f"publish a {record_type} record if one is expected",
+            )
+        )
+    lookup = TypeLookup(
+        record_type=record_type,
+        rcode=dns.rcode.to_text(rcode),
+        flags=flags_of(response),
+        answers=answers,
+        soa=soa,
+        extended_errors=extended_errors(response),
+        transport=done.transport,
+        latency_ms=done.latency_ms,
+    )
+    return lookup, findings
+
+
+async def dns_lookup(
+    name: str,
+    *,
+    policy: NetworkPolicy,
+    record_types: Sequence[str] = ("A",),
+    server: str | None = None,
+    transport: Transport = "auto",
+    dnssec: bool = False,
+    recursion: bool = True,
+    expect: Sequence[str] | None = None,
+    timeout_s: float = 5.0,
+    system_resolver: str | None = None,
+) -> DnsLookupResult:
+    """Ask `server` for each of `record_types` of `name`, concurrently, within `timeout_s`.
+
+    Args:
+        name: the domain name (IDNA allowed); an IP address is looked up as is (use reverse_dns
+            for PTR).
+        policy: which addresses may be asked (not applied to the system resolver).
+        record_types: A, AAAA, MX, TXT, NS, CNAME, SOA, CAA, ... (default A).
+        server: None for the system resolver (or `system_resolver`, the operator's IP[:port]),
+            "IP", "IP:port", "tls://IP[:port]" or "https://host/dns-query".
+        transport: auto (UDP, TCP on truncation), udp or tcp; DoT and DoH use their own.
+        dnssec: set the DO bit (RRSIGs come back, and a validating resolver sets AD).
+        recursion: set the RD bit (False to ask an authoritative server what it holds itself).
+        expect: values (or CIDRs for addresses) the answer set must match exactly.
+        timeout_s: limit for the whole lookup.
+    """
+    started = Stopwatch()
+    qname = parse_hostname(name) + "."
+    types = parse_record_types(record_types)
+    spec: ServerSpec = system_server(system_resolver) if server is None else parse_server(server, policy)
+    outcomes: dict[str, Exchange] = {}
+
+    async def ask(record_type: str) -> None:
+        query = make_query(qname, record_type, dnssec=dnssec, recursion=recursion)
+        outcomes[record_type] = await exchange(
+            query, spec, transport=transport, timeout=timeout_s, policy=policy
+        )
+
+    if len(types) == 1:
+        await ask(types[0])
+    else:
+        async with anyio.create_task_group() as group:
+            for record_type in types:
+                group.start_soon(ask, record_type)
+
+    lookups: list[TypeLookup] = []
+    findings: list[Finding] = []
+    for record_type in types:
+        lookup, found = lookup_one(record_type, outcomes[record_type])
+        lookups.append(lookup)
+        findings.extend(found)
+    answers = [a for lookup in lookups for a in lookup.answers]
+    wanted = [
+        a
+        for lookup in lookups
+        for a in lookup.answers
+        if a.type == lookup.record_type or lookup.record_type == "ANY"
+    ]
+    if expect is not None and all(lookup.rcode is not None for lookup in lookups):
+        unexpected, missing = matches_expected([a.value for a in wanted], expect)
+        if unexpected or missing:
+            parts: list[str] = []
+            if unexpected:
+                parts.append(f"unexpected {', '.join(unexpected)}")
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="answer_unexpected",
+                    message=f"{qname} {'/'.join(types)} from {spec.shown}: {'; '.join(parts)}",
+                    hint=f"expected {', '.join(expect) or 'no records'}; fix the zone or wait for caches to expire",
+                )
+            )
+    verdict = Verdict.worst([f.severity for f in findings])
+    if wanted:
+        shown = ", ".join(f"{a.type} {a.value}" if len(types) > 1 else a.value for a in wanted[:8])
+        more = f" (+{len(wanted) - 8} more)" if len(wanted) > 8 else ""
+        summary = f"{verdict.value}: {qname} {'/'.join(types)} -> {shown}{more}"
+    else:
+        states = ", ".join(f"{lk.record_type} {lk.rcode or lk.error}" for lk in lookups)
+        summary = f"{verdict.value}: {qname} from {spec.shown}: {states}, no answer"
+    return DnsLookupResult.build(
+        summary=summary,
+        findings=findings,
+        started=started,
+        name=qname,
+        server=spec.shown,
+        lookups=lookups,
+        answers=answers,
+    )

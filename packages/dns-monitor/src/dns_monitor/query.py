@@ -1,0 +1,303 @@
+"""One DNS question to one server over one transport, and what came back.
+
+Every engine of this package talks to DNS servers through `exchange()`: plain DNS over UDP
+(falling back to TCP when the answer is truncated), TCP only, DNS over TLS (`tls://IP[:port]`)
+or DNS over HTTPS (`https://host/dns-query`, through the policy-guarded HTTP client). A server
+that does not answer, or cannot be reached, is an `Exchange` with an `error`, never an
+exception: the engines turn it into a finding.
+
+`parse_server()` reads the server a caller names and checks it against the network policy
+before any packet is sent; the system resolver (or the one the operator configured) is
+infrastructure and is not checked. dnspython is imported on first use.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, cast
+from urllib.parse import urlsplit
+
+from monitor_common.errors import InputError, TargetError
+from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.targets import parse_host_port, parse_url
+
+from dns_monitor.models import DnsFlags, DnsRecord, ExtendedError
+
+if TYPE_CHECKING:
+    import dns.edns
+    import dns.message
+    import dns.rrset
+
+__all__ = [
+    "Exchange",
+    "ServerSpec",
+    "Transport",
+    "exchange",
+    "extended_errors",
+    "flags_of",
+    "host_port",
+    "make_query",
+    "parse_server",
+    "records_of",
+    "system_server",
+]
+
+Transport = Literal["auto", "udp", "tcp"]
+ErrorKind = Literal["timeout", "unreachable", "bad_response"]
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Where to send a question: `kind` says how, `shown` is how results name it."""
+
+    kind: Literal["dns", "tls", "https"]
+    address: str  # an IP address, or the host of a DoH URL
+    port: int
+    url: str | None = None
+
+    @property
+    def shown(self) -> str:
+        if self.kind == "https":
+            return self.url or self.address
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"tls://{host}:{self.port}" if self.kind == "tls" else f"{host}:{self.port}"
+
+
+def system_server(configured: str | None) -> ServerSpec:
+    """The operator's resolver: `configured` (IP[:port]) or the first of /etc/resolv.conf."""
+    if configured is not None:
+        parsed = parse_host_port(configured, default_port=53)
+        return ServerSpec("dns", str(parsed.host.ip or parsed.host.name), parsed.port)
+    import dns.resolver
+
+    try:
+        resolver = dns.resolver.Resolver(configure=True)
+    except dns.resolver.NoResolverConfiguration:
+        raise InputError(
+            "the system has no resolver configured: pass server=IP, e.g. server=9.9.9.9"
+        ) from None
+    return ServerSpec("dns", str(resolver.nameservers[0]), 53)
+
+
+def parse_server(server: str, policy: NetworkPolicy) -> ServerSpec:
+    """Read `IP`, `IP:port`, `tls://IP[:port]` or `https://host[:port]/path` and apply `policy`.
+
+    Raises TargetError for a malformed server and PolicyError for a refused address (before
+    anything is sent). A DoH host name is checked when the HTTP client connects.
+    """
+    text = server.strip()
+    if text.lower().startswith("https://"):
+        url = parse_url(text)
+        if url.ip is not None:
+            policy.check(url.ip, host=url.host)
+        return ServerSpec("https", url.host, url.port, url=url.geturl())
+    kind: Literal["dns", "tls"] = "dns"
+    default_port = 53
+    if text.lower().startswith("tls://"):
+        kind, default_port = "tls", 853
+        text = text[len("tls://") :]
+    elif "://" in text:
+        scheme = urlsplit(text).scheme
+        raise TargetError(
+            f"server {server!r} has scheme {scheme!r}: use IP, IP:port, tls://IP or https://host/dns-query"
+        )
+    parsed = parse_host_port(text, default_port=default_port)
+    if parsed.host.ip is None:
+        raise TargetError(
+            f"server {server!r} must be an IP address, optionally with :port, e.g. 9.9.9.9:53 "
+            "(or tls://9.9.9.9, https://dns.quad9.net/dns-query)"
+        )
+    policy.check(parsed.host.ip, host=text)
+    return ServerSpec(kind, parsed.host.ip.compressed, parsed.port)
+
+
+def host_port(address: str, port: int) -> str:
+    """`address:port`, with brackets for IPv6."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def make_query(
+    name: str, rdtype: str, *, dnssec: bool = False, recursion: bool = True, cd: bool = False
+) -> dns.message.Message:
+    """A query with EDNS (1232-byte payload, the DNS flag day value), DO and RD as asked."""
+    import dns.flags
+    import dns.message
+
+    query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232, want_dnssec=dnssec)
+    if not recursion:
+        query.flags &= ~dns.flags.RD
+    if cd:
+        query.flags |= dns.flags.CD
+    return query
+
+
+@dataclass
+class Exchange:
+    """The outcome of one question: a response, or why there is none."""
+
+    server: ServerSpec
+    transport: str
+    response: dns.message.Message | None = None
+    latency_ms: float | None = None
+    error: ErrorKind | None = None
+    detail: str = ""
+    truncated_retried: bool = False
+    attempts: list[str] = field(default_factory=lambda: list[str]())
+
+
+async def exchange(
+    query: dns.message.Message,
+    server: ServerSpec,
+    *,
+    transport: Transport = "auto",
+    timeout: float = 5.0,  # noqa: ASYNC109 - the dnspython calls take it; this bounds them all
+    policy: NetworkPolicy | None = None,
+) -> Exchange:
+    """Send `query` to `server`; the whole exchange (TCP retry included) takes at most `timeout`.
+
+    `transport` applies to plain DNS: auto (UDP, then TCP when truncated), udp only, tcp only.
+    `policy` guards the connections of DoH (the HTTP client checks each address it dials).
+    """
+    import dns.exception
+    import dns.flags
+
+    deadline = time.monotonic() + timeout
+    started = time.perf_counter()
+    first = "tcp" if transport == "tcp" else "udp"
+    if server.kind != "dns":
+        first = server.kind
+    result = Exchange(server=server, transport=first)
+
+    def left() -> float:
+        return max(deadline - time.monotonic(), 0.001)
+
+    try:
+        if server.kind == "https":
+            result.response = await _https(query, server, left(), policy or NetworkPolicy())
+        elif server.kind == "tls":
+            import dns.asyncquery
+
+            result.response = await dns.asyncquery.tls(  # pyright: ignore[reportUnknownMemberType]
+                query, server.address, timeout=left(), port=server.port, verify=False
+            )
+        elif first == "tcp":
+            result.response = await _tcp(query, server, left())
+        else:
+            import dns.asyncquery
+
+            response = await dns.asyncquery.udp(
+                query,
+                server.address,
+                timeout=left(),
+                port=server.port,
+                ignore_unexpected=True,
+                ignore_errors=True,
+            )
+            result.response = response
+            if response.flags & dns.flags.TC and transport == "auto":
+                result.transport = "tcp"
+                result.truncated_retried = True
+                result.response = await _tcp(query, server, left())
+    except dns.exception.Timeout:
+        result.error = "timeout"
+        result.detail = f"no answer over {result.transport} within {timeout:g} s"
+    except (OSError, EOFError) as exc:
+        result.error = "unreachable"
+        result.detail = (
+            f"{result.transport} to {server.shown} failed: {exc.strerror or exc}"
+            if isinstance(exc, OSError)
+            else f"{result.transport} connection to {server.shown} closed early"
+        )
+    except dns.exception.DNSException as exc:
+        result.error = "bad_response"
+        result.detail = f"unusable answer over {result.transport}: {exc}"
+    if result.response is not None:
+        result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+async def _tcp(query: dns.message.Message, server: ServerSpec, timeout: float) -> dns.message.Message:  # noqa: ASYNC109
+    import dns.asyncquery
+
+    return await dns.asyncquery.tcp(query, server.address, timeout=timeout, port=server.port)
+
+
+async def _https(
+    query: dns.message.Message,
+    server: ServerSpec,
+    timeout: float,  # noqa: ASYNC109
+    policy: NetworkPolicy,
+) -> dns.message.Message:
+    import dns.exception
+    import dns.message
+    import httpx2
+    from monitor_common.netpolicy import ResolutionError, guarded_client
+
+    assert server.url is not None
+    try:
+        async with guarded_client(policy, timeout=timeout) as client:
+            response = await client.post(
+                server.url,
+                content=query.to_wire(),
+                headers={"content-type": "application/dns-message", "accept": "application/dns-message"},
+            )
+    except httpx2.TimeoutException:
+        raise dns.exception.Timeout(timeout=timeout) from None
+    except (httpx2.HTTPError, ResolutionError) as exc:
+        raise OSError(f"DNS over HTTPS to {server.url} failed: {exc}") from exc
+    if response.status_code != 200:
+        raise dns.exception.DNSException(f"{server.url} answered HTTP {response.status_code}")
+    return dns.message.from_wire(response.content)
+
+
+# --- reading a response ---------------------------------------------------------------------------
+
+
+def flags_of(response: dns.message.Message) -> DnsFlags:
+    import dns.flags
+
+    f = response.flags
+    return DnsFlags(
+        aa=bool(f & dns.flags.AA),
+        tc=bool(f & dns.flags.TC),
+        rd=bool(f & dns.flags.RD),
+        ra=bool(f & dns.flags.RA),
+        ad=bool(f & dns.flags.AD),
+        cd=bool(f & dns.flags.CD),
+    )
+
+
+def records_of(rrsets: list[dns.rrset.RRset]) -> list[DnsRecord]:
+    """Every record of `rrsets`, as text, in order."""
+    import dns.rdatatype
+
+    records: list[DnsRecord] = []
+    for rrset in rrsets:
+        rdtype = dns.rdatatype.to_text(rrset.rdtype)
+        for rdata in rrset:  # pyright: ignore[reportUnknownVariableType]
+            records.append(
+                DnsRecord(
+                    name=rrset.name.to_text(),
+                    type=rdtype,
+                    ttl=rrset.ttl,
+                    value=cast("object", rdata).__str__(),
+                )
+            )
+    return records
+
+
+def extended_errors(response: dns.message.Message) -> list[ExtendedError]:
+    """The extended DNS errors (RFC 8914) the server attached, if any."""
+    import dns.edns
+
+    found: list[ExtendedError] = []
+    options: list[dns.edns.Option] = list(response.options)  # pyright: ignore[reportUnknownMemberType,reportUnknownArgumentType]
+    for option in options:
+        if isinstance(option, dns.edns.EDEOption):
+            try:
+                name = dns.edns.EDECode(option.code).name.lower()
+            except ValueError:
+                name = "unknown"
+            found.append(ExtendedError(code=int(option.code), name=name, text=option.text))
+    return found
