@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 
 import pytest
+from support.certs import CertAuthority, serve_tls
 from support.http_server import HttpServer
 
-from e2e.helpers import LOOPBACK_ENV, MODULES, run_cli
+from e2e.helpers import LOOPBACK_ENV, MODULES, child_env, run_cli
 
 
 @pytest.mark.parametrize("module", sorted(MODULES.values()))
@@ -91,3 +94,19 @@ def test_audit_line_per_call(http_server: HttpServer, tmp_path: object) -> None:
         entry["tool"] == "http_check" and entry["verdict"] == "ok" and entry["server"] == "mcp-http-monitor"
     )
     assert "secret" not in log.read_text()
+
+
+async def test_call_warning_exits_1(ca: CertAuthority) -> None:
+    # The TLS server runs on this test's event loop, so the CLI runs as an async subprocess.
+    leaf = ca.expiring_in(10)
+    async with serve_tls(leaf.server_ssl_context()) as (_, port):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ssl_monitor", "call", "cert_check", "host=127.0.0.1", f"port={port}",
+            f"ca_bundle_pem={leaf.ca_pem.decode() if isinstance(leaf.ca_pem, bytes) else leaf.ca_pem}",
+            env=child_env(LOOPBACK_ENV), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1, err
+    result = json.loads(out)
+    assert result["verdict"] == "warning"
+    assert "cert_expiring_soon" in [f["code"] for f in result["findings"]]

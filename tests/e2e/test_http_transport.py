@@ -7,12 +7,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from support.certs import Leaf
 from support.http_server import HttpServer
 
 from e2e.helpers import LOOPBACK_ENV, child_env, run_cli
@@ -100,7 +102,7 @@ async def test_tool_call_with_token(http_mcp: str, http_server: HttpServer) -> N
     ):
         tools = await client.list_tools()
         result = await client.call_tool("http_check", {"url": http_server.url_for("/status/200")})
-    assert [t.name for t in tools.tools] == ["http_check"]
+    assert "http_check" in [t.name for t in tools.tools]
     assert not result.is_error
     content: dict[str, Any] = result.structured_content or {}
     assert content["verdict"] == "ok"
@@ -113,3 +115,34 @@ def test_non_loopback_bind_without_token_refuses_to_start() -> None:
     )
     assert done.returncode == 78
     assert "MCP_MONITOR_AUTH_TOKEN" in done.stderr
+
+
+def test_https_with_tls_cert_and_key(tmp_path: Path, localhost_cert: Leaf) -> None:
+    files = localhost_cert.write(tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssl_monitor", "serve", "--transport", "http", "--port", str(port),
+         "--tls-cert", str(files.cert_file), "--tls-key", str(files.key_file)],
+        env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        context = localhost_cert.client_ssl_context()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx2.post(
+                    f"https://localhost:{port}/mcp", json=INIT, headers=HEADERS, verify=context
+                )
+                break
+            except httpx2.ConnectError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert response.http_version == "HTTP/1.1"
+        assert "mcp-ssl-monitor" in response.text
+        with pytest.raises(httpx2.TransportError):  # plain HTTP is not served on the TLS port
+            httpx2.post(f"http://localhost:{port}/mcp", json=INIT, headers=HEADERS, timeout=5)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

@@ -64,3 +64,40 @@ async def test_policy_refusal_reaches_the_model_as_tool_error(http_server: HttpS
     text = " ".join(c.text for c in result.content if c.type == "text")
     assert "127.0.0.1" in text and "MCP_MONITOR_ALLOW" in text
     assert http_server.count() == 0
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_stdout_carries_only_protocol_messages_even_when_verbose(name: str) -> None:
+    import json
+    import subprocess
+
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "no_such_tool", "arguments": {}}},
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", MODULES[name], "-vv"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests))
+    proc.stdin.flush()
+    messages: list[dict[str, Any]] = []
+    for line in proc.stdout:  # every line must be a JSON-RPC message
+        messages.append(json.loads(line))
+        assert messages[-1].get("jsonrpc") == "2.0"
+        if messages[-1].get("id") == 3:
+            break
+    proc.stdin.close()  # end of input: the server exits
+    rest, stderr = proc.communicate(timeout=30)
+    assert rest == ""
+    assert {m.get("id") for m in messages} >= {1, 2, 3}
+    assert "DEBUG" in stderr  # -vv logs went to stderr
+    assert '"tool":"no_such_tool"' in stderr  # and so did the audit line
