@@ -120,11 +120,15 @@ def host_port(address: str, port: int) -> str:
 def make_query(
     name: str, rdtype: str, *, dnssec: bool = False, recursion: bool = True, cd: bool = False
 ) -> dns.message.Message:
-    """A query with EDNS (1232-byte payload, the DNS flag day value), DO and RD as asked."""
+    """A query with EDNS (1232-byte payload, the DNS flag day value), DO and RD as asked.
+
+    AD is set, as dig does, so a validating resolver says whether it validated (RFC 6840 5.7).
+    """
     import dns.flags
     import dns.message
 
     query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232, want_dnssec=dnssec)
+    query.flags |= dns.flags.AD
     if not recursion:
         query.flags &= ~dns.flags.RD
     if cd:

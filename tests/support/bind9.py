@@ -1,0 +1,314 @@
+"""A local DNS hierarchy served by one real BIND9 `named` on loopback addresses, port 53.
+
+One `named` process answers differently per destination address (views with
+`match-destinations`), so one start-up gives a whole tree:
+
+    127.0.0.10   a.root-servers.test   the root zone ".", signed
+    127.0.0.11   ns1.nic.test          the TLD "test.", signed
+    127.0.1.1    ns1.dns.test          good.test (signed), serial.test (serial 1), lame.test,
+                                       expired.test, badds.test, 2.0.192.in-addr.arpa
+    127.0.2.1    ns2.dns.test          good.test (signed), serial.test (serial 2, other address),
+                                       2.0.192.in-addr.arpa
+    127.0.5.1    ns3.dns.test          nothing: the lame server of lame.test (answers REFUSED)
+    127.0.3.1    resolver              recursive for 127.0.0.0/8 only, hints = the local root,
+                                       DNSSEC validation against the local root's key; no forwarders
+    127.0.4.1    stale                 an old copy of good.test (www at another address)
+
+The two nameservers sit in different /24s so that a healthy zone is healthy. Zones are signed
+with dnssec-keygen/dnssec-signzone (ECDSA P-256); `expired.test` carries RRSIGs that expired in
+2020 and `badds.test` a DS at the parent that matches none of its keys. `root_hints` and
+`trust_anchors` are files for the engines (the local root in place of the real one).
+
+`Bind9.start()` raises `Bind9Unavailable` when named or the DNSSEC tools are not installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ADDRESSES", "Bind9", "Bind9Unavailable", "dig"]
+
+ADDRESSES = {
+    "root": "127.0.0.10",
+    "tld": "127.0.0.11",
+    "ns1": "127.0.1.1",
+    "ns2": "127.0.2.1",
+    "ns3": "127.0.5.1",
+    "resolver": "127.0.3.1",
+    "stale": "127.0.4.1",
+}
+GOOD_WWW = "192.0.2.10"
+STALE_WWW = "192.0.2.99"
+TOOLS = ("named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dig")
+
+_SOA = "@ 300 IN SOA {mname} hostmaster {serial} 3600 600 86400 300"
+
+
+class Bind9Unavailable(RuntimeError):
+    """named or one of the DNSSEC tools is not installed."""
+
+
+def _zone(origin: str, mname: str, serial: int, body: str) -> str:
+    head = f"$ORIGIN {origin}\n$TTL 300\n" + _SOA.format(mname=mname, origin=origin, serial=serial) + "\n"
+    return head + body.strip() + "\n"
+
+
+def _run(*args: str, cwd: Path) -> str:
+    done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def dig(*args: str) -> str:
+    """`dig` output (the tool the answers are cross-checked against)."""
+    return subprocess.run(["dig", *args], capture_output=True, text=True, check=True, timeout=20).stdout
+
+
+def _answers(address: str, port: int) -> bool:
+    """Whether anything answers a DNS query on address:port within 0.2 s."""
+    import socket
+
+    query = bytes.fromhex("abcd01000001000000000000") + b"\x00\x00\x06\x00\x01"  # ". SOA"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        try:
+            sock.sendto(query, (address, port))
+            sock.recv(512)
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Bind9:
+    """The hierarchy above, written to a temporary directory and served by one named."""
+
+    port: int = 53
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bind9-")))
+    process: subprocess.Popen[bytes] | None = None
+    root_ds: str = ""
+    added: list[str] = field(default_factory=lambda: list[str]())
+
+    @property
+    def root_hints(self) -> Path:
+        return self.directory / "root.hints"
+
+    @property
+    def trust_anchors(self) -> Path:
+        return self.directory / "root.ds"
+
+    # Zone building ------------------------------------------------------------------------
+
+    def _keys(self, zone: str) -> list[str]:
+        # Active since 2019, so that the zone signed for 2020 has active keys too.
+        since = ("-P", "20190101000000", "-A", "20190101000000")
+        keygen = ("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", *since, "-K", "keys")
+        ksk = _run(*keygen, "-f", "KSK", zone, cwd=self.directory)
+        zsk = _run(*keygen, zone, cwd=self.directory)
+        return [ksk.strip(), zsk.strip()]
+
+    def _ds(self, key: str) -> str:
+        return _run("dnssec-dsfromkey", "-2", f"keys/{key}.key", cwd=self.directory).strip()
+
+    def _sign(self, name: str, origin: str, *, expired: bool = False) -> str:
+        """Sign zones/<name>.db into zones/<name>.db.signed; the DS of its KSK."""
+        keys = self._keys(origin)
+        for key in keys:
+            with (self.directory / "zones" / f"{name}.db").open("a") as zone_file:
+                zone_file.write(f"$INCLUDE ../keys/{key}.key\n")
+        # -P: the verification after signing would reject the expired signatures.
+        window = ["-P", "-s", "20200101000000", "-e", "20200201000000"] if expired else ["-e", "+2592000"]
+        _run(
+            "dnssec-signzone", "-q", "-K", "../keys", "-o", origin, *window, "-f", f"{name}.db.signed",
+            f"{name}.db", *(f"../keys/{k}" for k in keys),
+            cwd=self.directory / "zones",
+        )  # fmt: skip
+        return self._ds(keys[0])
+
+    def _write(self, name: str, text: str) -> None:
+        (self.directory / "zones" / f"{name}.db").write_text(text)
+
+    def build(self) -> None:
+        missing = [tool for tool in TOOLS if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()]
+        if missing:
+            raise Bind9Unavailable(f"not installed: {', '.join(missing)} (apt-get install bind9 bind9-dnsutils)")
+        (self.directory / "zones").mkdir(parents=True, exist_ok=True)
+        (self.directory / "keys").mkdir(exist_ok=True)
+        a = ADDRESSES
+        common_ns = "@ NS ns1.dns.test.\n@ NS ns2.dns.test.\n"
+        good = f"""
+{common_ns}
+@ A {GOOD_WWW}
+www A {GOOD_WWW}
+www AAAA 2001:db8::10
+alias CNAME www
+@ MX 10 mx.good.test.
+mx A 192.0.2.25
+@ TXT "v=spf1 mx -all"
+_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
+"""
+        self._write("good", _zone("good.test.", "ns1.dns.test.", 2026112601, good))
+        self._write("expired", _zone("expired.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.30"))
+        self._write("badds", _zone("badds.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.31"))
+        good_ds = self._sign("good", "good.test.")
+        expired_ds = self._sign("expired", "expired.test.", expired=True)
+        self._sign("badds", "badds.test.")
+        # A key that signs nothing: its DS at the parent matches no DNSKEY of badds.test.
+        stray = _run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", "keys", "badds.test.", cwd=self.directory).strip()
+        stray_ds = self._ds(stray)
+
+        self._write("stale", _zone("good.test.", "ns1.dns.test.", 2026010101, common_ns + f"www A {STALE_WWW}"))
+        for serial, address in ((1, "192.0.2.41"), (2, "192.0.2.42")):
+            self._write(f"serial{serial}", _zone("serial.test.", "ns1.dns.test.", serial, common_ns + f"www A {address}"))
+        self._write("lame", _zone("lame.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\nwww A 192.0.2.50"))
+        self._write("reverse", _zone("2.0.192.in-addr.arpa.", "ns1.dns.test.", 1, common_ns + "10 PTR www.good.test.\n25 PTR mx.good.test.\n99 PTR nowhere.good.test.\n"))
+
+        tld = f"""
+@ NS ns1.nic.test.
+ns1.nic A {a["tld"]}
+ns1.dns A {a["ns1"]}
+ns2.dns A {a["ns2"]}
+ns3.dns A {a["ns3"]}
+good NS ns1.dns.test.
+good NS ns2.dns.test.
+{good_ds.replace("good.test.", "good", 1)}
+serial NS ns1.dns.test.
+serial NS ns2.dns.test.
+lame NS ns1.dns.test.
+lame NS ns3.dns.test.
+expired NS ns1.dns.test.
+{expired_ds.replace("expired.test.", "expired", 1)}
+badds NS ns1.dns.test.
+{stray_ds.replace("badds.test.", "badds", 1)}
+"""
+        self._write("tld", _zone("test.", "ns1.nic.test.", 1, tld))
+        tld_ds = self._sign("tld", "test.")
+        root = f"""
+@ NS a.root-servers.test.
+test. NS ns1.nic.test.
+ns1.nic.test. A {a["tld"]}
+a.root-servers.test. A {a["root"]}
+{tld_ds}
+2.0.192.in-addr.arpa. NS ns1.dns.test.
+2.0.192.in-addr.arpa. NS ns2.dns.test.
+"""
+        self._write("root", _zone(".", "a.root-servers.test.", 1, root))
+        root_key_ds = self._sign("root", ".")
+        self.root_ds = root_key_ds
+        self.trust_anchors.write_text(root_key_ds + "\n")
+        self.root_hints.write_text(f". 3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A {a['root']}\n")
+        self._write_conf()
+
+    def _write_conf(self) -> None:
+        a = ADDRESSES
+        # root.ds: ". IN DS tag alg type digest"
+        parts = self.root_ds.split()
+        tag, algorithm, digest_type, digest = parts[3], parts[4], parts[5], "".join(parts[6:])
+
+        def zone(name: str, file: str) -> str:
+            return f'zone "{name}" {{ type primary; file "zones/{file}"; }};'
+
+        def view(name: str, address: str, zones: list[str], extra: str = "") -> str:
+            body = "\n  ".join(zones)
+            return f'view "{name}" {{\n  match-destinations {{ {address}; }};\n  {extra}\n  {body}\n}};\n'
+
+        good = zone("good.test", "good.db.signed")
+        reverse = zone("2.0.192.in-addr.arpa", "reverse.db")
+        listen = "; ".join(a.values())
+        conf = f"""
+options {{
+  directory "{self.directory}";
+  pid-file "{self.directory}/named.pid";
+  listen-on port {self.port} {{ {listen}; }};
+  listen-on-v6 {{ none; }};
+  recursion no;
+  allow-query {{ 127.0.0.0/8; }};
+  dnssec-validation no;
+  notify no;
+  minimal-responses no;
+  session-keyfile "{self.directory}/session.key";
+  managed-keys-directory "{self.directory}";
+  max-udp-size 1232;
+}};
+controls {{ }};
+{view("root", a["root"], [zone(".", "root.db.signed")])}
+{view("tld", a["tld"], [zone("test", "tld.db.signed")])}
+{view("ns1", a["ns1"], [good, reverse, zone("serial.test", "serial1.db"), zone("lame.test", "lame.db"),
+                         zone("expired.test", "expired.db.signed"), zone("badds.test", "badds.db.signed")])}
+{view("ns2", a["ns2"], [good, reverse, zone("serial.test", "serial2.db")])}
+{view("ns3", a["ns3"], [])}
+{view("stale", a["stale"], [zone("good.test", "stale.db")])}
+view "resolver" {{
+  match-destinations {{ {a["resolver"]}; }};
+  recursion yes;
+  allow-recursion {{ 127.0.0.0/8; }};
+  dnssec-validation yes;
+  empty-zones-enable no;
+  trust-anchors {{ . static-ds {tag} {algorithm} {digest_type} "{digest}"; }};
+  zone "." {{ type hint; file "{self.root_hints}"; }};
+}};
+"""
+        (self.directory / "named.conf").write_text(conf)
+
+    # Life cycle ---------------------------------------------------------------------------
+
+    def _add_addresses(self) -> None:
+        # named listens only on addresses an interface has; Linux routes all of 127/8 to lo but
+        # lists only 127.0.0.1, so the others are added (and removed again by stop()).
+        shown = subprocess.run(["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True)
+        for address in ADDRESSES.values():
+            if f"inet {address}/" not in shown.stdout:
+                _run("ip", "addr", "add", f"{address}/32", "dev", "lo", cwd=self.directory)
+                self.added.append(address)
+
+    def start(self) -> Bind9:
+        self.build()
+        if shutil.which("ip") is None:
+            raise Bind9Unavailable("the ip command (iproute2) is needed to add loopback addresses")
+        self._add_addresses()
+        busy = [a for a in ADDRESSES.values() if _answers(a, self.port)]
+        if busy:
+            self.stop()
+            raise RuntimeError(f"something already serves DNS on {', '.join(busy)} port {self.port}")
+        named = shutil.which("named") or "/usr/sbin/named"
+        with (self.directory / "named.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [named, "-g", "-c", str(self.directory / "named.conf"), "-p", str(self.port)],
+                cwd=self.directory,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"named exited: {(self.directory / 'named.log').read_text()[-3000:]}")
+            if "running" in (self.directory / "named.log").read_text():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"named did not start: {(self.directory / 'named.log').read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for address in self.added:
+            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True, check=False)
+        self.added.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> Bind9:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
