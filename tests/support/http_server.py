@@ -20,6 +20,9 @@ Routes (any method; `HEAD` gets the headers without a body):
 - `/text?body=...&content_type=text/plain&status=200`: the given text.
 - `/headers`: the request as JSON: method, path, query, headers, HTTP version, Host, client, scheme.
 - `/hang`: never answers, until the client leaves or the server stops.
+- `/whoami`: 200 with the address the server is bound to as the body (which backend answered);
+  `?status_on=IP:CODE` and `?delay_on=IP:MS` change the status or delay on that backend only.
+- `/big-headers/{n}`: 200 with one `x-big` response header of `n` bytes.
 - anything else: 404.
 
 `?header=Name: value` (repeatable) adds a response header on `/`, `/status`, `/bytes`, `/json`
@@ -140,7 +143,7 @@ def _require_loopback(host: str) -> None:
 
 
 class HttpServer:
-    """A hypercorn server on `host` (a loopback IP) and an ephemeral port, in a thread.
+    """A hypercorn server on `host` (a loopback IP) and an ephemeral port (or `port`), in a thread.
 
     `tls=None` serves cleartext HTTP/1.1 and h2c (prior knowledge or Upgrade); with `tls` it
     serves HTTPS and offers `alpn_protocols` in the handshake. Use it as a context manager (sync
@@ -153,12 +156,13 @@ class HttpServer:
         host: str = "127.0.0.1",
         *,
         alpn_protocols: Sequence[str] = ("h2", "http/1.1"),
+        port: int = 0,
     ) -> None:
         _require_loopback(host)
         self.host = host
         self.tls = tls
         self.alpn_protocols = list(alpn_protocols)
-        self.port = 0
+        self.port = port
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -240,7 +244,7 @@ class HttpServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.bind((self.host, 0))
+            sock.bind((self.host, self.port))
             # Listening now means connections made before the loop accepts simply queue.
             sock.listen(128)
             self.port = sock.getsockname()[1]
@@ -473,6 +477,8 @@ class _Exchange:
             "text": self._text,
             "headers": self._headers,
             "hang": self._hang,
+            "whoami": self._whoami,
+            "big-headers": self._big_headers,
         }
         handler = handlers.get(head)
         if handler is None:
@@ -633,6 +639,26 @@ class _Exchange:
             "header_list": header_list,
         }
         await self._respond(200, json.dumps(document).encode(), "application/json")
+
+    def _for_this_backend(self, name: str) -> str | None:
+        for key, value in self.params:
+            address, sep, setting = value.rpartition(":")
+            if key == name and sep and address == self.server.host:
+                return setting
+        return None
+
+    async def _whoami(self, rest: str) -> None:
+        delay = self._for_this_backend("delay_on")
+        seconds = 0.0 if delay is None else self._int(delay, "delay", 0, MAX_DELAY_MS) / 1000
+        if seconds and not await self.server._pause(self.receive, seconds):
+            return
+        status = self._for_this_backend("status_on")
+        code = 200 if status is None else self._int(status, "status", 200, 599)
+        await self._respond(code, self.server.host.encode())
+
+    async def _big_headers(self, rest: str) -> None:
+        size = self._int(rest, "size", 0, 1024 * 1024)
+        await self._respond(200, b"big headers\n", headers=[(b"x-big", b"y" * size)])
 
     async def _hang(self, rest: str) -> None:
         # No response at all: when the server stops, hypercorn answers 500 on connections that

@@ -1,43 +1,96 @@
-"""The HTTP check: one request (following redirects) and the findings it supports.
+"""The HTTP check: one URL, its redirects followed, the response judged against expectations.
 
-Every connection goes through `monitor_common.netpolicy`'s guarded client, so the address each
-hop actually dials is checked against the network policy; a refusal propagates as `PolicyError`
-(the caller's target is forbidden: a `ToolError`, not a result).
+Every connection goes through `monitor_common.netpolicy`'s guarded transport, so the address each
+hop actually dials is checked against the network policy. A refused *first* hop propagates as
+`PolicyError` (the caller's target is forbidden: a `ToolError`); a redirect into a refused
+address is a `redirect_blocked` finding. Everything that can go wrong with the target (DNS,
+refused, timeouts in any phase, TLS, broken HTTP, unexpected content) is a finding.
 """
 
 from __future__ import annotations
 
-import ssl
-from typing import TYPE_CHECKING
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver
+import anyio
+from monitor_common.errors import InputError, TargetError
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
-from monitor_common.targets import parse_url
+from monitor_common.targets import Url, parse_ip, parse_url
 
-from http_monitor.models import HttpCheckResult, HttpTimings
-from http_monitor.status import parse_status_spec
+from http_monitor.assertions import Expectations
+from http_monitor.exchange import Hop, Walk, timeout_finding
+from http_monitor.models import Assertion, HttpCheckResult, HttpTimings, RedirectHop
+from http_monitor.session import Session
+from http_monitor.tls import cert_findings, client_context
 
-if TYPE_CHECKING:
-    import httpx2
+__all__ = ["DEFAULT_BODY_CAP", "IpVersion", "check_headers", "family_of", "http_check", "parse_method"]
 
-__all__ = ["http_check"]
+DEFAULT_BODY_CAP = 1024 * 1024
+IpVersion = Literal["auto", "4", "6"]
+
+SELECTED_HEADERS = (
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "location",
+    "server",
+    "date",
+    "last-modified",
+    "etag",
+    "cache-control",
+    "age",
+    "via",
+    "strict-transport-security",
+    "retry-after",
+)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
-def _client_tls(verify_tls: bool, ca_bundle_pem: str | None) -> ssl.SSLContext | bool:
-    if not verify_tls:
-        return False
-    if ca_bundle_pem is None:
-        return True
-    context = ssl.create_default_context()
-    try:
-        context.load_verify_locations(cadata=ca_bundle_pem)
-    except ssl.SSLError as exc:
-        from monitor_common.errors import InputError
+def family_of(ip_version: str) -> int | None:
+    """socket.AF_INET for "4", AF_INET6 for "6", None for "auto"/"both"."""
+    if ip_version in ("auto", "both"):
+        return None
+    if ip_version == "4":
+        return socket.AF_INET
+    if ip_version == "6":
+        return socket.AF_INET6
+    raise InputError(f'ip_version must be "auto", "4" or "6", not {ip_version!r}')
 
-        raise InputError(
-            f"ca_bundle_pem holds no usable PEM certificate ({exc.reason}): pass CA certificates in PEM"
-        ) from None
-    return context
+
+def parse_method(method: str) -> str:
+    name = method.strip().upper()
+    if not _TOKEN.fullmatch(name) or name == "CONNECT":
+        raise InputError(f"method {method!r} is not a usable HTTP method: use e.g. GET, HEAD or POST")
+    return name
+
+
+def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Request headers, validated: token names, values without line breaks."""
+    checked: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not _TOKEN.fullmatch(name):
+            raise InputError(f"header name {name!r} is not valid: use e.g. Accept or X-Api-Key")
+        if any(c in value for c in "\r\n\0"):
+            raise InputError(f"header {name} has a line break or NUL in its value")
+        checked[name] = value
+    return checked
+
+
+def _connect_override(target: Url, connect_ip: str | None, family: int | None) -> dict[str, str] | None:
+    if connect_ip is None:
+        return None
+    ip = parse_ip(connect_ip)
+    if ip is None:
+        raise TargetError(
+            f"connect_ip must be an IP address, not {connect_ip!r}: e.g. 192.0.2.1 or 2001:db8::1"
+        )
+    wanted = None if family is None else (4 if family == socket.AF_INET else 6)
+    if wanted is not None and ip.version != wanted:
+        raise InputError(f"connect_ip {ip} is IPv{ip.version}, but ip_version asks for IPv{wanted}")
+    return {target.host: ip.compressed}
 
 
 async def http_check(
@@ -46,208 +99,163 @@ async def http_check(
     policy: NetworkPolicy,
     method: str = "GET",
     expect_status: str = "200-399",
-    timeout_s: float = 10.0,
+    body_contains: str | None = None,
+    body_regex: str | None = None,
+    expect_json: dict[str, Any] | None = None,
+    max_response_ms: float | None = None,
     follow_redirects: bool = True,
     max_redirects: int = 10,
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float = 10.0,
+    connect_ip: str | None = None,
+    ip_version: str = "auto",
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
     resolver: Resolver | None = None,
+    body_cap: int = DEFAULT_BODY_CAP,
+    shared: bool = False,
 ) -> HttpCheckResult:
-    """Request `url` and judge the response against `expect_status`.
+    """Request `url`, follow redirects, and judge the last response.
 
     Args:
         url: http or https URL; credentials in it are sent but never echoed.
         policy: which addresses may be dialled (every redirect hop included).
-        method: HTTP method, e.g. GET or HEAD.
-        expect_status: the statuses that count as up, e.g. "200-399" or "2xx,301".
-        timeout_s: limit for the whole check.
-        follow_redirects: follow 3xx responses up to `max_redirects`.
-        verify_tls: verify the certificate chain and host name of https URLs.
-        ca_bundle_pem: CA certificates (PEM) to trust instead of the system store.
-        resolver: how to look up the target's name; default the system resolver.
+        expect_status, body_contains, body_regex, expect_json, max_response_ms: what counts as up
+            (see `Expectations`); by default any status from 200 to 399.
+        follow_redirects / max_redirects: follow 3xx responses, at most this many.
+        headers: extra request headers.
+        timeout_s: deadline for the whole check, every phase and redirect included.
+        connect_ip: dial this address for the URL's host, keeping Host and SNI (curl --resolve).
+        ip_version: "auto", "4" or "6".
+        verify_tls / ca_bundle_pem: certificate checks, against the system store or these CAs.
+        resolver: how to look up names; default the system resolver.
+        body_cap: most body bytes read; the rest is cut and the result says so.
+        shared: use the connection pool shared across calls instead of fresh connections; the
+            phase timings then describe a reused connection and DNS is not timed separately.
     """
-    import httpx2
-    from monitor_common.netpolicy import guarded_client
-
     started = Stopwatch()
     target = parse_url(url)
-    spec = parse_status_spec(expect_status)
-    method = method.upper()
-    verify = _client_tls(verify_tls, ca_bundle_pem)
-    findings: list[Finding] = []
-    base: dict[str, object] = {"url": target.redacted}
-
-    try:
-        async with guarded_client(
+    expectations = Expectations.parse(
+        expect_status=expect_status,
+        body_contains=body_contains,
+        body_regex=body_regex,
+        expect_json=expect_json,
+        max_response_ms=max_response_ms,
+    )
+    method = parse_method(method)
+    request_headers = check_headers(headers)
+    family = family_of(ip_version)
+    override = _connect_override(target, connect_ip, family)
+    client_context(verify_tls, ca_bundle_pem)  # a bad CA bundle is the caller's error, raised now
+    if shared and (override is not None or family is not None):
+        raise InputError("connect_ip and ip_version need fresh connections; they cannot use the shared pool")
+    if shared:
+        session = Session.shared(
+            policy, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, resolver=resolver
+        )
+    else:
+        session = Session.fresh(
             policy,
-            timeout=timeout_s,
-            verify=verify,
-            http2=True,
-            follow_redirects=follow_redirects,
+            verify_tls=verify_tls,
+            ca_bundle_pem=ca_bundle_pem,
+            family=family,
             resolver=resolver,
-        ) as client:
-            client.max_redirects = max_redirects
-            response = await client.send(client.build_request(method, str(target)), stream=True)
-            try:
-                # The peer address is only known while the connection is open.
-                remote_ip = _remote_ip(response)
-                await response.aread()
-            finally:
-                await response.aclose()
-    except httpx2.TooManyRedirects:
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="too_many_redirects",
-                message=f"more than {max_redirects} redirects",
-                hint="check the redirect chain for a loop, or raise max_redirects",
-            )
+            connect_ip=override,
         )
-        return HttpCheckResult.build(
-            summary=f"critical: {target.redacted} redirects more than {max_redirects} times",
-            findings=findings,
-            started=started,
-            **base,
-        )
-    except httpx2.TimeoutException as exc:
-        phase = _timeout_phase(exc)
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="http_timeout",
-                message=f"no answer within {timeout_s:g} s ({phase})",
-                hint="the server or the network path is slow or dropping packets",
-            )
-        )
-        return HttpCheckResult.build(
-            summary=f"critical: {target.redacted} timed out ({phase})",
-            findings=findings,
-            started=started,
-            **base,
-        )
-    except ResolutionError as exc:
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="dns_resolution_failed",
-                message=f"could not resolve {exc.host}: {exc.reason}",
-                hint="check the name for typos and its DNS records",
-            )
-        )
-        return HttpCheckResult.build(
-            summary=f"critical: {exc.host} does not resolve", findings=findings, started=started, **base
-        )
-    except httpx2.ConnectError as exc:
-        finding = _connect_finding(exc)
-        findings.append(finding)
-        return HttpCheckResult.build(
-            summary=f"critical: {target.redacted}: {finding.message}",
-            findings=findings,
-            started=started,
-            **base,
-        )
-    except httpx2.HTTPError as exc:
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="http_protocol_error",
-                message=f"{type(exc).__name__}: {exc}",
-                hint="the server sent something that is not valid HTTP, or closed the connection",
-            )
-        )
-        return HttpCheckResult.build(
-            summary=f"critical: {target.redacted}: broken response",
-            findings=findings,
-            started=started,
-            **base,
-        )
+    walk = Walk(
+        session,
+        method=method,
+        headers=request_headers,
+        follow=follow_redirects,
+        max_redirects=max_redirects,
+        body_cap=body_cap,
+        timeout=timeout_s,
+    )
+    try:
+        with anyio.move_on_after(timeout_s) as deadline:
+            await walk.run(target.geturl())
+    finally:
+        with anyio.CancelScope(shield=True):
+            await session.aclose()
+    if deadline.cancelled_caught:
+        walk.failure = timeout_finding(walk.phase, timeout_s, walk.current_url or target.redacted)
+    total = started.elapsed_ms()
+    return await _result(target, walk, expectations, started, total, body_cap)
 
-    if response.status_code not in spec:
+
+async def _result(
+    target: Url, walk: Walk, expectations: Expectations, started: Stopwatch, total: float, body_cap: int
+) -> HttpCheckResult:
+    hops = walk.hops
+    findings: list[Finding] = []
+    assertions: list[Assertion] = []
+    last: Hop | None = hops[-1] if hops else None
+    checked_hosts: set[str] = set()
+    for hop in hops:
+        host = parse_url(hop.url).host
+        if hop.tls is not None and host not in checked_hosts:
+            checked_hosts.add(host)
+            findings.extend(cert_findings(hop.tls, host))
+    if walk.failure is not None:
+        findings.append(walk.failure)
+    elif last is not None:
+        assertions, judged = await expectations.judge(
+            status_code=last.status_code,
+            reason=last.reason,
+            body=last.body,
+            truncated=last.body_truncated,
+            total_ms=total,
+        )
+        findings.extend(judged)
+    if last is not None and last.body_truncated:
         findings.append(
             Finding(
-                severity=Verdict.CRITICAL,
-                code="http_status_unexpected",
-                message=f"status {response.status_code} {response.reason_phrase} is not in {spec.text}",
-                hint="see the response of the final URL; adjust expect_status if this status is intended",
+                severity=Verdict.OK,
+                code="http_body_truncated",
+                message=f"the body is longer than {body_cap} bytes; only those were read",
+                hint="raise MCP_MONITOR_HTTP_MAX_BODY_BYTES if content checks need more",
             )
         )
     verdict = Verdict.worst([f.severity for f in findings])
-    total = started.elapsed_ms()
-    summary = f"{verdict.value}: {target.redacted} answered {response.status_code} {response.reason_phrase} in {total:.0f} ms"
-    return HttpCheckResult.build(
-        summary=summary,
-        findings=findings,
-        started=started,
-        final_url=parse_url(str(response.url)).redacted,
-        status_code=response.status_code,
-        reason=response.reason_phrase,
-        http_version=response.http_version,
-        remote_ip=remote_ip,
-        redirect_count=len(response.history),
-        body_bytes=len(response.content),
-        timings_ms=HttpTimings(total=total),
-        **base,
+    problem = next(
+        (f.message for f in sorted(findings, key=lambda f: -f.severity.rank) if f.severity > Verdict.OK), None
     )
-
-
-def _timeout_phase(exc: httpx2.TimeoutException) -> str:
-    import httpx2
-
-    if isinstance(exc, httpx2.ConnectTimeout):
-        return "connect"
-    if isinstance(exc, httpx2.ReadTimeout):
-        return "first byte or body"
-    if isinstance(exc, httpx2.WriteTimeout):
-        return "sending the request"
-    return "waiting for a connection"
-
-
-def _connect_finding(exc: Exception) -> Finding:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return Finding(
-                severity=Verdict.CRITICAL,
-                code="tls_invalid",
-                message=f"certificate verification failed: {cause.verify_message}",
-                hint="check the certificate chain and host name with ssl-monitor's cert_check",
-            )
-        if isinstance(cause, ssl.SSLError):
-            return Finding(
-                severity=Verdict.CRITICAL,
-                code="tls_invalid",
-                message=f"TLS handshake failed: {cause.reason or cause}",
-                hint="the server's TLS configuration rejects this client",
-            )
-        if isinstance(cause, ConnectionRefusedError):
-            return Finding(
-                severity=Verdict.CRITICAL,
-                code="http_connect_refused",
-                message="connection refused",
-                hint="nothing listens on that port, or a firewall rejects the connection",
-            )
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc)
-    if "refused" in text.lower():
-        return Finding(
-            severity=Verdict.CRITICAL,
-            code="http_connect_refused",
-            message="connection refused",
-            hint="nothing listens on that port, or a firewall rejects the connection",
+    if last is None:
+        summary = f"{verdict.value}: {target.redacted}: {problem}"
+    else:
+        summary = (
+            f"{verdict.value}: {target.redacted} answered {last.status_code} {last.reason} in {total:.0f} ms"
         )
-    return Finding(
-        severity=Verdict.CRITICAL,
-        code="http_connect_failed",
-        message=f"could not connect: {text or type(exc).__name__}",
-        hint="the host is unreachable from here",
-    )
-
-
-def _remote_ip(response: httpx2.Response) -> str | None:
-    stream = response.extensions.get("network_stream")
-    if stream is None:
-        return None
-    address = stream.get_extra_info("server_addr")
-    if isinstance(address, tuple) and address:
-        return str(address[0])  # pyright: ignore[reportUnknownArgumentType]
-    return None
+        if problem is not None:
+            summary += f"; {problem}"
+    fields: dict[str, Any] = {"url": target.redacted, "timings_ms": HttpTimings(total=total)}
+    if last is not None:
+        redirects = [
+            RedirectHop(url=h.url, status_code=h.status_code, location=h.location) for h in hops[:-1]
+        ]
+        if walk.failure is not None and last.location is not None:
+            redirects.append(RedirectHop(url=last.url, status_code=last.status_code, location=last.location))
+        fields.update(
+            final_url=last.url,
+            status_code=last.status_code,
+            reason=last.reason,
+            http_version=last.http_version,
+            remote_ip=last.remote_ip,
+            redirect_count=len(hops) - 1,
+            redirects=redirects,
+            headers={name: last.headers[name] for name in SELECTED_HEADERS if name in last.headers},
+            body_bytes=len(last.body),
+            body_truncated=last.body_truncated,
+            tls=last.tls,
+            assertions=assertions,
+            timings_ms=HttpTimings(
+                dns=last.dns_ms,
+                connect=last.connect_ms,
+                tls=last.tls_ms,
+                ttfb=last.ttfb_ms,
+                transfer=last.transfer_ms,
+                redirects=round(sum(h.elapsed_ms for h in hops[:-1]), 2),
+                total=total,
+            ),
+        )
+    return HttpCheckResult.build(summary=summary, findings=findings, started=started, **fields)

@@ -1,0 +1,223 @@
+"""Expectations about a response (status, body text, regex, JSON values, speed) and their findings.
+
+`Expectations.parse(...)` validates what the caller asked for before anything is sent (a bad
+regex or JSON path is an `InputError`); `judge(...)` turns a response into `Assertion` rows and
+the findings for those that failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from monitor_common.errors import InputError
+from monitor_common.results import Finding, Verdict
+
+from http_monitor.models import Assertion
+from http_monitor.status import StatusSpec, parse_status_spec
+
+__all__ = ["Expectations", "json_path"]
+
+MAX_PATTERN = 1000
+_PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def _shown(value: object, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def json_path(document: Any, path: str) -> tuple[bool, Any]:
+    """(found, value) of a dotted path such as `data.status`, `items.0.id` or `items[0].id`."""
+    current = document
+    for raw in _PATH_PART.findall(path):
+        part = raw.strip("[]")
+        if isinstance(current, dict):
+            mapping: dict[str, Any] = current  # pyright: ignore[reportUnknownVariableType]
+            if part not in mapping:
+                return False, None
+            current = mapping[part]
+        elif isinstance(current, list) and part.isdigit():
+            items: list[Any] = current  # pyright: ignore[reportUnknownVariableType]
+            index = int(part)
+            if index >= len(items):
+                return False, None
+            current = items[index]
+        else:
+            return False, None
+    return True, current
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What a response must satisfy to be `ok`."""
+
+    status: StatusSpec
+    body_contains: str | None = None
+    body_regex: re.Pattern[str] | None = None
+    expect_json: dict[str, Any] | None = None
+    max_response_ms: float | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        expect_status: str = "200-399",
+        body_contains: str | None = None,
+        body_regex: str | None = None,
+        expect_json: dict[str, Any] | None = None,
+        max_response_ms: float | None = None,
+    ) -> Expectations:
+        """Validate the caller's expectations; InputError names the one that is wrong."""
+        pattern = None
+        if body_regex is not None:
+            if len(body_regex) > MAX_PATTERN:
+                raise InputError(
+                    f"body_regex is {len(body_regex)} characters long; at most {MAX_PATTERN} are allowed"
+                )
+            try:
+                pattern = re.compile(body_regex)
+            except re.error as exc:
+                raise InputError(
+                    f"body_regex {body_regex!r} is not a valid regular expression: {exc}"
+                ) from None
+        if expect_json is not None:
+            for path in expect_json:
+                if not path.strip() or not _PATH_PART.findall(path):
+                    raise InputError(f'expect_json path {path!r} is empty: use e.g. {{"data.status": "ok"}}')
+        if max_response_ms is not None and max_response_ms <= 0:
+            raise InputError(f"max_response_ms must be positive, got {max_response_ms}")
+        return cls(
+            status=parse_status_spec(expect_status),
+            body_contains=body_contains,
+            body_regex=pattern,
+            expect_json=expect_json,
+            max_response_ms=max_response_ms,
+        )
+
+    async def judge(
+        self, *, status_code: int, reason: str, body: bytes, truncated: bool, total_ms: float
+    ) -> tuple[list[Assertion], list[Finding]]:
+        """The assertion rows and the findings of a response."""
+        assertions: list[Assertion] = []
+        findings: list[Finding] = []
+        passed = status_code in self.status
+        assertions.append(
+            Assertion(what="status", expected=self.status.text, actual=str(status_code), passed=passed)
+        )
+        if not passed:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="http_status_unexpected",
+                    message=f"status {status_code} {reason} is not in {self.status.text}",
+                    hint="see the response of the final URL; adjust expect_status if this status is intended",
+                )
+            )
+        cut = f" (only the first {len(body)} bytes were read)" if truncated else ""
+        text: str | None = None
+        if self.body_contains is not None or self.body_regex is not None:
+            text = body.decode("utf-8", errors="replace")
+        if self.body_contains is not None:
+            assert text is not None
+            found = self.body_contains in text
+            assertions.append(Assertion(what="body contains", expected=self.body_contains, passed=found))
+            if not found:
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL,
+                        code="http_body_mismatch",
+                        message=f"the body does not contain {_shown(self.body_contains)!r}{cut}",
+                        hint="the page changed, or an error page was served with a success status",
+                    )
+                )
+        if self.body_regex is not None:
+            assert text is not None
+            # In a worker thread, so a pathological pattern cannot stall the event loop past the deadline.
+            match = await anyio.to_thread.run_sync(self.body_regex.search, text, abandon_on_cancel=True)
+            assertions.append(
+                Assertion(
+                    what="body matches",
+                    expected=self.body_regex.pattern,
+                    actual=_shown(match.group(0)) if match else None,
+                    passed=match is not None,
+                )
+            )
+            if match is None:
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL,
+                        code="http_body_mismatch",
+                        message=f"the body does not match /{_shown(self.body_regex.pattern)}/{cut}",
+                        hint="the page changed, or an error page was served with a success status",
+                    )
+                )
+        if self.expect_json is not None:
+            self._judge_json(body, cut, assertions, findings)
+        if self.max_response_ms is not None:
+            fast = total_ms <= self.max_response_ms
+            assertions.append(
+                Assertion(
+                    what="response time ms",
+                    expected=f"<= {self.max_response_ms:g}",
+                    actual=f"{total_ms:.0f}",
+                    passed=fast,
+                )
+            )
+            if not fast:
+                findings.append(
+                    Finding(
+                        severity=Verdict.WARNING,
+                        code="http_slow",
+                        message=f"answered in {total_ms:.0f} ms, more than the {self.max_response_ms:g} ms allowed",
+                        hint="see timings_ms for the slow phase (dns, connect, tls, ttfb, transfer)",
+                    )
+                )
+        return assertions, findings
+
+    def _judge_json(
+        self, body: bytes, cut: str, assertions: list[Assertion], findings: list[Finding]
+    ) -> None:
+        assert self.expect_json is not None
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            for path, expected in self.expect_json.items():
+                assertions.append(
+                    Assertion(what=f"json {path}", expected=_shown(expected), actual=None, passed=False)
+                )
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="http_json_mismatch",
+                    message=f"the body is not JSON ({exc}){cut}",
+                    hint="the endpoint answered with something else, e.g. an HTML error page",
+                )
+            )
+            return
+        for path, expected in self.expect_json.items():
+            found, actual = json_path(document, path)
+            # 1 == 1.0 is the same JSON number, but true is not 1.
+            ok = found and actual == expected and isinstance(actual, bool) == isinstance(expected, bool)
+            assertions.append(
+                Assertion(
+                    what=f"json {path}",
+                    expected=_shown(expected),
+                    actual=_shown(actual) if found else None,
+                    passed=ok,
+                )
+            )
+            if not ok:
+                why = f"is {_shown(actual)}" if found else "is missing"
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL,
+                        code="http_json_mismatch",
+                        message=f"JSON {path} {why}, expected {_shown(expected)}",
+                        hint="the API answered, but not with the expected value",
+                    )
+                )

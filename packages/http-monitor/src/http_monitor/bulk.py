@@ -1,0 +1,145 @@
+"""Many URLs at once: `fanout` over `http_check` on the shared connection pool, compact rows.
+
+Rows come back worst first (unknown, critical, warning, ok; slower first within a verdict), with
+counts per verdict. A URL that does not parse is a row of its own (verdict unknown) rather than
+an error of the whole call, since one typo in a list of hundreds should not hide the rest; a URL
+the network policy refuses is a row too, for the same reason. The number of URLs is capped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from monitor_common.errors import InputError, LimitError, PolicyError, TargetError
+from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
+from monitor_common.netpolicy import NetworkPolicy, Resolver
+from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.targets import parse_url, redact_url
+
+from http_monitor.assertions import Expectations
+from http_monitor.models import HttpCheckManyResult, ManyRow
+from http_monitor.probe import DEFAULT_BODY_CAP, http_check
+
+__all__ = ["http_check_many"]
+
+# Slack the fan-out gives a check beyond its own deadline before cutting it off: the check
+# reports its own timeout (with the phase) and only a check stuck past that is cut.
+_GRACE_S = 2.0
+
+
+def _host_of(url: str) -> str:
+    try:
+        return parse_url(url).host
+    except TargetError:
+        return ""
+
+
+async def http_check_many(
+    urls: Sequence[str],
+    *,
+    policy: NetworkPolicy,
+    expect_status: str = "200-399",
+    max_response_ms: float | None = None,
+    timeout_s: float = 10.0,
+    concurrency: int = 20,
+    per_host: int = 4,
+    max_targets: int = 1000,
+    deadline_s: float | None = None,
+    resolver: Resolver | None = None,
+    body_cap: int = DEFAULT_BODY_CAP,
+    progress: ProgressCallback | None = None,
+) -> HttpCheckManyResult:
+    """Check every URL (at most `max_targets`), `concurrency` at once and `per_host` per host.
+
+    `deadline_s` bounds the whole call (default: enough for every URL to time out once at the
+    given concurrency, plus one timeout); URLs not checked by then are rows with verdict unknown.
+    Raises LimitError for too many URLs, InputError for an empty list or a bad expect_status.
+    """
+    started = Stopwatch()
+    if not urls:
+        raise InputError('urls is empty: give at least one URL, e.g. ["https://example.com/"]')
+    if len(urls) > max_targets:
+        raise LimitError(
+            f"{len(urls)} URLs is more than the {max_targets} one call may check: split the list "
+            "(the operator can raise the limit with MCP_MONITOR_MAX_TARGETS)"
+        )
+    Expectations.parse(
+        expect_status=expect_status, max_response_ms=max_response_ms
+    )  # fail before any request
+    if deadline_s is None:
+        deadline_s = timeout_s * (len(urls) // max(min(concurrency, len(urls)), 1) + 2)
+
+    async def check(url: str) -> ManyRow:
+        try:
+            result = await http_check(
+                url,
+                policy=policy,
+                expect_status=expect_status,
+                max_response_ms=max_response_ms,
+                timeout_s=timeout_s,
+                resolver=resolver,
+                body_cap=body_cap,
+                shared=True,
+            )
+        except (TargetError, PolicyError) as exc:
+            return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"not checked: {exc}")
+        return ManyRow(
+            url=result.url,
+            verdict=result.verdict,
+            status_code=result.status_code,
+            total_ms=result.timings_ms.total if result.timings_ms else result.duration_ms,
+            summary=result.summary,
+        )
+
+    def timed_out(url: str, why: TimeoutReason) -> ManyRow:
+        what = (
+            "the call's deadline passed before it finished"
+            if why == "deadline"
+            else "it ran past its timeout"
+        )
+        return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"unknown: not checked: {what}")
+
+    rows = await fanout(
+        list(urls),
+        check,
+        on_timeout=timed_out,
+        key=_host_of,
+        concurrency=concurrency,
+        per_host=per_host,
+        item_timeout=timeout_s + _GRACE_S,
+        deadline=deadline_s,
+        progress=progress,
+    )
+    rows.sort(key=lambda row: (-row.verdict.rank, -(row.total_ms or 0.0)))
+    counts = Counter(row.verdict.value for row in rows)
+    findings: list[Finding] = []
+    bad = counts[Verdict.CRITICAL.value]
+    if bad:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="http_urls_failing",
+                message=f"{bad} of {len(rows)} URLs failed",
+                hint="see the rows at the top; run http_check on one for the details",
+            )
+        )
+    for verdict, code, what in (
+        (Verdict.WARNING, "http_urls_warning", "have warnings"),
+        (Verdict.UNKNOWN, "http_urls_unchecked", "could not be checked"),
+    ):
+        if counts[verdict.value]:
+            findings.append(
+                Finding(
+                    severity=verdict, code=code, message=f"{counts[verdict.value]} of {len(rows)} URLs {what}"
+                )
+            )
+    overall = Verdict.worst([f.severity for f in findings])
+    shown = ", ".join(f"{counts[v.value]} {v.value}" for v in Verdict if counts[v.value])
+    return HttpCheckManyResult.build(
+        summary=f"{overall.value}: {len(rows)} URLs checked: {shown}",
+        findings=findings,
+        started=started,
+        counts={v.value: counts[v.value] for v in Verdict},
+        rows=rows,
+    )

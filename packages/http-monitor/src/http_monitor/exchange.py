@@ -1,0 +1,318 @@
+"""One URL fetched hop by hop: redirects followed by hand, bodies read up to a cap, failures as findings.
+
+Redirects are followed here rather than by httpx2 so that each hop can be resolved and timed on
+its own, recorded (URL, status, Location, headers, TLS), checked for loops, and refused by the
+network policy as a finding of the check rather than an error of the call. `Walk.run` records
+its progress as it goes, so a caller that cancels it at its deadline can still say which phase
+the request was in and which hops had been seen.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from monitor_common.errors import PolicyError, TargetError
+from monitor_common.netpolicy import ResolutionError
+from monitor_common.results import Finding, Verdict
+from monitor_common.targets import parse_url, redact_url
+
+from http_monitor._trace import PhaseTrace
+from http_monitor.models import TlsInfo
+from http_monitor.session import Session
+from http_monitor.tls import tls_info
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = ["Hop", "Walk", "failure_finding", "timeout_finding"]
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+HEADER_CAP = 100 * 1024
+"""The largest response head read (httpcore2's h11 limit); a bigger one is `http_headers_too_large`."""
+
+
+@dataclass
+class Hop:
+    """One request and the response it got (body read only for the last hop)."""
+
+    url: str  # redacted
+    method: str
+    status_code: int
+    reason: str
+    http_version: str
+    headers: httpx2.Headers
+    location: str | None
+    remote_ip: str | None
+    tls: TlsInfo | None
+    dns_ms: float | None
+    connect_ms: float
+    tls_ms: float
+    ttfb_ms: float | None
+    transfer_ms: float | None = None
+    elapsed_ms: float = 0.0
+    body: bytes = b""
+    body_truncated: bool = False
+
+
+@dataclass
+class Walk:
+    """Fetch a URL, following redirects up to `max_redirects` when `follow` is set.
+
+    After `run`, `hops` holds every response in order and `failure` the finding that stopped
+    the walk (None when the last hop's response was read). `phase` is where the walk is now.
+    """
+
+    session: Session
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=lambda: dict[str, str]())
+    follow: bool = True
+    max_redirects: int = 10
+    body_cap: int = 1024 * 1024
+    timeout: float = 10.0
+    read_body: bool = True
+    hops: list[Hop] = field(default_factory=lambda: list[Hop]())
+    failure: Finding | None = None
+    current_url: str = ""
+    trace: PhaseTrace | None = None
+    _phase: str | None = "dns"
+
+    @property
+    def phase(self) -> str:
+        if self._phase is not None or self.trace is None:
+            return self._phase or "waiting for a connection"
+        return self.trace.phase
+
+    async def run(self, url: str) -> None:
+        """Walk from `url`. PolicyError propagates for the first hop only; later ones are findings."""
+        import httpx2
+
+        method = self.method
+        next_url = httpx2.URL(url)
+        seen: set[tuple[str, str]] = set()
+        deadline = time.perf_counter() + self.timeout
+        while True:
+            self.current_url = redact_url(str(next_url))
+            seen.add((method, str(next_url)))
+            try:
+                hop = await self._fetch(next_url, method, deadline)
+            except PolicyError as exc:
+                if not self.hops:
+                    raise
+                self.failure = Finding(
+                    severity=Verdict.CRITICAL,
+                    code="redirect_blocked",
+                    message=f"a redirect leads to {self.current_url}, which was not fetched: {exc}",
+                    hint="a redirect into an internal address is refused like the address itself",
+                )
+                return
+            except (ResolutionError, httpx2.HTTPError, httpx2.InvalidURL) as exc:
+                self.failure = failure_finding(exc, self.phase, self.current_url)
+                return
+            self.hops.append(hop)
+            if not self.follow or hop.status_code not in REDIRECT_STATUSES or hop.location is None:
+                return
+            try:
+                target = next_url.join(hop.location)
+                parse_url(str(target))
+            except (httpx2.InvalidURL, TargetError) as exc:
+                self.failure = Finding(
+                    severity=Verdict.CRITICAL,
+                    code="redirect_invalid",
+                    message=f"{hop.url} redirects to {hop.location!r}, which is not an http(s) URL: {exc}",
+                    hint="fix the Location header of that response",
+                )
+                return
+            if hop.status_code == 303 or (hop.status_code in (301, 302) and method == "POST"):
+                method = "GET"  # what browsers do
+            if (method, str(target)) in seen:
+                self.failure = Finding(
+                    severity=Verdict.CRITICAL,
+                    code="redirect_loop",
+                    message=f"redirect loop: {hop.url} leads back to {redact_url(str(target))}",
+                    hint="fix the redirect rules so that the chain ends at a page that answers",
+                )
+                return
+            if len(self.hops) > self.max_redirects:
+                self.failure = Finding(
+                    severity=Verdict.CRITICAL,
+                    code="too_many_redirects",
+                    message=f"more than {self.max_redirects} redirects (next: {redact_url(str(target))})",
+                    hint="shorten the redirect chain, or raise max_redirects if it is intended",
+                )
+                return
+            if target.raw_host != next_url.raw_host:
+                # Credentials are for the origin that asked for them, as browsers and httpx2 do.
+                self.headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "cookie")
+                }
+            next_url = target
+
+    async def _fetch(self, url: httpx2.URL, method: str, deadline: float) -> Hop:
+        import httpx2
+
+        started = time.perf_counter()
+        self._phase = "dns"
+        self.trace = None
+        dns_ms = await self.session.resolve(url.raw_host.decode("ascii"), max(deadline - started, 0.001))
+        trace = PhaseTrace()
+        self.trace = trace
+        self._phase = None
+        remaining = max(deadline - time.perf_counter(), 0.001)
+        request = self.session.client.build_request(
+            method,
+            url,
+            headers=self.headers,
+            extensions={"trace": trace},
+            timeout=httpx2.Timeout(remaining),
+        )
+        response = await self.session.client.send(request, stream=True)
+        try:
+            headers_at = time.perf_counter()
+            stream: Any = response.extensions.get("network_stream")
+            hop = Hop(
+                url=redact_url(str(url)),
+                method=method,
+                status_code=response.status_code,
+                reason=response.reason_phrase or _reason_phrase(response.status_code),
+                http_version=response.http_version,
+                headers=response.headers,
+                location=response.headers.get("location"),
+                remote_ip=_remote_ip(stream),
+                tls=tls_info(stream.get_extra_info("ssl_object")) if stream is not None else None,
+                dns_ms=dns_ms,
+                connect_ms=trace.span_ms("connect_tcp"),
+                tls_ms=trace.span_ms("start_tls"),
+                ttfb_ms=trace.ttfb_ms(),
+            )
+            is_redirect = self.follow and response.status_code in REDIRECT_STATUSES
+            if self.read_body and not is_redirect and method != "HEAD":
+                self._phase = "body"
+                await self._read_body(response, hop)
+                hop.transfer_ms = round((time.perf_counter() - headers_at) * 1000, 2)
+            else:
+                hop.transfer_ms = 0.0
+        finally:
+            await response.aclose()
+        hop.elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        return hop
+
+    async def _read_body(self, response: httpx2.Response, hop: Hop) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            room = self.body_cap - size
+            if len(chunk) > room:
+                chunks.append(chunk[:room])
+                size += room
+                hop.body_truncated = True
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        hop.body = b"".join(chunks)
+
+
+def _reason_phrase(status: int) -> str:
+    # HTTP/2 has no reason phrases, and some HTTP/1.1 servers send none: use the standard one.
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _remote_ip(stream: Any) -> str | None:
+    if stream is None:
+        return None
+    address = stream.get_extra_info("server_addr")
+    if isinstance(address, tuple) and address:
+        return str(address[0])  # pyright: ignore[reportUnknownArgumentType]
+    return None
+
+
+def timeout_finding(phase: str, timeout: float | None, url: str) -> Finding:
+    """`http_timeout` naming the phase the request was in when time ran out."""
+    limit = f" within {timeout:g} s" if timeout is not None else ""
+    return Finding(
+        severity=Verdict.CRITICAL,
+        code="http_timeout",
+        message=f"{url} did not complete{limit}: timed out in phase {phase}",
+        hint={
+            "dns": "the name server is slow or not answering",
+            "connect": "the host does not answer on that port: down, or a firewall drops packets",
+            "tls": "the TLS handshake stalls: an overloaded server or a middlebox",
+            "first byte": "the server accepted the request but is slow to answer: check the application",
+            "body": "the response body arrives too slowly",
+        }.get(phase, "the server or the network path is slow"),
+    )
+
+
+def failure_finding(exc: Exception, phase: str, url: str) -> Finding:
+    """The finding for an exception that ended a request: DNS, timeout, refused, TLS, protocol."""
+    import httpx2
+
+    if isinstance(exc, ResolutionError):
+        return Finding(
+            severity=Verdict.CRITICAL,
+            code="dns_resolution_failed",
+            message=f"could not resolve {exc.host}: {exc.reason}",
+            hint="check the name for typos and its DNS records",
+        )
+    if isinstance(exc, httpx2.TimeoutException):
+        named = phase
+        if isinstance(exc, httpx2.ConnectTimeout):
+            named = "tls" if phase == "tls" else "connect"
+        elif isinstance(exc, httpx2.WriteTimeout):
+            named = "sending the request"
+        elif isinstance(exc, httpx2.PoolTimeout):
+            named = "waiting for a connection"
+        return timeout_finding(named, None, url)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return Finding(
+                severity=Verdict.CRITICAL,
+                code="tls_invalid",
+                message=f"certificate verification failed: {cause.verify_message}",
+                hint="check the certificate chain and host name (ssl-monitor's cert_check says more)",
+            )
+        if isinstance(cause, ssl.SSLError):
+            return Finding(
+                severity=Verdict.CRITICAL,
+                code="tls_invalid",
+                message=f"TLS handshake failed: {cause.reason or cause}",
+                hint="the server's TLS configuration rejects this client, or it does not speak TLS",
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            break
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc) or type(exc).__name__
+    if "buffer too long" in text.lower():  # h11's cap on the response head
+        return Finding(
+            severity=Verdict.CRITICAL,
+            code="http_headers_too_large",
+            message=f"the response headers exceed {HEADER_CAP // 1024} KiB, the most this client reads",
+            hint="the server sends runaway headers (huge cookies, a header loop)",
+        )
+    if isinstance(exc, httpx2.ConnectError):
+        if isinstance(cause, ConnectionRefusedError) or "refused" in text.lower():
+            return Finding(
+                severity=Verdict.CRITICAL,
+                code="http_connect_refused",
+                message=f"connection refused ({text})",
+                hint="nothing listens on that port, or a firewall rejects the connection",
+            )
+        return Finding(
+            severity=Verdict.CRITICAL,
+            code="http_connect_failed",
+            message=f"could not connect: {text}",
+            hint="the host is unreachable from here",
+        )
+    return Finding(
+        severity=Verdict.CRITICAL,
+        code="http_protocol_error",
+        message=f"broken response during {phase} ({type(exc).__name__}: {text})",
+        hint="the server sent something that is not valid HTTP, reset the connection or closed it early",
+    )

@@ -1,0 +1,166 @@
+"""Where a check's requests go: fresh connections of its own, or the connection pool shared by calls.
+
+- `Session.fresh(...)`: a client of its own that dials only addresses the check resolved itself
+  (so the DNS phase can be timed apart from the connect phase) and closes its connections when
+  the check ends. `http_check`, `http_timing` and the others that report phases use it, so they
+  measure what a new visitor sees.
+- `Session.shared(...)`: one pooled client per event loop and trust setting, kept across calls,
+  for the bulk checks where only the total matters and reusing connections is the point.
+
+Both go through `monitor_common.netpolicy`'s guarded transport: every address dialled, each
+redirect hop included, is checked against the network policy at connect time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from monitor_common.netpolicy import NetworkPolicy, Resolver, resolve, system_resolver
+from monitor_common.targets import IPAddress, parse_ip
+
+from http_monitor import __version__
+from http_monitor.tls import client_context
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = ["USER_AGENT", "Session", "close_shared_clients"]
+
+USER_AGENT = f"mcp-http-monitor/{__version__}"
+
+_SharedKey = tuple[NetworkPolicy, bool, "str | None", "Resolver | None"]
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_SharedKey, httpx2.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _key(host: str) -> str:
+    return host.lower().rstrip(".")
+
+
+class Session:
+    """An httpx2 client plus the DNS answers this check pinned (fresh sessions only)."""
+
+    def __init__(
+        self,
+        client: httpx2.AsyncClient,
+        *,
+        policy: NetworkPolicy,
+        family: int | None,
+        resolver: Resolver | None,
+        pinned: dict[str, list[IPAddress]] | None,
+        owned: bool,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.family = family
+        self.resolver = resolver
+        self.pinned = pinned
+        self.owned = owned
+        # Hosts whose address the caller chose (connect_ip): the transport dials those directly.
+        self.pinned_hosts: set[str] = set()
+
+    @classmethod
+    def fresh(
+        cls,
+        policy: NetworkPolicy,
+        *,
+        verify_tls: bool = True,
+        ca_bundle_pem: str | None = None,
+        family: int | None = None,
+        resolver: Resolver | None = None,
+        connect_ip: Mapping[str, str] | None = None,
+    ) -> Session:
+        """A session with its own connections. Defaults: system CAs, both families, system resolver.
+
+        `connect_ip` maps a host name to the address to dial instead (curl --resolve); the
+        address is still checked against the policy.
+        """
+        import httpx2
+        from monitor_common.netpolicy import guarded_transport
+
+        pinned: dict[str, list[IPAddress]] = {}
+        fallback = system_resolver if resolver is None else resolver
+
+        async def lookup(host: str, wanted: int | None) -> list[IPAddress]:
+            answer = pinned.get(_key(host))
+            return answer if answer is not None else await fallback(host, wanted)
+
+        transport = guarded_transport(
+            policy,
+            verify=client_context(verify_tls, ca_bundle_pem),
+            http2=True,
+            connect_ip=connect_ip,
+            family=family,
+            resolver=lookup,
+            limits=httpx2.Limits(max_connections=10, max_keepalive_connections=10),
+        )
+        client = httpx2.AsyncClient(transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT})
+        session = cls(client, policy=policy, family=family, resolver=resolver, pinned=pinned, owned=True)
+        for host in connect_ip or {}:
+            session.pinned_hosts.add(_key(host))
+        return session
+
+    @classmethod
+    def shared(
+        cls,
+        policy: NetworkPolicy,
+        *,
+        verify_tls: bool = True,
+        ca_bundle_pem: str | None = None,
+        resolver: Resolver | None = None,
+    ) -> Session:
+        """A session on the pool shared by every call in this event loop with the same settings."""
+        import httpx2
+        from monitor_common.netpolicy import guarded_transport
+
+        clients = _shared.setdefault(asyncio.get_running_loop(), {})
+        key: _SharedKey = (policy, verify_tls, ca_bundle_pem, resolver)
+        client = clients.get(key)
+        if client is None or client.is_closed:
+            transport = guarded_transport(
+                policy,
+                verify=client_context(verify_tls, ca_bundle_pem),
+                http2=True,
+                resolver=resolver,
+                limits=httpx2.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=30),
+            )
+            client = httpx2.AsyncClient(
+                transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT}
+            )
+            clients[key] = client
+        return cls(client, policy=policy, family=None, resolver=resolver, pinned=None, owned=False)
+
+    async def resolve(self, host: str, timeout: float) -> float | None:  # noqa: ASYNC109 - bounds the lookup only
+        """Resolve `host` ahead of connecting and pin the answer; the milliseconds it took.
+
+        0.0 for an IP literal, a host given in `connect_ip` or one already resolved by this
+        session; None for a shared session, whose transport resolves by itself. Raises
+        ResolutionError, or PolicyError when the policy refuses every address.
+        """
+        if self.pinned is None:
+            return None
+        name = _key(host)
+        if name in self.pinned or name in self.pinned_hosts or parse_ip(host) is not None:
+            return 0.0
+        started = time.perf_counter()
+        addresses = await resolve(
+            host, self.policy, family=self.family, timeout=timeout, resolver=self.resolver
+        )
+        self.pinned[name] = addresses
+        return round((time.perf_counter() - started) * 1000, 2)
+
+    async def aclose(self) -> None:
+        if self.owned:
+            await self.client.aclose()
+
+
+async def close_shared_clients() -> None:
+    """Close the shared pools of the running event loop (at shutdown, or at the end of a test)."""
+    clients = _shared.pop(asyncio.get_running_loop(), {})
+    for client in clients.values():
+        await client.aclose()

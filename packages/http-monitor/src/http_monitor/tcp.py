@@ -1,0 +1,216 @@
+"""A TCP port checked like a monitoring probe: connect, optionally TLS, optionally send, read a banner.
+
+The connection is opened with `netpolicy.open_tcp`, so the address dialled is checked against
+the network policy (a refusal is a `PolicyError`, raised before any packet is sent). What comes
+back is read up to `BANNER_CAP` bytes: until `expect_regex` matches, the peer closes, the cap is
+reached or the deadline passes; without a pattern, the first bytes that arrive within
+`BANNER_WAIT_S` (many protocols speak first: SMTP, SSH, FTP; others wait for the client).
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import ssl
+import time
+
+import anyio
+import anyio.abc
+from anyio.streams.tls import TLSAttribute, TLSStream
+from monitor_common.errors import InputError
+from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.targets import parse_host
+
+from http_monitor.models import TcpCheckResult
+from http_monitor.tls import cert_findings, client_context, tls_info
+
+__all__ = ["BANNER_CAP", "tcp_check"]
+
+BANNER_CAP = 4096
+BANNER_WAIT_S = 1.0
+MAX_SEND = 64 * 1024
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+async def _read(
+    stream: anyio.abc.ByteStream, pattern: re.Pattern[str] | None, until: float
+) -> tuple[bytes, re.Match[str] | None]:
+    data = b""
+    match: re.Match[str] | None = None
+    while len(data) < BANNER_CAP:
+        wait = until - time.perf_counter()
+        if pattern is None and data:
+            wait = min(wait, 0.05)  # a banner arrives in a burst; do not wait out the deadline for more
+        if wait <= 0:
+            break
+        with anyio.move_on_after(wait):
+            try:
+                chunk = await stream.receive(BANNER_CAP - len(data))
+            except (
+                anyio.EndOfStream,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+                OSError,
+                ssl.SSLError,
+            ):
+                break
+            data += chunk
+            if pattern is not None:
+                match = pattern.search(data.decode("utf-8", errors="replace"))
+                if match:
+                    break
+            continue
+        break
+    return data[:BANNER_CAP], match
+
+
+async def tcp_check(
+    host: str,
+    port: int,
+    *,
+    policy: NetworkPolicy,
+    send: str | None = None,
+    expect_regex: str | None = None,
+    tls: bool = False,
+    timeout_s: float = 10.0,
+    verify_tls: bool = True,
+    ca_bundle_pem: str | None = None,
+    resolver: Resolver | None = None,
+) -> TcpCheckResult:
+    """Connect to `host`:`port` within `timeout_s` (the whole check) and report what happened."""
+    started = Stopwatch()
+    name = parse_host(host).name
+    if not 1 <= port <= 65535:
+        raise InputError(f"port must be 1 to 65535, got {port}")
+    pattern = None
+    if expect_regex is not None:
+        try:
+            pattern = re.compile(expect_regex)
+        except re.error as exc:
+            raise InputError(
+                f"expect_regex {expect_regex!r} is not a valid regular expression: {exc}"
+            ) from None
+    payload = send.encode("utf-8") if send is not None else None
+    if payload is not None and len(payload) > MAX_SEND:
+        raise InputError(f"send is {len(payload)} bytes; at most {MAX_SEND} are allowed")
+    context = client_context(verify_tls, ca_bundle_pem, alpn=False) if tls else None
+    findings: list[Finding] = []
+    fields: dict[str, object] = {"host": name, "port": port}
+    phase = "connect"
+    deadline = time.perf_counter() + timeout_s
+    stream: anyio.abc.ByteStream | None = None
+    with anyio.move_on_after(timeout_s) as scope:
+        try:
+            clock = time.perf_counter()
+            sock = await open_tcp(name, port, policy, timeout=timeout_s, resolver=resolver)
+            stream = sock
+            fields["connect_ms"] = _ms(clock)
+            fields["remote_ip"] = str(sock.extra(anyio.abc.SocketAttribute.remote_address)[0])
+            if context is not None:
+                phase = "tls"
+                clock = time.perf_counter()
+                wrapped = await TLSStream.wrap(
+                    sock, hostname=name, ssl_context=context, standard_compatible=False
+                )
+                stream = wrapped
+                fields["tls_ms"] = _ms(clock)
+                info = tls_info(wrapped.extra(TLSAttribute.ssl_object))
+                fields["tls"] = info
+                findings.extend(cert_findings(info, name))
+            if payload is not None:
+                phase = "send"
+                await stream.send(payload)
+            phase = "banner"
+            until = deadline if pattern is not None else min(deadline, time.perf_counter() + BANNER_WAIT_S)
+            data, match = await _read(stream, pattern, until)
+            fields["banner"] = data.decode("utf-8", errors="replace")
+            fields["banner_bytes"] = len(data)
+            if pattern is not None:
+                fields["matched"] = match is not None
+                if match is None:
+                    findings.append(
+                        Finding(
+                            severity=Verdict.CRITICAL,
+                            code="tcp_banner_mismatch",
+                            message=f"the reply ({len(data)} bytes) does not match /{pattern.pattern}/",
+                            hint="the service answered with something else, or not at all within the timeout",
+                        )
+                    )
+        except ResolutionError as exc:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="dns_resolution_failed",
+                    message=f"could not resolve {exc.host}: {exc.reason}",
+                )
+            )
+        except ssl.SSLCertVerificationError as exc:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="tls_invalid",
+                    message=f"certificate verification failed: {exc.verify_message}",
+                )
+            )
+        except ssl.SSLError as exc:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="tls_invalid",
+                    message=f"TLS handshake failed: {exc.reason or exc}",
+                )
+            )
+        except TimeoutError:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="tcp_timeout",
+                    message=f"no connection within {timeout_s:g} s",
+                )
+            )
+        except OSError as exc:
+            if exc.errno == errno.ECONNREFUSED:
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL,
+                        code="tcp_connect_refused",
+                        message=f"connection refused ({exc.strerror or exc})",
+                        hint="nothing listens on that port, or a firewall rejects the connection",
+                    )
+                )
+            else:
+                code = "tcp_connect_failed" if phase == "connect" else "tcp_connection_lost"
+                findings.append(
+                    Finding(severity=Verdict.CRITICAL, code=code, message=f"{phase} failed: {exc}")
+                )
+        except (anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="tcp_connection_lost",
+                    message=f"the connection broke during {phase} ({type(exc).__name__})",
+                )
+            )
+        finally:
+            if stream is not None:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+    if scope.cancelled_caught:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="tcp_timeout",
+                message=f"{name}:{port} did not complete within {timeout_s:g} s (phase: {phase})",
+            )
+        )
+    verdict = Verdict.worst([f.severity for f in findings])
+    if "connect_ms" in fields and not findings:
+        summary = f"ok: {name}:{port} accepted a connection in {fields['connect_ms']} ms"
+    else:
+        problem = next((f.message for f in sorted(findings, key=lambda f: -f.severity.rank)), "")
+        summary = f"{verdict.value}: {name}:{port}: {problem}"
+    return TcpCheckResult.build(summary=summary, findings=findings, started=started, **fields)
