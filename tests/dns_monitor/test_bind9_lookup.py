@@ -73,7 +73,9 @@ async def test_answers_match_dig(server: str, name: str, rdtype: str, options: l
 
 
 async def test_healthy_signed_zone_through_the_validating_resolver() -> None:
-    result = await call("dns_lookup", name="www.good.test", record_types=["A", "AAAA"], server=RESOLVER, dnssec=True)
+    result = await call(
+        "dns_lookup", name="www.good.test", record_types=["A", "AAAA"], server=RESOLVER, dnssec=True
+    )
     assert result["verdict"] == "ok"
     by_type = {lk["record_type"]: lk for lk in result["lookups"]}
     assert by_type["A"]["flags"]["ad"] and by_type["AAAA"]["flags"]["ad"]
@@ -132,7 +134,9 @@ async def test_propagation_finds_the_stale_resolver_and_the_silent_one(local_dns
 
 
 async def test_propagation_expected_answer_and_disagreeing_authoritatives() -> None:
-    result = await call("dns_propagation", name="www.serial.test", resolvers=[RESOLVER], expected=["192.0.2.42"])
+    result = await call(
+        "dns_propagation", name="www.serial.test", resolvers=[RESOLVER], expected=["192.0.2.42"]
+    )
     assert "authoritative_disagree" in codes(result)
     auth = {a["server"]: a["values"] for a in result["answers"] if a["kind"] == "authoritative"}
     assert auth == {f"{NS1}:53": ["192.0.2.41"], f"{NS2}:53": ["192.0.2.42"]}

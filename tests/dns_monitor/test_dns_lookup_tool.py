@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 from dns_monitor.server import mcp
 from mcp import Client
-from support.dns_server import DNSServer, big_txt, delayed, drop, refused, servfail, truncate_udp, wrong_id, zone
+from support.dns_server import (
+    DNSServer,
+    big_txt,
+    delayed,
+    drop,
+    refused,
+    servfail,
+    truncate_udp,
+    wrong_id,
+    zone,
+)
 
 pytestmark = pytest.mark.usefixtures("allow_loopback")
 
@@ -210,7 +220,9 @@ async def test_extended_dns_errors_are_reported(dns_server: DNSServer) -> None:
     def handler(request: dns.message.Message, transport: str) -> dns.message.Message:
         response = dns.message.make_response(request)
         response.set_rcode(dns.rcode.SERVFAIL)
-        response.use_edns(0, options=[dns.edns.EDEOption(dns.edns.EDECode.SIGNATURE_EXPIRED, "rrsig expired")])
+        response.use_edns(
+            0, options=[dns.edns.EDEOption(dns.edns.EDECode.SIGNATURE_EXPIRED, "rrsig expired")]
+        )
         return response
 
     dns_server.handler = handler

@@ -135,9 +135,13 @@ class Bind9:
         (self.directory / "zones" / f"{name}.db").write_text(text)
 
     def build(self) -> None:
-        missing = [tool for tool in TOOLS if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()]
+        missing = [
+            tool for tool in TOOLS if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()
+        ]
         if missing:
-            raise Bind9Unavailable(f"not installed: {', '.join(missing)} (apt-get install bind9 bind9-dnsutils)")
+            raise Bind9Unavailable(
+                f"not installed: {', '.join(missing)} (apt-get install bind9 bind9-dnsutils)"
+            )
         (self.directory / "zones").mkdir(parents=True, exist_ok=True)
         (self.directory / "keys").mkdir(exist_ok=True)
         a = ADDRESSES
@@ -154,20 +158,51 @@ mx A 192.0.2.25
 _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
 """
         self._write("good", _zone("good.test.", "ns1.dns.test.", 2026112601, good))
-        self._write("expired", _zone("expired.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.30"))
+        self._write(
+            "expired", _zone("expired.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.30")
+        )
         self._write("badds", _zone("badds.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.31"))
         good_ds = self._sign("good", "good.test.")
         expired_ds = self._sign("expired", "expired.test.", expired=True)
         self._sign("badds", "badds.test.")
         # A key that signs nothing: its DS at the parent matches no DNSKEY of badds.test.
-        stray = _run("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", "keys", "badds.test.", cwd=self.directory).strip()
+        stray = _run(
+            "dnssec-keygen",
+            "-q",
+            "-a",
+            "ECDSAP256SHA256",
+            "-f",
+            "KSK",
+            "-K",
+            "keys",
+            "badds.test.",
+            cwd=self.directory,
+        ).strip()
         stray_ds = self._ds(stray)
 
-        self._write("stale", _zone("good.test.", "ns1.dns.test.", 2026010101, common_ns + f"www A {STALE_WWW}"))
+        self._write(
+            "stale", _zone("good.test.", "ns1.dns.test.", 2026010101, common_ns + f"www A {STALE_WWW}")
+        )
         for serial, address in ((1, "192.0.2.41"), (2, "192.0.2.42")):
-            self._write(f"serial{serial}", _zone("serial.test.", "ns1.dns.test.", serial, common_ns + f"www A {address}"))
-        self._write("lame", _zone("lame.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\nwww A 192.0.2.50"))
-        self._write("reverse", _zone("2.0.192.in-addr.arpa.", "ns1.dns.test.", 1, common_ns + "10 PTR www.good.test.\n25 PTR mx.good.test.\n99 PTR nowhere.good.test.\n"))
+            self._write(
+                f"serial{serial}",
+                _zone("serial.test.", "ns1.dns.test.", serial, common_ns + f"www A {address}"),
+            )
+        self._write(
+            "lame",
+            _zone(
+                "lame.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\nwww A 192.0.2.50"
+            ),
+        )
+        self._write(
+            "reverse",
+            _zone(
+                "2.0.192.in-addr.arpa.",
+                "ns1.dns.test.",
+                1,
+                common_ns + "10 PTR www.good.test.\n25 PTR mx.good.test.\n99 PTR nowhere.good.test.\n",
+            ),
+        )
 
         tld = f"""
 @ NS ns1.nic.test.
@@ -202,7 +237,9 @@ a.root-servers.test. A {a["root"]}
         root_key_ds = self._sign("root", ".")
         self.root_ds = root_key_ds
         self.trust_anchors.write_text(root_key_ds + "\n")
-        self.root_hints.write_text(f". 3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A {a['root']}\n")
+        self.root_hints.write_text(
+            f". 3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A {a['root']}\n"
+        )
         self._write_conf()
 
     def _write_conf(self) -> None:
@@ -239,8 +276,20 @@ options {{
 controls {{ }};
 {view("root", a["root"], [zone(".", "root.db.signed")])}
 {view("tld", a["tld"], [zone("test", "tld.db.signed")])}
-{view("ns1", a["ns1"], [good, reverse, zone("serial.test", "serial1.db"), zone("lame.test", "lame.db"),
-                         zone("expired.test", "expired.db.signed"), zone("badds.test", "badds.db.signed")])}
+{
+            view(
+                "ns1",
+                a["ns1"],
+                [
+                    good,
+                    reverse,
+                    zone("serial.test", "serial1.db"),
+                    zone("lame.test", "lame.db"),
+                    zone("expired.test", "expired.db.signed"),
+                    zone("badds.test", "badds.db.signed"),
+                ],
+            )
+        }
 {view("ns2", a["ns2"], [good, reverse, zone("serial.test", "serial2.db")])}
 {view("ns3", a["ns3"], [])}
 {view("stale", a["stale"], [zone("good.test", "stale.db")])}
@@ -261,7 +310,9 @@ view "resolver" {{
     def _add_addresses(self) -> None:
         # named listens only on addresses an interface has; Linux routes all of 127/8 to lo but
         # lists only 127.0.0.1, so the others are added (and removed again by stop()).
-        shown = subprocess.run(["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True)
+        shown = subprocess.run(
+            ["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
+        )
         for address in ADDRESSES.values():
             if f"inet {address}/" not in shown.stdout:
                 _run("ip", "addr", "add", f"{address}/32", "dev", "lo", cwd=self.directory)
@@ -303,7 +354,9 @@ view "resolver" {{
                 self.process.kill()
                 self.process.wait()
         for address in self.added:
-            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True, check=False)
+            subprocess.run(
+                ["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True, check=False
+            )
         self.added.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
 
