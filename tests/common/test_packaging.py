@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 import tomllib
@@ -45,3 +46,25 @@ def test_heavy_libraries_load_on_first_use(module: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_bump_version_changes_every_place_together(tmp_path: Path) -> None:
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("bump_version", ROOT / "scripts" / "bump_version.py")
+    assert spec is not None and spec.loader is not None
+    bump_version = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bump_version)
+
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "packages", copy / "packages", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    bump_version.bump("9.8.7", root=copy)
+    for folder, module in PACKAGES.items():
+        project = tomllib.loads((copy / "packages" / folder / "pyproject.toml").read_text())["project"]
+        assert project["version"] == "9.8.7"
+        if folder != "common":
+            assert "mcp-monitor-common==9.8.7" in project["dependencies"]
+        init = (copy / "packages" / folder / "src" / module / "__init__.py").read_text()
+        assert '__version__ = "9.8.7"' in init
+    with pytest.raises(SystemExit, match="not a version"):
+        bump_version.bump("nine", root=copy)

@@ -17,26 +17,35 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any, NoReturn, cast
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar, cast
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp_types import CallToolResult, InputRequiredResult
+from mcp_types import CallToolResult, Icon, InputRequiredResult, ToolAnnotations
 
 from monitor_common.audit import AuditLog
 from monitor_common.config import Settings, get_settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
 from monitor_common.fanout import ProgressCallback
 
-__all__ = ["EXIT_CONFIG", "EXIT_USAGE", "MonitorServer", "main", "progress_reporter"]
+__all__ = ["CHECK_ANNOTATIONS", "EXIT_CONFIG", "EXIT_USAGE", "MonitorServer", "main", "progress_reporter"]
 
 EXIT_USAGE = 64  # sysexits EX_USAGE: the caller's input was wrong
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: the operator's settings were wrong
 
 logger = logging.getLogger("monitor_common.serve")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+CHECK_ANNOTATIONS = ToolAnnotations(
+    read_only_hint=True,
+    destructive_hint=False,
+    idempotent_hint=True,
+    open_world_hint=True,
+)
 
 
 class MonitorServer(MCPServer):
@@ -53,6 +62,32 @@ class MonitorServer(MCPServer):
         # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
         # exit status. Only meaningful where one call runs at a time.
         self.last_outcome = "ok"
+
+    def tool(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> Callable[[_F], _F]:
+        """Register a tool; without `annotations` it is marked as a check.
+
+        A check only reads (it changes nothing, here or on the target), reaches the open network,
+        and asking again is harmless, so hosts may run it without asking the user each time. Tools
+        that change state (watches) pass their own annotations.
+        """
+        return super().tool(
+            name=name,
+            title=title,
+            description=description,
+            annotations=annotations or CHECK_ANNOTATIONS,
+            icons=icons,
+            meta=meta,
+            structured_output=structured_output,
+        )
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
