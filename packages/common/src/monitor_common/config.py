@@ -121,7 +121,9 @@ class Settings:
             if raw is None:
                 raw = environ.get(spec.env)
                 source = spec.env
-            if raw is None:
+            # An empty variable counts as unset: host configurations and bundles often pass every
+            # optional field through, empty when the user left it blank.
+            if raw is None or not raw.strip():
                 continue
             try:
                 values[spec.attr] = spec.parse(raw.strip())
