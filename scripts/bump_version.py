@@ -34,6 +34,11 @@ def bump(version: str, root: Path = ROOT) -> list[Path]:
     """Write `version` everywhere; returns the files changed."""
     if not _VERSION.match(version):
         raise SystemExit(f"{version!r} is not a version like 1.2.3 (PEP 440 release, pre, post or dev)")
+    old = re.search(
+        r'^version = "([^"]+)"$', (root / "packages/common/pyproject.toml").read_text(), re.MULTILINE
+    )
+    if old is None:
+        raise SystemExit("packages/common/pyproject.toml has no version")
     changed: list[Path] = []
     for folder, module in PACKAGES.items():
         pyproject = root / "packages" / folder / "pyproject.toml"
@@ -43,9 +48,20 @@ def bump(version: str, root: Path = ROOT) -> list[Path]:
         init = root / "packages" / folder / "src" / module / "__init__.py"
         _replace_once(init, r'^__version__ = "[^"]+"$', f'__version__ = "{version}"')
         changed += [pyproject, init]
-    for extra in sorted((root / "packages").glob("*-monitor/manifest.json")):
-        _replace_once(extra, r'^  "version": "[^"]+",$', f'  "version": "{version}",')
-        changed.append(extra)
+    # The bundle manifests and Smithery files name the version they launch (`uvx dist@version`).
+    for extra in sorted(
+        [
+            *(root / "packages").glob("*-monitor/manifest.json"),
+            *(root / "packages").glob("*-monitor/smithery.yaml"),
+        ]
+    ):
+        text = extra.read_text()
+        new = text.replace(f'"version": "{old[1]}"', f'"version": "{version}"').replace(
+            f"@{old[1]}", f"@{version}"
+        )
+        if new != text:
+            extra.write_text(new)
+            changed.append(extra)
     return changed
 
 

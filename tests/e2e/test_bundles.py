@@ -1,0 +1,103 @@
+"""MCP bundles and Smithery files: generated from the code, packed correctly, small."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import tomllib
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = ["http-monitor", "ssl-monitor", "dns-monitor"]
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_bundles", ROOT / "scripts" / "build_bundles.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def builder() -> ModuleType:
+    return _load_script()
+
+
+def _version(folder: str) -> str:
+    return str(
+        tomllib.loads((ROOT / "packages" / folder / "pyproject.toml").read_text())["project"]["version"]
+    )
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_committed_files_match_the_code(builder: ModuleType, folder: str) -> None:
+    # Regenerate with: uv run python scripts/build_bundles.py --write
+    base = ROOT / "packages" / folder
+    assert json.loads((base / "manifest.json").read_text()) == builder.manifest(folder)
+    assert (base / "smithery.yaml").read_text() == builder.smithery(folder)
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_bundle_is_a_valid_mcpb(builder: ModuleType, folder: str, tmp_path: Path) -> None:
+    from monitor_common.config import setting_specs
+
+    bundle = builder.pack(folder, tmp_path)
+    assert bundle.stat().st_size < 25 * 1024 * 1024
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        data: dict[str, Any] = json.loads(zf.read("manifest.json"))  # at the root of the zip
+        assert data["server"]["entry_point"] in names
+    dist = data["name"]
+    for field in (
+        "manifest_version",
+        "name",
+        "version",
+        "description",
+        "author",
+        "server",
+        "tools",
+        "user_config",
+    ):
+        assert data.get(field), field
+    assert data["version"] == _version(folder)
+    assert bundle.name == f"{dist}-{data['version']}.mcpb"
+    server = data["server"]
+    assert server["type"] == "python"
+    assert server["mcp_config"]["command"] == "uvx"
+    assert server["mcp_config"]["args"] == [f"{dist}@{data['version']}"]
+    # Every user setting reaches a real MCP_MONITOR_* variable of the server's configuration.
+    known = {spec.env: spec.attr for spec in setting_specs()}
+    env = server["mcp_config"]["env"]
+    assert {known[name] for name in env} == set(data["user_config"])
+    assert all(value == "${user_config." + known[name] + "}" for name, value in env.items())
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_manifest_tools_are_the_servers(folder: str) -> None:
+    module = {"http-monitor": "http_monitor", "ssl-monitor": "ssl_monitor", "dns-monitor": "dns_monitor"}[
+        folder
+    ]
+    server = importlib.import_module(f"{module}.server").mcp
+    declared = {t.name for t in asyncio.run(server.list_tools())}
+    listed = {
+        t["name"] for t in json.loads((ROOT / "packages" / folder / "manifest.json").read_text())["tools"]
+    }
+    assert listed == declared
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_smithery_yaml_is_a_stdio_start_command(folder: str) -> None:
+    data = yaml.safe_load((ROOT / "packages" / folder / "smithery.yaml").read_text())
+    start = data["startCommand"]
+    assert start["type"] == "stdio"
+    assert start["configSchema"]["type"] == "object"
+    assert f"'mcp-{folder}@{_version(folder)}'" in start["commandFunction"]
+    assert set(data["startCommand"]["exampleConfig"]) <= set(start["configSchema"]["properties"])
