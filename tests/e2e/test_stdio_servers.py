@@ -13,7 +13,15 @@ from support.http_server import HttpServer
 from e2e.helpers import LOOPBACK_ENV, MODULES, child_env
 
 EXPECTED_TOOLS = {
-    "mcp-http-monitor": {"http_check"},
+    "mcp-http-monitor": {
+        "http_check",
+        "http_check_many",
+        "http_timing",
+        "http_check_each_ip",
+        "http_redirects",
+        "http_security_headers",
+        "tcp_check",
+    },
     "mcp-ssl-monitor": {"cert_check"},
     "mcp-dns-monitor": {"dns_lookup"},
 }

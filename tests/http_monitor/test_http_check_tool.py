@@ -28,6 +28,10 @@ async def test_up(http_server: HttpServer) -> None:
     assert result["remote_ip"] == "127.0.0.1"
     assert result["findings"] == []
     assert result["timings_ms"]["total"] > 0
+    assert result["http_version"] == "HTTP/1.1" and result["reason"] == "OK"
+    assert result["assertions"] == [
+        {"what": "status", "expected": "200-399", "actual": "200", "passed": True}
+    ]
     assert http_server.count("/status/200") == 1
 
 
@@ -123,3 +127,90 @@ async def test_loopback_refused_by_default_policy(http_server: HttpServer) -> No
     assert is_error
     assert "127.0.0.1" in text and "MCP_MONITOR_ALLOW" in text
     assert http_server.count() == 0  # refused before any request reached the server
+
+
+EXPECTED_TOOLS = {
+    "http_check",
+    "http_check_many",
+    "http_timing",
+    "http_check_each_ip",
+    "http_redirects",
+    "http_security_headers",
+    "tcp_check",
+}
+
+
+async def test_seven_tools_each_saying_when_to_use_it() -> None:
+    async with Client(mcp) as client:
+        tools = (await client.list_tools()).tools
+    assert {t.name for t in tools} == EXPECTED_TOOLS
+    for tool in tools:
+        assert tool.description and len(tool.description.splitlines()[0]) > 30
+        assert tool.output_schema is not None and "verdict" in tool.output_schema["properties"]
+
+
+async def test_body_cap_is_configurable(http_server: HttpServer) -> None:
+    from monitor_common.config import get_settings, set_settings
+
+    _, default, _ = await call({"url": http_server.url_for("/bytes/2000000")})
+    assert default is not None and default["body_bytes"] == 1024 * 1024 and default["body_truncated"]
+    set_settings(get_settings().replace(http_max_body_bytes=100))
+    _, small, _ = await call({"url": http_server.url_for("/bytes/2000")})
+    assert small is not None and small["body_bytes"] == 100
+    assert "http_body_truncated" in [f["code"] for f in small["findings"]]
+
+
+async def test_many_over_mcp_with_progress_and_limits(http_server: HttpServer) -> None:
+    from monitor_common.config import get_settings, set_settings
+
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    urls = [http_server.url_for(f"/status/{code}") for code in (200, 500, 204)]
+    async with Client(mcp) as client:
+        result = await client.call_tool("http_check_many", {"urls": urls}, progress_callback=on_progress)
+        assert not result.is_error and result.structured_content is not None
+        assert result.structured_content["rows"][0]["status_code"] == 500
+        assert seen == [1, 2, 3]
+        too_wide = await client.call_tool("http_check_many", {"urls": urls, "concurrency": 500})
+        assert too_wide.is_error and "MCP_MONITOR_CONCURRENCY" in too_wide.content[0].text  # type: ignore[union-attr]
+        set_settings(get_settings().replace(max_targets=2))
+        too_many = await client.call_tool("http_check_many", {"urls": urls})
+        assert too_many.is_error and "MCP_MONITOR_MAX_TARGETS" in too_many.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("http_timing", {"samples": 2}),
+        ("http_check_each_ip", {}),
+        ("http_redirects", {}),
+        ("http_security_headers", {}),
+    ],
+)
+async def test_every_url_tool_answers_over_mcp(
+    http_server: HttpServer, tool: str, arguments: dict[str, Any]
+) -> None:
+    async with Client(mcp) as client:
+        result = await client.call_tool(tool, {"url": http_server.url_for("/redirect/1"), **arguments})
+        refused = await client.call_tool(tool, {"url": "http://10.9.8.7/", **arguments})
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["verdict"] in ("ok", "warning", "critical")
+    assert refused.is_error and "10.9.8.7" in refused.content[0].text  # type: ignore[union-attr]
+
+
+async def test_tcp_check_over_mcp(http_server: HttpServer) -> None:
+    async with Client(mcp) as client:
+        result = await client.call_tool(
+            "tcp_check",
+            {
+                "host": "127.0.0.1",
+                "port": http_server.port,
+                "send": "GET / HTTP/1.0\r\n\r\n",
+                "expect_regex": "200",
+            },
+        )
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["verdict"] == "ok" and result.structured_content["matched"] is True

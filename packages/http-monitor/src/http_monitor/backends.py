@@ -146,6 +146,8 @@ async def http_check_each_ip(
             backends=[],
         )
 
+    addresses.sort(key=lambda ip: (ip.version, int(ip)))  # stable rows, whatever order DNS answered in
+
     async def check(ip: IPAddress) -> _Probe:
         return await _probe_one(
             target.geturl(),

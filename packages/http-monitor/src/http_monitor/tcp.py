@@ -125,7 +125,14 @@ async def tcp_check(
                 phase = "send"
                 await stream.send(payload)
             phase = "banner"
-            until = deadline if pattern is not None else min(deadline, time.perf_counter() + BANNER_WAIT_S)
+            # Stop reading a little before the deadline, so a reply that never matches is reported
+            # as a mismatch with what did arrive, not as a timeout.
+            margin = min(0.1, timeout_s / 10)
+            until = (
+                deadline - margin
+                if pattern is not None
+                else min(deadline - margin, time.perf_counter() + BANNER_WAIT_S)
+            )
             data, match = await _read(stream, pattern, until)
             fields["banner"] = data.decode("utf-8", errors="replace")
             fields["banner_bytes"] = len(data)

@@ -1,0 +1,366 @@
+"""The other six tools' engines against loopback servers: bulk, timing, each IP, redirects, headers, tcp."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from http_monitor.backends import http_check_each_ip
+from http_monitor.bulk import http_check_many
+from http_monitor.headers import http_security_headers, judge_headers
+from http_monitor.redirects import http_redirects, registrable_domain
+from http_monitor.tcp import tcp_check
+from http_monitor.timing import http_timing, percentile
+from monitor_common.errors import InputError, LimitError, PolicyError
+from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.results import CheckResult
+from support.http_server import HttpServer
+
+
+def codes(result: CheckResult) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+# --- http_check_many --------------------------------------------------------------------------
+
+
+async def test_many_rows_worst_first_with_counts_and_progress(
+    http_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    seen: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int, message: str | None) -> None:
+        seen.append((done, total))
+
+    urls = [http_server.url_for(p) for p in ("/status/200", "/status/503", "/delay/150", "/status/404")] + [
+        "ftp://x/"
+    ]
+    result = await http_check_many(urls, policy=policy, max_response_ms=100, progress=progress)
+    assert [row.verdict for row in result.rows] == ["unknown", "critical", "critical", "warning", "ok"]
+    assert result.counts == {"ok": 1, "warning": 1, "critical": 2, "unknown": 1}
+    assert result.verdict == "unknown"
+    assert seen == [(i, 5) for i in range(1, 6)]
+    assert {r.status_code for r in result.rows if r.verdict == "critical"} == {503, 404}
+
+
+async def test_many_reuses_pooled_connections_within_the_per_host_limit(
+    http_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    urls = [http_server.url_for(f"/delay/20?i={i}") for i in range(24)]
+    first = await http_check_many(urls, policy=policy, per_host=4)
+    second = await http_check_many(urls[:4], policy=policy, per_host=4)
+    assert first.counts["ok"] == 24 and second.counts["ok"] == 4
+    ports = {r.client[1] for r in http_server.requests if r.client}
+    assert len(ports) <= 4  # 28 requests over at most per_host connections, kept across calls
+
+
+async def test_many_limits(http_server: HttpServer, policy: NetworkPolicy) -> None:
+    with pytest.raises(LimitError, match="MCP_MONITOR_MAX_TARGETS"):
+        await http_check_many([http_server.url] * 3, policy=policy, max_targets=2)
+    with pytest.raises(InputError):
+        await http_check_many([], policy=policy)
+    with pytest.raises(InputError, match="expect_status"):
+        await http_check_many([http_server.url], policy=policy, expect_status="abc")
+    assert http_server.count() == 0
+
+
+async def test_many_deadline_turns_unfinished_urls_into_unknown_rows(
+    http_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    urls = [http_server.url_for("/status/200")] + [http_server.url_for(f"/hang?i={i}") for i in range(3)]
+    result = await http_check_many(urls, policy=policy, timeout_s=5, deadline_s=0.5)
+    assert result.counts == {"ok": 1, "warning": 0, "critical": 0, "unknown": 3}
+    assert result.duration_ms < 2000
+
+
+async def test_many_refused_url_is_a_row(http_server: HttpServer, policy: NetworkPolicy) -> None:
+    result = await http_check_many([http_server.url, "http://10.1.2.3/"], policy=policy)
+    refused = next(r for r in result.rows if "10.1.2.3" in r.url)
+    assert refused.verdict == "unknown" and "refused" in refused.summary
+
+
+# --- http_timing ------------------------------------------------------------------------------
+
+
+def test_percentile() -> None:
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.95) == 5.0
+    assert percentile([1.0, 2.0], 0.5) == 1.0
+
+
+async def test_timing_uses_fresh_connections_and_names_the_slow_phase(
+    http_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    result = await http_timing(http_server.url_for("/delay/100"), policy=policy, samples=3)
+    assert result.verdict == "ok" and len(result.samples) == 3
+    assert result.slowest_phase == "ttfb"
+    assert result.phases_ms["ttfb"].min >= 95
+    assert result.phases_ms["connect"].max < 100
+    assert result.jitter_ms is not None
+    ports = {r.client[1] for r in http_server.requests if r.client}
+    assert len(ports) == 3
+
+
+async def test_timing_with_failing_samples(policy: NetworkPolicy) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = await http_timing(f"http://127.0.0.1:{port}/", policy=policy, samples=2)
+    assert result.verdict == "critical" and codes(result) == ["http_connect_refused"]
+    assert [s.error for s in result.samples] == ["http_connect_refused"] * 2
+
+
+# --- http_check_each_ip -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def two_backends() -> AsyncIterator[tuple[HttpServer, HttpServer]]:
+    """127.0.0.1 and 127.0.0.2 on the same port."""
+    first = HttpServer(host="127.0.0.1").start()
+    try:
+        second = HttpServer(host="127.0.0.2", port=first.port).start()
+        try:
+            yield first, second
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+async def test_each_ip_flags_differences(
+    two_backends: tuple[HttpServer, HttpServer], names: Callable[..., Any], policy: NetworkPolicy
+) -> None:
+    first, second = two_backends
+    resolver = names({("pool.test.", "A"): ["127.0.0.1", "127.0.0.2"]})
+    same = await http_check_each_ip(f"http://pool.test:{first.port}/", policy=policy, resolver=resolver)
+    assert same.verdict == "ok" and [b.ip for b in same.backends] == ["127.0.0.1", "127.0.0.2"]
+    assert (
+        first.requests[-1].header("host") == second.requests[-1].header("host") == f"pool.test:{first.port}"
+    )
+    body = await http_check_each_ip(f"http://pool.test:{first.port}/whoami", policy=policy, resolver=resolver)
+    assert codes(body) == ["backend_body_differs"]
+    status = await http_check_each_ip(
+        f"http://pool.test:{first.port}/whoami?status_on=127.0.0.2:503", policy=policy, resolver=resolver
+    )
+    assert set(codes(status)) == {"backend_down", "backend_status_differs", "backend_body_differs"}
+    assert status.verdict == "critical"
+    slow = await http_check_each_ip(
+        f"http://pool.test:{first.port}/status/200?delay_on=127.0.0.2:300", policy=policy, resolver=resolver
+    )
+    assert codes(slow) == [], "delay_on only applies to /whoami"
+    slow = await http_check_each_ip(
+        f"http://pool.test:{first.port}/whoami?delay_on=127.0.0.2:400", policy=policy, resolver=resolver
+    )
+    assert "backend_latency_outlier" in codes(slow)
+
+
+async def test_each_ip_ipv6_path_failing(
+    http_server: HttpServer, names: Callable[..., Any], policy: NetworkPolicy
+) -> None:
+    # Nothing listens on [::1] at this port.
+    resolver = names({("dual.test.", "A"): "127.0.0.1", ("dual.test.", "AAAA"): "::1"})
+    result = await http_check_each_ip(
+        f"http://dual.test:{http_server.port}/", policy=policy, resolver=resolver
+    )
+    assert {"ipv6_path_failing", "backend_down"} <= set(codes(result))
+    only_v4 = await http_check_each_ip(
+        f"http://dual.test:{http_server.port}/", policy=policy, resolver=resolver, ip_version="4"
+    )
+    assert only_v4.verdict == "ok" and [b.family for b in only_v4.backends] == ["IPv4"]
+
+
+async def test_each_ip_refused_everywhere_is_an_error(names: Callable[..., Any]) -> None:
+    resolver = names({("internal.test.", "A"): "127.0.0.1"})
+    with pytest.raises(PolicyError):
+        await http_check_each_ip("http://internal.test/", policy=NetworkPolicy(), resolver=resolver)
+
+
+# --- http_redirects ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "registrable"),
+    [
+        ("www.shop.example.co.uk", "example.co.uk"),
+        ("a.b.example.com", "example.com"),
+        ("localhost", "localhost"),
+        ("127.0.0.1", "127.0.0.1"),
+    ],
+)
+def test_registrable_domain(host: str, registrable: str) -> None:
+    assert registrable_domain(host) == registrable
+
+
+async def test_redirect_chain_hop_by_hop(http_server: HttpServer, policy: NetworkPolicy) -> None:
+    result = await http_redirects(http_server.url_for("/redirect/4"), policy=policy)
+    assert [h.status_code for h in result.hops] == [302, 302, 302, 302, 200]
+    assert result.hops[0].location == "/redirect/3" and result.hops[-1].location is None
+    assert all(h.time_ms is not None and h.time_ms > 0 for h in result.hops)
+    assert set(codes(result)) == {"redirect_chain_long", "redirect_no_https_upgrade"}
+
+
+async def test_redirect_loop_and_cap(http_server: HttpServer, policy: NetworkPolicy) -> None:
+    loop = await http_redirects(http_server.url_for("/redirect-loop"), policy=policy)
+    assert "redirect_loop" in codes(loop)
+    capped = await http_redirects(http_server.url_for("/redirect/9"), policy=policy, max_hops=3)
+    assert "too_many_redirects" in codes(capped)
+
+
+async def test_https_downgrade_and_hsts(
+    https_server: HttpServer, http_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    assert https_server.ca_pem is not None
+    url = https_server.url_for(f"/redirect-to?url={http_server.url_for('/status/200')}")
+    result = await http_redirects(url, policy=policy, ca_bundle_pem=https_server.ca_pem.decode())
+    assert "redirect_https_downgrade" in codes(result) and result.verdict == "critical"
+    assert result.hops[0].cert_days_left is not None and result.hops[0].cert_days_left > 300
+
+
+async def test_cross_domain_hop(
+    http_server: HttpServer, names: Callable[..., Any], policy: NetworkPolicy
+) -> None:
+    resolver = names({("www.site.test.", "A"): "127.0.0.1", ("cdn.other.test.", "A"): "127.0.0.1"})
+    target = f"http://cdn.other.test:{http_server.port}/status/200"
+    result = await http_redirects(
+        f"http://www.site.test:{http_server.port}/redirect-to?url={target}", policy=policy, resolver=resolver
+    )
+    assert "redirect_cross_domain" in codes(result)
+    assert result.final_url == target
+
+
+async def test_redirect_into_refused_address(http_server: HttpServer, policy: NetworkPolicy) -> None:
+    result = await http_redirects(
+        http_server.url_for("/redirect-to?url=http://169.254.169.254/latest/"), policy=policy
+    )
+    assert "redirect_blocked" in codes(result)
+    assert result.hops[-1].url == "http://169.254.169.254/latest/" and result.hops[-1].status_code is None
+
+
+# --- http_security_headers --------------------------------------------------------------------
+
+GOOD = [
+    ("strict-transport-security", "max-age=63072000; includeSubDomains; preload"),
+    ("content-security-policy", "default-src 'self'; frame-ancestors 'none'"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("permissions-policy", "camera=()"),
+    ("set-cookie", "sid=1; Secure; HttpOnly; SameSite=Lax"),
+]
+
+
+@pytest.mark.parametrize(
+    ("headers", "https", "grade_floor", "failing"),
+    [
+        (GOOD, True, 100, set[str]()),
+        (GOOD, False, 75, {"Strict-Transport-Security"}),
+        (
+            [("x-powered-by", "PHP/8.1.2")],
+            True,
+            0,
+            {"Strict-Transport-Security", "Content-Security-Policy", "x-powered-by"},
+        ),
+        (
+            [
+                ("strict-transport-security", "max-age=60"),
+                ("content-security-policy", "script-src 'unsafe-inline'"),
+            ],
+            True,
+            20,
+            {"Strict-Transport-Security", "Content-Security-Policy"},
+        ),
+    ],
+)
+def test_judge_headers(
+    headers: list[tuple[str, str]], https: bool, grade_floor: int, failing: set[str]
+) -> None:
+    score, checks, _ = judge_headers(headers, https=https)
+    assert score >= grade_floor
+    assert failing <= {c.name for c in checks if not c.passed}
+    if not failing:
+        assert all(c.passed for c in checks)
+
+
+async def test_security_headers_grade(
+    https_server: HttpServer, http_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    assert https_server.ca_pem is not None
+    query = "&".join(
+        f"header={name}:%20{value.replace(' ', '%20').replace(';', '%3B')}" for name, value in GOOD
+    )
+    good = await http_security_headers(
+        https_server.url_for(f"/text?{query}"), policy=policy, ca_bundle_pem=https_server.ca_pem.decode()
+    )
+    assert good.grade == "A" and good.verdict == "ok", good.checks
+    bare = await http_security_headers(
+        http_server.url_for("/text?header=Server:%20nginx/1.25.3"), policy=policy
+    )
+    assert bare.grade == "F" and bare.verdict == "warning"
+    assert {"version_banner", "security_headers_poor"} <= set(codes(bare))
+
+
+# --- tcp_check --------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def banner_server(banner: bytes) -> AsyncIterator[int]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(banner)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+            await reader.read(100)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_tcp_banner_and_pattern(policy: NetworkPolicy) -> None:
+    async with banner_server(b"220 mail.test ESMTP ready\r\n") as port:
+        ok = await tcp_check("127.0.0.1", port, policy=policy, expect_regex=r"^220 ")
+        bad = await tcp_check("127.0.0.1", port, policy=policy, expect_regex=r"^SSH-", timeout_s=1)
+    assert ok.verdict == "ok" and ok.matched and ok.banner == "220 mail.test ESMTP ready\r\n"
+    assert ok.connect_ms is not None and ok.remote_ip == "127.0.0.1"
+    assert codes(bad) == ["tcp_banner_mismatch"] and bad.matched is False
+
+
+async def test_tcp_send_then_read(http_server: HttpServer, policy: NetworkPolicy) -> None:
+    result = await tcp_check(
+        "127.0.0.1",
+        http_server.port,
+        policy=policy,
+        send="GET / HTTP/1.0\r\n\r\n",
+        expect_regex=r"HTTP/1\.[01] 200",
+    )
+    assert result.verdict == "ok" and result.matched
+    assert http_server.count("/") == 1
+
+
+async def test_tcp_tls(https_server: HttpServer, policy: NetworkPolicy) -> None:
+    assert https_server.ca_pem is not None
+    good = await tcp_check(
+        "127.0.0.1", https_server.port, policy=policy, tls=True, ca_bundle_pem=https_server.ca_pem.decode()
+    )
+    assert good.verdict == "ok" and good.tls is not None and good.tls.days_left is not None
+    assert good.tls.alpn is None  # a raw TCP check offers no application protocol
+    untrusted = await tcp_check("127.0.0.1", https_server.port, policy=policy, tls=True)
+    assert codes(untrusted) == ["tls_invalid"]
+
+
+async def test_tcp_refused_and_policy(policy: NetworkPolicy) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refused = await tcp_check("127.0.0.1", port, policy=policy)
+    assert codes(refused) == ["tcp_connect_refused"]
+    with pytest.raises(PolicyError):
+        await tcp_check("127.0.0.1", port, policy=NetworkPolicy())
