@@ -13,6 +13,10 @@ One `named` process answers differently per destination address (views with
     127.0.3.1    resolver              recursive for 127.0.0.0/8 only, hints = the local root,
                                        DNSSEC validation against the local root's key; no forwarders
     127.0.4.1    stale                 an old copy of good.test (www at another address)
+    127.0.6.1    ns4.dns.test          a UDP-only relay to ns1 (no TCP), run by this module
+
+ns1 also serves notcp.test (NS ns1 and ns4) and noglue.test (NS ns1.dns.test and
+ns1.noglue.test, for which the TLD has no glue).
 
 The two nameservers sit in different /24s so that a healthy zone is healthy. Zones are signed
 with dnssec-keygen/dnssec-signzone (ECDSA P-256); `expired.test` carries RRSIGs that expired in
@@ -25,13 +29,15 @@ with dnssec-keygen/dnssec-signzone (ECDSA P-256); `expired.test` carries RRSIGs 
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ADDRESSES", "Bind9", "Bind9Unavailable", "dig"]
+__all__ = ["ADDRESSES", "UDP_ONLY", "Bind9", "Bind9Unavailable", "dig"]
 
 ADDRESSES = {
     "root": "127.0.0.10",
@@ -42,6 +48,7 @@ ADDRESSES = {
     "resolver": "127.0.3.1",
     "stale": "127.0.4.1",
 }
+UDP_ONLY = "127.0.6.1"  # ns4.dns.test: a UDP relay to ns1 with no TCP listener (not named)
 GOOD_WWW = "192.0.2.10"
 STALE_WWW = "192.0.2.99"
 TOOLS = ("named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dig")
@@ -72,8 +79,6 @@ def dig(*args: str) -> str:
 
 def _answers(address: str, port: int) -> bool:
     """Whether anything answers a DNS query on address:port within 0.2 s."""
-    import socket
-
     query = bytes.fromhex("abcd01000001000000000000") + b"\x00\x00\x06\x00\x01"  # ". SOA"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.2)
@@ -94,6 +99,9 @@ class Bind9:
     process: subprocess.Popen[bytes] | None = None
     root_ds: str = ""
     added: list[str] = field(default_factory=lambda: list[str]())
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _relay_socket: socket.socket | None = None
+    _relay_thread: threading.Thread | None = None
 
     @property
     def root_hints(self) -> Path:
@@ -188,6 +196,12 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
                 f"serial{serial}",
                 _zone("serial.test.", "ns1.dns.test.", serial, common_ns + f"www A {address}"),
             )
+        for name, extra in (
+            ("notcp", "@ NS ns4.dns.test."),
+            ("noglue", f"@ NS ns1.noglue.test.\nns1 A {a['ns1']}"),
+        ):
+            body = f"@ NS ns1.dns.test.\n{extra}\nwww A 192.0.2.60"
+            self._write(name, _zone(f"{name}.test.", "ns1.dns.test.", 1, body))
         self._write(
             "lame",
             _zone(
@@ -210,6 +224,11 @@ ns1.nic A {a["tld"]}
 ns1.dns A {a["ns1"]}
 ns2.dns A {a["ns2"]}
 ns3.dns A {a["ns3"]}
+ns4.dns A {UDP_ONLY}
+notcp NS ns1.dns.test.
+notcp NS ns4.dns.test.
+noglue NS ns1.dns.test.
+noglue NS ns1.noglue.test.
 good NS ns1.dns.test.
 good NS ns2.dns.test.
 {good_ds.replace("good.test.", "good", 1)}
@@ -275,7 +294,7 @@ options {{
 }};
 controls {{ }};
 {view("root", a["root"], [zone(".", "root.db.signed")])}
-{view("tld", a["tld"], [zone("test", "tld.db.signed")])}
+{view("tld", a["tld"], ['zone "test" { type primary; file "zones/tld.db.signed"; check-integrity no; };'])}
 {
             view(
                 "ns1",
@@ -287,6 +306,8 @@ controls {{ }};
                     zone("lame.test", "lame.db"),
                     zone("expired.test", "expired.db.signed"),
                     zone("badds.test", "badds.db.signed"),
+                    zone("notcp.test", "notcp.db"),
+                    zone("noglue.test", "noglue.db"),
                 ],
             )
         }
@@ -313,10 +334,30 @@ view "resolver" {{
         shown = subprocess.run(
             ["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
         )
-        for address in ADDRESSES.values():
+        for address in [*ADDRESSES.values(), UDP_ONLY]:
             if f"inet {address}/" not in shown.stdout:
                 _run("ip", "addr", "add", f"{address}/32", "dev", "lo", cwd=self.directory)
                 self.added.append(address)
+
+    def _relay(self, sock: socket.socket) -> None:
+        """Forward each UDP query to ns1 and its answer back; there is no TCP listener."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as upstream:
+            upstream.settimeout(1.0)
+            while not self._stopping.is_set():
+                try:
+                    query, peer = sock.recvfrom(65535)
+                    upstream.sendto(query, (ADDRESSES["ns1"], self.port))
+                    sock.sendto(upstream.recv(65535), peer)
+                except OSError:  # timeouts included: the next query, or the stop flag
+                    continue
+
+    def _start_relay(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((UDP_ONLY, self.port))
+        sock.settimeout(0.1)
+        self._relay_socket = sock
+        self._relay_thread = threading.Thread(target=self._relay, args=(sock,), name="udp-relay", daemon=True)
+        self._relay_thread.start()
 
     def start(self) -> Bind9:
         self.build()
@@ -340,12 +381,18 @@ view "resolver" {{
             if self.process.poll() is not None:
                 raise RuntimeError(f"named exited: {(self.directory / 'named.log').read_text()[-3000:]}")
             if "running" in (self.directory / "named.log").read_text():
+                self._start_relay()
                 return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"named did not start: {(self.directory / 'named.log').read_text()[-3000:]}")
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._relay_thread is not None:
+            self._relay_thread.join(timeout=2)
+        if self._relay_socket is not None:
+            self._relay_socket.close()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -10,7 +10,7 @@ from monitor_common.serve import main as serve_main
 from pydantic import Field
 
 from dns_monitor import __version__
-from dns_monitor.models import DnsLookupResult, PropagationResult, ReverseDnsResult
+from dns_monitor.models import DelegationResult, DnsLookupResult, PropagationResult, ReverseDnsResult
 
 __all__ = ["main", "mcp"]
 
@@ -151,6 +151,34 @@ async def reverse_dns(
         server=server,
         timeout_s=_timeout(timeout_s),
         system_resolver=settings.resolver,
+    )
+
+
+@mcp.tool()
+async def dns_delegation(
+    domain: Annotated[str, Field(description="The zone to check, e.g. example.com")],
+    timeout_s: Annotated[
+        float | None, Field(description="Limit for the whole check in seconds (default 10)")
+    ] = None,
+) -> DelegationResult:
+    """Is the zone delegated correctly? Walks from the root to the zone and checks every nameserver.
+
+    Use this when a domain does not resolve everywhere, after changing nameservers, or to find
+    lame servers, missing glue, NS sets that differ between parent and zone, SOA serials that
+    differ between servers, and servers without TCP. For record contents use dns_lookup; for
+    DNSSEC use dnssec_check.
+    """
+    from dns_monitor.anchors import load_root_hints
+    from dns_monitor.delegation import dns_delegation as run
+
+    settings = get_settings()
+    return await run(
+        domain,
+        policy=settings.network_policy,
+        hints=load_root_hints(settings.dns_root_hints),
+        timeout_s=settings.clamp_timeout(
+            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
+        ),
     )
 
 

@@ -1,0 +1,306 @@
+"""`dns_delegation`: the delegation of a zone, walked from the root hints, parent against child.
+
+The walk records the NS set and glue the parent gives; then every nameserver (named by the parent
+or by the child) is asked over UDP and over TCP for the zone's SOA and NS set, without recursion.
+
+Findings: `not_delegated`, `delegation_unreachable`, `lame_delegation`, `ns_mismatch_parent_child`,
+`glue_missing`, `glue_mismatch`, `soa_serial_mismatch`, `ns_unreachable`, `ns_no_tcp`,
+`single_nameserver`, `nameservers_same_network`, `open_recursion`, `nameserver_not_asked` (policy).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+import anyio
+from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.targets import parse_hostname
+
+from dns_monitor.anchors import RootHints
+from dns_monitor.models import DelegationNameserver, DelegationResult
+from dns_monitor.walk import Walker, ZoneStep
+
+__all__ = ["dns_delegation"]
+
+
+def _network(address: str) -> str:
+    ip = ipaddress.ip_address(address)
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+async def _probe(walker: Walker, ns: DelegationNameserver, zone: str) -> list[str]:
+    """Ask one nameserver's addresses for SOA (UDP, TCP) and NS; fill `ns`; return its NS set."""
+    import dns.flags
+    import dns.rcode
+    import dns.rdatatype
+
+    child_ns: set[str] = set()
+    udp_ok = tcp_ok = False
+    authoritative = False
+    for address in ns.addresses:
+        udp = await walker.ask(address, zone, "SOA")
+        tcp = await walker.ask(address, zone, "SOA", tcp=True)
+        if udp.response is not None:
+            udp_ok = True
+            ns.latency_ms = udp.latency_ms if ns.latency_ms is None else ns.latency_ms
+            if udp.response.rcode() == dns.rcode.NOERROR and udp.response.flags & dns.flags.AA:
+                authoritative = True
+                for rrset in udp.response.answer:
+                    if rrset.rdtype == dns.rdatatype.SOA:
+                        ns.soa_serial = int(rrset[0].serial)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
+        if tcp.response is not None:
+            tcp_ok = True
+        answer = await walker.ask(address, zone, "NS")
+        if answer.response is not None and answer.response.flags & dns.flags.AA:
+            for rrset in answer.response.answer:
+                if rrset.rdtype == dns.rdatatype.NS:
+                    child_ns.update(str(r.target).lower() for r in rrset)  # pyright: ignore[reportUnknownMemberType,reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownVariableType]
+    if ns.addresses:
+        ns.udp_ok, ns.tcp_ok, ns.authoritative = udp_ok, tcp_ok, authoritative if udp_ok else None
+    ns.child_ns = sorted(child_ns)
+    return ns.child_ns
+
+
+async def _open_recursion(walker: Walker, address: str) -> bool:
+    """Whether `address` recurses for us: asked with RD for the root's SOA it answers with RA."""
+    import dns.flags
+    import dns.rcode
+
+    done = await walker.ask(address, ".", "SOA", rd=True)
+    r = done.response
+    return bool(r is not None and r.flags & dns.flags.RA and r.rcode() == dns.rcode.NOERROR and r.answer)
+
+
+async def dns_delegation(
+    domain: str,
+    *,
+    policy: NetworkPolicy,
+    hints: RootHints,
+    timeout_s: float = 10.0,
+    port: int = 53,
+) -> DelegationResult:
+    """Walk from `hints` to `domain`'s delegation and check every nameserver of it.
+
+    Every nameserver address found on the way passes `policy`. `port` is 53 except in tests.
+    """
+    started = Stopwatch()
+    zone = parse_hostname(domain).rstrip(".") + "."
+    deadline = time.monotonic() + timeout_s
+    walker = Walker(hints, policy=policy, deadline=deadline, port=port)
+    findings: list[Finding] = []
+
+    def done(summary: str, **fields: object) -> DelegationResult:
+        for note in walker.notes:
+            findings.append(
+                Finding(
+                    severity=Verdict.WARNING,
+                    code="nameserver_not_asked",
+                    message=note,
+                    hint="the network policy refuses this address; the operator can allow it",
+                )
+            )
+        verdict = Verdict.worst([f.severity for f in findings])
+        return DelegationResult.build(
+            summary=f"{verdict.value}: {summary}", findings=findings, started=started, domain=zone, **fields
+        )
+
+    walk = await walker.iterate(zone, "NS")  # every exchange in it ends by the deadline
+    step: ZoneStep | None = next((s for s in walk.steps if s.zone == zone), None)
+    if step is None or step.parent is None:
+        import dns.rcode
+
+        if walk.response is not None and walk.response.rcode() == dns.rcode.NXDOMAIN:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="not_delegated",
+                    message=f"{zone} does not exist: the servers of {walk.steps[-1].zone} answer NXDOMAIN",
+                    hint="register the domain or fix its spelling",
+                )
+            )
+        elif walk.response is not None:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="not_delegated",
+                    message=f"{zone} is not a delegated zone: it is part of {walk.steps[-1].zone}",
+                    hint="ask for the zone apex (e.g. example.com, not www.example.com)",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    severity=Verdict.UNKNOWN,
+                    code="delegation_unreachable",
+                    message=f"could not follow the delegation to {zone}: {walk.problem or 'no answer in time'}",
+                    hint="a parent zone's servers do not answer: try again, or check dns_lookup on them",
+                )
+            )
+        return done(f"{zone} delegation could not be followed", parent_zone=walk.steps[-1].zone)
+
+    parent_ns = step.ns
+    names = list(parent_ns)
+    servers: dict[str, DelegationNameserver] = {}
+
+    async def describe(name: str) -> None:
+        glue = step.glue.get(name, [])
+        addresses = glue or await walker.addresses_of(name, 0)
+        servers[name] = DelegationNameserver(
+            name=name,
+            addresses=walker.permitted(addresses, name),
+            in_parent=name in parent_ns,
+            in_child=False,
+            glue=glue,
+        )
+        await _probe(walker, servers[name], zone)
+
+    with anyio.move_on_after(max(deadline - time.monotonic(), 0.001) * 1.05):
+        async with anyio.create_task_group() as group:
+            for name in names:
+                group.start_soon(describe, name)
+    child_ns = sorted({n for s in servers.values() for n in s.child_ns})
+    extra = [n for n in child_ns if n not in servers]
+    with anyio.move_on_after(max(deadline - time.monotonic(), 0.001)):
+        async with anyio.create_task_group() as group:
+            for name in extra:
+                group.start_soon(describe, name)
+    for name, server in servers.items():
+        server.in_child = name in child_ns
+
+    _judge(zone, step, servers, child_ns, findings)
+    # In-bailiwick glue against the addresses the child publishes for the same names.
+    for server in servers.values():
+        if server.glue and server.authoritative:
+            published = await walker.addresses_of(server.name, 0)
+            if published and set(published) != set(server.glue):
+                findings.append(
+                    Finding(
+                        severity=Verdict.WARNING,
+                        code="glue_mismatch",
+                        message=f"glue for {server.name} at the parent is {', '.join(server.glue)}, "
+                        f"the zone says {', '.join(sorted(published))}",
+                        hint="update the glue at the registrar to match the nameserver's address",
+                    )
+                )
+    for server in servers.values():
+        for address in server.addresses[:1]:
+            if server.authoritative and await _open_recursion(walker, address):
+                findings.append(
+                    Finding(
+                        severity=Verdict.WARNING,
+                        code="open_recursion",
+                        message=f"{server.name} ({address}) resolves names for anyone",
+                        hint="disable recursion on authoritative servers (recursion no / allow-recursion)",
+                    )
+                )
+    ok_servers = sum(1 for s in servers.values() if s.authoritative)
+    summary = f"{zone} delegated by {step.parent} to {len(parent_ns)} nameserver(s), {ok_servers} answering authoritatively"
+    return done(
+        summary,
+        parent_zone=step.parent,
+        parent_servers=step.parent_servers,
+        parent_ns=parent_ns,
+        child_ns=child_ns,
+        nameservers=sorted(servers.values(), key=lambda s: s.name),
+    )
+
+
+def _judge(
+    zone: str,
+    step: ZoneStep,
+    servers: dict[str, DelegationNameserver],
+    child_ns: list[str],
+    findings: list[Finding],
+) -> None:
+    for server in servers.values():
+        in_bailiwick = server.name == zone or server.name.endswith("." + zone)
+        if in_bailiwick and not server.glue and server.in_parent:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL if not server.addresses else Verdict.WARNING,
+                    code="glue_missing",
+                    message=f"{server.name} is inside {zone} but the parent {step.parent} gives no glue address for it",
+                    hint="add the nameserver's address (glue) at the registrar",
+                )
+            )
+        if server.addresses and server.udp_ok is False and server.tcp_ok is False:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="ns_unreachable",
+                    message=f"{server.name} ({', '.join(server.addresses)}) answers neither UDP nor TCP",
+                    hint="check the server is running and that port 53 is open for UDP and TCP",
+                )
+            )
+        elif not server.addresses and not (in_bailiwick and not server.glue):
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="ns_unreachable",
+                    message=f"{server.name} has no address that could be asked",
+                    hint="publish an A/AAAA record for the nameserver name",
+                )
+            )
+        elif server.udp_ok and server.authoritative is False:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="lame_delegation",
+                    message=f"{server.name} ({', '.join(server.addresses)}) is listed for {zone} but does not answer authoritatively for it",
+                    hint=f"configure the zone on {server.name}, or remove it from the NS set at the parent and in the zone",
+                )
+            )
+        if server.udp_ok and server.tcp_ok is False:
+            findings.append(
+                Finding(
+                    severity=Verdict.WARNING,
+                    code="ns_no_tcp",
+                    message=f"{server.name} answers over UDP but not over TCP",
+                    hint="open TCP port 53: large answers (DNSSEC) and some resolvers need it (RFC 7766)",
+                )
+            )
+    if child_ns and set(child_ns) != set(step.ns):
+        only_parent = sorted(set(step.ns) - set(child_ns))
+        only_child = sorted(set(child_ns) - set(step.ns))
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="ns_mismatch_parent_child",
+                message=f"NS sets differ: only at the parent {only_parent or '[]'}, only in the zone {only_child or '[]'}",
+                hint="make the NS records in the zone and at the registrar the same",
+            )
+        )
+    serials = {s.soa_serial for s in servers.values() if s.soa_serial is not None}
+    if len(serials) > 1:
+        shown = ", ".join(f"{s.name} {s.soa_serial}" for s in servers.values() if s.soa_serial is not None)
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="soa_serial_mismatch",
+                message=f"the nameservers serve different versions of {zone}: {shown}",
+                hint="a secondary is not getting zone transfers: check NOTIFY/AXFR between them",
+            )
+        )
+    names = set(step.ns) | set(child_ns)
+    if len(names) == 1:
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="single_nameserver",
+                message=f"{zone} has only one nameserver",
+                hint="add a second nameserver on another network (RFC 2182 asks for at least two)",
+            )
+        )
+    networks = {_network(a) for s in servers.values() for a in s.addresses}
+    if len(names) > 1 and len(networks) == 1:
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="nameservers_same_network",
+                message=f"every nameserver of {zone} is in {networks.pop()}",
+                hint="put a nameserver on another network so one outage does not take the zone down",
+            )
+        )

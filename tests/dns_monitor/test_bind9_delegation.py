@@ -1,0 +1,97 @@
+"""Integration tier: dns_delegation walks the local BIND9 hierarchy from its root hints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dns_monitor.server import mcp
+from mcp import Client
+from monitor_common.config import Settings, set_settings
+from support.bind9 import ADDRESSES, dig
+
+pytestmark = pytest.mark.usefixtures("local_dns")
+
+
+async def delegation(domain: str, **extra: Any) -> tuple[bool, dict[str, Any], str]:
+    async with Client(mcp) as client:
+        result = await client.call_tool("dns_delegation", {"domain": domain, **extra})
+    text = " ".join(c.text for c in result.content if c.type == "text")
+    return result.is_error, result.structured_content or {}, text
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return sorted({f["code"] for f in result["findings"]})
+
+
+async def test_healthy_delegation() -> None:
+    _, result, _ = await delegation("good.test")
+    assert result["verdict"] == "ok", result["findings"]
+    assert result["parent_zone"] == "test."
+    assert result["parent_servers"] == [ADDRESSES["tld"]]
+    assert result["parent_ns"] == result["child_ns"] == ["ns1.dns.test.", "ns2.dns.test."]
+    by_name = {ns["name"]: ns for ns in result["nameservers"]}
+    assert by_name["ns1.dns.test."]["addresses"] == [ADDRESSES["ns1"]]
+    for ns in by_name.values():
+        assert ns["authoritative"] and ns["udp_ok"] and ns["tcp_ok"]
+        assert ns["soa_serial"] == 2026112601
+    # The same NS set and serial as dig reports from each server.
+    for address in (ADDRESSES["ns1"], ADDRESSES["ns2"]):
+        assert dig(f"@{address}", "good.test", "SOA", "+short", "+norec").split()[2] == "2026112601"
+    assert sorted(
+        dig(f"@{ADDRESSES['tld']}", "good.test", "NS", "+norec", "+noall", "+authority").split()[4::5]
+    ) == [
+        "ns1.dns.test.",
+        "ns2.dns.test.",
+    ]
+
+
+async def test_lame_nameserver() -> None:
+    _, result, _ = await delegation("lame.test")
+    assert result["verdict"] == "critical"
+    assert "lame_delegation" in codes(result)
+    lame = next(f for f in result["findings"] if f["code"] == "lame_delegation")
+    assert "ns3.dns.test." in lame["message"]
+
+
+async def test_nameservers_with_different_serials() -> None:
+    _, result, _ = await delegation("serial.test")
+    assert codes(result) == ["soa_serial_mismatch"]
+    assert {ns["soa_serial"] for ns in result["nameservers"]} == {1, 2}
+
+
+async def test_missing_glue_and_ns_set_mismatch() -> None:
+    _, result, _ = await delegation("noglue.test")
+    assert "glue_missing" in codes(result)
+    names = {ns["name"]: ns for ns in result["nameservers"]}
+    # The name without glue is still found through the other nameserver, which serves the zone.
+    assert names["ns1.noglue.test."]["glue"] == [] and names["ns1.noglue.test."]["addresses"] == [
+        ADDRESSES["ns1"]
+    ]
+
+
+async def test_nameserver_without_tcp() -> None:
+    _, result, _ = await delegation("notcp.test", timeout_s=8)
+    assert codes(result) == ["ns_no_tcp"]
+    ns4 = next(ns for ns in result["nameservers"] if ns["name"] == "ns4.dns.test.")
+    assert ns4["udp_ok"] is True and ns4["tcp_ok"] is False
+
+
+async def test_unknown_domain_is_not_delegated() -> None:
+    _, result, _ = await delegation("missing.test")
+    assert result["verdict"] == "critical" and codes(result) == ["not_delegated"]
+
+
+async def test_name_inside_a_zone_is_not_a_delegation() -> None:
+    _, result, _ = await delegation("www.good.test")
+    assert codes(result) == ["not_delegated"] and "part of good.test." in result["findings"][0]["message"]
+
+
+async def test_nameserver_addresses_found_in_the_walk_pass_the_policy(local_dns: Settings) -> None:
+    # Only the root is allowed: every address the walk finds below it is refused, before any packet.
+    import ipaddress
+
+    set_settings(local_dns.replace(allow_networks=(ipaddress.ip_network("127.0.0.10/32"),)))
+    _, result, _ = await delegation("good.test", timeout_s=3)
+    assert "nameserver_not_asked" in codes(result)
+    assert result["verdict"] in {"unknown", "critical"}
