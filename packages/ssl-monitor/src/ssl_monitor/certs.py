@@ -1,175 +1,363 @@
-"""The certificate check: one TLS handshake that accepts whatever the server sends, then judgement.
+"""The certificate check: one handshake that accepts whatever the server sends, then judgement.
 
-Verification is deliberately off during the handshake, so that an expired or self-signed
-certificate is still described in full instead of ending the check with a handshake error.
+    cert_check(host, ...)     CertCheckResult with the leaf, the chain, trust and findings
+    judge(...)                the findings for a served chain (shared with cert_check_many)
+
+Verification is off during the handshake (see `handshake`), then `validate` judges the chain
+in-process, so an expired, self-signed or wrong-host certificate is still described in full.
 `cryptography` is imported on first use, not at server start-up.
 """
 
 from __future__ import annotations
 
-import ssl
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.errors import InputError
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
-from monitor_common.targets import parse_host
+from monitor_common.targets import parse_host, parse_port
 
-from ssl_monitor.models import CertCheckResult
+from ssl_monitor.handshake import HandshakeFailure, handshake
+from ssl_monitor.models import CertCheckResult, CertInfo
+from ssl_monitor.staple import probe_staple
+from ssl_monitor.starttls import DEFAULT_PORTS, PROTOCOLS
 
-__all__ = ["cert_check"]
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ssl_monitor.validate import TrustAnchors, Validation
+
+__all__ = ["cert_check", "check_thresholds", "resolve_port"]
+
+MAX_LIFETIME_DAYS = 398  # CA/Browser Forum baseline requirements since 2020-09-01
+OLD_VERSIONS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
+_WEAK_HASHES = ("sha1", "md5", "md2")
 
 
-def _accept_anything() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+def resolve_port(port: int | None, starttls: str | None) -> int:
+    """The port to use: the caller's, else the protocol's usual one (443 without STARTTLS)."""
+    if starttls is not None and starttls not in PROTOCOLS:
+        raise InputError(f"starttls={starttls!r} is not supported: use one of {', '.join(PROTOCOLS)}")
+    if port is None:
+        return DEFAULT_PORTS[starttls] if starttls is not None else 443
+    return parse_port(port)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def check_thresholds(warn_days: float, critical_days: float) -> None:
+    if warn_days < 0 or critical_days < 0:
+        raise InputError("warn_days and critical_days must be 0 or more, e.g. warn_days=21 critical_days=7")
+    if critical_days > warn_days:
+        raise InputError(
+            f"critical_days={critical_days:g} is above warn_days={warn_days:g}: the critical threshold "
+            "must be the smaller one, e.g. warn_days=21 critical_days=7"
+        )
+
+
+def _finding(severity: Verdict, code: str, message: str, hint: str | None = None) -> Finding:
+    return Finding(severity=severity, code=code, message=message, hint=hint)
+
+
+def judge(
+    leaf: CertInfo,
+    validation: Validation,
+    served: list[x509.Certificate],
+    *,
+    name: str,
+    now: datetime,
+    warn_days: float,
+    critical_days: float,
+    trust_source: str,
+    tls_version: str | None,
+    ocsp_stapled: bool | None,
+) -> list[Finding]:
+    """Every finding about one served chain; an empty list means all is well."""
+    c, w = Verdict.CRITICAL, Verdict.WARNING
+    found: list[Finding] = []
+    if leaf.days_left < 0:
+        found.append(
+            _finding(
+                c,
+                "cert_expired",
+                f"certificate expired {-leaf.days_left:.1f} days ago ({leaf.not_after})",
+                "renew the certificate and reload the server",
+            )
+        )
+    elif leaf.days_left < warn_days:
+        found.append(
+            _finding(
+                c if leaf.days_left < critical_days else w,
+                "cert_expiring_soon",
+                f"certificate expires in {leaf.days_left:.1f} days ({leaf.not_after})",
+                "renew it now; check that automatic renewal works",
+            )
+        )
+    if served[0].not_valid_before_utc > now:
+        found.append(
+            _finding(
+                c,
+                "cert_not_yet_valid",
+                f"certificate is valid only from {leaf.not_before}",
+                "check the issuing system's clock, or wait",
+            )
+        )
+    if not validation.hostname_match:
+        shown = ", ".join(leaf.sans[:5]) or "no names"
+        found.append(
+            _finding(
+                c,
+                "hostname_mismatch",
+                f"certificate is not valid for {name} (it names {shown})",
+                "serve a certificate that lists this name in its subjectAltName",
+            )
+        )
+    self_signed = leaf.self_issued and len(validation.path or []) <= 1
+    if self_signed:
+        found.append(
+            _finding(
+                c,
+                "self_signed",
+                "certificate is self-signed",
+                "use a certificate from a public CA, or pass ca_bundle_pem for a private one",
+            )
+        )
+    if not validation.trusted:
+        found.append(
+            _finding(
+                c,
+                "untrusted_chain",
+                f"chain is not trusted by {trust_source}: {validation.trust_error}",
+                "serve the full chain from a trusted CA, or pass ca_bundle_pem for a private CA",
+            )
+        )
+    if validation.missing_issuer is not None and not self_signed:
+        found.append(
+            _finding(
+                c,
+                "chain_incomplete",
+                f"the server does not send the certificate of issuer {validation.missing_issuer!r}",
+                "configure the server with the full chain (leaf then intermediates)",
+            )
+        )
+    if validation.misordered:
+        found.append(
+            _finding(
+                w,
+                "chain_misordered",
+                "the server sends its chain out of order",
+                "send the leaf first, then each certificate's issuer in turn",
+            )
+        )
+    path = validation.path or served
+    expired = [cert for cert in path[1:] if cert.not_valid_after_utc < now]
+    extra_expired = [cert for cert in served[1:] if cert.not_valid_after_utc < now and cert not in path]
+    if expired or extra_expired:
+        names = ", ".join(cert.subject.rfc4514_string() for cert in expired + extra_expired)
+        found.append(
+            _finding(
+                c if expired else w,
+                "chain_contains_expired",
+                f"the chain contains expired certificates: {names}",
+                "replace the expired intermediate or drop it from the served chain",
+            )
+        )
+    if (leaf.key_type == "rsa" and (leaf.key_bits or 0) < 2048) or (
+        leaf.key_type == "ec" and (leaf.key_bits or 0) < 256
+    ):
+        found.append(
+            _finding(
+                c,
+                "weak_key",
+                f"the key is {leaf.key_type.upper()} {leaf.key_bits} bits",
+                "use RSA 2048+ or EC P-256+",
+            )
+        )
+    weak = [cert for cert in path if any(h in _signature_of(cert) for h in _WEAK_HASHES)]
+    weak = [
+        cert for cert in weak if cert is served[0] or cert.subject != cert.issuer
+    ]  # a root's self-signature is not checked
+    if weak:
+        found.append(
+            _finding(
+                c,
+                "weak_signature",
+                f"{weak[0].subject.rfc4514_string()} is signed with {_signature_of(weak[0])}",
+                "reissue the certificate with a SHA-256 signature",
+            )
+        )
+    if leaf.lifetime_days > MAX_LIFETIME_DAYS:
+        found.append(
+            _finding(
+                w,
+                "lifetime_too_long",
+                f"certificate lifetime is {leaf.lifetime_days:.0f} days (browsers accept at most {MAX_LIFETIME_DAYS})",
+                "reissue with a lifetime of 398 days or less",
+            )
+        )
+    if tls_version in OLD_VERSIONS:
+        found.append(
+            _finding(
+                w,
+                "old_tls_version",
+                f"the server negotiated {tls_version}",
+                "enable TLS 1.2 and 1.3 and disable older versions",
+            )
+        )
+    if leaf.must_staple and ocsp_stapled is False:
+        found.append(
+            _finding(
+                c,
+                "must_staple_not_stapled",
+                "the certificate requires OCSP stapling but the server staples nothing",
+                "enable OCSP stapling on the server (Firefox refuses this certificate)",
+            )
+        )
+    return found
+
+
+def _signature_of(cert: x509.Certificate) -> str:
+    from ssl_monitor.x509info import describe_signature
+
+    return describe_signature(cert).lower()
+
+
+def _summary(verdict: Verdict, target: str, leaf: CertInfo | None, findings: list[Finding]) -> str:
+    if findings:
+        return f"{verdict.value}: {target}: {findings[0].message}"
+    assert leaf is not None
+    return f"{verdict.value}: certificate for {target} is valid and expires in {leaf.days_left:.1f} days"
 
 
 async def cert_check(
     host: str,
     *,
     policy: NetworkPolicy,
-    port: int = 443,
+    port: int | None = None,
     sni: str | None = None,
+    connect_ip: str | None = None,
+    starttls: str | None = None,
     warn_days: float = 21,
     critical_days: float = 7,
+    ca_bundle_pem: str | None = None,
     timeout_s: float = 10.0,
     resolver: Resolver | None = None,
+    anchors: TrustAnchors | None = None,
 ) -> CertCheckResult:
-    """Fetch the certificate `host:port` presents and judge how long it stays valid.
+    """Fetch the chain `host:port` presents, validate it in-process and judge it.
 
     Args:
         host: host name or IP address of the TLS server.
         policy: which addresses may be dialled.
-        port: TCP port of the TLS server.
-        sni: server name to send (default: `host` when it is a name, none for an address).
-        warn_days: fewer days left than this is a warning.
-        critical_days: fewer days left than this is critical.
-        timeout_s: limit for connect plus handshake.
+        port: TCP port (default 443, or the STARTTLS protocol's port).
+        sni: server name to send and to validate for (default: `host` when it is a name).
+        connect_ip: dial this address instead of resolving `host` (still subject to `policy`).
+        starttls: smtp, imap, pop3, ftp, xmpp or postgres to upgrade a plaintext connection.
+        warn_days / critical_days: fewer days left than these is a warning / critical.
+        ca_bundle_pem: trust these roots instead of the system store.
+        timeout_s: limit for connect, STARTTLS and handshake together.
         resolver: how to look up `host`; default the system resolver.
+        anchors: already loaded trust anchors (the bulk check passes them in).
     """
-    import anyio
-    from anyio.streams.tls import TLSAttribute, TLSStream
+    from ssl_monitor.validate import TrustAnchors, validate
+    from ssl_monitor.x509info import chain_entry, describe, load_der_chain
 
     started = Stopwatch()
     target = parse_host(host)
+    port = resolve_port(port, starttls)
+    check_thresholds(warn_days, critical_days)
+    if anchors is None:
+        anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
     server_name = sni if sni is not None else (None if target.ip is not None else target.name)
-    base: dict[str, object] = {"host": target.name, "port": port, "sni": server_name}
-    findings: list[Finding] = []
-
-    def failed(code: str, message: str, hint: str) -> CertCheckResult:
-        findings.append(Finding(severity=Verdict.CRITICAL, code=code, message=message, hint=hint))
-        return CertCheckResult.build(
-            summary=f"critical: {target.name}:{port}: {message}", findings=findings, started=started, **base
-        )
-
+    name = server_name or target.name
+    base: dict[str, object] = {"host": target.name, "port": port, "sni": server_name, "starttls": starttls}
+    shown = f"{name}:{port}"
     try:
-        with anyio.fail_after(timeout_s):
-            stream = await open_tcp(target.name, port, policy, timeout=timeout_s, resolver=resolver)
-            remote_ip = str(stream.extra(anyio.abc.SocketAttribute.remote_address)[0])
-            base["remote_ip"] = remote_ip
-            try:
-                tls = await TLSStream.wrap(
-                    stream,
-                    server_side=False,
-                    hostname=server_name,
-                    ssl_context=_accept_anything(),
-                    standard_compatible=False,
-                )
-            except BaseException:
-                await stream.aclose()
-                raise
-            try:
-                der = tls.extra(TLSAttribute.peer_certificate_binary)
-                version = tls.extra(TLSAttribute.tls_version)
-                cipher = tls.extra(TLSAttribute.cipher)[0]
-            finally:
-                await tls.aclose()
-    except TimeoutError:
-        return failed(
-            "timeout", f"no TLS handshake within {timeout_s:g} s", "the server or path is slow or filtered"
+        shake = await handshake(
+            target.name,
+            port,
+            policy=policy,
+            timeout_s=timeout_s,
+            sni=server_name,
+            connect_ip=connect_ip,
+            starttls=starttls,
+            resolver=resolver,
+            alpn=() if starttls else ("h2", "http/1.1"),
         )
-    except ResolutionError as exc:
-        return failed(
-            "dns_resolution_failed", f"could not resolve {exc.host}: {exc.reason}", "check the name"
+    except HandshakeFailure as exc:
+        findings = [_finding(Verdict.CRITICAL, exc.code, exc.message, exc.hint)]
+        return CertCheckResult.build(
+            summary=f"critical: {shown}: {exc.message}", findings=findings, started=started, **base
         )
-    except ConnectionRefusedError:
-        return failed("connect_refused", "connection refused", "nothing listens on that port")
-    except ssl.SSLError as exc:
-        return failed(
-            "tls_handshake_failed",
-            f"TLS handshake failed: {exc.reason or exc}",
-            "the server may not speak TLS on this port",
+    base.update(
+        remote_ip=shake.remote_ip,
+        tls_version=shake.tls_version,
+        cipher=shake.cipher,
+        alpn=shake.alpn,
+        served_chain_length=len(shake.chain),
+    )
+    served = load_der_chain(shake.chain)
+    if not served:
+        findings = [
+            _finding(
+                Verdict.CRITICAL,
+                "no_certificate",
+                "the server presented no certificate that parses",
+                "configure a certificate on the server",
+            )
+        ]
+        return CertCheckResult.build(
+            summary=f"critical: {shown}: no certificate", findings=findings, started=started, **base
         )
-    except OSError as exc:
-        return failed(
-            "connect_failed", f"could not connect: {exc.strerror or exc}", "the host is unreachable from here"
-        )
-    except anyio.BrokenResourceError:
-        return failed(
-            "tls_handshake_failed",
-            "the server closed the connection during the handshake",
-            "the server may not speak TLS on this port",
-        )
-
-    if der is None:
-        return failed(
-            "no_certificate", "the server presented no certificate", "configure a certificate on the server"
-        )
-
-    from cryptography import x509
-
-    cert = x509.load_der_x509_certificate(der)
     now = datetime.now(UTC)
-    not_after = cert.not_valid_after_utc
-    not_before = cert.not_valid_before_utc
-    days_left = round((not_after - now).total_seconds() / 86400, 2)
-    if now > not_after:
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="cert_expired",
-                message=f"certificate expired {-days_left:.1f} days ago ({_iso(not_after)})",
-                hint="renew the certificate and reload the server",
-            )
+    leaf = describe(served[0], now)
+    validation = validate(served, name, anchors, now)
+    chain_certs = validation.path if validation.path is not None else served
+    stapled: bool | None = False
+    remaining = timeout_s - started.elapsed_ms() / 1000
+    if remaining <= 0.05:
+        stapled = None  # the caller's time is up: not asked, rather than run over
+    elif leaf.must_staple or leaf.ocsp_urls:
+        # A second, raw TLS 1.2 connection: Python's ssl cannot ask for a staple. Without an OCSP
+        # URL the server has nothing to staple, so that probe is spared.
+        probe = await probe_staple(
+            target.name,
+            port,
+            policy=policy,
+            timeout_s=remaining,
+            sni=server_name,
+            connect_ip=shake.remote_ip,
+            starttls=starttls,
+            resolver=resolver,
         )
-    elif days_left < warn_days:
-        severity = Verdict.CRITICAL if days_left < critical_days else Verdict.WARNING
-        findings.append(
-            Finding(
-                severity=severity,
-                code="cert_expiring_soon",
-                message=f"certificate expires in {days_left:.1f} days ({_iso(not_after)})",
-                hint="renew it now; check that automatic renewal works",
-            )
-        )
-    if now < not_before:
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="cert_not_yet_valid",
-                message=f"certificate is valid only from {_iso(not_before)}",
-                hint="check the issuing system's clock, or wait",
-            )
-        )
-    verdict = Verdict.worst([f.severity for f in findings])
-    state = f"expired {-days_left:.1f} days ago" if now > not_after else f"expires in {days_left:.1f} days"
+        stapled = probe.stapled
+    findings = judge(
+        leaf,
+        validation,
+        served,
+        name=name,
+        now=now,
+        warn_days=warn_days,
+        critical_days=critical_days,
+        trust_source=anchors.source,
+        tls_version=shake.tls_version,
+        ocsp_stapled=stapled,
+    )
+    chain = [chain_entry(cert, now) for cert in chain_certs]
     return CertCheckResult.build(
-        summary=f"{verdict.value}: certificate for {server_name or target.name}:{port} {state}",
+        summary=_summary(Verdict.worst([f.severity for f in findings]), shown, leaf, findings),
         findings=findings,
         started=started,
-        tls_version=version,
-        cipher=cipher,
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        not_before=_iso(not_before),
-        not_after=_iso(not_after),
-        days_left=days_left,
+        trusted=validation.trusted,
+        trust_error=validation.trust_error,
+        hostname_match=validation.hostname_match,
+        leaf=leaf,
+        chain=chain,
+        days_left_chain_min=min(entry.days_left for entry in chain) if validation.path is not None else None,
+        ocsp_stapled=stapled,
+        subject=leaf.subject,
+        issuer=leaf.issuer,
+        not_before=leaf.not_before,
+        not_after=leaf.not_after,
+        days_left=leaf.days_left,
         **base,
     )

@@ -1,0 +1,186 @@
+"""One TLS handshake that accepts whatever the server sends, and what it revealed.
+
+    client_context(...)       an SSLContext that verifies nothing and offers old versions too
+    handshake(host, port, ...) connect (through the network policy), STARTTLS if asked, handshake
+    Handshake                 remote address, version, cipher, ALPN and the chain as served (DER)
+    HandshakeFailure          why there is no handshake, as a finding code, message and hint
+
+Verification is off during the handshake and the security level is 0, so that an expired,
+self-signed, SHA-1 or 1024-bit certificate is still described in full: judging it is the job of
+`validate`, in-process, afterwards. The chain as served comes from `get_unverified_chain()`,
+public on `SSLObject` from Python 3.13 and on its `_sslobj` before.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, cast
+
+import anyio
+import anyio.abc
+from anyio.streams.tls import TLSAttribute, TLSStream
+from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+
+from ssl_monitor.starttls import StartTLSError, negotiate
+
+__all__ = ["Handshake", "HandshakeFailure", "client_context", "handshake"]
+
+_DER = 2  # _ssl.ENCODING_DER
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What one completed handshake showed."""
+
+    remote_ip: str
+    tls_version: str | None
+    cipher: str | None
+    alpn: str | None
+    chain: tuple[bytes, ...]
+    """The certificates as the server sent them, leaf first, DER."""
+
+
+class HandshakeFailure(Exception):
+    """No handshake: `code` is the finding code (timeout, connect_refused, tls_handshake_failed, ...)."""
+
+    def __init__(self, code: str, message: str, hint: str, *, ssl_reason: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.ssl_reason = ssl_reason
+        """OpenSSL's reason for a failed handshake, e.g. NO_PROTOCOLS_AVAILABLE, when there is one."""
+
+
+def client_context(
+    *,
+    minimum: ssl.TLSVersion = ssl.TLSVersion.MINIMUM_SUPPORTED,
+    maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+    ciphers: str = "DEFAULT:@SECLEVEL=0",
+    alpn: tuple[str, ...] = (),
+) -> ssl.SSLContext:
+    """A client context that completes a handshake with any certificate and any version it can.
+
+    Raises ssl.SSLError when the local TLS library cannot be configured that way (no cipher
+    matches `ciphers`, say).
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers(ciphers)
+    context.minimum_version = minimum
+    context.maximum_version = maximum
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context
+
+
+@cache
+def _default_context(alpn: tuple[str, ...]) -> ssl.SSLContext:
+    # Building a context costs about a millisecond with OpenSSL 3; a bulk check reuses one.
+    return client_context(alpn=alpn)
+
+
+def _served_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
+    public = getattr(ssl_object, "get_unverified_chain", None)
+    if public is not None:  # Python 3.13+: a list of DER bytes
+        return tuple(cast("list[bytes]", public()) or ())
+    inner: Any = getattr(ssl_object, "_sslobj", None)
+    if inner is None or not hasattr(inner, "get_unverified_chain"):
+        return ()
+    chain = cast("list[Any] | None", inner.get_unverified_chain())
+    return tuple(cast("bytes", cert.public_bytes(_DER)) for cert in chain or ())
+
+
+async def handshake(
+    host: str,
+    port: int,
+    *,
+    policy: NetworkPolicy,
+    timeout_s: float,
+    sni: str | None,
+    connect_ip: str | None = None,
+    starttls: str | None = None,
+    resolver: Resolver | None = None,
+    family: int | None = None,
+    context: ssl.SSLContext | None = None,
+    alpn: tuple[str, ...] = (),
+) -> Handshake:
+    """Connect to `host:port` (or `connect_ip`), run `starttls` if given, and handshake.
+
+    `timeout_s` bounds everything. `sni` is the server name sent (None: send none). `context`
+    defaults to `client_context(alpn=alpn)`.
+
+    Raises:
+        HandshakeFailure: the target could not be reached or did not complete a handshake.
+        PolicyError, TargetError: the caller's target is refused or malformed.
+    """
+    ctx = context if context is not None else _default_context(alpn)
+    remote_ip = ""
+    try:
+        with anyio.fail_after(timeout_s):
+            stream = await open_tcp(
+                host, port, policy, timeout=timeout_s, connect_ip=connect_ip, resolver=resolver, family=family
+            )
+            try:
+                remote_ip = str(stream.extra(anyio.abc.SocketAttribute.remote_address)[0])
+                if starttls is not None:
+                    await negotiate(stream, starttls, sni or host)
+                tls = await TLSStream.wrap(
+                    stream, server_side=False, hostname=sni, ssl_context=ctx, standard_compatible=False
+                )
+            except BaseException:
+                await anyio.aclose_forcefully(stream)
+                raise
+            try:
+                ssl_object = tls.extra(TLSAttribute.ssl_object)
+                cipher = tls.extra(TLSAttribute.cipher)
+                result = Handshake(
+                    remote_ip=remote_ip,
+                    tls_version=tls.extra(TLSAttribute.tls_version),
+                    cipher=cipher[0] if cipher else None,
+                    alpn=tls.extra(TLSAttribute.alpn_protocol),
+                    chain=_served_chain(ssl_object),
+                )
+            finally:
+                await anyio.aclose_forcefully(tls)
+    except TimeoutError:
+        raise HandshakeFailure(
+            "timeout",
+            f"no TLS handshake within {timeout_s:g} s",
+            "the server or the path to it is slow, or a firewall drops the traffic",
+        ) from None
+    except ResolutionError as exc:
+        raise HandshakeFailure(
+            "dns_resolution_failed", f"could not resolve {exc.host}: {exc.reason}", "check the name"
+        ) from None
+    except StartTLSError as exc:
+        raise HandshakeFailure(
+            "starttls_failed", f"STARTTLS ({starttls}) failed: {exc}", "check the port and the protocol"
+        ) from None
+    except ConnectionRefusedError:
+        raise HandshakeFailure(
+            "connect_refused", "connection refused", "nothing listens on that port"
+        ) from None
+    except ssl.SSLError as exc:
+        raise HandshakeFailure(
+            "tls_handshake_failed",
+            f"TLS handshake failed: {exc.reason or exc}",
+            "the server may not speak TLS on this port, or accepts none of the offered versions",
+            ssl_reason=exc.reason,
+        ) from None
+    except (anyio.BrokenResourceError, anyio.EndOfStream):
+        raise HandshakeFailure(
+            "tls_handshake_failed",
+            "the server closed the connection during the handshake",
+            "the server may not speak TLS on this port (or needs STARTTLS)",
+        ) from None
+    except OSError as exc:
+        raise HandshakeFailure(
+            "connect_failed",
+            f"could not connect: {exc.strerror or exc}",
+            "the host is unreachable from here",
+        ) from None
+    return result

@@ -1,0 +1,428 @@
+"""Is the server's certificate revoked? Its CRL and its OCSP responder, each verified.
+
+    cert_revocation(host, ...)   RevocationResult
+
+CRL: download (through the network policy), check it is issued and signed by the certificate's
+issuer and current, look the serial up. OCSP: a request built with cryptography, POSTed to the
+responder; the response must be signed by the issuer or by a responder certificate the issuer
+delegated (id-kp-OCSPSigning), be about this serial, and be current. A stapled response, when
+the server sends one, is verified the same way. Any source that cannot give an answer it can
+prove says "unknown" and why; a certificate with neither URL is "unknown", not an error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from monitor_common.errors import PolicyError
+from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver
+from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.targets import parse_host
+
+from ssl_monitor.certs import resolve_port
+from ssl_monitor.handshake import HandshakeFailure, handshake
+from ssl_monitor.models import RevocationResult, RevocationSource
+from ssl_monitor.staple import probe_staple
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.x509 import ocsp
+
+__all__ = ["cert_revocation"]
+
+_MAX_CRL_BYTES = 20 * 1024 * 1024
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class _Unknown(Exception):
+    """A source gave no answer it can prove; the message says why."""
+
+
+async def _fetch(
+    url: str, policy: NetworkPolicy, timeout_s: float, resolver: Resolver | None, body: bytes | None = None
+) -> bytes:
+    import httpx2
+    from monitor_common.netpolicy import guarded_client
+
+    if not url.lower().startswith(("http://", "https://")):
+        raise _Unknown(f"only http(s) URLs are fetched, not {url!r}")
+    headers = {"Content-Type": "application/ocsp-request"} if body is not None else None
+    try:
+        async with guarded_client(policy, timeout=timeout_s, resolver=resolver) as client:
+            method = "POST" if body is not None else "GET"
+            async with client.stream(method, url, content=body, headers=headers) as response:
+                if response.status_code != 200:
+                    raise _Unknown(f"{url} answered HTTP {response.status_code}")
+                data = b""
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > _MAX_CRL_BYTES:
+                        raise _Unknown(f"{url} sent more than {_MAX_CRL_BYTES // 2**20} MB")
+                return data
+    except PolicyError as exc:
+        raise _Unknown(f"not fetched: {exc}") from None
+    except ResolutionError as exc:
+        raise _Unknown(f"could not resolve {exc.host}: {exc.reason}") from None
+    except httpx2.HTTPError as exc:
+        raise _Unknown(f"could not fetch {url}: {exc or type(exc).__name__}") from None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    from ssl_monitor.x509info import iso
+
+    return iso(moment) if moment is not None else None
+
+
+async def _crl(
+    url: str,
+    leaf: x509.Certificate,
+    issuer: x509.Certificate,
+    policy: NetworkPolicy,
+    timeout_s: float,
+    resolver: Resolver | None,
+) -> RevocationSource:
+    from cryptography import x509
+
+    data = await _fetch(url, policy, timeout_s, resolver)
+    try:
+        crl = (
+            x509.load_der_x509_crl(data)
+            if not data.lstrip().startswith(b"-----")
+            else x509.load_pem_x509_crl(data)
+        )
+    except ValueError as exc:
+        raise _Unknown(f"the CRL at {url} does not parse: {exc}") from None
+    source = RevocationSource(
+        method="crl",
+        url=url,
+        status="unknown",
+        this_update=_iso(crl.last_update_utc),
+        next_update=_iso(crl.next_update_utc),
+    )
+    if crl.issuer != issuer.subject:
+        source.reason = f"the CRL is issued by {crl.issuer.rfc4514_string()}, not by the certificate's issuer"
+        return source
+    source.signature_valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    if not source.signature_valid:
+        source.reason = "the CRL's signature does not verify with the issuer's key"
+        return source
+    now = datetime.now(UTC)
+    if crl.next_update_utc is not None and crl.next_update_utc + _CLOCK_SKEW < now:
+        source.reason = f"the CRL is stale: its next update was due {_iso(crl.next_update_utc)}"
+        return source
+    entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+    if entry is None:
+        source.status = "good"
+        return source
+    source.status = "revoked"
+    source.revoked_at = _iso(entry.revocation_date_utc)
+    try:
+        source.reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
+    except x509.ExtensionNotFound:
+        source.reason = "unspecified"
+    return source
+
+
+def _responder_key(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime) -> x509.Certificate:
+    """The certificate whose key signed `response`: the issuer, or a responder it delegated."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from ssl_monitor.x509info import signed_by
+
+    def is_key_of(cert: x509.Certificate) -> bool:
+        if response.responder_name is not None:
+            return response.responder_name == cert.subject
+        # byKey is the SHA-1 of the key's bits, which is how a subject key identifier is made.
+        key_id = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+        return response.responder_key_hash == key_id
+
+    if is_key_of(issuer):
+        return issuer
+    for cert in response.certificates:
+        if not is_key_of(cert):
+            continue
+        if not signed_by(cert, issuer):
+            raise _Unknown("the OCSP responder's certificate is not issued by the certificate's issuer")
+        try:
+            usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            usage = None
+        if usage is None or ExtendedKeyUsageOID.OCSP_SIGNING not in usage:
+            raise _Unknown("the OCSP responder's certificate lacks the OCSP signing usage")
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise _Unknown("the OCSP responder's certificate is outside its validity")
+        return cert
+    raise _Unknown("the OCSP response is signed by neither the issuer nor a responder it delegated")
+
+
+def _signature_verifies(response: ocsp.OCSPResponse, signer: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+
+    key = signer.public_key()
+    algorithm = response.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            key.verify(response.signature, response.tbs_response_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(response.signature, response.tbs_response_bytes, ec.ECDSA(algorithm))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(response.signature, response.tbs_response_bytes)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
+        return False
+    return True
+
+
+def judge_ocsp(
+    data: bytes, leaf: x509.Certificate, issuer: x509.Certificate, *, method: str, url: str | None
+) -> RevocationSource:
+    """What an OCSP response (DER) proves about `leaf`; `status` unknown with the reason if nothing."""
+    from cryptography.x509 import ocsp
+
+    source = RevocationSource(method=method, url=url, status="unknown")  # type: ignore[arg-type]
+    try:
+        response = ocsp.load_der_ocsp_response(data)
+    except ValueError as exc:
+        source.reason = f"the OCSP response does not parse: {exc}"
+        return source
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        source.reason = f"the responder answered {response.response_status.name.lower()}"
+        return source
+    now = datetime.now(UTC)
+    try:
+        signer = _responder_key(response, issuer, now)
+    except _Unknown as exc:
+        source.reason = str(exc)
+        return source
+    source.signature_valid = _signature_verifies(response, signer)
+    if not source.signature_valid:
+        source.reason = "the OCSP response's signature does not verify"
+        return source
+    if response.serial_number != leaf.serial_number:
+        source.reason = "the OCSP response is about another certificate (serial differs)"
+        return source
+    expected = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, response.hash_algorithm).build()
+    if (expected.issuer_key_hash, expected.issuer_name_hash) != (
+        response.issuer_key_hash,
+        response.issuer_name_hash,
+    ):
+        source.reason = "the OCSP response is about a certificate of another issuer"
+        return source
+    source.this_update = _iso(response.this_update_utc)
+    source.next_update = _iso(response.next_update_utc)
+    if response.this_update_utc > now + _CLOCK_SKEW:
+        source.reason = f"the OCSP response is dated in the future ({source.this_update})"
+        return source
+    if response.next_update_utc is not None and response.next_update_utc + _CLOCK_SKEW < now:
+        source.reason = f"the OCSP response is stale: its next update was due {source.next_update}"
+        return source
+    status = response.certificate_status
+    if status == ocsp.OCSPCertStatus.GOOD:
+        source.status = "good"
+    elif status == ocsp.OCSPCertStatus.REVOKED:
+        source.status = "revoked"
+        source.revoked_at = _iso(response.revocation_time_utc)
+        source.reason = response.revocation_reason.value if response.revocation_reason else "unspecified"
+    else:
+        source.reason = "the responder does not know this certificate"
+    return source
+
+
+async def _ocsp(
+    url: str,
+    leaf: x509.Certificate,
+    issuer: x509.Certificate,
+    policy: NetworkPolicy,
+    timeout_s: float,
+    resolver: Resolver | None,
+) -> RevocationSource:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    # SHA-1 in the CertID is what every responder understands (RFC 5019); it names, it does not sign.
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()  # noqa: S303
+    data = await _fetch(
+        url, policy, timeout_s, resolver, body=request.public_bytes(serialization.Encoding.DER)
+    )
+    return judge_ocsp(data, leaf, issuer, method="ocsp", url=url)
+
+
+def _find_issuer(served: list[x509.Certificate], anchors: list[x509.Certificate]) -> x509.Certificate | None:
+    from ssl_monitor.x509info import signed_by
+
+    leaf = served[0]
+    return next((cert for cert in [*served[1:], *anchors] if signed_by(leaf, cert)), None)
+
+
+async def cert_revocation(
+    host: str,
+    *,
+    policy: NetworkPolicy,
+    port: int | None = None,
+    sni: str | None = None,
+    connect_ip: str | None = None,
+    starttls: str | None = None,
+    ca_bundle_pem: str | None = None,
+    timeout_s: float = 10.0,
+    resolver: Resolver | None = None,
+) -> RevocationResult:
+    """Ask the certificate's CRL and OCSP responder (and the server's staple) whether it is revoked.
+
+    The issuer's certificate comes from the served chain, else from `ca_bundle_pem` or the
+    system store. `timeout_s` bounds the handshake and each fetch.
+    """
+    import anyio
+
+    from ssl_monitor.validate import TrustAnchors
+    from ssl_monitor.x509info import describe, load_der_chain
+
+    started = Stopwatch()
+    target = parse_host(host)
+    port = resolve_port(port, starttls)
+    anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
+    server_name = sni if sni is not None else (None if target.ip is not None else target.name)
+    base: dict[str, object] = {"host": target.name, "port": port}
+    shown = f"{server_name or target.name}:{port}"
+    try:
+        shake = await handshake(
+            target.name,
+            port,
+            policy=policy,
+            timeout_s=timeout_s,
+            sni=server_name,
+            connect_ip=connect_ip,
+            starttls=starttls,
+            resolver=resolver,
+        )
+    except HandshakeFailure as exc:
+        finding = Finding(severity=Verdict.CRITICAL, code=exc.code, message=exc.message, hint=exc.hint)
+        return RevocationResult.build(
+            summary=f"critical: {shown}: {exc.message}",
+            findings=[finding],
+            started=started,
+            status="unknown",
+            **base,
+        )
+    served = load_der_chain(shake.chain)
+    if not served:
+        finding = Finding(
+            severity=Verdict.CRITICAL, code="no_certificate", message="the server presented no certificate"
+        )
+        return RevocationResult.build(
+            summary=f"critical: {shown}: no certificate",
+            findings=[finding],
+            started=started,
+            status="unknown",
+            **base,
+        )
+    leaf = served[0]
+    info = describe(leaf, datetime.now(UTC))
+    base["serial"] = info.serial
+    issuer = _find_issuer(served, list(anchors.certs))
+    sources: list[RevocationSource] = []
+    if not info.crl_urls and not info.ocsp_urls:
+        sources.append(
+            RevocationSource(
+                method="crl",
+                status="unknown",
+                reason="the certificate names neither a CRL nor an OCSP responder",
+            )
+        )
+    elif issuer is None:
+        reason = f"the issuer's certificate ({info.issuer}) is neither served nor a trust anchor, so no answer can be verified"
+        sources.append(
+            RevocationSource(method="crl" if info.crl_urls else "ocsp", status="unknown", reason=reason)
+        )
+    else:
+        found: dict[int, RevocationSource] = {}
+
+        async def run(index: int, method: str, url: str) -> None:
+            fetch = _crl if method == "crl" else _ocsp
+            try:
+                found[index] = await fetch(url, leaf, issuer, policy, timeout_s, resolver)
+            except _Unknown as exc:
+                found[index] = RevocationSource(method=method, url=url, status="unknown", reason=str(exc))  # type: ignore[arg-type]
+
+        jobs = [("crl", url) for url in info.crl_urls[:1]] + [("ocsp", url) for url in info.ocsp_urls[:1]]
+        async with anyio.create_task_group() as tg:
+            for index, (method, url) in enumerate(jobs):
+                tg.start_soon(run, index, method, url)
+        sources.extend(found[index] for index in range(len(jobs)))
+        if info.ocsp_urls or info.must_staple:
+            probe = await probe_staple(
+                target.name,
+                port,
+                policy=policy,
+                timeout_s=timeout_s,
+                sni=server_name,
+                connect_ip=shake.remote_ip,
+                starttls=starttls,
+                resolver=resolver,
+            )
+            if probe.stapled and probe.response is not None:
+                sources.append(judge_ocsp(probe.response, leaf, issuer, method="ocsp_stapled", url=None))
+    return _result(started, base, shown, sources)
+
+
+def _result(
+    started: Stopwatch, base: dict[str, object], shown: str, sources: list[RevocationSource]
+) -> RevocationResult:
+    findings: list[Finding] = []
+    revoked = next((s for s in sources if s.status == "revoked"), None)
+    if revoked is not None:
+        status = "revoked"
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="cert_revoked",
+                message=f"the certificate was revoked on {revoked.revoked_at} ({revoked.reason}) "
+                f"according to its {revoked.method.replace('_', ' ').upper()}",
+                hint="replace the certificate now",
+            )
+        )
+    elif any(s.status == "good" for s in sources):
+        status = "good"
+    else:
+        status = "unknown"
+    for source in sources:
+        if source.signature_valid is False:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code=f"{source.method}_signature_invalid",
+                    message=f"{source.url or 'stapled response'}: {source.reason}",
+                )
+            )
+        elif source.reason and "stale" in source.reason:
+            findings.append(
+                Finding(
+                    severity=Verdict.WARNING,
+                    code=f"{source.method}_stale",
+                    message=f"{source.url or 'stapled response'}: {source.reason}",
+                )
+            )
+    if status == "unknown":
+        why = "; ".join(f"{s.method}: {s.reason}" for s in sources)
+        findings.append(
+            Finding(
+                severity=Verdict.UNKNOWN,
+                code="revocation_unknown",
+                message=f"revocation status unknown ({why})",
+            )
+        )
+    verdict = Verdict.worst([f.severity for f in findings])
+    said = ", ".join(f"{s.method} {s.status}" for s in sources)
+    return RevocationResult.build(
+        summary=f"{verdict.value}: {shown}: certificate {status} ({said})",
+        findings=findings,
+        started=started,
+        status=status,
+        revoked_at=revoked.revoked_at if revoked else None,
+        revocation_reason=revoked.reason if revoked else None,
+        sources=sources,
+        **base,
+    )
