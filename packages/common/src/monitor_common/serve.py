@@ -27,7 +27,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, Icon, InputRequiredResult, ToolAnnotations
 
 from monitor_common.audit import AuditLog
-from monitor_common.config import Settings, get_settings, set_settings, setting_specs
+from monitor_common.config import Settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
 from monitor_common.fanout import ProgressCallback
 
@@ -283,7 +283,3 @@ def _serve(server: MonitorServer, settings: Settings) -> int:
         return EXIT_CONFIG
     return 0
 
-
-def current_settings() -> Settings:
-    """The settings in force (re-exported for the servers' tool functions)."""
-    return get_settings()
