@@ -77,6 +77,18 @@ def dig(*args: str) -> str:
     return subprocess.run(["dig", *args], capture_output=True, text=True, check=True, timeout=20).stdout
 
 
+def _rcode(address: str, port: int, qname: str) -> int | None:
+    """The rcode of a non-recursive SOA query for `qname` to address:port, None without answer."""
+    import dns.exception
+    import dns.message
+    import dns.query
+
+    try:
+        return dns.query.udp(dns.message.make_query(qname, "SOA"), address, port=port, timeout=0.2).rcode()
+    except (dns.exception.DNSException, OSError):
+        return None
+
+
 def _answers(address: str, port: int) -> bool:
     """Whether anything answers a DNS query on address:port within 0.2 s."""
     query = bytes.fromhex("abcd01000001000000000000") + b"\x00\x00\x06\x00\x01"  # ". SOA"
@@ -380,7 +392,16 @@ view "resolver" {{
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"named exited: {(self.directory / 'named.log').read_text()[-3000:]}")
-            if "running" in (self.directory / "named.log").read_text():
+            # Zones may still be settling when named logs "running": wait for real answers.
+            if "running" in (self.directory / "named.log").read_text() and all(
+                _rcode(ADDRESSES[view], self.port, zone) == 0
+                for view, zone in (
+                    ("root", "."),
+                    ("tld", "test."),
+                    ("ns1", "good.test."),
+                    ("ns2", "good.test."),
+                )
+            ):
                 self._start_relay()
                 return self
             time.sleep(0.05)
