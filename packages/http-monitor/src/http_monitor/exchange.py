@@ -74,11 +74,11 @@ class Walk:
     body_cap: int = 1024 * 1024
     timeout: float = 10.0
     read_body: bool = True
-    hops: list[Hop] = field(default_factory=lambda: list[Hop]())
-    failure: Finding | None = None
-    current_url: str = ""
-    trace: PhaseTrace | None = None
-    _phase: str | None = "dns"
+    hops: list[Hop] = field(default_factory=lambda: list[Hop](), init=False)
+    failure: Finding | None = field(default=None, init=False)
+    current_url: str = field(default="", init=False)
+    trace: PhaseTrace | None = field(default=None, init=False)
+    _phase: str | None = field(default="dns", init=False)
 
     @property
     def phase(self) -> str:
