@@ -157,6 +157,11 @@ class PkiResponder:
         else:
             status, revoked_at, why = ocsp.OCSPCertStatus.UNKNOWN, None, None
         responder_cert, responder_key, certs = self._responder()
+        encoding = ocsp.OCSPResponderEncoding.HASH
+        if self.wrong_key:
+            # A forger: the issuer's name on someone else's key.
+            forger = CertAuthority(self.ca.name)
+            responder_cert, responder_key, encoding = forger.cert, forger.key, ocsp.OCSPResponderEncoding.NAME
         builder = (
             ocsp.OCSPResponseBuilder()
             .add_response_by_hash(
@@ -170,12 +175,11 @@ class PkiResponder:
                 revocation_time=revoked_at,
                 revocation_reason=why,
             )
-            .responder_id(ocsp.OCSPResponderEncoding.HASH, responder_cert)
+            .responder_id(encoding, responder_cert)
         )
         if certs:
             builder = builder.certificates(certs)
-        key = make_key() if self.wrong_key else responder_key
-        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        return builder.sign(responder_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def stapled_response(self, leaf: Leaf) -> bytes:
         """The OCSP response a server would staple for `leaf`."""

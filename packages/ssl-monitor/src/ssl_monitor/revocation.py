@@ -416,6 +416,8 @@ def _result(
         )
     verdict = Verdict.worst([f.severity for f in findings])
     said = ", ".join(f"{s.method} {s.status}" for s in sources)
+    if status == "unknown":
+        said = "; ".join(f"{s.method}: {s.reason}" for s in sources)
     return RevocationResult.build(
         summary=f"{verdict.value}: {shown}: certificate {status} ({said})",
         findings=findings,
