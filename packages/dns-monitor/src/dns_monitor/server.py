@@ -10,7 +10,13 @@ from monitor_common.serve import main as serve_main
 from pydantic import Field
 
 from dns_monitor import __version__
-from dns_monitor.models import DelegationResult, DnsLookupResult, PropagationResult, ReverseDnsResult
+from dns_monitor.models import (
+    DelegationResult,
+    DnsLookupResult,
+    DnssecResult,
+    PropagationResult,
+    ReverseDnsResult,
+)
 
 __all__ = ["main", "mcp"]
 
@@ -176,6 +182,39 @@ async def dns_delegation(
         domain,
         policy=settings.network_policy,
         hints=load_root_hints(settings.dns_root_hints),
+        timeout_s=settings.clamp_timeout(
+            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
+        ),
+    )
+
+
+@mcp.tool()
+async def dnssec_check(
+    domain: Annotated[str, Field(description="The zone (or a name in it) to check, e.g. example.com")],
+    warn_days: Annotated[
+        float, Field(description="Warn when an RRSIG expires within this many days", gt=0)
+    ] = 7,
+    timeout_s: Annotated[
+        float | None, Field(description="Limit for the whole check in seconds (default 10)")
+    ] = None,
+) -> DnssecResult:
+    """Is DNSSEC right? Validates the chain of trust from the root's trust anchor to the zone.
+
+    Use this when validating resolvers answer SERVFAIL, after a key rollover or a move of DNS
+    provider: status secure, insecure or bogus, the broken link (DS not matching a key, expired
+    signatures), days until the earliest signature expires, algorithms, NSEC/NSEC3. For the
+    delegation itself use dns_delegation.
+    """
+    from dns_monitor.anchors import load_root_hints, load_trust_anchors
+    from dns_monitor.dnssec import dnssec_check as run
+
+    settings = get_settings()
+    return await run(
+        domain,
+        policy=settings.network_policy,
+        hints=load_root_hints(settings.dns_root_hints),
+        anchors=load_trust_anchors(settings.dns_trust_anchors),
+        warn_days=warn_days,
         timeout_s=settings.clamp_timeout(
             timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
         ),

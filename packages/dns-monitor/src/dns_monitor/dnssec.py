@@ -1,0 +1,357 @@
+"""`dnssec_check`: the chain of trust from the trust anchor down to a zone, link by link.
+
+For each zone from the root down: the DS set at the parent (the trust anchor for the root)
+must match a key of the zone's DNSKEY set, and that key must sign the DNSKEY set; the DS set
+itself must be signed by the parent's keys. At the zone: RRSIGs over SOA, NS, DNSKEY and the
+apex A/AAAA are checked now, the earliest expiry is reported, and a query for a name that does
+not exist shows whether NSEC or NSEC3 denial is served. The servers are found by walking from
+the root hints (`walk.Walker`), so a broken resolver does not hide where the chain breaks.
+
+Findings: `dnssec_bogus`, `ds_mismatch`, `rrsig_expired`, `rrsig_expiring`,
+`deprecated_algorithm`, `dnssec_unsigned` (ok: informational), `denial_missing`,
+`dnssec_unknown` (the servers could not be asked).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, cast
+
+from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.targets import parse_hostname
+
+from dns_monitor.anchors import RootHints, TrustAnchor
+from dns_monitor.models import DnssecLink, DnssecResult
+from dns_monitor.walk import Walker, ZoneStep
+
+if TYPE_CHECKING:
+    import dns.message
+    import dns.rrset
+    from dns.rdtypes.ANY.DNSKEY import DNSKEY
+    from dns.rdtypes.ANY.DS import DS
+    from dns.rdtypes.ANY.RRSIG import RRSIG
+
+__all__ = ["DEPRECATED_ALGORITHMS", "dnssec_check"]
+
+# RFC 8624: must not / not recommended for signing.
+DEPRECATED_ALGORITHMS = {
+    1: "RSAMD5",
+    3: "DSA",
+    5: "RSASHA1",
+    6: "DSA-NSEC3-SHA1",
+    7: "RSASHA1-NSEC3-SHA1",
+    12: "ECC-GOST",
+}
+Status = Literal["secure", "insecure", "bogus", "unknown"]
+
+
+def _find(
+    response: dns.message.Message, owner: str, rdtype: str
+) -> tuple[dns.rrset.RRset | None, dns.rrset.RRset | None]:
+    """(the rrset, its RRSIG rrset) in the answer section."""
+    import dns.name
+    import dns.rdatatype
+
+    name = dns.name.from_text(owner)
+    wanted = dns.rdatatype.from_text(rdtype)
+    rrset = next((r for r in response.answer if r.name == name and r.rdtype == wanted), None)
+    sigs = next(
+        (
+            r
+            for r in response.answer
+            if r.name == name and r.rdtype == dns.rdatatype.RRSIG and r.covers == wanted
+        ),
+        None,
+    )
+    return rrset, sigs
+
+
+def _keys(rrset: dns.rrset.RRset) -> list[DNSKEY]:
+    return cast("list[DNSKEY]", list(rrset))  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _sigs(rrset: dns.rrset.RRset) -> list[RRSIG]:
+    return cast("list[RRSIG]", list(rrset))  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _ds(rrset: dns.rrset.RRset) -> list[DS]:
+    return cast("list[DS]", list(rrset))  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _key_text(key: DNSKEY) -> str:
+    import dns.dnssec
+
+    return f"{dns.dnssec.key_id(key)} alg {int(key.algorithm)} flags {int(key.flags)}"
+
+
+class _Chain:
+    def __init__(self, walker: Walker, anchors: list[TrustAnchor], warn_days: float) -> None:
+        self.walker = walker
+        self.anchors = anchors
+        self.warn_days = warn_days
+        self.findings: list[Finding] = []
+        self.links: list[DnssecLink] = []
+        self.algorithms: set[str] = set()
+        self.earliest: float | None = None
+
+    def add(self, severity: Verdict, code: str, message: str, hint: str | None = None) -> None:
+        self.findings.append(Finding(severity=severity, code=code, message=message, hint=hint))
+
+    def check_sigs(
+        self,
+        zone: str,
+        label: str,
+        rrset: dns.rrset.RRset,
+        sigs: dns.rrset.RRset | None,
+        keys: dns.rrset.RRset,
+    ) -> bool:
+        """Validate `rrset` with `keys` now; record expiry; findings for what fails."""
+        import dns.dnssec
+        import dns.exception
+        import dns.name
+
+        now = time.time()
+        if sigs is None or len(sigs) == 0:
+            self.add(Verdict.CRITICAL, "dnssec_bogus", f"{label} of {zone} has no RRSIG", "re-sign the zone")
+            return False
+        expirations = [int(s.expiration) for s in _sigs(sigs)]
+        if max(expirations) < now:
+            when = datetime.fromtimestamp(max(expirations), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.add(
+                Verdict.CRITICAL,
+                "rrsig_expired",
+                f"the RRSIGs over {label} of {zone} expired at {when}",
+                "re-sign the zone and make sure automatic re-signing runs (e.g. dnssec-policy in BIND)",
+            )
+            return False
+        valid_until = max(e for e in expirations if e >= now)
+        self.earliest = valid_until if self.earliest is None else min(self.earliest, valid_until)
+        try:
+            dns.dnssec.validate(rrset, sigs, {dns.name.from_text(zone): keys}, now=now)  # pyright: ignore[reportUnknownMemberType]
+        except (
+            dns.exception.ValidationFailure,
+            dns.exception.DeniedByPolicy,
+            dns.exception.UnsupportedAlgorithm,
+        ) as exc:
+            self.add(
+                Verdict.CRITICAL,
+                "dnssec_bogus",
+                f"the RRSIGs over {label} of {zone} do not validate with its DNSKEYs ({exc})",
+                "re-sign the zone with the published keys",
+            )
+            return False
+        return True
+
+    async def link(
+        self, step: ZoneStep, parent_keys: dns.rrset.RRset | None, final: bool
+    ) -> tuple[Status, dns.rrset.RRset | None]:
+        """Check one zone; its status and its (trusted) DNSKEY set."""
+        import dns.dnssec
+        import dns.dnssectypes
+        import dns.exception
+        import dns.rrset
+
+        zone = step.zone
+        link = DnssecLink(zone=zone, status="unknown")
+        self.links.append(link)
+        # The DS set: the trust anchor for the root, else asked of the parent's servers.
+        ds_texts: list[tuple[int, int, int, str]] = []
+        if step.parent is None:
+            ds_texts = [
+                (a.key_tag, a.algorithm, a.digest_type, a.digest) for a in self.anchors if a.zone == zone
+            ]
+        else:
+            _, done = await self.walker.ask_first(step.parent_servers, zone, "DS")
+            if done is None or done.response is None:
+                link.detail = f"the servers of {step.parent} did not answer for the DS of {zone}"
+                self.add(Verdict.UNKNOWN, "dnssec_unknown", link.detail)
+                return "unknown", None
+            ds, ds_sigs = _find(done.response, zone, "DS")
+            if ds is None:
+                link.status = "insecure"
+                link.detail = f"{step.parent} has no DS for {zone}: the delegation is unsigned"
+                return "insecure", None
+            if parent_keys is not None and not self.check_sigs(
+                step.parent, f"the DS of {zone}", ds, ds_sigs, parent_keys
+            ):
+                link.status = "bogus"
+                return "bogus", None
+            ds_texts = [(d.key_tag, int(d.algorithm), d.digest_type, d.digest.hex().upper()) for d in _ds(ds)]
+        link.ds = [f"{t} alg {a} digest {d}" for t, a, d, _ in ds_texts]
+        for _, _, digest_type, _ in ds_texts:
+            if digest_type == 1:
+                self.add(
+                    Verdict.WARNING,
+                    "deprecated_algorithm",
+                    f"the DS for {zone} uses SHA-1 (digest type 1)",
+                    "publish a DS with SHA-256 (digest type 2) instead",
+                )
+        _, done = await self.walker.ask_first(step.servers, zone, "DNSKEY")
+        if done is None or done.response is None:
+            link.detail = f"no server of {zone} answered for its DNSKEY set"
+            self.add(Verdict.UNKNOWN, "dnssec_unknown", link.detail)
+            return "unknown", None
+        keys, key_sigs = _find(done.response, zone, "DNSKEY")
+        if keys is None:
+            link.status = "bogus"
+            link.detail = f"{zone} has a DS at its parent but serves no DNSKEY"
+            self.add(
+                Verdict.CRITICAL,
+                "dnssec_bogus",
+                link.detail,
+                "publish the keys or remove the DS at the registrar",
+            )
+            return "bogus", None
+        link.dnskeys = [_key_text(k) for k in _keys(keys)]
+        for key in _keys(keys):
+            algorithm = int(key.algorithm)
+            self.algorithms.add(dns.dnssec.algorithm_to_text(algorithm))
+            if algorithm in DEPRECATED_ALGORITHMS:
+                self.add(
+                    Verdict.WARNING,
+                    "deprecated_algorithm",
+                    f"{zone} has a key with the deprecated algorithm {DEPRECATED_ALGORITHMS[algorithm]} ({algorithm})",
+                    "roll to ECDSAP256SHA256 (13) or ED25519 (15)",
+                )
+        matched = dns.rrset.RRset(keys.name, keys.rdclass, keys.rdtype)
+        for key in _keys(keys):
+            for tag, algorithm, digest_type, digest in ds_texts:
+                if dns.dnssec.key_id(key) != tag or int(key.algorithm) != algorithm:
+                    continue
+                try:
+                    made = dns.dnssec.make_ds(zone, key, dns.dnssectypes.DSDigest(digest_type))
+                except (dns.exception.UnsupportedAlgorithm, dns.exception.DeniedByPolicy, ValueError):
+                    continue
+                if made.digest.hex().upper() == digest:
+                    matched.add(key)
+        if len(matched) == 0:
+            link.status = "bogus"
+            link.detail = f"no DNSKEY of {zone} matches the DS at {step.parent or 'the trust anchor'} ({', '.join(link.ds)})"
+            self.add(
+                Verdict.CRITICAL,
+                "ds_mismatch",
+                link.detail,
+                "publish the DS of the current KSK at the registrar (dnssec-dsfromkey), or put the old key back",
+            )
+            return "bogus", None
+        if not self.check_sigs(zone, "the DNSKEY set", keys, key_sigs, matched):
+            link.status = "bogus"
+            return "bogus", None
+        link.status = "secure"
+        return "secure", keys
+
+    async def apex(
+        self, step: ZoneStep, keys: dns.rrset.RRset
+    ) -> tuple[bool, Literal["nsec", "nsec3"] | None]:
+        """RRSIGs over SOA, NS and the apex addresses; and the denial of existence served."""
+        import dns.rdatatype
+
+        zone = step.zone
+        ok = True
+        for rdtype in ("SOA", "NS", "A", "AAAA"):
+            _, done = await self.walker.ask_first(step.servers, zone, rdtype)
+            if done is None or done.response is None:
+                continue
+            rrset, sigs = _find(done.response, zone, rdtype)
+            if rrset is None:
+                continue
+            ok = self.check_sigs(zone, f"the {rdtype} set", rrset, sigs, keys) and ok
+        probe = f"_dnssec-check-{secrets.token_hex(4)}.{zone}"
+        _, done = await self.walker.ask_first(step.servers, probe, "A")
+        denial: Literal["nsec", "nsec3"] | None = None
+        if done is not None and done.response is not None:
+            types = {r.rdtype for r in done.response.authority}
+            denial = (
+                "nsec3" if dns.rdatatype.NSEC3 in types else "nsec" if dns.rdatatype.NSEC in types else None
+            )
+            if denial is None:
+                self.add(
+                    Verdict.WARNING,
+                    "denial_missing",
+                    f"{zone} answers a name that does not exist without NSEC or NSEC3 records",
+                    "the zone is not fully signed: re-sign it with NSEC or NSEC3",
+                )
+        return ok, denial
+
+
+async def dnssec_check(
+    domain: str,
+    *,
+    policy: NetworkPolicy,
+    hints: RootHints,
+    anchors: list[TrustAnchor],
+    warn_days: float = 7,
+    timeout_s: float = 10.0,
+    port: int = 53,
+) -> DnssecResult:
+    """The chain of trust from `anchors` to the zone holding `domain`, walked from `hints`."""
+    started = Stopwatch()
+    name = parse_hostname(domain).rstrip(".") + "."
+    walker = Walker(hints, policy=policy, deadline=time.monotonic() + timeout_s, port=port)
+    walk = await walker.iterate(name, "SOA")
+    chain = _Chain(walker, anchors, warn_days)
+    status: Status = "unknown"
+    broken: str | None = None
+    denial: Literal["nsec", "nsec3"] | None = None
+    if walk.response is None:
+        chain.add(Verdict.UNKNOWN, "dnssec_unknown", f"could not reach the servers of {name}: {walk.problem}")
+    else:
+        keys: dns.rrset.RRset | None = None
+        for index, step in enumerate(walk.steps):
+            status, keys = await chain.link(step, keys, final=index == len(walk.steps) - 1)
+            if status != "secure":
+                broken = step.zone if status in ("bogus", "unknown") else None
+                break
+        if status == "secure" and keys is not None:
+            ok, denial = await chain.apex(walk.steps[-1], keys)
+            if not ok:
+                status, broken = "bogus", walk.steps[-1].zone
+        if status == "insecure":
+            chain.add(
+                Verdict.OK,
+                "dnssec_unsigned",
+                f"{walk.steps[-1].zone} is not signed (no DS at its parent)",
+                "sign the zone and publish its DS at the registrar to protect it against spoofing",
+            )
+    for note in walker.notes:
+        chain.add(Verdict.WARNING, "nameserver_not_asked", note)
+    earliest = None
+    days = None
+    if chain.earliest is not None:
+        earliest = datetime.fromtimestamp(chain.earliest, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        days = round((chain.earliest - time.time()) / 86400, 2)
+        if status == "secure" and days < warn_days:
+            chain.add(
+                Verdict.WARNING,
+                "rrsig_expiring",
+                f"an RRSIG of the chain expires in {days:g} days ({earliest})",
+                "check that the signer re-signs the zone automatically",
+            )
+    if status == "bogus" and not any(
+        f.code in ("dnssec_bogus", "ds_mismatch", "rrsig_expired") for f in chain.findings
+    ):
+        chain.add(Verdict.CRITICAL, "dnssec_bogus", f"the chain of trust breaks at {broken}")
+    zone = walk.steps[-1].zone if walk.steps else name
+    summary = {
+        "secure": f"{zone} is signed and the chain of trust validates",
+        "insecure": f"{zone} is not signed",
+        "bogus": f"DNSSEC for {zone} is broken at {broken}: validating resolvers answer SERVFAIL",
+        "unknown": f"DNSSEC for {zone} could not be checked",
+    }[status]
+    verdict = Verdict.worst([f.severity for f in chain.findings])
+    return DnssecResult.build(
+        summary=f"{verdict.value}: {summary}",
+        findings=chain.findings,
+        started=started,
+        domain=name,
+        status=status,
+        broken_link=broken,
+        chain=chain.links,
+        algorithms=sorted(chain.algorithms),
+        earliest_rrsig_expiry=earliest,
+        days_until_rrsig_expiry=days,
+        denial=denial,
+    )
