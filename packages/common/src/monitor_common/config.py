@@ -59,6 +59,12 @@ class Settings:
     dns_trust_anchors: Path | None = None
     dns_resolvers: tuple[str, ...] = ()
     rdap_url: tuple[str, ...] = ()
+    db: str | None = field(default=None, repr=False)
+    record: bool = False
+    retention_days: int = 30
+    rollup_retention_days: int = 400
+    watch_min_interval_s: float = 10.0
+    watch_concurrency: int = 50
 
     @property
     def network_policy(self) -> NetworkPolicy:
@@ -304,7 +310,10 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("http_max_body_bytes", _positive_int, "1048576", "most response body bytes an HTTP check reads"),
     _Spec("dns_root_hints", _path, "/etc/mcp/root.hints", "root hints zone file (default: the real root's)"),
     _Spec(
-        "dns_trust_anchors", _path, "/etc/mcp/root.ds", "DNSSEC trust anchors as DS records (default: the root's)"
+        "dns_trust_anchors",
+        _path,
+        "/etc/mcp/root.ds",
+        "DNSSEC trust anchors as DS records (default: the root's)",
     ),
     _Spec(
         "dns_resolvers",
@@ -318,6 +327,28 @@ _SPECS: tuple[_Spec, ...] = (
         "https://rdap.example/ or com=https://rdap.verisign.com/com/v1/",
         "RDAP base URL, global or per TLD (tld=URL), comma-separated (default: IANA bootstrap)",
     ),
+    _Spec(
+        "db",
+        _text,
+        "/var/lib/mcp-monitor/monitor.db or postgresql://user:pw@127.0.0.1/monitor",
+        "store of watches and history: a SQLite file or a postgresql:// URL (default: monitor.db in the user data dir)",
+        secret=True,
+    ),
+    _Spec("record", _bool, "true", "also store the results of on-demand checks, not only of watches"),
+    _Spec(
+        "retention_days",
+        _positive_int,
+        "30",
+        "days raw check results are kept before hourly rollups replace them",
+    ),
+    _Spec("rollup_retention_days", _positive_int, "400", "days hourly rollups are kept"),
+    _Spec(
+        "watch_min_interval_s",
+        _positive_float,
+        "10",
+        "shortest interval_s a watch may have (lower it only for tests)",
+    ),
+    _Spec("watch_concurrency", _positive_int, "50", "watch checks one process runs at once"),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"

@@ -12,7 +12,8 @@ wrong and how to fix it. The MCP layer turns each into a `ToolError` with that m
     │   └── TargetError           a target (URL, host, address, host:port) does not parse
     ├── PolicyError               the network policy refuses the address a target leads to
     ├── LimitError                a request exceeds a configured limit (too many targets, ...)
-    └── ConfigError               the server's own settings are malformed (start-up only)
+    ├── ConfigError               the server's own settings are malformed (start-up only)
+    └── StoreError                the store of watches and history (SQLite, PostgreSQL) cannot be used
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "LimitError",
     "MonitorError",
     "PolicyError",
+    "StoreError",
     "TargetError",
 ]
 
@@ -62,3 +64,11 @@ class LimitError(MonitorError):
 
 class ConfigError(MonitorError):
     """A setting from the command line or an MCP_MONITOR_* variable is malformed or unknown."""
+
+
+class StoreError(MonitorError):
+    """The store (`MCP_MONITOR_DB`: a SQLite file or a PostgreSQL server) cannot be used.
+
+    The message names the store (never its password) and the reason; the check that led to it
+    still ran, the watch tools report that its result could not be kept.
+    """

@@ -17,13 +17,15 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, NoReturn, TypeVar, cast
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import CallToolResult, Icon, InputRequiredResult, ToolAnnotations
 
 from monitor_common.audit import AuditLog
@@ -39,6 +41,9 @@ EXIT_CONFIG = 78  # sysexits EX_CONFIG: the operator's settings were wrong
 logger = logging.getLogger("monitor_common.serve")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+# Runs after every successful tool call (e.g. the store recording on-demand results).
+CallHook = Callable[[str, dict[str, Any], CallToolResult], Awaitable[None]]
 
 CHECK_ANNOTATIONS = ToolAnnotations(
     read_only_hint=True,
@@ -57,8 +62,23 @@ class MonitorServer(MCPServer):
     """
 
     def __init__(self, name: str, *, version: str, instructions: str) -> None:
-        super().__init__(name=name, version=version, instructions=instructions, log_level="WARNING")
+        # Our own bus, so that background work (the watch scheduler) can publish resource
+        # updates to `subscriptions/listen` streams outside any request.
+        self.events = InMemorySubscriptionBus()
+        super().__init__(
+            name=name,
+            version=version,
+            instructions=instructions,
+            log_level="WARNING",
+            lifespan=_services_lifespan,
+            subscriptions=self.events,
+        )
         self.audit: AuditLog | None = AuditLog()
+        # Context managers entered for as long as the server runs (`add_service`), and whether
+        # their background work should start: `call` runs one tool and leaves it off.
+        self.services: list[Callable[[bool], AbstractAsyncContextManager[None]]] = []
+        self.run_background = True
+        self.call_hooks: list[CallHook] = []
         # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
         # exit status. Only meaningful where one call runs at a time.
         self.last_outcome = "ok"
@@ -111,8 +131,14 @@ class MonitorServer(MCPServer):
         verdict: object = None
         if isinstance(result, CallToolResult) and result.structured_content is not None:
             verdict = cast("dict[str, Any]", result.structured_content).get("verdict")
+            for hook in self.call_hooks:
+                await hook(name, arguments, result)
         self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
         return result
+
+    def add_service(self, service: Callable[[bool], AbstractAsyncContextManager[None]]) -> None:
+        """Enter `service(run_background)` while the server runs (stdio, HTTP or an in-process client)."""
+        self.services.append(service)
 
     def _finish(
         self,
@@ -134,6 +160,15 @@ class MonitorServer(MCPServer):
                 verdict=verdict,
                 error=error,
             )
+
+
+@asynccontextmanager
+async def _services_lifespan(server: MCPServer[Any]) -> AsyncGenerator[None]:
+    assert isinstance(server, MonitorServer)
+    async with AsyncExitStack() as stack:
+        for service in server.services:
+            await stack.enter_async_context(service(server.run_background))
+        yield
 
 
 def progress_reporter(ctx: Context[Any, Any]) -> ProgressCallback | None:
@@ -253,6 +288,8 @@ def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
         print(f"{server.name}: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    server.run_background = False  # one call: no watch runs meanwhile
+
     async def run() -> CallToolResult:
         # In-process through a real client session, so a tool that reports progress or reads
         # its request context behaves exactly as it does for an MCP host.
@@ -282,4 +319,3 @@ def _serve(server: MonitorServer, settings: Settings) -> int:
         print(f"{server.name}: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return 0
-

@@ -1,0 +1,828 @@
+"""Check history and watches: SQLite by default, PostgreSQL by URL, one schema and one behaviour.
+
+    store = await open_store(settings.db)          # None: the SQLite file in the user data dir
+    await store.add_watch(spec, first_result, now) # a watch, with the result of its first check
+    due = await store.claim_due("http", owner, now, limit=20)   # leases: one process runs each
+    done = await store.complete(watch, owner, result, now)      # state, incidents, next run
+
+What it keeps:
+
+- **watches**: the definition (the check's arguments, JSON), interval and thresholds, paused or
+  not, the state (`pending`, `up`, `down`) with its consecutive failure and success counts, the
+  next run and the lease (which process runs it now, until when).
+- **results**: one row per check (a watch's run, or an on-demand check when
+  `MCP_MONITOR_RECORD=true`): verdict, summary, finding codes, duration, latency, key figures.
+- **incidents**: opened when a watch goes down, closed when it comes back; cause and duration.
+- **rollups**: after `retention_days`, raw results become hourly rows (count per verdict, latency
+  percentiles, the last key figures of the hour), kept for `rollup_retention_days`.
+
+Flap suppression: a result counts as a failure when its verdict is `critical` or `unknown`. A
+watch goes down after `failure_threshold` consecutive failures and up after `success_threshold`
+consecutive successes; only those changes open or close incidents.
+
+Leases: a process takes due watches in a write transaction (SQLite `BEGIN IMMEDIATE`,
+PostgreSQL `FOR UPDATE SKIP LOCKED`) and holds them for one interval. Completing a run clears
+the lease and sets the next run one interval after the scheduled one, so every watch runs once
+per interval among all processes; a process that dies loses its leases when they expire.
+
+Every method is one transaction. Failures of the store raise `StoreError`.
+"""
+
+# ruff: noqa: S608 - the SQL is built from this module's constants; every value is a bound parameter
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import anyio
+
+from monitor_common.errors import InputError, StoreError
+
+__all__ = [
+    "FAILING_VERDICTS",
+    "Completion",
+    "Incident",
+    "ResultRecord",
+    "Rollup",
+    "Store",
+    "StoreError",
+    "Watch",
+    "WatchSpec",
+    "advance_state",
+    "default_sqlite_path",
+    "open_store",
+    "percentile",
+]
+
+FAILING_VERDICTS = frozenset({"critical", "unknown"})
+VERDICTS = ("ok", "warning", "critical", "unknown")
+WatchState = Literal["pending", "up", "down"]
+Change = Literal["opened", "closed"]
+HOUR = 3600.0
+DAY = 86400.0
+# The first run after `add` is spread over this share of the interval, so that watches added
+# together do not run together ever after.
+FIRST_RUN_JITTER = 0.1
+
+
+class _Tx(Protocol):
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+
+class _Conn(Protocol):
+    dialect: str
+
+    async def open(self) -> None: ...
+    def transaction(self, *, write: bool) -> Any: ...
+    async def close(self) -> None: ...
+
+
+# --- records ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """What a caller asks to watch."""
+
+    kind: str
+    name: str
+    definition: Mapping[str, Any]
+    interval_s: float
+    failure_threshold: int = 2
+    success_threshold: int = 1
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A stored watch with its state."""
+
+    kind: str
+    name: str
+    definition: dict[str, Any]
+    interval_s: float
+    failure_threshold: int
+    success_threshold: int
+    paused: bool
+    state: WatchState
+    state_since: float | None
+    consecutive_failures: int
+    consecutive_successes: int
+    next_run: float
+    lease_owner: str | None
+    lease_until: float | None
+    created_at: float
+    last_checked: float | None
+    last_verdict: str | None
+    runs: int
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One check result as stored. `watch` is None for an on-demand check."""
+
+    kind: str
+    watch: str | None
+    tool: str
+    target: str
+    checked_at: float
+    verdict: str
+    summary: str
+    duration_ms: float
+    latency_ms: float | None = None
+    figures: Mapping[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    codes: tuple[str, ...] = ()
+    scheduled_at: float | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A period a watch was down: opened by a failure streak, closed by a success streak."""
+
+    id: int
+    kind: str
+    watch: str
+    opened_at: float
+    closed_at: float | None
+    cause: str
+    verdict: str
+
+    def duration_s(self, now: float) -> float:
+        return (self.closed_at if self.closed_at is not None else now) - self.opened_at
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One hour of a watch's results after the raw rows expired."""
+
+    kind: str
+    watch: str
+    hour: float
+    counts: dict[str, int]
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    figures: dict[str, Any]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What storing a watch's result changed."""
+
+    watch: Watch
+    result_id: int
+    change: Change | None
+    incident: Incident | None
+
+
+# --- pure logic ------------------------------------------------------------------------------------
+
+
+def advance_state(
+    state: WatchState,
+    failures: int,
+    successes: int,
+    verdict: str,
+    *,
+    failure_threshold: int,
+    success_threshold: int,
+) -> tuple[WatchState, int, int, Change | None]:
+    """The state after one more result: (state, consecutive failures, successes, change).
+
+    `pending` (no verdict yet) becomes `up` or `down` like any other state; only going down opens
+    an incident and only coming back up from `down` closes one.
+    """
+    if verdict in FAILING_VERDICTS:
+        failures, successes = failures + 1, 0
+        if state != "down" and failures >= failure_threshold:
+            return "down", failures, successes, "opened"
+    else:
+        failures, successes = 0, successes + 1
+        if state != "up" and successes >= success_threshold:
+            return "up", failures, successes, "closed" if state == "down" else None
+    return state, failures, successes, None
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile `p` (0-100) of already sorted values; None for none."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+# --- schema ----------------------------------------------------------------------------------------
+
+# Each migration is a list of statements; `{id}` is the dialect's auto-increment key.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE watches (
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            interval_s DOUBLE PRECISION NOT NULL,
+            failure_threshold INTEGER NOT NULL,
+            success_threshold INTEGER NOT NULL,
+            paused INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT 'pending',
+            state_since DOUBLE PRECISION,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            consecutive_successes INTEGER NOT NULL DEFAULT 0,
+            next_run DOUBLE PRECISION NOT NULL,
+            lease_owner TEXT,
+            lease_until DOUBLE PRECISION,
+            created_at DOUBLE PRECISION NOT NULL,
+            last_checked DOUBLE PRECISION,
+            last_verdict TEXT,
+            runs INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (kind, name)
+        )""",
+        "CREATE INDEX watches_due ON watches (kind, paused, next_run)",
+        """CREATE TABLE results (
+            id {id},
+            kind TEXT NOT NULL,
+            watch TEXT,
+            tool TEXT NOT NULL,
+            target TEXT NOT NULL,
+            checked_at DOUBLE PRECISION NOT NULL,
+            scheduled_at DOUBLE PRECISION,
+            verdict TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            duration_ms DOUBLE PRECISION NOT NULL,
+            latency_ms DOUBLE PRECISION,
+            figures TEXT NOT NULL,
+            codes TEXT NOT NULL
+        )""",
+        "CREATE INDEX results_watch ON results (kind, watch, checked_at)",
+        "CREATE INDEX results_target ON results (kind, target, checked_at)",
+        "CREATE INDEX results_time ON results (checked_at)",
+        """CREATE TABLE incidents (
+            id {id},
+            kind TEXT NOT NULL,
+            watch TEXT NOT NULL,
+            opened_at DOUBLE PRECISION NOT NULL,
+            closed_at DOUBLE PRECISION,
+            cause TEXT NOT NULL,
+            verdict TEXT NOT NULL
+        )""",
+        "CREATE INDEX incidents_watch ON incidents (kind, watch, opened_at)",
+        """CREATE TABLE rollups (
+            kind TEXT NOT NULL,
+            watch TEXT NOT NULL,
+            hour DOUBLE PRECISION NOT NULL,
+            ok INTEGER NOT NULL,
+            warning INTEGER NOT NULL,
+            critical INTEGER NOT NULL,
+            unknown INTEGER NOT NULL,
+            p50_ms DOUBLE PRECISION,
+            p95_ms DOUBLE PRECISION,
+            p99_ms DOUBLE PRECISION,
+            max_ms DOUBLE PRECISION,
+            figures TEXT NOT NULL,
+            PRIMARY KEY (kind, watch, hour)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+_ID = {
+    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgresql": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+}
+
+_WATCH_COLUMNS = (
+    "kind, name, definition, interval_s, failure_threshold, success_threshold, paused, state, state_since, "
+    "consecutive_failures, consecutive_successes, next_run, lease_owner, lease_until, created_at, "
+    "last_checked, last_verdict, runs"
+)
+_RESULT_COLUMNS = (
+    "id, kind, watch, tool, target, checked_at, verdict, summary, duration_ms, latency_ms, figures, codes, "
+    "scheduled_at"
+)
+_INCIDENT_COLUMNS = "id, kind, watch, opened_at, closed_at, cause, verdict"
+
+
+def _watch(row: Sequence[Any]) -> Watch:
+    return Watch(
+        kind=row[0],
+        name=row[1],
+        definition=json.loads(row[2]),
+        interval_s=float(row[3]),
+        failure_threshold=int(row[4]),
+        success_threshold=int(row[5]),
+        paused=bool(row[6]),
+        state=row[7],
+        state_since=row[8],
+        consecutive_failures=int(row[9]),
+        consecutive_successes=int(row[10]),
+        next_run=float(row[11]),
+        lease_owner=row[12],
+        lease_until=row[13],
+        created_at=float(row[14]),
+        last_checked=row[15],
+        last_verdict=row[16],
+        runs=int(row[17]),
+    )
+
+
+def _result(row: Sequence[Any]) -> ResultRecord:
+    return ResultRecord(
+        id=int(row[0]),
+        kind=row[1],
+        watch=row[2],
+        tool=row[3],
+        target=row[4],
+        checked_at=float(row[5]),
+        verdict=row[6],
+        summary=row[7],
+        duration_ms=float(row[8]),
+        latency_ms=row[9],
+        figures=json.loads(row[10]),
+        codes=tuple(code for code in str(row[11]).split(",") if code),
+        scheduled_at=row[12],
+    )
+
+
+def _incident(row: Sequence[Any]) -> Incident:
+    return Incident(
+        id=int(row[0]),
+        kind=row[1],
+        watch=row[2],
+        opened_at=float(row[3]),
+        closed_at=row[4],
+        cause=row[5],
+        verdict=row[6],
+    )
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+
+class Store:
+    """Watches, results, incidents and rollups in one SQLite file or one PostgreSQL database."""
+
+    def __init__(self, conn: _Conn, where: str) -> None:
+        self._conn = conn
+        self.where = where
+        postgres = conn.dialect == "postgresql"
+        self.dialect = conn.dialect
+        self._for_update = " FOR UPDATE" if postgres else ""
+        self._skip_locked = " FOR UPDATE SKIP LOCKED" if postgres else ""
+
+    async def migrate(self) -> None:
+        """Bring the schema to the current version; safe to race with other processes."""
+        async with self._conn.transaction(write=True) as tx:
+            if self.dialect == "postgresql":
+                # Serialises concurrent first starts; released at commit.
+                await tx.fetch("SELECT pg_advisory_xact_lock(7248301)")
+            await tx.run(
+                "CREATE TABLE IF NOT EXISTS monitor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            rows = await tx.fetch("SELECT value FROM monitor_meta WHERE key = 'schema_version'")
+            version = int(rows[0][0]) if rows else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store {self.where} has schema version {version}, newer than this server's "
+                    f"{SCHEMA_VERSION}: upgrade the server or use another MCP_MONITOR_DB"
+                )
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    await tx.run(statement.replace("{id}", _ID[self.dialect]))
+            if version < SCHEMA_VERSION:
+                await tx.run(
+                    "INSERT INTO monitor_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    # -- watches -----------------------------------------------------------------------------
+
+    async def add_watch(self, spec: WatchSpec, first: ResultRecord, now: float) -> Completion:
+        """Store a new watch with the result of its first check; InputError if the name is taken."""
+        jitter = random.uniform(0, FIRST_RUN_JITTER * spec.interval_s)  # noqa: S311 - spreading load
+        async with self._conn.transaction(write=True) as tx:
+            inserted = await tx.fetch(
+                f"INSERT INTO watches ({_WATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?, 0, 0, ?, "
+                "NULL, NULL, ?, NULL, NULL, 0) ON CONFLICT (kind, name) DO NOTHING RETURNING name",
+                (
+                    spec.kind,
+                    spec.name,
+                    json.dumps(dict(spec.definition), sort_keys=True),
+                    spec.interval_s,
+                    spec.failure_threshold,
+                    spec.success_threshold,
+                    now,
+                    now + spec.interval_s - jitter,
+                    now,
+                ),
+            )
+            if not inserted:
+                raise InputError(
+                    f"a watch named {spec.name!r} already exists: pick another name, or remove it first"
+                )
+            return await self._apply(tx, spec.kind, spec.name, first, now, owner=None)
+
+    async def get_watch(self, kind: str, name: str) -> Watch | None:
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
+            )
+        return _watch(rows[0]) if rows else None
+
+    async def list_watches(self, kind: str) -> list[Watch]:
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? ORDER BY name", (kind,)
+            )
+        return [_watch(row) for row in rows]
+
+    async def remove_watch(self, kind: str, name: str) -> bool:
+        """Delete a watch and its history; False if there was none."""
+        async with self._conn.transaction(write=True) as tx:
+            removed = await tx.run("DELETE FROM watches WHERE kind = ? AND name = ?", (kind, name))
+            if removed:
+                for table in ("results", "incidents", "rollups"):
+                    await tx.run(f"DELETE FROM {table} WHERE kind = ? AND watch = ?", (kind, name))
+        return removed > 0
+
+    async def set_paused(self, kind: str, name: str, paused: bool, now: float) -> Watch | None:
+        """Pause or resume; a resumed watch runs at once. None if there is no such watch."""
+        async with self._conn.transaction(write=True) as tx:
+            if paused:
+                await tx.run("UPDATE watches SET paused = 1 WHERE kind = ? AND name = ?", (kind, name))
+            else:
+                await tx.run(
+                    "UPDATE watches SET paused = 0, next_run = ? WHERE kind = ? AND name = ? AND paused = 1",
+                    (now, kind, name),
+                )
+            rows = await tx.fetch(
+                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
+            )
+        return _watch(rows[0]) if rows else None
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    async def claim_due(self, kind: str, owner: str, now: float, limit: int) -> list[Watch]:
+        """Lease up to `limit` due watches of `kind` to `owner` for one interval each."""
+        if limit < 1:
+            return []
+        async with self._conn.transaction(write=True) as tx:
+            rows = await tx.fetch(
+                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND paused = 0 AND next_run <= ? "
+                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_run LIMIT ?" + self._skip_locked,
+                (kind, now, now, limit),
+            )
+            watches = [_watch(row) for row in rows]
+            for watch in watches:
+                await tx.run(
+                    "UPDATE watches SET lease_owner = ?, lease_until = ? WHERE kind = ? AND name = ?",
+                    (owner, now + watch.interval_s, kind, watch.name),
+                )
+        return [_replace_lease(w, owner, now + w.interval_s) for w in watches]
+
+    async def next_due(self, kind: str, now: float) -> float | None:
+        """When the next watch of `kind` becomes due or its lease expires (None: no active watch)."""
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > ? AND lease_until > next_run "
+                "THEN lease_until ELSE next_run END) FROM watches WHERE kind = ? AND paused = 0",
+                (now, kind),
+            )
+        value = rows[0][0] if rows else None
+        return float(value) if value is not None else None
+
+    async def complete(self, watch: Watch, owner: str, result: ResultRecord, now: float) -> Completion | None:
+        """Store a scheduled run's result, advance the state and release the lease.
+
+        None when the watch was removed meanwhile (the result is dropped with it).
+        """
+        try:
+            async with self._conn.transaction(write=True) as tx:
+                return await self._apply(tx, watch.kind, watch.name, result, now, owner=owner)
+        except _Gone:
+            return None
+
+    async def _apply(
+        self, tx: _Tx, kind: str, name: str, result: ResultRecord, now: float, *, owner: str | None
+    ) -> Completion:
+        rows = await tx.fetch(
+            f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?" + self._for_update,
+            (kind, name),
+        )
+        if not rows:
+            raise _Gone
+        current = _watch(rows[0])
+        result_id = await self._insert_result(tx, result)
+        state, failures, successes, change = advance_state(
+            current.state,
+            current.consecutive_failures,
+            current.consecutive_successes,
+            result.verdict,
+            failure_threshold=current.failure_threshold,
+            success_threshold=current.success_threshold,
+        )
+        incident: Incident | None = None
+        if change == "opened":
+            cause = result.summary + (f" ({', '.join(result.codes)})" if result.codes else "")
+            ids = await tx.fetch(
+                "INSERT INTO incidents (kind, watch, opened_at, closed_at, cause, verdict) "
+                "VALUES (?, ?, ?, NULL, ?, ?) RETURNING id",
+                (kind, name, result.checked_at, cause, result.verdict),
+            )
+            incident = Incident(int(ids[0][0]), kind, name, result.checked_at, None, cause, result.verdict)
+        elif change == "closed":
+            open_rows = await tx.fetch(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE kind = ? AND watch = ? AND closed_at IS NULL",
+                (kind, name),
+            )
+            await tx.run(
+                "UPDATE incidents SET closed_at = ? WHERE kind = ? AND watch = ? AND closed_at IS NULL",
+                (result.checked_at, kind, name),
+            )
+            if open_rows:
+                opened = _incident(open_rows[0])
+                incident = Incident(
+                    opened.id, kind, name, opened.opened_at, result.checked_at, opened.cause, opened.verdict
+                )
+        state_since = result.checked_at if state != current.state else current.state_since
+        if owner is not None and current.lease_owner == owner:
+            # Anchored to the schedule, not to when the run finished, so the interval holds; a
+            # run that fell more than an interval behind starts a fresh schedule from now.
+            next_run = current.next_run + current.interval_s
+            if next_run <= now:
+                next_run = now + current.interval_s
+            await tx.run(
+                "UPDATE watches SET state = ?, state_since = ?, consecutive_failures = ?, consecutive_successes = ?, "
+                "last_checked = ?, last_verdict = ?, runs = runs + 1, next_run = ?, lease_owner = NULL, "
+                "lease_until = NULL WHERE kind = ? AND name = ?",
+                (
+                    state,
+                    state_since,
+                    failures,
+                    successes,
+                    result.checked_at,
+                    result.verdict,
+                    next_run,
+                    kind,
+                    name,
+                ),
+            )
+        else:
+            # The first run at `add`, or a run whose lease expired and passed to another process:
+            # the evidence counts, the schedule belongs to the current lease holder.
+            await tx.run(
+                "UPDATE watches SET state = ?, state_since = ?, consecutive_failures = ?, consecutive_successes = ?, "
+                "last_checked = ?, last_verdict = ?, runs = runs + 1 WHERE kind = ? AND name = ?",
+                (state, state_since, failures, successes, result.checked_at, result.verdict, kind, name),
+            )
+        rows = await tx.fetch(
+            f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
+        )
+        return Completion(_watch(rows[0]), result_id, change, incident)
+
+    # -- results -----------------------------------------------------------------------------
+
+    async def record(self, result: ResultRecord) -> int:
+        """Store the result of an on-demand check; returns its id."""
+        async with self._conn.transaction(write=True) as tx:
+            return await self._insert_result(tx, result)
+
+    async def _insert_result(self, tx: _Tx, result: ResultRecord) -> int:
+        rows = await tx.fetch(
+            "INSERT INTO results (kind, watch, tool, target, checked_at, scheduled_at, verdict, summary, "
+            "duration_ms, latency_ms, figures, codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                result.kind,
+                result.watch,
+                result.tool,
+                result.target,
+                result.checked_at,
+                result.scheduled_at,
+                result.verdict,
+                result.summary,
+                result.duration_ms,
+                result.latency_ms,
+                json.dumps(dict(result.figures), sort_keys=True, default=str),
+                ",".join(result.codes),
+            ),
+        )
+        return int(rows[0][0])
+
+    async def results(
+        self, kind: str, watch: str, since: float, *, limit: int | None = None, newest_first: bool = False
+    ) -> list[ResultRecord]:
+        """A watch's results checked at or after `since`, oldest first (or newest first)."""
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? AND checked_at >= ? "
+            f"ORDER BY checked_at {order}, id {order}"
+        )
+        params: list[Any] = [kind, watch, since]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(sql, params)
+        return [_result(row) for row in rows]
+
+    async def last_result(self, kind: str, watch: str) -> ResultRecord | None:
+        found = await self.results(kind, watch, 0.0, limit=1, newest_first=True)
+        return found[0] if found else None
+
+    async def recorded(self, kind: str, target: str, limit: int = 10) -> list[ResultRecord]:
+        """The newest on-demand results for `target` (as recorded), newest first."""
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch IS NULL AND target = ? "
+                "ORDER BY checked_at DESC, id DESC LIMIT ?",
+                (kind, target, limit),
+            )
+        return [_result(row) for row in rows]
+
+    async def result_ids(self, ids: Iterable[int]) -> set[int]:
+        """Which of `ids` are stored (for durability checks)."""
+        wanted = sorted(set(ids))
+        found: set[int] = set()
+        async with self._conn.transaction(write=False) as tx:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = await tx.fetch(f"SELECT id FROM results WHERE id IN ({marks})", chunk)
+                found.update(int(row[0]) for row in rows)
+        return found
+
+    async def incidents(self, kind: str, watch: str | None, since: float) -> list[Incident]:
+        """Incidents open at any time since `since` (still open ones included), oldest first."""
+        sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE kind = ? AND (closed_at IS NULL OR closed_at >= ?)"
+        params: list[Any] = [kind, since]
+        if watch is not None:
+            sql += " AND watch = ?"
+            params.append(watch)
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(sql + " ORDER BY opened_at, id", params)
+        return [_incident(row) for row in rows]
+
+    async def rollups(self, kind: str, watch: str, since: float) -> list[Rollup]:
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                "SELECT kind, watch, hour, ok, warning, critical, unknown, p50_ms, p95_ms, p99_ms, max_ms, figures "
+                "FROM rollups WHERE kind = ? AND watch = ? AND hour >= ? ORDER BY hour",
+                (kind, watch, math.floor(since / HOUR) * HOUR),
+            )
+        return [
+            Rollup(
+                kind=row[0],
+                watch=row[1],
+                hour=float(row[2]),
+                counts={"ok": row[3], "warning": row[4], "critical": row[5], "unknown": row[6]},
+                p50_ms=row[7],
+                p95_ms=row[8],
+                p99_ms=row[9],
+                max_ms=row[10],
+                figures=json.loads(row[11]),
+            )
+            for row in rows
+        ]
+
+    # -- retention ---------------------------------------------------------------------------
+
+    async def maintain(
+        self, now: float, *, retention_days: float, rollup_retention_days: float, every_s: float = HOUR
+    ) -> tuple[int, int] | None:
+        """Roll raw results older than `retention_days` into hourly rows and drop old rollups.
+
+        Runs at most once per `every_s` among all processes (None when it was not this one's
+        turn); returns (raw rows rolled up or dropped, rollup rows dropped). Only whole hours are
+        rolled up, each once, in the same transaction that deletes its raw rows.
+        """
+        cutoff = math.floor((now - retention_days * DAY) / HOUR) * HOUR
+        async with self._conn.transaction(write=True) as tx:
+            await tx.run(
+                "INSERT INTO monitor_meta (key, value) VALUES ('maintained_at', '0') ON CONFLICT (key) DO NOTHING"
+            )
+            rows = await tx.fetch(
+                "SELECT value FROM monitor_meta WHERE key = 'maintained_at'" + self._for_update
+            )
+            if float(rows[0][0]) > now - every_s:
+                return None
+            await tx.run("UPDATE monitor_meta SET value = ? WHERE key = 'maintained_at'", (repr(now),))
+            raw = await tx.fetch(
+                "SELECT kind, watch, checked_at, verdict, latency_ms, figures FROM results "
+                "WHERE checked_at < ? AND watch IS NOT NULL ORDER BY kind, watch, checked_at",
+                (cutoff,),
+            )
+            groups: dict[tuple[str, str, float], list[tuple[Any, ...]]] = {}
+            for row in raw:
+                groups.setdefault((row[0], row[1], math.floor(row[2] / HOUR) * HOUR), []).append(row)
+            for (kind, watch, hour), members in groups.items():
+                counts = dict.fromkeys(VERDICTS, 0)
+                for member in members:
+                    counts[member[3] if member[3] in counts else "unknown"] += 1
+                latencies = sorted(float(m[4]) for m in members if m[4] is not None)
+                figures: dict[str, Any] = json.loads(members[-1][5])
+                await tx.run(
+                    "INSERT INTO rollups (kind, watch, hour, ok, warning, critical, unknown, p50_ms, p95_ms, p99_ms, "
+                    "max_ms, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, watch, hour) "
+                    "DO UPDATE SET ok = rollups.ok + excluded.ok, warning = rollups.warning + excluded.warning, "
+                    "critical = rollups.critical + excluded.critical, unknown = rollups.unknown + excluded.unknown, "
+                    "p50_ms = excluded.p50_ms, p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms, "
+                    "max_ms = excluded.max_ms, figures = excluded.figures",
+                    (
+                        kind,
+                        watch,
+                        hour,
+                        counts["ok"],
+                        counts["warning"],
+                        counts["critical"],
+                        counts["unknown"],
+                        percentile(latencies, 50),
+                        percentile(latencies, 95),
+                        percentile(latencies, 99),
+                        latencies[-1] if latencies else None,
+                        json.dumps(figures, sort_keys=True),
+                    ),
+                )
+            dropped = await tx.run("DELETE FROM results WHERE checked_at < ?", (cutoff,))
+            horizon = now - rollup_retention_days * DAY
+            old = await tx.run("DELETE FROM rollups WHERE hour < ?", (horizon,))
+            await tx.run("DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?", (horizon,))
+        return dropped, old
+
+
+class _Gone(StoreError):
+    """The watch a result belongs to was removed while its check ran."""
+
+    def __init__(self) -> None:
+        super().__init__("the watch was removed while its check ran")
+
+
+def _replace_lease(watch: Watch, owner: str, until: float) -> Watch:
+    from dataclasses import replace
+
+    return replace(watch, lease_owner=owner, lease_until=until)
+
+
+# --- opening ---------------------------------------------------------------------------------------
+
+
+def default_sqlite_path() -> Path:
+    """`monitor.db` in the user's data directory (e.g. ~/.local/share/mcp-monitor/)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("mcp-monitor", appauthor=False)) / "monitor.db"
+
+
+def is_postgres(target: str | None) -> bool:
+    return target is not None and target.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(target: str | None) -> Path:
+    """The file a non-PostgreSQL `MCP_MONITOR_DB` names (`sqlite:///` prefix allowed)."""
+    if target is None:
+        return default_sqlite_path()
+    return Path(target.removeprefix("sqlite://")).expanduser()
+
+
+async def open_store(target: str | None, *, create: bool = True) -> Store | None:
+    """Open (and migrate) the store `target` names: None for the default SQLite file.
+
+    With `create=False` a SQLite file that does not exist yet is not created and None is
+    returned, so a server with no watches never writes to disk.
+    """
+    conn: _Conn
+    if is_postgres(target):
+        assert target is not None
+        from monitor_common._postgres import PostgresConnection
+
+        conn = PostgresConnection(target)
+        where = conn.where
+    else:
+        path = sqlite_path(target)
+        if not create and not await anyio.Path(path).exists():
+            return None
+        from monitor_common._sqlite import SQLiteConnection
+
+        conn = SQLiteConnection(path)
+        where = str(path)
+    await conn.open()
+    store = Store(conn, where)
+    try:
+        await store.migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return store

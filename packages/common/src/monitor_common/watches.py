@@ -1,0 +1,904 @@
+"""Watches for a server: two tools, three resources and the scheduler, around the server's main check.
+
+    register_watches(mcp, WatchKind(kind="http", check=http_check, target="url", figures=http_figures))
+
+adds to `mcp`:
+
+- `http_watch`: `action` = add | remove | list | pause | resume, `name`, `interval_s` (default 300,
+  at least `MCP_MONITOR_WATCH_MIN_INTERVAL_S`, 10), `failure_threshold`, `success_threshold`, and
+  every parameter of the main check (a parameter whose name collides is renamed, e.g. dns_lookup's
+  `name` becomes `domain`). `add` runs the check once at once and returns that result with the
+  watch; a check that cannot run (bad input, refused address) refuses the watch.
+- `http_watch_report`: per watch (or all, worst first) over a window: uptime, latency percentiles,
+  incidents, the last result and trends of the key figures (e.g. a certificate's days left).
+- resources `monitor://config`, `monitor://watches` and `monitor://watches/{name}`; a watch's state
+  change publishes `resources/updated` for both watch resources to `subscriptions/listen` streams.
+- a service that runs the `Scheduler` while the server runs and closes the store after.
+- when `MCP_MONITOR_RECORD=true`, every on-demand check's result is stored too, and the report
+  tool answers "what did we see last time?" for a target that is not watched.
+
+This is the only module of `monitor_common` besides `serve` that knows MCP. Watched checks run
+through the server's own tool machinery (argument validation, error containment), so a watch
+runs exactly what the tool would run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+import typing
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, cast
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.shared.subscriptions import ResourceUpdated
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from monitor_common.config import get_settings, setting_specs
+from monitor_common.errors import InputError, LimitError, StoreError
+from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
+from monitor_common.scheduler import Scheduler, StoreHandle
+from monitor_common.serve import MonitorServer
+from monitor_common.store import (
+    FAILING_VERDICTS,
+    Completion,
+    Incident,
+    ResultRecord,
+    Store,
+    Watch,
+    WatchSpec,
+    percentile,
+)
+
+__all__ = [
+    "WatchActionResult",
+    "WatchKind",
+    "WatchReport",
+    "WatchReportItem",
+    "WatchService",
+    "register_watches",
+]
+
+logger = logging.getLogger("monitor_common.watches")
+
+DEFAULT_INTERVAL_S = 300.0
+MAX_INTERVAL_S = 86400.0
+WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
+Window = Literal["1h", "24h", "7d", "30d"]
+Action = Literal["add", "remove", "list", "pause", "resume"]
+_WATCH_PARAMS = ("action", "name", "interval_s", "failure_threshold", "success_threshold")
+
+WATCH_ANNOTATIONS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+REPORT_ANNOTATIONS = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+# A check result (as JSON) to its key figures; `latency_ms`, when present, feeds the percentiles.
+Figures = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class WatchKind:
+    """What a server watches: its main check tool and how to read its results."""
+
+    kind: str
+    check: Callable[..., Awaitable[Any]]
+    target: str
+    figures: Figures
+    noun: str = "target"
+    rename: Mapping[str, str] = field(default_factory=lambda: dict[str, str]())
+
+    @property
+    def check_name(self) -> str:
+        return self.check.__name__
+
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+class WatchInfo(BaseModel):
+    name: str = Field(description="The watch's name")
+    target: str = Field(description="What it checks")
+    state: Literal["pending", "up", "down"] = Field(
+        description="up or down after the thresholds; pending before"
+    )
+    paused: bool
+    interval_s: float
+    failure_threshold: int
+    success_threshold: int
+    state_since: str | None = Field(default=None, description="When the state last changed, ISO 8601 UTC")
+    last_checked: str | None = None
+    last_verdict: Verdict | None = None
+    next_run: str | None = Field(default=None, description="When it runs next (None while paused)")
+    runs: int = Field(description="Checks run so far")
+    definition: dict[str, Any] = Field(description="The check's arguments")
+
+
+class WatchActionResult(CheckResult):
+    """What a watch action did; for add, with the first check's result."""
+
+    action: Action
+    watch: WatchInfo | None = None
+    watches: list[WatchInfo] = Field(default_factory=lambda: list[WatchInfo]())
+    result: dict[str, Any] | None = Field(default=None, description="add: the first check's full result")
+    result_id: int | None = Field(default=None, description="add: the id under which that result is stored")
+
+
+class LatencyStats(BaseModel):
+    samples: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+class IncidentInfo(BaseModel):
+    opened_at: str
+    closed_at: str | None = Field(description="None while it is still open")
+    duration_s: float
+    cause: str = Field(description="Summary and finding codes of the result that opened it")
+    verdict: Verdict
+
+
+class FigureTrend(BaseModel):
+    first: float
+    last: float
+    min: float
+    max: float
+    change_per_day: float | None = Field(description="Average change per day over the window")
+
+
+class LastResult(BaseModel):
+    checked_at: str
+    verdict: Verdict
+    summary: str
+    codes: list[str]
+    figures: dict[str, Any]
+
+
+class WatchReportItem(BaseModel):
+    name: str
+    target: str
+    state: Literal["pending", "up", "down"]
+    paused: bool
+    verdict: Verdict = Field(description="critical while down, warning while failing or degraded, else ok")
+    checks: int = Field(description="Results in the window (raw and rolled up)")
+    counts: dict[str, int] = Field(description="Results per verdict in the window")
+    uptime_percent: float | None = Field(description="Share of results that were ok or warning")
+    latency: LatencyStats | None = None
+    incidents: list[IncidentInfo] = Field(default_factory=lambda: list[IncidentInfo]())
+    last_result: LastResult | None = None
+    trends: dict[str, FigureTrend] = Field(
+        default_factory=lambda: dict[str, FigureTrend](), description="Key figures over the window"
+    )
+
+
+class WatchReport(CheckResult):
+    """History of this server's watches over a window, worst first."""
+
+    window: Window
+    watches: list[WatchReportItem] = Field(default_factory=lambda: list[WatchReportItem]())
+    recorded: list[LastResult] = Field(
+        default_factory=lambda: list[LastResult](),
+        description="On-demand results stored for a target that is not watched (MCP_MONITOR_RECORD)",
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _verdict(text: str | None) -> Verdict:
+    try:
+        return Verdict(text or "unknown")
+    except ValueError:
+        return Verdict.UNKNOWN
+
+
+def _envelope(verdict: Verdict, summary: str, findings: list[Finding], started: float) -> dict[str, Any]:
+    return CheckResult(
+        verdict=verdict,
+        summary=summary,
+        findings=findings,
+        checked_at=iso(started) or "",
+        duration_ms=round((time.time() - started) * 1000, 2),
+    ).model_dump(mode="json")
+
+
+def _optional(annotation: Any) -> Any:
+    """`Annotated[T, ...]` (or `T`) made to accept None as well."""
+    if typing.get_origin(annotation) is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        return Annotated[(base | None, *metadata)]  # pyright: ignore[reportInvalidTypeArguments]
+    return annotation | None
+
+
+def _check_parameters(kind: WatchKind) -> list[inspect.Parameter]:
+    """The main check's parameters as the watch tool shows them (renamed, all optional)."""
+    from mcp.server.mcpserver import Context
+
+    parameters: list[inspect.Parameter] = []
+    for parameter in inspect.signature(kind.check, eval_str=True).parameters.values():
+        annotation = parameter.annotation
+        if inspect.isclass(annotation) and issubclass(annotation, Context):
+            continue
+        if any(inspect.isclass(a) and issubclass(a, Context) for a in typing.get_args(annotation)):
+            continue
+        shown = kind.rename.get(parameter.name, parameter.name)
+        if shown in _WATCH_PARAMS:
+            raise ValueError(f"{kind.check_name}'s parameter {parameter.name!r} collides: pass rename=")
+        default = parameter.default
+        if default is inspect.Parameter.empty:
+            annotation, default = _optional(annotation), None
+        parameters.append(
+            inspect.Parameter(shown, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        )
+    return parameters
+
+
+# --- the service -----------------------------------------------------------------------------------
+
+
+class WatchService:
+    """The watches of one server: store handle, scheduler and the tool implementations."""
+
+    def __init__(self, server: MonitorServer, kind: WatchKind) -> None:
+        self.server = server
+        self.kind = kind
+        self.handle = StoreHandle(lambda: get_settings().db)
+        self.scheduler: Scheduler | None = None
+        self.poll_s = 1.0
+        self._parameters = _check_parameters(kind)
+        self._defaults = {
+            p.name: p.default
+            for p in inspect.signature(kind.check).parameters.values()
+            if p.default is not inspect.Parameter.empty
+        }
+
+    # -- running checks ----------------------------------------------------------------------
+
+    async def run_check(
+        self, definition: Mapping[str, Any], *, deadline: float, strict: bool
+    ) -> dict[str, Any]:
+        """The check's result as JSON. `strict`: a check that cannot run raises InputError; else
+        it becomes an `unknown` result (a scheduled run must still be stored)."""
+        started = time.time()
+        try:
+            with anyio.fail_after(deadline):
+                # The base class's call_tool: validation and error containment, no audit line.
+                outcome = await MCPServer.call_tool(self.server, self.kind.check_name, dict(definition))
+        except TimeoutError:
+            message = f"{self.kind.check_name} did not finish within {deadline:.0f} s"
+            finding = Finding(
+                severity=Verdict.UNKNOWN,
+                code="watch_check_timeout",
+                message=message,
+                hint="lower the check's timeout_s or raise interval_s",
+            )
+            return _envelope(Verdict.UNKNOWN, message, [finding], started)
+        except ToolError as exc:
+            if strict:
+                raise InputError(
+                    str(exc).removeprefix(f"Error executing tool {self.kind.check_name}: ")
+                ) from exc
+            finding = Finding(severity=Verdict.UNKNOWN, code="watch_check_failed", message=str(exc))
+            return _envelope(
+                Verdict.UNKNOWN, f"{self.kind.check_name} could not run: {exc}", [finding], started
+            )
+        if isinstance(outcome, CallToolResult) and outcome.structured_content is not None:
+            return cast("dict[str, Any]", outcome.structured_content)
+        message = f"{self.kind.check_name} returned no structured result"
+        finding = Finding(severity=Verdict.UNKNOWN, code="watch_check_failed", message=message)
+        return _envelope(Verdict.UNKNOWN, message, [finding], started)
+
+    def record_of(
+        self,
+        result: Mapping[str, Any],
+        *,
+        watch: str | None,
+        tool: str,
+        target: str,
+        started: float,
+        scheduled_at: float | None = None,
+        main_check: bool = True,
+    ) -> ResultRecord:
+        figures = dict(self.kind.figures(result)) if main_check else {}
+        duration = float(result.get("duration_ms") or 0.0)
+        latency = figures.pop("latency_ms", None)
+        findings = cast("list[dict[str, Any]]", result.get("findings") or [])
+        return ResultRecord(
+            kind=self.kind.kind,
+            watch=watch,
+            tool=tool,
+            target=target,
+            checked_at=started,
+            scheduled_at=scheduled_at,
+            verdict=str(result.get("verdict", "unknown")),
+            summary=str(result.get("summary", ""))[:1000],
+            duration_ms=duration,
+            latency_ms=float(latency) if isinstance(latency, int | float) else duration,
+            figures=figures,
+            codes=tuple(str(f.get("code")) for f in findings if f.get("code")),
+        )
+
+    async def run_watch(self, watch: Watch) -> ResultRecord:
+        """One scheduled run (the scheduler's `RunWatch`)."""
+        settings = get_settings()
+        deadline = min(watch.interval_s * 0.9, settings.max_timeout_s + 5)
+        started = time.time()
+        result = await self.run_check(watch.definition, deadline=deadline, strict=False)
+        return self.record_of(
+            result,
+            watch=watch.name,
+            tool=self.kind.check_name,
+            target=self._target(watch.definition),
+            started=started,
+            scheduled_at=watch.next_run,
+        )
+
+    def _target(self, definition: Mapping[str, Any]) -> str:
+        return str(definition.get(self.kind.target, ""))
+
+    # -- notifications -----------------------------------------------------------------------
+
+    async def publish(self, name: str | None) -> None:
+        uris = ["monitor://watches"] + ([f"monitor://watches/{name}"] if name is not None else [])
+        for uri in uris:
+            await self.server.events.publish(ResourceUpdated(uri=uri))
+
+    async def on_completion(self, completion: Completion) -> None:
+        if completion.change is not None:
+            await self.publish(completion.watch.name)
+
+    # -- the watch tool ----------------------------------------------------------------------
+
+    async def watch(self, arguments: Mapping[str, Any]) -> WatchActionResult:
+        action = cast("Action", arguments["action"])
+        name = cast("str | None", arguments.get("name"))
+        if action == "add":
+            return await self._add(arguments, name)
+        store = await self.handle.require()
+        now = time.time()
+        if action == "list":
+            watches = [self.info(w) for w in await store.list_watches(self.kind.kind)]
+            return self._listing(watches)
+        if not name:
+            raise InputError(
+                f"action={action} needs the watch's name: see {self.kind.kind}_watch action=list"
+            )
+        if action == "remove":
+            if not await store.remove_watch(self.kind.kind, name):
+                raise self._no_such(name)
+            await self.publish(name)
+            return self._done(action, f"stopped watching {name!r} and removed its history", None)
+        paused = action == "pause"
+        watch = await store.set_paused(self.kind.kind, name, paused, now)
+        if watch is None:
+            raise self._no_such(name)
+        if not paused and self.scheduler is not None:
+            self.scheduler.wake()
+        await self.publish(name)
+        return self._done(action, f"{name!r} {'paused' if paused else 'resumed'}", self.info(watch))
+
+    async def _add(self, arguments: Mapping[str, Any], name: str | None) -> WatchActionResult:
+        settings = get_settings()
+        definition: dict[str, Any] = {}
+        for parameter in self._parameters:
+            value = arguments.get(parameter.name)
+            original = next((k for k, v in self.kind.rename.items() if v == parameter.name), parameter.name)
+            if value is not None and (original not in self._defaults or value != self._defaults[original]):
+                definition[original] = value
+        target = self._target(definition)
+        shown = self.kind.rename.get(self.kind.target, self.kind.target)
+        if not target:
+            raise InputError(f"action=add needs {shown}, the {self.kind.noun} to watch")
+        interval = arguments.get("interval_s")
+        interval_s = DEFAULT_INTERVAL_S if interval is None else float(interval)
+        if interval_s < settings.watch_min_interval_s:
+            raise LimitError(
+                f"interval_s={interval_s:g} is below the minimum of {settings.watch_min_interval_s:g} s: "
+                f"pass interval_s={settings.watch_min_interval_s:g} or more"
+            )
+        if interval_s > MAX_INTERVAL_S:
+            raise LimitError(f"interval_s={interval_s:g} is above one day ({MAX_INTERVAL_S:g} s)")
+        name = (name or target).strip()
+        if not name or len(name) > 200:
+            raise InputError("name must be 1 to 200 characters, e.g. name=homepage")
+        store = await self.handle.require()
+        if await store.get_watch(self.kind.kind, name) is not None:
+            raise InputError(f"a watch named {name!r} already exists: pick another name, or remove it first")
+        spec = WatchSpec(
+            kind=self.kind.kind,
+            name=name,
+            definition=definition,
+            interval_s=interval_s,
+            failure_threshold=int(arguments.get("failure_threshold") or 2),
+            success_threshold=int(arguments.get("success_threshold") or 1),
+        )
+        started = time.time()
+        deadline = settings.max_timeout_s + 5
+        result = await self.run_check(definition, deadline=deadline, strict=True)
+        record = self.record_of(result, watch=name, tool=self.kind.check_name, target=target, started=started)
+        completion = await store.add_watch(spec, record, time.time())
+        if self.scheduler is not None:
+            self.scheduler.wake()
+        await self.publish(name)
+        return WatchActionResult(
+            verdict=_verdict(result.get("verdict")),
+            summary=f"watching {target} as {name!r} every {interval_s:g} s; first check: {result.get('summary', '')}",
+            findings=[Finding.model_validate(f) for f in cast("list[Any]", result.get("findings") or [])],
+            checked_at=iso(started) or "",
+            duration_ms=round((time.time() - started) * 1000, 2),
+            action="add",
+            watch=self.info(completion.watch),
+            result=result,
+            result_id=completion.result_id,
+        )
+
+    def _no_such(self, name: str) -> InputError:
+        return InputError(f"no {self.kind.kind} watch named {name!r}: see {self.kind.kind}_watch action=list")
+
+    def _done(self, action: Action, summary: str, watch: WatchInfo | None) -> WatchActionResult:
+        now = time.time()
+        return WatchActionResult(
+            verdict=Verdict.OK,
+            summary=summary,
+            checked_at=iso(now) or "",
+            duration_ms=0.0,
+            action=action,
+            watch=watch,
+        )
+
+    def _listing(self, watches: list[WatchInfo]) -> WatchActionResult:
+        down = [w for w in watches if w.state == "down" and not w.paused]
+        paused = [w for w in watches if w.paused]
+        failing = [w for w in watches if w.last_verdict in (Verdict.WARNING,) and w.state != "down"]
+        findings = [
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="watch_down",
+                message=f"{w.name} ({w.target}) is down since {w.state_since}",
+            )
+            for w in down
+        ]
+        counts = {
+            state: sum(1 for w in watches if w.state == state and not w.paused)
+            for state in ("up", "down", "pending")
+        }
+        summary = (
+            f"{len(watches)} {self.kind.kind} watches: {counts['up']} up, {counts['down']} down, "
+            f"{counts['pending']} pending, {len(paused)} paused"
+        )
+        result = self._done("list", summary, None)
+        verdict = Verdict.CRITICAL if down else Verdict.WARNING if failing else Verdict.OK
+        return result.model_copy(update={"verdict": verdict, "findings": findings, "watches": watches})
+
+    def info(self, watch: Watch) -> WatchInfo:
+        return WatchInfo(
+            name=watch.name,
+            target=self._target(watch.definition),
+            state=watch.state,
+            paused=watch.paused,
+            interval_s=watch.interval_s,
+            failure_threshold=watch.failure_threshold,
+            success_threshold=watch.success_threshold,
+            state_since=iso(watch.state_since),
+            last_checked=iso(watch.last_checked),
+            last_verdict=_verdict(watch.last_verdict) if watch.last_verdict else None,
+            next_run=None if watch.paused else iso(watch.next_run),
+            runs=watch.runs,
+            definition=watch.definition,
+        )
+
+    # -- the report tool ---------------------------------------------------------------------
+
+    async def report(self, name: str | None, window: Window) -> WatchReport:
+        stopwatch = Stopwatch()
+        store = await self.handle.require()
+        now = time.time()
+        since = now - WINDOWS[window]
+        if name is not None:
+            watch = await store.get_watch(self.kind.kind, name)
+            if watch is None:
+                recorded = await store.recorded(self.kind.kind, name)
+                if not recorded:
+                    raise InputError(
+                        f"no {self.kind.kind} watch named {name!r} and no recorded check of it: see "
+                        f"{self.kind.kind}_watch action=list (on-demand checks are kept when MCP_MONITOR_RECORD=true)"
+                    )
+                last = recorded[0]
+                return WatchReport(
+                    verdict=_verdict(last.verdict),
+                    summary=f"{name} is not watched; last checked {iso(last.checked_at)}: {last.summary}",
+                    checked_at=iso(now) or "",
+                    duration_ms=round((time.time() - now) * 1000, 2),
+                    window=window,
+                    recorded=[_last(r) for r in recorded],
+                )
+            watches = [watch]
+        else:
+            watches = await store.list_watches(self.kind.kind)
+        items = [await self.summarize(store, w, since, now, window) for w in watches]
+        items.sort(
+            key=lambda i: (
+                -i.verdict.rank,
+                i.uptime_percent if i.uptime_percent is not None else 101.0,
+                i.name,
+            )
+        )
+        findings: list[Finding] = []
+        for item in items:
+            if item.state == "down" and not item.paused:
+                cause = item.incidents[-1].cause if item.incidents else "failing"
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL, code="watch_down", message=f"{item.name} is down: {cause}"
+                    )
+                )
+            elif item.verdict == Verdict.WARNING:
+                summary = item.last_result.summary if item.last_result else ""
+                findings.append(
+                    Finding(
+                        severity=Verdict.WARNING, code="watch_degraded", message=f"{item.name}: {summary}"
+                    )
+                )
+        if not items:
+            summary = f"no {self.kind.kind} watches yet: add one with {self.kind.kind}_watch action=add"
+        else:
+            parts = [
+                f"{i.name} {i.uptime_percent:.2f}% up"
+                if i.uptime_percent is not None
+                else f"{i.name} no data"
+                for i in items[:5]
+            ]
+            summary = (
+                f"{window}: " + ", ".join(parts) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
+            )
+        return WatchReport.build(
+            summary=summary, findings=findings, started=stopwatch, window=window, watches=items
+        )
+
+    async def summarize(
+        self, store: Store, watch: Watch, since: float, now: float, window: Window
+    ) -> WatchReportItem:
+        results = await store.results(self.kind.kind, watch.name, since)
+        rollups = await store.rollups(self.kind.kind, watch.name, since)
+        incidents = await store.incidents(self.kind.kind, watch.name, since)
+        counts = {v: 0 for v in ("ok", "warning", "critical", "unknown")}
+        for r in results:
+            counts[r.verdict if r.verdict in counts else "unknown"] += 1
+        for rollup in rollups:
+            for key, value in rollup.counts.items():
+                counts[key] += int(value)
+        total = sum(counts.values())
+        uptime = round(100.0 * (counts["ok"] + counts["warning"]) / total, 3) if total else None
+        latencies = sorted(r.latency_ms for r in results if r.latency_ms is not None)
+        latency = (
+            LatencyStats(
+                samples=len(latencies),
+                p50_ms=percentile(latencies, 50),
+                p95_ms=percentile(latencies, 95),
+                p99_ms=percentile(latencies, 99),
+                max_ms=latencies[-1],
+            )
+            if latencies
+            else None
+        )
+        series: list[tuple[float, Mapping[str, Any]]] = [(r.hour, r.figures) for r in rollups]
+        series += [(r.checked_at, r.figures) for r in results]
+        last = results[-1] if results else await store.last_result(self.kind.kind, watch.name)
+        if watch.state == "down":
+            verdict = Verdict.CRITICAL
+        elif watch.last_verdict in FAILING_VERDICTS or watch.last_verdict == "warning":
+            verdict = Verdict.WARNING
+        else:
+            verdict = Verdict.OK
+        return WatchReportItem(
+            name=watch.name,
+            target=self._target(watch.definition),
+            state=watch.state,
+            paused=watch.paused,
+            verdict=verdict,
+            checks=total,
+            counts=counts,
+            uptime_percent=uptime,
+            latency=latency,
+            incidents=[_incident_info(i, now) for i in incidents],
+            last_result=_last(last) if last is not None else None,
+            trends=_trends(series),
+        )
+
+    # -- on-demand recording -----------------------------------------------------------------
+
+    async def record_call(self, tool: str, arguments: dict[str, Any], result: CallToolResult) -> None:
+        """The server's call hook: store an on-demand check's result when MCP_MONITOR_RECORD is on."""
+        if not get_settings().record or tool.startswith(f"{self.kind.kind}_watch"):
+            return
+        structured = cast("dict[str, Any]", result.structured_content or {})
+        if "verdict" not in structured:
+            return
+        from monitor_common.audit import redact
+
+        main = tool == self.kind.check_name
+        target = arguments.get(self.kind.target) if main else None
+        shown = str(target) if target is not None else json.dumps(redact(arguments), sort_keys=True)[:500]
+        started = time.time() - float(structured.get("duration_ms") or 0.0) / 1000
+        record = self.record_of(
+            structured, watch=None, tool=tool, target=shown, started=started, main_check=main
+        )
+        try:
+            store = await self.handle.require()
+            await store.record(record)
+        except StoreError as exc:
+            logger.warning("could not record the result of %s: %s", tool, exc)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self, run_background: bool) -> AsyncGenerator[None]:
+        """While the server runs: the scheduler (when `run_background`); after: the store closed."""
+        try:
+            if not run_background:
+                yield
+                return
+            settings = get_settings()
+            self.scheduler = Scheduler(
+                self.kind.kind,
+                self.handle,
+                self.run_watch,
+                concurrency=settings.watch_concurrency,
+                poll_s=self.poll_s,
+                on_completion=self.on_completion,
+                retention=lambda: (get_settings().retention_days, get_settings().rollup_retention_days),
+            )
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self.scheduler.run)
+                try:
+                    yield
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            self.scheduler = None
+            await self.handle.close()
+
+
+def _last(record: ResultRecord) -> LastResult:
+    return LastResult(
+        checked_at=iso(record.checked_at) or "",
+        verdict=_verdict(record.verdict),
+        summary=record.summary,
+        codes=list(record.codes),
+        figures=dict(record.figures),
+    )
+
+
+def _incident_info(incident: Incident, now: float) -> IncidentInfo:
+    return IncidentInfo(
+        opened_at=iso(incident.opened_at) or "",
+        closed_at=iso(incident.closed_at),
+        duration_s=round(incident.duration_s(now), 3),
+        cause=incident.cause,
+        verdict=_verdict(incident.verdict),
+    )
+
+
+def _trends(series: list[tuple[float, Mapping[str, Any]]]) -> dict[str, FigureTrend]:
+    points: dict[str, list[tuple[float, float]]] = {}
+    for at, figures in sorted(series, key=lambda p: p[0]):
+        for key, value in figures.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                points.setdefault(key, []).append((at, float(value)))
+    trends: dict[str, FigureTrend] = {}
+    for key, values in points.items():
+        (t0, first), (t1, last) = values[0], values[-1]
+        numbers = [v for _, v in values]
+        trends[key] = FigureTrend(
+            first=first,
+            last=last,
+            min=min(numbers),
+            max=max(numbers),
+            change_per_day=round((last - first) / (t1 - t0) * 86400, 4) if t1 > t0 else None,
+        )
+    return trends
+
+
+def effective_settings() -> dict[str, Any]:
+    """The settings in force as JSON, secrets hidden (the `monitor://config` resource)."""
+    from monitor_common.targets import redact_url
+
+    settings = get_settings()
+    shown: dict[str, Any] = {}
+    for spec in setting_specs():
+        value = getattr(settings, spec.attr)
+        if spec.secret and value is not None:
+            value = redact_url(str(value)) if spec.attr == "db" else "***"
+        elif isinstance(value, tuple):
+            value = [str(v) for v in cast("tuple[Any, ...]", value)]
+        elif value is not None and not isinstance(value, bool | int | float | str):
+            value = str(value)
+        shown[spec.env] = value
+    return shown
+
+
+# --- registration ----------------------------------------------------------------------------------
+
+
+def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
+    """Add `<kind>_watch`, `<kind>_watch_report`, the monitor:// resources, the recording hook and the
+    scheduler service to `server`."""
+    service = WatchService(server, kind)
+    check = kind.check_name
+    target_param = kind.rename.get(kind.target, kind.target)
+
+    async def watch_tool(**arguments: Any) -> WatchActionResult:
+        return await service.watch(arguments)
+
+    own = [
+        inspect.Parameter(
+            "action",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[
+                Action,
+                Field(
+                    description="add a watch, remove one (and its history), list them, pause or resume one"
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "name",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None,
+                Field(
+                    description=f"The watch's name (add: defaults to the {target_param}; needed by remove, pause, resume)"
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "interval_s",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                float | None, Field(description="Seconds between checks (default 300, minimum 10)")
+            ],
+        ),
+        inspect.Parameter(
+            "failure_threshold",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=2,
+            annotation=Annotated[
+                int,
+                Field(
+                    ge=1, le=100, description="Consecutive failures (critical or unknown) before it is down"
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "success_threshold",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=1,
+            annotation=Annotated[
+                int, Field(ge=1, le=100, description="Consecutive successes before a down watch is up again")
+            ],
+        ),
+    ]
+    watch_tool.__signature__ = inspect.Signature(  # pyright: ignore[reportFunctionMemberAccess]
+        [*own, *service._parameters],  # pyright: ignore[reportPrivateUsage]
+        return_annotation=WatchActionResult,
+    )
+    watch_tool.__name__ = f"{kind.kind}_watch"
+    server.add_tool(
+        watch_tool,
+        name=f"{kind.kind}_watch",
+        description=(
+            f"Watch a {kind.noun} continuously: add, remove, list, pause or resume watches that run {check} "
+            f"every interval_s and keep the results.\n\n"
+            f'Use this when the user wants ongoing monitoring ("tell me when it breaks", "has it been up?") '
+            f"rather than one {check} now. add takes {check}'s parameters ({target_param} is required), runs "
+            f"the check once at once and returns that result with the watch. A watch goes down after "
+            f"failure_threshold failed checks in a row and up again after success_threshold good ones; each "
+            f"change opens or closes an incident. Watches persist and run while the server runs. For the "
+            f"history use {kind.kind}_watch_report."
+        ),
+        annotations=WATCH_ANNOTATIONS,
+        structured_output=True,
+    )
+
+    async def report_tool(**arguments: Any) -> WatchReport:
+        return await service.report(arguments.get("name"), arguments.get("window", "24h"))
+
+    # Built by hand like the watch tool's: the descriptions name this server's target.
+    report_tool.__signature__ = inspect.Signature(  # pyright: ignore[reportFunctionMemberAccess]
+        [
+            inspect.Parameter(
+                "name",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[
+                    str | None,
+                    Field(
+                        description=f"A watch's name, or a recorded {kind.noun}; none: every watch, worst first"
+                    ),
+                ],
+            ),
+            inspect.Parameter(
+                "window",
+                inspect.Parameter.KEYWORD_ONLY,
+                default="24h",
+                annotation=Annotated[Window, Field(description="How far back: 1h, 24h, 7d or 30d")],
+            ),
+        ],
+        return_annotation=WatchReport,
+    )
+    report_tool.__name__ = f"{kind.kind}_watch_report"
+    server.add_tool(
+        report_tool,
+        name=f"{kind.kind}_watch_report",
+        description=(
+            f"How have the watched {kind.noun}s been doing: uptime percent, latency percentiles, incidents "
+            f"(start, end, duration, cause), the last result and trends of key figures over a window.\n\n"
+            f'Use this for "has it been up?", "since when is it broken?", "how often does it flap?". '
+            f"Only watches added with {kind.kind}_watch have history; for the state right now use {check}."
+        ),
+        annotations=REPORT_ANNOTATIONS,
+        structured_output=True,
+    )
+
+    @server.resource(
+        "monitor://config",
+        name="config",
+        description="The server's effective settings (secrets hidden)",
+        mime_type="application/json",
+    )
+    def config_resource() -> str:
+        return json.dumps(effective_settings(), indent=2)
+
+    @server.resource(
+        "monitor://watches",
+        name="watches",
+        description=f"Every {kind.kind} watch of this server with its state; updated when one changes state",
+        mime_type="application/json",
+    )
+    async def watches_resource() -> str:
+        try:
+            store = await service.handle.require()
+            watches = await store.list_watches(kind.kind)
+        except StoreError as exc:
+            raise ResourceError(str(exc)) from exc
+        return json.dumps([service.info(w).model_dump(mode="json") for w in watches], indent=2)
+
+    @server.resource(
+        "monitor://watches/{name}",
+        name="watch",
+        description="One watch's last 24 hours: uptime, latency, incidents, last result",
+        mime_type="application/json",
+    )
+    async def watch_resource(name: str) -> str:
+        try:
+            report = await service.report(name, "24h")
+        except InputError as exc:
+            raise ResourceNotFoundError(str(exc)) from exc
+        except StoreError as exc:
+            raise ResourceError(str(exc)) from exc
+        return report.model_dump_json(indent=2)
+
+    del config_resource, watches_resource, watch_resource
+    server.call_hooks.append(service.record_call)
+    server.add_service(service.running)
+    return service
