@@ -23,6 +23,9 @@ Routes (any method; `HEAD` gets the headers without a body):
 - `/whoami`: 200 with the address the server is bound to as the body (which backend answered);
   `?status_on=IP:CODE` and `?delay_on=IP:MS` change the status or delay on that backend only.
 - `/big-headers/{n}`: 200 with one `x-big` response header of `n` bytes.
+- `/cycle/{key}?codes=200,500`: the next status of that list on each request, per `key` (a
+  target that flaps on its own).
+- `/switch/{key}`: the status last set with `HttpServer.switch(key, code)` (200 until then).
 - anything else: 404.
 
 `?header=Name: value` (repeatable) adds a response header on `/`, `/status`, `/bytes`, `/json`
@@ -172,6 +175,8 @@ class HttpServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._tmpdir: Path | None = None
+        self._cycles: dict[str, int] = {}
+        self._switches: dict[str, int] = {}
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -229,6 +234,21 @@ class HttpServer:
             found = find()
             assert found is not None
             return found
+
+    def switch(self, key: str, status: int) -> None:
+        """Make `/switch/{key}` answer `status` from now on."""
+        with self._lock:
+            self._switches[key] = status
+
+    def _next_cycle(self, key: str, length: int) -> int:
+        with self._lock:
+            index = self._cycles.get(key, 0)
+            self._cycles[key] = index + 1
+        return index % length
+
+    def _switch_status(self, key: str) -> int:
+        with self._lock:
+            return self._switches.get(key, 200)
 
     def clear(self) -> None:
         """Forget the requests recorded so far."""
@@ -479,6 +499,8 @@ class _Exchange:
             "hang": self._hang,
             "whoami": self._whoami,
             "big-headers": self._big_headers,
+            "cycle": self._cycle,
+            "switch": self._switch,
         }
         handler = handlers.get(head)
         if handler is None:
@@ -659,6 +681,17 @@ class _Exchange:
     async def _big_headers(self, rest: str) -> None:
         size = self._int(rest, "size", 0, 1024 * 1024)
         await self._respond(200, b"big headers\n", headers=[(b"x-big", b"y" * size)])
+
+    async def _cycle(self, rest: str) -> None:
+        codes = [self._int(c, "status", 200, 599) for c in self.query.get("codes", "200,500").split(",") if c]
+        if not codes:
+            raise _BadRequest("cycle wants ?codes=200,500")
+        code = codes[self.server._next_cycle(rest, len(codes))]
+        await self._respond(code, f"status {code}\n".encode())
+
+    async def _switch(self, rest: str) -> None:
+        code = self.server._switch_status(rest)
+        await self._respond(code, f"status {code}\n".encode())
 
     async def _hang(self, rest: str) -> None:
         # No response at all: when the server stops, hypercorn answers 500 on connections that
