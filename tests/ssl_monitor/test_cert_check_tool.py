@@ -280,3 +280,15 @@ async def test_loopback_is_refused_by_default_before_any_dial(tool_error: Any) -
     text = await tool_error("cert_check", host="127.0.0.1", port=1)
     assert "refused to connect to 127.0.0.1 (loopback address)" in text
     assert "MCP_MONITOR_ALLOW_NETWORKS" in text
+
+
+async def test_expired_intermediate(tool: Tool, ca: CertAuthority) -> None:
+    now = dt.datetime.now(dt.UTC)
+    stale = ca.issue_intermediate("expired intermediate", not_before=now - dt.timedelta(days=400),
+                                  not_after=now - dt.timedelta(days=1))  # fmt: skip
+    leaf = stale.issue_leaf(not_before=now - dt.timedelta(days=30), not_after=now + dt.timedelta(days=60))
+    result = await check_leaf(tool, leaf)
+    assert {"chain_contains_expired", "untrusted_chain"} <= set(codes(result))
+    (expired,) = [f for f in result["findings"] if f["code"] == "chain_contains_expired"]
+    assert expired["severity"] == "critical" and "expired intermediate" in expired["message"]
+    assert "outside its validity period" in result["trust_error"]

@@ -79,7 +79,7 @@ async def test_every_address_of_a_name_from_dns(tool: Tool, ca: CertAuthority, d
 
     host, dns_port = dns_server.address
     set_settings(Settings(allow_networks=LOOPBACK, resolver=f"{host}:{dns_port}"))
-    dns_server.handler = zone({("multi.test.", "A"): ["127.0.0.1", "127.0.0.2"], ("multi.test.", "AAAA"): []})
+    dns_server.handler = zone({("multi.test.", "A"): ["127.0.0.1", "127.0.0.2"]})
     leaf = ca.valid(["multi.test"])
     async with same_port(
         {"127.0.0.1": leaf.server_ssl_context(), "127.0.0.2": leaf.server_ssl_context()}
@@ -235,3 +235,22 @@ async def test_openssl_server_without_a_staple(tool: Tool, pki: Any, openssl_ser
         checked = await tool("cert_check", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem)
     assert checked["ocsp_stapled"] is False
     assert codes(checked) == ["must_staple_not_stapled"]
+
+
+@pytest.mark.usefixtures("allow_loopback")
+async def test_a_silent_responder_does_not_stretch_the_time_limit(tool: Tool, ca: CertAuthority) -> None:
+    async def say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    silent = await asyncio.start_server(say_nothing, "127.0.0.1", 0)
+    async with silent:
+        url = f"http://127.0.0.1:{silent.sockets[0].getsockname()[1]}"
+        leaf = ca.issue_leaf(crl_url=f"{url}/crl", ocsp_url=f"{url}/ocsp")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await revocation(tool, leaf, ca_bundle_pem=leaf.ca_pem, timeout_s=1)
+        elapsed = loop.time() - started
+    assert elapsed < 2.5
+    assert result["status"] == "unknown"
+    assert {s["method"] for s in result["sources"]} == {"crl", "ocsp"}

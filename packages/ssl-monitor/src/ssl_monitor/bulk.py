@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from monitor_common.errors import InputError, LimitError
+from monitor_common.errors import InputError, LimitError, PolicyError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
 from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
@@ -93,6 +93,9 @@ async def cert_check_many(
     started = Stopwatch()
     check_thresholds(warn_days, critical_days)
     parsed = _parse_targets(targets, max_targets)
+    for hp in parsed:
+        if hp.host.ip is not None:  # a refused address fails the call before anything is dialled
+            policy.check(hp.host.ip, host=hp.host.name)
     # Loaded once, not once per target.
     anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
 
@@ -113,10 +116,24 @@ async def cert_check_many(
     def timed_out(index: int, why: TimeoutReason) -> CertCheckRow:
         return _failed_row(targets[index], "timeout", f"no result within {timeout_s:g} s ({why})")
 
+    def refused(index: int, exc: Exception) -> CertCheckRow:
+        # A name that resolves to a refused address is found out only when dialling; the other
+        # rows are worth keeping, so it becomes a row rather than the end of the call.
+        if not isinstance(exc, PolicyError):
+            raise exc
+        finding = Finding(severity=Verdict.UNKNOWN, code="policy_refused", message=str(exc))
+        return CertCheckRow(
+            target=targets[index],
+            verdict=Verdict.UNKNOWN.value,
+            summary=f"unknown: {targets[index]}: {exc}",
+            findings=[finding],
+        )
+
     rows = await fanout(
         list(range(len(parsed))),
         one,
         on_timeout=timed_out,
+        on_error=refused,
         key=lambda index: parsed[index].host.name,
         concurrency=concurrency,
         per_host=per_host,

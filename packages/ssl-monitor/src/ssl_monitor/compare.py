@@ -113,7 +113,7 @@ async def cert_compare_endpoints(
                 target.name,
                 port,
                 policy=policy,
-                timeout_s=timeout_s,
+                timeout_s=max(timeout_s - started.elapsed_ms() / 1000, 0.01),
                 sni=server_name,
                 connect_ip=ip.compressed,
                 resolver=resolver,

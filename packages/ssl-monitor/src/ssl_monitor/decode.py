@@ -37,7 +37,7 @@ def cert_decode(text: str) -> CertDecodeResult:
     in_order = all(entry.signed_next for entry in decoded[1:])
 
     findings: list[Finding] = []
-    for entry in decoded:
+    for entry, cert in zip(decoded, certs, strict=True):
         who = f"certificate {entry.position} ({entry.subject})"
         if entry.days_left < 0:
             findings.append(
@@ -47,7 +47,7 @@ def cert_decode(text: str) -> CertDecodeResult:
                     message=f"{who} expired on {entry.not_after}",
                 )
             )
-        elif entry.days_left > 0 and datetime.fromisoformat(entry.not_before) > now:
+        elif cert.not_valid_before_utc > now:
             findings.append(
                 Finding(
                     severity=Verdict.CRITICAL,

@@ -34,6 +34,7 @@ __all__ = [
     "EndpointCert",
     "ProtocolState",
     "ProtocolSupport",
+    "RevocationMethod",
     "RevocationResult",
     "RevocationSource",
     "TlsScanResult",
@@ -215,12 +216,13 @@ class CompareEndpointsResult(CheckResult):
 
 
 RevocationStatus = Literal["good", "revoked", "unknown"]
+RevocationMethod = Literal["crl", "ocsp", "ocsp_stapled"]
 
 
 class RevocationSource(BaseModel):
     """What one revocation source (CRL or OCSP) said."""
 
-    method: Literal["crl", "ocsp", "ocsp_stapled"]
+    method: RevocationMethod
     url: str | None = None
     status: RevocationStatus
     reason: str | None = Field(default=None, description="Why unknown, or the revocation reason")

@@ -22,7 +22,7 @@ from monitor_common.targets import parse_host
 
 from ssl_monitor.certs import resolve_port
 from ssl_monitor.handshake import HandshakeFailure, handshake
-from ssl_monitor.models import RevocationResult, RevocationSource
+from ssl_monitor.models import RevocationMethod, RevocationResult, RevocationSource
 from ssl_monitor.staple import probe_staple
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ async def _crl(
     resolver: Resolver | None,
 ) -> RevocationSource:
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     data = await _fetch(url, policy, timeout_s, resolver)
     try:
@@ -103,7 +104,18 @@ async def _crl(
     if crl.issuer != issuer.subject:
         source.reason = f"the CRL is issued by {crl.issuer.rfc4514_string()}, not by the certificate's issuer"
         return source
-    source.signature_valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    key = issuer.public_key()
+    if not isinstance(
+        key,
+        rsa.RSAPublicKey
+        | ec.EllipticCurvePublicKey
+        | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey
+        | dsa.DSAPublicKey,
+    ):
+        source.reason = "the issuer's key type cannot sign a CRL"
+        return source
+    source.signature_valid = crl.is_signature_valid(key)
     if not source.signature_valid:
         source.reason = "the CRL's signature does not verify with the issuer's key"
         return source
@@ -135,7 +147,7 @@ def _responder_key(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: d
         if response.responder_name is not None:
             return response.responder_name == cert.subject
         # byKey is the SHA-1 of the key's bits, which is how a subject key identifier is made.
-        key_id = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+        key_id = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
         return response.responder_key_hash == key_id
 
     if is_key_of(issuer):
@@ -178,12 +190,17 @@ def _signature_verifies(response: ocsp.OCSPResponse, signer: x509.Certificate) -
 
 
 def judge_ocsp(
-    data: bytes, leaf: x509.Certificate, issuer: x509.Certificate, *, method: str, url: str | None
+    data: bytes,
+    leaf: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    method: RevocationMethod,
+    url: str | None,
 ) -> RevocationSource:
     """What an OCSP response (DER) proves about `leaf`; `status` unknown with the reason if nothing."""
     from cryptography.x509 import ocsp
 
-    source = RevocationSource(method=method, url=url, status="unknown")  # type: ignore[arg-type]
+    source = RevocationSource(method=method, url=url, status="unknown")
     try:
         response = ocsp.load_der_ocsp_response(data)
     except ValueError as exc:
@@ -284,6 +301,11 @@ async def cert_revocation(
     target = parse_host(host)
     port = resolve_port(port, starttls)
     anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
+
+    def left() -> float:
+        """What remains of `timeout_s`: the steps share it, so the call never runs over."""
+        return max(timeout_s - started.elapsed_ms() / 1000, 0.0)
+
     server_name = sni if sni is not None else (None if target.ip is not None else target.name)
     base: dict[str, object] = {"host": target.name, "port": port}
     shown = f"{server_name or target.name}:{port}"
@@ -340,24 +362,28 @@ async def cert_revocation(
     else:
         found: dict[int, RevocationSource] = {}
 
-        async def run(index: int, method: str, url: str) -> None:
+        async def run(index: int, method: RevocationMethod, url: str) -> None:
             fetch = _crl if method == "crl" else _ocsp
             try:
-                found[index] = await fetch(url, leaf, issuer, policy, timeout_s, resolver)
+                with anyio.move_on_after(left()):
+                    found[index] = await fetch(url, leaf, issuer, policy, left(), resolver)
+                if index not in found:
+                    raise _Unknown(f"no answer from {url} within the time limit of {timeout_s:g} s")
             except _Unknown as exc:
-                found[index] = RevocationSource(method=method, url=url, status="unknown", reason=str(exc))  # type: ignore[arg-type]
+                found[index] = RevocationSource(method=method, url=url, status="unknown", reason=str(exc))
 
-        jobs = [("crl", url) for url in info.crl_urls[:1]] + [("ocsp", url) for url in info.ocsp_urls[:1]]
+        jobs: list[tuple[RevocationMethod, str]] = [("crl", url) for url in info.crl_urls[:1]]
+        jobs.extend(("ocsp", url) for url in info.ocsp_urls[:1])
         async with anyio.create_task_group() as tg:
             for index, (method, url) in enumerate(jobs):
                 tg.start_soon(run, index, method, url)
         sources.extend(found[index] for index in range(len(jobs)))
-        if info.ocsp_urls or info.must_staple:
+        if (info.ocsp_urls or info.must_staple) and left() > 0.05:
             probe = await probe_staple(
                 target.name,
                 port,
                 policy=policy,
-                timeout_s=timeout_s,
+                timeout_s=left(),
                 sni=server_name,
                 connect_ip=shake.remote_ip,
                 starttls=starttls,
