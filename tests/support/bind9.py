@@ -16,7 +16,7 @@ One `named` process answers differently per destination address (views with
     127.0.6.1    ns4.dns.test          a UDP-only relay to ns1 (no TCP), run by this module
 
 ns1 also serves notcp.test (NS ns1 and ns4) and noglue.test (NS ns1.dns.test and
-ns1.noglue.test, for which the TLD has no glue).
+ns1.noglue.test, for which the TLD has no glue) and bulk.test (2000 names, for bench/dns_bulk.py).
 
 The two nameservers sit in different /24s so that a healthy zone is healthy. Zones are signed
 with dnssec-keygen/dnssec-signzone (ECDSA P-256); `expired.test` carries RRSIGs that expired in
@@ -36,6 +36,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 __all__ = ["ADDRESSES", "UDP_ONLY", "Bind9", "Bind9Unavailable", "dig"]
 
@@ -48,6 +49,8 @@ ADDRESSES = {
     "resolver": "127.0.3.1",
     "stale": "127.0.4.1",
 }
+LOCK_PATH = Path(tempfile.gettempdir()) / "mcp-monitor-bind9.lock"
+BULK_NAMES = 2000  # host0000.bulk.test ... host1999.bulk.test, for the benchmark
 UDP_ONLY = "127.0.6.1"  # ns4.dns.test: a UDP relay to ns1 with no TCP listener (not named)
 GOOD_WWW = "192.0.2.10"
 STALE_WWW = "192.0.2.99"
@@ -114,6 +117,7 @@ class Bind9:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _relay_socket: socket.socket | None = None
     _relay_thread: threading.Thread | None = None
+    _lock_file: IO[str] | None = None
 
     @property
     def root_hints(self) -> Path:
@@ -214,6 +218,8 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         ):
             body = f"@ NS ns1.dns.test.\n{extra}\nwww A 192.0.2.60"
             self._write(name, _zone(f"{name}.test.", "ns1.dns.test.", 1, body))
+        bulk = "\n".join(f"host{i:04d} A 192.0.2.{i % 250 + 1}" for i in range(BULK_NAMES))
+        self._write("bulk", _zone("bulk.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n" + bulk))
         self._write(
             "lame",
             _zone(
@@ -319,6 +325,7 @@ controls {{ }};
                     zone("expired.test", "expired.db.signed"),
                     zone("badds.test", "badds.db.signed"),
                     zone("notcp.test", "notcp.db"),
+                    zone("bulk.test", "bulk.db"),
                     zone("noglue.test", "noglue.db"),
                 ],
             )
@@ -371,8 +378,27 @@ view "resolver" {{
         self._relay_thread = threading.Thread(target=self._relay, args=(sock,), name="udp-relay", daemon=True)
         self._relay_thread.start()
 
+    def _lock(self, wait: float = 300.0) -> None:
+        # The hierarchy owns fixed addresses on port 53, so test sessions on one machine (several
+        # checkouts, a benchmark) take turns instead of failing on each other's server.
+        import fcntl
+
+        self._lock_file = LOCK_PATH.open("a")
+        give_up = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > give_up:
+                    self._lock_file.close()
+                    self._lock_file = None
+                    raise RuntimeError(f"another BIND9 hierarchy held {LOCK_PATH} for {wait:g} s") from None
+                time.sleep(0.2)
+
     def start(self) -> Bind9:
         self.build()
+        self._lock()
         if shutil.which("ip") is None:
             raise Bind9Unavailable("the ip command (iproute2) is needed to add loopback addresses")
         self._add_addresses()
@@ -427,6 +453,9 @@ view "resolver" {{
             )
         self.added.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
 
     def __enter__(self) -> Bind9:
         return self.start()

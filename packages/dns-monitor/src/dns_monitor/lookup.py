@@ -6,6 +6,7 @@ Findings: `nxdomain`, `nodata`, `servfail`, `refused`, `rcode_error`, `timeout`,
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -36,6 +37,11 @@ MAX_TYPES = 16
 
 def parse_record_types(record_types: Sequence[str]) -> list[str]:
     """Normalized type names (A, MX, ...); InputError for an unknown one."""
+    return list(_parse_record_types(tuple(record_types)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_record_types(record_types: tuple[str, ...]) -> tuple[str, ...]:
     import dns.rdatatype
 
     if not record_types:
@@ -53,7 +59,7 @@ def parse_record_types(record_types: Sequence[str]) -> list[str]:
         if dns.rdatatype.is_metatype(rdtype) and rdtype != dns.rdatatype.ANY:
             raise InputError(f"record type {text!r} cannot be asked for with dns_lookup")
         names.append(dns.rdatatype.to_text(rdtype))
-    return list(dict.fromkeys(names))
+    return tuple(dict.fromkeys(names))
 
 
 def _norm(value: str) -> str:
@@ -124,14 +130,14 @@ def lookup_one(record_type: str, done: Exchange) -> tuple[TypeLookup, list[Findi
         return TypeLookup(record_type=record_type, transport=done.transport, error=done.detail), findings
 
     rcode = response.rcode()
-    rtype = dns.rdatatype.from_text(record_type)
     answers = records_of(response.answer)
-    wanted = [a for a in answers if a.type == record_type or rtype == dns.rdatatype.ANY]
+    wanted = [a for a in answers if a.type == record_type or record_type == "ANY"]
     soa: DnsRecord | None = None
     if not wanted:
-        soas = [r for r in records_of([s for s in response.authority if s.rdtype == dns.rdatatype.SOA])]
+        soas = records_of([s for s in response.authority if s.rdtype == dns.rdatatype.SOA])
         soa = soas[0] if soas else None
-    name = response.question[0].name.to_text() if response.question else ""
+    problem = rcode != dns.rcode.NOERROR or not wanted
+    name = response.question[0].name.to_text() if problem and response.question else ""
     if rcode == dns.rcode.NXDOMAIN:
         findings.append(
             Finding(
@@ -176,7 +182,7 @@ def lookup_one(record_type: str, done: Exchange) -> tuple[TypeLookup, list[Findi
                 hint=f"publish a {record_type} record if one is expected",
             )
         )
-    lookup = TypeLookup(
+    lookup = TypeLookup.model_construct(  # typed data from `query`, see the note there
         record_type=record_type,
         rcode=dns.rcode.to_text(rcode),
         flags=flags_of(response),

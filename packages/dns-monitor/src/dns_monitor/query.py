@@ -13,9 +13,10 @@ infrastructure and is not checked. dnspython is imported on first use.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
@@ -80,6 +81,7 @@ def system_server(configured: str | None) -> ServerSpec:
     return ServerSpec("dns", str(resolver.nameservers[0]), 53)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_server(server: str, policy: NetworkPolicy) -> ServerSpec:
     """Read `IP`, `IP:port`, `tls://IP[:port]` or `https://host[:port]/path` and apply `policy`.
 
@@ -258,17 +260,19 @@ async def _https(
 # --- reading a response ---------------------------------------------------------------------------
 
 
-def flags_of(response: dns.message.Message) -> DnsFlags:
-    import dns.flags
+# The models below are filled from parsed wire data whose types this code guarantees, so they are
+# built with model_construct (no validation): it keeps bulk lookups close to plain dnspython.
 
-    f = response.flags
-    return DnsFlags(
-        aa=bool(f & dns.flags.AA),
-        tc=bool(f & dns.flags.TC),
-        rd=bool(f & dns.flags.RD),
-        ra=bool(f & dns.flags.RA),
-        ad=bool(f & dns.flags.AD),
-        cd=bool(f & dns.flags.CD),
+
+def flags_of(response: dns.message.Message) -> DnsFlags:
+    f = int(response.flags)  # plain ints: the Flag enum's & is slow in bulk
+    return DnsFlags.model_construct(
+        aa=bool(f & 0x0400),
+        tc=bool(f & 0x0200),
+        rd=bool(f & 0x0100),
+        ra=bool(f & 0x0080),
+        ad=bool(f & 0x0020),
+        cd=bool(f & 0x0010),
     )
 
 
@@ -281,11 +285,11 @@ def records_of(rrsets: list[dns.rrset.RRset]) -> list[DnsRecord]:
         rdtype = dns.rdatatype.to_text(rrset.rdtype)
         for rdata in rrset:  # pyright: ignore[reportUnknownVariableType]
             records.append(
-                DnsRecord(
+                DnsRecord.model_construct(
                     name=rrset.name.to_text(),
                     type=rdtype,
                     ttl=rrset.ttl,
-                    value=cast("object", rdata).__str__(),
+                    value=str(rdata),  # pyright: ignore[reportUnknownArgumentType]
                 )
             )
     return records
