@@ -16,7 +16,10 @@ One `named` process answers differently per destination address (views with
     127.0.6.1    ns4.dns.test          a UDP-only relay to ns1 (no TCP), run by this module
 
 ns1 also serves notcp.test (NS ns1 and ns4) and noglue.test (NS ns1.dns.test and
-ns1.noglue.test, for which the TLD has no glue) and bulk.test (2000 names, for bench/dns_bulk.py).
+ns1.noglue.test, for which the TLD has no glue), bulk.test (2000 names, for bench/dns_bulk.py),
+and the mail zones mail.test (healthy SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI), spam.test
+(SPF with 11 lookups, DMARC p=none, an MX that is a CNAME and one without address, MTA-STS
+not covering the MX) and nomail.test (null MX). Their mta-sts hosts resolve to 127.0.0.1.
 
 The two nameservers sit in different /24s so that a healthy zone is healthy. Zones are signed
 with dnssec-keygen/dnssec-signzone (ECDSA P-256); `expired.test` carries RRSIGs that expired in
@@ -66,6 +69,23 @@ class Bind9Unavailable(RuntimeError):
 def _zone(origin: str, mname: str, serial: int, body: str) -> str:
     head = f"$ORIGIN {origin}\n$TTL 300\n" + _SOA.format(mname=mname, origin=origin, serial=serial) + "\n"
     return head + body.strip() + "\n"
+
+
+def _txt(text: str) -> str:
+    """TXT rdata in zone-file form, split into strings of at most 255 bytes."""
+    return " ".join(f'"{text[i : i + 255]}"' for i in range(0, len(text), 255))
+
+
+def _dkim_key(bits: int) -> str:
+    """The base64 DER public key of a fresh RSA key, as a DKIM record's p= carries it."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    public = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()
+    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
 
 
 def _run(*args: str, cwd: Path) -> str:
@@ -218,6 +238,7 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         ):
             body = f"@ NS ns1.dns.test.\n{extra}\nwww A 192.0.2.60"
             self._write(name, _zone(f"{name}.test.", "ns1.dns.test.", 1, body))
+        self._write_mail_zones()
         bulk = "\n".join(f"host{i:04d} A 192.0.2.{i % 250 + 1}" for i in range(BULK_NAMES))
         self._write("bulk", _zone("bulk.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n" + bulk))
         self._write(
@@ -247,6 +268,9 @@ notcp NS ns1.dns.test.
 notcp NS ns4.dns.test.
 noglue NS ns1.dns.test.
 noglue NS ns1.noglue.test.
+mail NS ns1.dns.test.
+spam NS ns1.dns.test.
+nomail NS ns1.dns.test.
 good NS ns1.dns.test.
 good NS ns2.dns.test.
 {good_ds.replace("good.test.", "good", 1)}
@@ -278,6 +302,45 @@ a.root-servers.test. A {a["root"]}
             f". 3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A {a['root']}\n"
         )
         self._write_conf()
+
+    def _write_mail_zones(self) -> None:
+        """mail.test (healthy), spam.test (everything wrong), nomail.test (null MX)."""
+        ns = "@ NS ns1.dns.test.\n"
+        mail = f"""{ns}
+@ MX 10 mx.mail.test.
+mx A 192.0.2.25
+@ TXT "v=spf1 mx include:_spf.mail.test -all"
+_spf TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@mail.test; adkim=s"
+s2048._domainkey TXT {_txt(f"v=DKIM1; k=rsa; p={_dkim_key(2048)}")}
+s1024._domainkey TXT {_txt(f"v=DKIM1; k=rsa; p={_dkim_key(1024)}")}
+revoked._domainkey TXT "v=DKIM1; p="
+_mta-sts TXT "v=STSv1; id=20261126"
+mta-sts A 127.0.0.1
+_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@mail.test"
+default._bimi TXT "v=BIMI1; l=https://mail.test/logo.svg"
+"""
+        includes = " ".join(f"include:i{i}.spam.test" for i in range(1, 6))
+        spam = (
+            f"""{ns}
+@ MX 10 alias.spam.test.
+@ MX 20 gone.spam.test.
+alias CNAME mx.spam.test.
+mx A 192.0.2.26
+@ TXT "v=spf1 mx {includes} ~all"
+"""
+            + "".join(f'i{i} TXT "v=spf1 a ip4:192.0.2.{i} -all"\ni{i} A 192.0.2.{i}\n' for i in range(1, 6))
+            + """
+_dmarc TXT "v=DMARC1; p=none; pct=50"
+_mta-sts TXT "v=STSv1; id=1"
+mta-sts A 127.0.0.1
+"""
+        )
+        nomail = (
+            f'{ns}@ MX 0 .\n@ TXT "v=spf1 -all"\n_dmarc TXT "v=DMARC1; p=reject; rua=mailto:d@nomail.test"\n'
+        )
+        for name, body in (("mail", mail), ("spam", spam), ("nomail", nomail)):
+            self._write(name, _zone(f"{name}.test.", "ns1.dns.test.", 1, body))
 
     def _write_conf(self) -> None:
         a = ADDRESSES
@@ -326,6 +389,9 @@ controls {{ }};
                     zone("badds.test", "badds.db.signed"),
                     zone("notcp.test", "notcp.db"),
                     zone("bulk.test", "bulk.db"),
+                    zone("mail.test", "mail.db"),
+                    zone("spam.test", "spam.db"),
+                    zone("nomail.test", "nomail.db"),
                     zone("noglue.test", "noglue.db"),
                 ],
             )

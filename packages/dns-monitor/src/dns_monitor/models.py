@@ -11,16 +11,23 @@ __all__ = [
     "AnswerGroup",
     "DelegationNameserver",
     "DelegationResult",
+    "DkimInfo",
+    "DmarcInfo",
     "DnsFlags",
     "DnsLookupResult",
     "DnsRecord",
     "DnssecLink",
     "DnssecResult",
+    "EmailAuthResult",
     "ExtendedError",
+    "MtaStsInfo",
+    "MxHost",
+    "MxInfo",
     "PropagationResult",
     "ResolverAnswer",
     "ReverseDnsResult",
     "ReverseEntry",
+    "SpfInfo",
     "TypeLookup",
 ]
 
@@ -187,3 +194,66 @@ class DnssecResult(CheckResult):
     earliest_rrsig_expiry: str | None = None
     days_until_rrsig_expiry: float | None = None
     denial: Literal["nsec", "nsec3"] | None = None
+
+
+class MxHost(BaseModel):
+    preference: int
+    host: str
+    addresses: list[str] = Field(default_factory=lambda: list[str]())
+    is_cname: bool = False
+
+
+class MxInfo(BaseModel):
+    hosts: list[MxHost] = Field(default_factory=lambda: list[MxHost]())
+    null_mx: bool = Field(default=False, description="RFC 7505 null MX: the domain accepts no mail")
+
+
+class SpfInfo(BaseModel):
+    record: str | None = None
+    dns_lookups: int = Field(
+        default=0, description="DNS-querying terms with includes and redirects expanded (limit 10)"
+    )
+    void_lookups: int = Field(default=0, description="Lookups that found nothing (limit 2)")
+    all: str | None = Field(default=None, description="The final all term: -all, ~all, ?all, +all, or None")
+    includes: list[str] = Field(
+        default_factory=lambda: list[str](), description="Domains included or redirected to"
+    )
+
+
+class DmarcInfo(BaseModel):
+    record: str | None = None
+    p: str | None = None
+    sp: str | None = None
+    pct: int | None = None
+    rua: list[str] = Field(default_factory=lambda: list[str]())
+    ruf: list[str] = Field(default_factory=lambda: list[str]())
+    adkim: str = Field(default="r", description="DKIM alignment: r relaxed, s strict")
+    aspf: str = Field(default="r", description="SPF alignment: r relaxed, s strict")
+
+
+class DkimInfo(BaseModel):
+    selector: str
+    present: bool
+    key_type: str | None = None
+    bits: int | None = None
+    revoked: bool = False
+
+
+class MtaStsInfo(BaseModel):
+    record: str | None = None
+    policy_url: str | None = None
+    mode: str | None = None
+    mx_patterns: list[str] = Field(default_factory=lambda: list[str]())
+    max_age: int | None = None
+    error: str | None = None
+
+
+class EmailAuthResult(CheckResult):
+    domain: str
+    mx: MxInfo
+    spf: SpfInfo
+    dmarc: DmarcInfo
+    dkim: list[DkimInfo]
+    mta_sts: MtaStsInfo
+    tls_rpt: str | None = Field(default=None, description="The _smtp._tls TXT record")
+    bimi: str | None = Field(default=None, description="The default._bimi TXT record")

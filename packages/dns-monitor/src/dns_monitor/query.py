@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
@@ -34,6 +34,8 @@ __all__ = [
     "Exchange",
     "ServerSpec",
     "Transport",
+    "Values",
+    "ask_values",
     "exchange",
     "extended_errors",
     "flags_of",
@@ -309,3 +311,45 @@ def extended_errors(response: dns.message.Message) -> list[ExtendedError]:
                 name = "unknown"
             found.append(ExtendedError(code=int(option.code), name=name, text=option.text))
     return found
+
+
+@dataclass
+class Values:
+    """The records of one type at one name, as text (TXT strings joined), or why there are none."""
+
+    rcode: str | None
+    values: list[str]
+    cname: str | None = None  # the name was an alias of this one
+    error: str | None = None
+
+
+async def ask_values(
+    spec: ServerSpec,
+    name: str,
+    rdtype: str,
+    *,
+    timeout: float,  # noqa: ASYNC109 - passed to exchange
+    policy: NetworkPolicy | None = None,
+) -> Values:
+    """Ask `spec` (a resolver) for `name`/`rdtype`; TXT records come back as their joined strings."""
+    import dns.rcode
+    import dns.rdatatype
+
+    done = await exchange(make_query(name, rdtype), spec, timeout=timeout, policy=policy)
+    if done.response is None:
+        return Values(rcode=None, values=[], error=done.detail)
+    wanted = dns.rdatatype.from_text(rdtype)
+    values: list[str] = []
+    cname: str | None = None
+    for rrset in done.response.answer:
+        if rrset.rdtype == dns.rdatatype.CNAME and cname is None:
+            cname = str(rrset[0].target)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownMemberType,reportUnknownArgumentType]
+        if rrset.rdtype != wanted:
+            continue
+        for rdata in rrset:  # pyright: ignore[reportUnknownVariableType]
+            if wanted == dns.rdatatype.TXT:
+                strings = cast("tuple[bytes, ...]", rdata.strings)  # pyright: ignore[reportUnknownMemberType,reportAttributeAccessIssue]
+                values.append(b"".join(strings).decode("utf-8", "replace"))
+            else:
+                values.append(str(rdata))  # pyright: ignore[reportUnknownArgumentType]
+    return Values(rcode=dns.rcode.to_text(done.response.rcode()), values=values, cname=cname)

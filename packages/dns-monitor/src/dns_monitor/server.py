@@ -14,6 +14,7 @@ from dns_monitor.models import (
     DelegationResult,
     DnsLookupResult,
     DnssecResult,
+    EmailAuthResult,
     PropagationResult,
     ReverseDnsResult,
 )
@@ -215,6 +216,41 @@ async def dnssec_check(
         hints=load_root_hints(settings.dns_root_hints),
         anchors=load_trust_anchors(settings.dns_trust_anchors),
         warn_days=warn_days,
+        timeout_s=settings.clamp_timeout(
+            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
+        ),
+    )
+
+
+@mcp.tool()
+async def email_auth_check(
+    domain: Annotated[str, Field(description="The mail domain, e.g. example.com")],
+    dkim_selectors: Annotated[
+        list[str] | None, Field(description="DKIM selectors to check (the s= of DKIM-Signature headers)")
+    ] = None,
+    server: Annotated[
+        str | None, Field(description="Resolver to ask (IP, IP:port, tls://, https://); default the system's")
+    ] = None,
+    timeout_s: Annotated[
+        float | None, Field(description="Limit for the whole check in seconds (default 10)")
+    ] = None,
+) -> EmailAuthResult:
+    """Why does mail go to spam? Checks MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT and BIMI of a domain.
+
+    Use this for deliverability and spoofing questions: it expands SPF includes against the
+    10-lookup limit, reads the DMARC policy and reporting, measures DKIM keys, fetches the
+    MTA-STS policy over HTTPS and checks it covers the MX hosts. Each finding's hint says what to
+    publish. For a single record use dns_lookup.
+    """
+    from dns_monitor.email import email_auth_check as run
+
+    settings = get_settings()
+    return await run(
+        domain,
+        policy=settings.network_policy,
+        dkim_selectors=dkim_selectors,
+        server=server,
+        system_resolver=settings.resolver,
         timeout_s=settings.clamp_timeout(
             timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
         ),
