@@ -43,7 +43,7 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from monitor_common.config import get_settings, setting_specs
-from monitor_common.errors import InputError, LimitError, StoreError
+from monitor_common.errors import InputError, LimitError, MonitorError, StoreError
 from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
 from monitor_common.scheduler import Scheduler, StoreHandle
 from monitor_common.serve import MonitorServer
@@ -292,13 +292,18 @@ class WatchService:
             )
             return _envelope(Verdict.UNKNOWN, message, [finding], started)
         except ToolError as exc:
+            # The check's own MonitorError (refused address, bad argument) arrives as the cause.
+            cause = exc.__cause__
             if strict:
+                if isinstance(cause, MonitorError):
+                    raise cause from None
                 raise InputError(
                     str(exc).removeprefix(f"Error executing tool {self.kind.check_name}: ")
                 ) from exc
-            finding = Finding(severity=Verdict.UNKNOWN, code="watch_check_failed", message=str(exc))
+            message = str(cause) if isinstance(cause, MonitorError) else str(exc)
+            finding = Finding(severity=Verdict.UNKNOWN, code="watch_check_failed", message=message)
             return _envelope(
-                Verdict.UNKNOWN, f"{self.kind.check_name} could not run: {exc}", [finding], started
+                Verdict.UNKNOWN, f"{self.kind.check_name} could not run: {message}", [finding], started
             )
         if isinstance(outcome, CallToolResult) and outcome.structured_content is not None:
             return cast("dict[str, Any]", outcome.structured_content)
