@@ -18,6 +18,7 @@ __all__ = [
     "DnsRecord",
     "DnssecLink",
     "DnssecResult",
+    "DomainExpiryResult",
     "EmailAuthResult",
     "ExtendedError",
     "MtaStsInfo",
@@ -257,3 +258,16 @@ class EmailAuthResult(CheckResult):
     mta_sts: MtaStsInfo
     tls_rpt: str | None = Field(default=None, description="The _smtp._tls TXT record")
     bimi: str | None = Field(default=None, description="The default._bimi TXT record")
+
+
+class DomainExpiryResult(CheckResult):
+    domain: str
+    rdap_url: str | None = Field(default=None, description="The RDAP URL the data came from")
+    registrar: str | None = None
+    created: str | None = None
+    expires: str | None = None
+    days_left: float | None = None
+    status: list[str] = Field(
+        default_factory=lambda: list[str](), description="EPP status codes, as RDAP gives them"
+    )
+    nameservers: list[str] = Field(default_factory=lambda: list[str]())

@@ -14,6 +14,7 @@ from dns_monitor.models import (
     DelegationResult,
     DnsLookupResult,
     DnssecResult,
+    DomainExpiryResult,
     EmailAuthResult,
     PropagationResult,
     ReverseDnsResult,
@@ -254,6 +255,38 @@ async def email_auth_check(
         timeout_s=settings.clamp_timeout(
             timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
         ),
+    )
+
+
+@mcp.tool()
+async def domain_expiry(
+    domain: Annotated[str, Field(description="The registered domain, e.g. example.com")],
+    warn_days: Annotated[float, Field(description="Warn when it expires within this many days", ge=0)] = 30,
+    critical_days: Annotated[float, Field(description="Critical within this many days", ge=0)] = 7,
+    timeout_s: Annotated[
+        float | None, Field(description="Limit for the whole check in seconds (default 10)")
+    ] = None,
+) -> DomainExpiryResult:
+    """When does the domain registration expire? Registrar, dates and status from the registry (RDAP).
+
+    Use this for renewal monitoring or when a domain suddenly stopped resolving (expired, on
+    hold, redemption period, pending delete). For certificate expiry use the ssl-monitor server;
+    for DNS problems dns_delegation.
+    """
+    from dns_monitor.rdap import domain_expiry as run
+    from dns_monitor.rdap import parse_rdap_config
+
+    settings = get_settings()
+    return await run(
+        domain,
+        policy=settings.network_policy,
+        config=parse_rdap_config(settings.rdap_url),
+        warn_days=warn_days,
+        critical_days=critical_days,
+        timeout_s=settings.clamp_timeout(
+            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
+        ),
+        resolver=settings.target_resolver,
     )
 
 
