@@ -292,3 +292,11 @@ async def test_expired_intermediate(tool: Tool, ca: CertAuthority) -> None:
     (expired,) = [f for f in result["findings"] if f["code"] == "chain_contains_expired"]
     assert expired["severity"] == "critical" and "expired intermediate" in expired["message"]
     assert "outside its validity period" in result["trust_error"]
+
+
+async def test_ipv6_loopback(tool: Tool, ca: CertAuthority) -> None:
+    leaf = ca.valid()
+    async with serve_tls(leaf.server_ssl_context(), host="::1") as (_, port):
+        result = await tool("cert_check", host="[::1]", port=port, ca_bundle_pem=leaf.ca_pem)
+    assert (result["host"], result["remote_ip"], result["hostname_match"]) == ("::1", "::1", True)
+    assert result["verdict"] == "ok"
