@@ -387,3 +387,36 @@ async def test_request_headers_and_method_are_sent(http_server: HttpServer, poli
     request = http_server.requests[-1]
     assert request.method == "HEAD" and request.header("x-probe") == "1"
     assert (request.header("user-agent") or "").startswith("mcp-http-monitor/")
+
+
+async def test_a_server_that_never_speaks_tls_times_out_in_the_tls_phase(policy: NetworkPolicy) -> None:
+    handlers: list[asyncio.Task[None]] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            with contextlib.suppress(ConnectionError):
+                await reader.read()  # until the client gives up
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await http_check(f"https://127.0.0.1:{port}/", policy=policy, timeout_s=0.4)
+    finally:
+        server.close()
+        # The client closed its socket when it gave up (no leak), so every handler returns.
+        await asyncio.wait_for(asyncio.gather(*handlers), 5)
+        await server.wait_closed()
+    assert codes(result) == ["http_timeout"]
+    assert "phase tls" in result.findings[0].message
+
+
+async def test_expired_certificate_with_verification_off_is_still_reported(policy: NetworkPolicy) -> None:
+    leaf = CertAuthority().expired(days_ago=2)
+    async with HttpServer(tls=TLSFiles(cert_chain=leaf.chain_pem, key=leaf.key_pem)) as server:
+        strict = await http_check(server.url_for("/"), policy=policy, ca_bundle_pem=leaf.ca_pem)
+        lax = await http_check(server.url_for("/"), policy=policy, verify_tls=False)
+    assert codes(strict) == ["tls_invalid"] and "expired" in strict.findings[0].message
+    assert codes(lax) == ["cert_expired"] and lax.verdict == "critical"

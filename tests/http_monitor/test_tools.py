@@ -17,7 +17,7 @@ from http_monitor.timing import http_timing, percentile
 from monitor_common.errors import InputError, LimitError, PolicyError
 from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.results import CheckResult
-from support.http_server import HttpServer
+from support.http_server import HttpServer, TLSFiles
 
 
 def codes(result: CheckResult) -> list[str]:
@@ -158,6 +158,31 @@ async def test_each_ip_flags_differences(
     assert "backend_latency_outlier" in codes(slow)
 
 
+async def test_each_ip_certificate_differs(names: Callable[..., Any], policy: NetworkPolicy) -> None:
+    import trustme
+
+    authority = trustme.CA()
+    first = HttpServer(tls=TLSFiles.from_trustme(authority, "pool.test"), host="127.0.0.1").start()
+    try:
+        second = HttpServer(
+            tls=TLSFiles.from_trustme(authority, "pool.test"), host="127.0.0.2", port=first.port
+        ).start()
+        try:
+            resolver = names({("pool.test.", "A"): ["127.0.0.1", "127.0.0.2"]})
+            result = await http_check_each_ip(
+                f"https://pool.test:{first.port}/",
+                policy=policy,
+                resolver=resolver,
+                ca_bundle_pem=authority.cert_pem.bytes().decode(),
+            )
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert codes(result) == ["backend_cert_differs"]
+    assert all(b.verdict == "ok" and b.cert_sha256 for b in result.backends)
+
+
 async def test_each_ip_ipv6_path_failing(
     http_server: HttpServer, names: Callable[..., Any], policy: NetworkPolicy
 ) -> None:
@@ -208,6 +233,20 @@ async def test_redirect_loop_and_cap(http_server: HttpServer, policy: NetworkPol
     assert "redirect_loop" in codes(loop)
     capped = await http_redirects(http_server.url_for("/redirect/9"), policy=policy, max_hops=3)
     assert "too_many_redirects" in codes(capped)
+
+
+async def test_hsts_of_each_hop(https_server: HttpServer, policy: NetworkPolicy) -> None:
+    assert https_server.ca_pem is not None
+    final = https_server.url_for("/status/200")
+    hsts = "max-age=31536000%3B%20includeSubDomains"
+    url = https_server.url_for(
+        f"/text?status=301&header=Location:%20{final}&header=Strict-Transport-Security:%20{hsts}"
+    )
+    result = await http_redirects(url, policy=policy, ca_bundle_pem=https_server.ca_pem.decode())
+    assert [h.status_code for h in result.hops] == [301, 200]
+    assert result.hops[0].hsts == "max-age=31536000; includeSubDomains"
+    assert result.hops[1].hsts is None
+    assert result.verdict == "ok", result.findings
 
 
 async def test_https_downgrade_and_hsts(
@@ -329,6 +368,13 @@ async def test_tcp_banner_and_pattern(policy: NetworkPolicy) -> None:
     assert ok.verdict == "ok" and ok.matched and ok.banner == "220 mail.test ESMTP ready\r\n"
     assert ok.connect_ms is not None and ok.remote_ip == "127.0.0.1"
     assert codes(bad) == ["tcp_banner_mismatch"] and bad.matched is False
+
+
+async def test_tcp_banner_is_capped(policy: NetworkPolicy) -> None:
+    async with banner_server(b"x" * 10_000) as port:
+        result = await tcp_check("127.0.0.1", port, policy=policy, expect_regex="never", timeout_s=1)
+    assert result.banner_bytes == 4096 and result.banner == "x" * 4096
+    assert codes(result) == ["tcp_banner_mismatch"]
 
 
 async def test_tcp_send_then_read(http_server: HttpServer, policy: NetworkPolicy) -> None:

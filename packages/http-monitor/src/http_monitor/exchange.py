@@ -35,6 +35,10 @@ HEADER_CAP = 100 * 1024
 """The largest response head read (httpcore2's h11 limit); a bigger one is `http_headers_too_large`."""
 
 
+class _DnsTimeout(Exception):
+    """The name lookup ran out of the check's time (rather than failing)."""
+
+
 @dataclass
 class Hop:
     """One request and the response it got (body read only for the last hop)."""
@@ -109,6 +113,9 @@ class Walk:
                     hint="a redirect into an internal address is refused like the address itself",
                 )
                 return
+            except _DnsTimeout:
+                self.failure = timeout_finding("dns", self.timeout, self.current_url)
+                return
             except (ResolutionError, httpx2.HTTPError, httpx2.InvalidURL) as exc:
                 self.failure = failure_finding(exc, self.phase, self.current_url)
                 return
@@ -154,14 +161,24 @@ class Walk:
     async def _fetch(self, url: httpx2.URL, method: str, deadline: float) -> Hop:
         import httpx2
 
+        # The phase timeouts end a little before the caller's deadline, so that the lookup and
+        # httpcore2 time out by themselves and close what they opened: httpcore2 leaks the socket
+        # of a TLS handshake that is cancelled from outside. The deadline stays the backstop.
+        margin = min(0.05, self.timeout / 20)
         started = time.perf_counter()
         self._phase = "dns"
         self.trace = None
-        dns_ms = await self.session.resolve(url.raw_host.decode("ascii"), max(deadline - started, 0.001))
+        budget = max(deadline - started - margin, 0.001)
+        try:
+            dns_ms = await self.session.resolve(url.raw_host.decode("ascii"), budget)
+        except ResolutionError:
+            if time.perf_counter() - started >= budget * 0.99:
+                raise _DnsTimeout from None  # the lookup used up the check's time: a timeout
+            raise
         trace = PhaseTrace()
         self.trace = trace
         self._phase = None
-        remaining = max(deadline - time.perf_counter(), 0.001)
+        remaining = max(deadline - time.perf_counter() - margin, 0.001)
         request = self.session.client.build_request(
             method,
             url,
