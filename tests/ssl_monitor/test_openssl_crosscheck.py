@@ -113,3 +113,16 @@ async def test_rsa_1024_is_the_one_known_difference(tool: Tool, tmp_path: Path) 
         trusted = await openssl_trusts(port, tmp_path / "ca.pem")
     assert (ours["trusted"], trusted) == (True, False)
     assert [f["code"] for f in ours["findings"]] == ["weak_key"] and ours["verdict"] == "critical"
+
+
+async def test_a_pinned_self_signed_certificate(tool: Tool, tmp_path: Path) -> None:
+    # The caller's bundle holds the self-signed certificate itself: both call it trusted.
+    leaf = CertAuthority("pinning").self_signed()
+    (tmp_path / "pinned.pem").write_text(leaf.cert_pem)
+    async with serve_tls(leaf.server_ssl_context()) as (_, port):
+        ours = await tool(
+            "cert_check", host="127.0.0.1", port=port, sni="localhost", ca_bundle_pem=leaf.cert_pem
+        )
+        trusted = await openssl_trusts(port, tmp_path / "pinned.pem")
+    assert ours["trusted"] is trusted is True
+    assert [(f["code"], f["severity"]) for f in ours["findings"]] == [("self_signed", "warning")]

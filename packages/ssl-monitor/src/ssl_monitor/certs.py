@@ -112,7 +112,18 @@ def judge(
             )
         )
     self_signed = leaf.self_issued and len(validation.path or []) <= 1
-    if self_signed:
+    if self_signed and validation.trusted:
+        # Pinned: the caller's bundle holds this very certificate. Clients that were not told
+        # to trust it will still refuse it.
+        found.append(
+            _finding(
+                w,
+                "self_signed",
+                f"certificate is self-signed (trusted only because {trust_source} holds it)",
+                "use a certificate from a public CA if clients other than yours connect",
+            )
+        )
+    elif self_signed:
         found.append(
             _finding(
                 c,
