@@ -141,3 +141,26 @@ async def test_unreachable_target_is_one_finding(tool: Tool) -> None:
 )
 def test_a_failure_on_this_side_is_never_called_disabled(reason: str | None, code: str, state: str) -> None:
     assert classify_failure(HandshakeFailure(code, "m", "h", ssl_reason=reason)) == state
+
+
+async def test_tls10_at_the_default_security_level_is_a_local_limit(
+    rsa_leaf: Leaf, allow_loopback: Any
+) -> None:
+    # What the scan would have said had it not lowered the security level: OpenSSL 3 cannot even
+    # offer TLS 1.0 at level 2 (no suite qualifies), so the server was never asked.
+    import warnings
+
+    from ssl_monitor.handshake import handshake
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1
+    server = rsa_leaf.server_ssl_context(security_level=0, minimum_version=ssl.TLSVersion.MINIMUM_SUPPORTED)
+    async with serve_tls(server) as (_, port):
+        with pytest.raises(HandshakeFailure) as failure:
+            await handshake("127.0.0.1", port, policy=allow_loopback.network_policy, timeout_s=3, sni=None,
+                            context=context)  # fmt: skip
+    assert failure.value.ssl_reason == "NO_CIPHERS_AVAILABLE"
+    assert classify_failure(failure.value) == "not_testable"
