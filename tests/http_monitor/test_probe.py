@@ -420,3 +420,19 @@ async def test_expired_certificate_with_verification_off_is_still_reported(polic
         lax = await http_check(server.url_for("/"), policy=policy, verify_tls=False)
     assert codes(strict) == ["tls_invalid"] and "expired" in strict.findings[0].message
     assert codes(lax) == ["cert_expired"] and lax.verdict == "critical"
+
+
+async def test_a_full_accept_queue_times_out_in_the_connect_phase(policy: NetworkPolicy) -> None:
+    import socket
+
+    # A listener that never accepts, with its queue full: Linux drops further SYNs, so the
+    # next connection attempt hangs in the TCP handshake, as with a host that drops packets.
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        filler.connect(("127.0.0.1", port))
+        result = await http_check(f"http://127.0.0.1:{port}/", policy=policy, timeout_s=0.4)
+    assert codes(result) == ["http_timeout"]
+    assert "phase connect" in result.findings[0].message
+    assert result.duration_ms < 1500

@@ -162,7 +162,10 @@ async def http_check_each_ip(
 
     def timed_out(ip: IPAddress, why: TimeoutReason) -> _Probe:
         return _Probe(
-            ip, None, timeout_finding("connect", timeout_s, f"{target.redacted} via {ip}"), timeout_s * 1000
+            ip,
+            None,
+            timeout_finding("the check as a whole", timeout_s, f"{target.redacted} via {ip}"),
+            timeout_s * 1000,
         )
 
     probes = await fanout(
