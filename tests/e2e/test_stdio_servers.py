@@ -30,7 +30,15 @@ EXPECTED_TOOLS = {
         "cert_compare_endpoints",
         "cert_revocation",
     },
-    "mcp-dns-monitor": {"dns_lookup"},
+    "mcp-dns-monitor": {
+        "dns_lookup",
+        "dns_propagation",
+        "dns_delegation",
+        "dnssec_check",
+        "email_auth_check",
+        "reverse_dns",
+        "domain_expiry",
+    },
 }
 
 

@@ -252,6 +252,15 @@ def _resolver(text: str) -> str:
     return text
 
 
+def _rdap_urls(text: str) -> tuple[str, ...]:
+    entries = _csv(text)
+    for entry in entries:
+        url = entry.partition("=")[2] if "=" in entry and not entry.lower().startswith("http") else entry
+        if not url.lower().startswith(("https://", "http://")):
+            raise ValueError(f"{entry!r} is not a URL, tld=URL or bootstrap=URL")
+    return entries
+
+
 def _resolvers(text: str) -> tuple[str, ...]:
     return tuple(_resolver(item) for item in _csv(text))
 
@@ -323,8 +332,8 @@ _SPECS: tuple[_Spec, ...] = (
     ),
     _Spec(
         "rdap_url",
-        _csv,
-        "https://rdap.example/ or com=https://rdap.verisign.com/com/v1/",
+        _rdap_urls,
+        "com=https://rdap.verisign.com/com/v1/",
         "RDAP base URL, global or per TLD (tld=URL), comma-separated (default: IANA bootstrap)",
     ),
     _Spec(
