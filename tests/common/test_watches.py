@@ -7,6 +7,7 @@ against the loopback `http_server`; `/switch/{key}` lets a test flip the target 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -344,7 +345,7 @@ async def test_on_demand_checks_are_recorded_when_asked(
         report = content(await client.call_tool("probe_watch_report", {"name": url}))
         assert report["verdict"] == "critical" and report["watches"] == []
         (seen,) = report["recorded"]
-        assert seen["codes"] == ["http_status"] and seen["figures"] == {"status": 500}
+        assert seen["codes"] == ["http_status"] and seen["figures"] == {"status": 500, "pid": os.getpid()}
         assert report["summary"].startswith(f"{url} is not watched; last checked ")
 
 

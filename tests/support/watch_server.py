@@ -9,6 +9,7 @@ a fresh server (own tools, own watch service) so that every test, or every subpr
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -30,7 +31,8 @@ class ProbeResult(CheckResult):
 
 
 def probe_figures(result: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {"latency_ms": result.get("latency_ms"), "status": result.get("status")}
+    # The pid tells the multi-process tests which server ran a watch.
+    return {"latency_ms": result.get("latency_ms"), "status": result.get("status"), "pid": os.getpid()}
 
 
 def build(name: str = "watch-test-server") -> tuple[MonitorServer, WatchService]:

@@ -155,7 +155,12 @@ class Scheduler:
     async def _run_one(self, store: Store, watch: Watch) -> None:
         try:
             self.lags.append(time.time() - watch.next_run)
-            result = await self.run_watch(watch)
+            result: ResultRecord | None = None
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._keep_lease, store, watch)
+                result = await self.run_watch(watch)
+                tg.cancel_scope.cancel()
+            assert result is not None
             completion = await store.complete(watch, self.owner, result, time.time())
             if completion is not None and self.on_completion is not None:
                 await self.on_completion(completion)
@@ -165,6 +170,18 @@ class Scheduler:
         finally:
             self.running -= 1
             self.wake()
+
+    async def _keep_lease(self, store: Store, watch: Watch) -> None:
+        """Renew the lease every third of the interval while the check runs, so that a check slower
+        than its interval is not taken for dead; a process that dies stops renewing."""
+        while True:
+            await anyio.sleep(watch.interval_s / 3)
+            try:
+                if not await store.renew_lease(watch, self.owner, time.time() + watch.interval_s):
+                    return
+            except StoreError as exc:
+                logger.warning("watch %s/%s: could not renew its lease: %s", self.kind, watch.name, exc)
+                return
 
     async def _maintain(self, store: Store, now: float) -> None:
         if self.retention is None or now - self._last_maintenance < MAINTENANCE_CHECK_S:

@@ -21,7 +21,8 @@ watch goes down after `failure_threshold` consecutive failures and up after `suc
 consecutive successes; only those changes open or close incidents.
 
 Leases: a process takes due watches in a write transaction (SQLite `BEGIN IMMEDIATE`,
-PostgreSQL `FOR UPDATE SKIP LOCKED`) and holds them for one interval. Completing a run clears
+PostgreSQL `FOR UPDATE SKIP LOCKED`) and holds them for one interval, renewing the lease while a
+slow check is still running (`renew_lease`). Completing a run clears
 the lease and sets the next run one interval after the scheduled one, so every watch runs once
 per interval among all processes; a process that dies loses its leases when they expire.
 
@@ -201,8 +202,9 @@ def advance_state(
 ) -> tuple[WatchState, int, int, Change | None]:
     """The state after one more result: (state, consecutive failures, successes, change).
 
-    `pending` (no verdict yet) becomes `up` or `down` like any other state; only going down opens
-    an incident and only coming back up from `down` closes one.
+    `pending` (no verdict yet) becomes `up` at the first success (there is nothing to recover
+    from) and `down` after `failure_threshold` failures; only going down opens an incident and only
+    coming back up from `down` closes one.
     """
     if verdict in FAILING_VERDICTS:
         failures, successes = failures + 1, 0
@@ -210,7 +212,7 @@ def advance_state(
             return "down", failures, successes, "opened"
     else:
         failures, successes = 0, successes + 1
-        if state != "up" and successes >= success_threshold:
+        if state == "pending" or (state == "down" and successes >= success_threshold):
             return "up", failures, successes, "closed" if state == "down" else None
     return state, failures, successes, None
 
@@ -493,6 +495,15 @@ class Store:
                     (owner, now + watch.interval_s, kind, watch.name),
                 )
         return [_replace_lease(w, owner, now + w.interval_s) for w in watches]
+
+    async def renew_lease(self, watch: Watch, owner: str, until: float) -> bool:
+        """Extend `owner`'s lease on a watch whose check is still running; False if it was lost."""
+        async with self._conn.transaction(write=True) as tx:
+            renewed = await tx.run(
+                "UPDATE watches SET lease_until = ? WHERE kind = ? AND name = ? AND lease_owner = ?",
+                (until, watch.kind, watch.name, owner),
+            )
+        return renewed > 0
 
     async def next_due(self, kind: str, now: float) -> float | None:
         """When the next watch of `kind` becomes due or its lease expires (None: no active watch)."""
