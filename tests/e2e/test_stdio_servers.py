@@ -102,6 +102,7 @@ async def test_policy_refusal_reaches_the_model_as_tool_error(http_server: HttpS
 def test_stdout_carries_only_protocol_messages_even_when_verbose(name: str) -> None:
     import json
     import subprocess
+    import threading
 
     requests = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -118,7 +119,11 @@ def test_stdout_carries_only_protocol_messages_even_when_verbose(name: str) -> N
         text=True,
         env=child_env(),
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    # Drain stderr meanwhile, so that -vv logs cannot fill the pipe and stall the server.
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else ""))
+    drain.start()
     proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests))
     proc.stdin.flush()
     messages: list[dict[str, Any]] = []
@@ -128,7 +133,12 @@ def test_stdout_carries_only_protocol_messages_even_when_verbose(name: str) -> N
         if messages[-1].get("id") == 3:
             break
     proc.stdin.close()  # end of input: the server exits
-    rest, stderr = proc.communicate(timeout=30)
+    rest = proc.stdout.read()
+    proc.wait(timeout=30)
+    drain.join(timeout=30)
+    proc.stdout.close()
+    proc.stderr.close()
+    stderr = "".join(errors)
     assert rest == ""
     assert {m.get("id") for m in messages} >= {1, 2, 3}
     assert "DEBUG" in stderr  # -vv logs went to stderr
