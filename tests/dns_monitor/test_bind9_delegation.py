@@ -95,3 +95,16 @@ async def test_nameserver_addresses_found_in_the_walk_pass_the_policy(local_dns:
     _, result, _ = await delegation("good.test", timeout_s=3)
     assert "nameserver_not_asked" in codes(result)
     assert result["verdict"] in {"unknown", "critical"}
+
+
+async def test_glue_that_differs_from_the_zone() -> None:
+    _, result, _ = await delegation("gluebad.test")
+    assert "glue_mismatch" in codes(result) and "single_nameserver" in codes(result)
+    (ns,) = result["nameservers"]
+    assert ns["glue"] == [ADDRESSES["ns1"]]
+
+
+async def test_authoritative_server_with_open_recursion() -> None:
+    _, result, _ = await delegation("openrec.test")
+    assert "open_recursion" in codes(result)
+    assert result["nameservers"][0]["authoritative"] is True

@@ -78,3 +78,10 @@ async def test_wrong_trust_anchor_breaks_at_the_root(
     result = await check("good.test")
     assert result["status"] == "bogus" and result["broken_link"] == "."
     assert codes(result) == ["ds_mismatch"]
+
+
+async def test_deprecated_algorithm_is_flagged() -> None:
+    result = await check("oldalg.test")
+    assert result["status"] == "secure" and result["verdict"] == "warning"
+    assert codes(result) == ["deprecated_algorithm"]
+    assert "RSASHA1" in result["algorithms"]

@@ -10,12 +10,14 @@ One `named` process answers differently per destination address (views with
     127.0.2.1    ns2.dns.test          good.test (signed), serial.test (serial 2, other address),
                                        2.0.192.in-addr.arpa
     127.0.5.1    ns3.dns.test          nothing: the lame server of lame.test (answers REFUSED)
-    127.0.3.1    resolver              recursive for 127.0.0.0/8 only, hints = the local root,
+    127.0.3.1    resolver (ns5.dns.test) recursive for 127.0.0.0/8 only, hints = the local root,
                                        DNSSEC validation against the local root's key; no forwarders
     127.0.4.1    stale                 an old copy of good.test (www at another address)
     127.0.6.1    ns4.dns.test          a UDP-only relay to ns1 (no TCP), run by this module
 
-ns1 also serves notcp.test (NS ns1 and ns4) and noglue.test (NS ns1.dns.test and
+ns1 also serves oldalg.test (signed with the deprecated RSASHA1), gluebad.test (also on ns2; the
+glue at the TLD differs from the zone's address), the resolver serves openrec.test (open
+recursion on an authoritative server), and ns1 serves notcp.test (NS ns1 and ns4) and noglue.test (NS ns1.dns.test and
 ns1.noglue.test, for which the TLD has no glue), bulk.test (2000 names, for bench/dns_bulk.py),
 and the mail zones mail.test (healthy SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI), spam.test
 (SPF with 11 lookups, DMARC p=none, an MX that is a CNAME and one without address, MTA-STS
@@ -149,10 +151,11 @@ class Bind9:
 
     # Zone building ------------------------------------------------------------------------
 
-    def _keys(self, zone: str) -> list[str]:
+    def _keys(self, zone: str, algorithm: str = "ECDSAP256SHA256") -> list[str]:
         # Active since 2019, so that the zone signed for 2020 has active keys too.
         since = ("-P", "20190101000000", "-A", "20190101000000")
-        keygen = ("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", *since, "-K", "keys")
+        size = ("-b", "2048") if algorithm.startswith("RSA") else ()
+        keygen = ("dnssec-keygen", "-q", "-a", algorithm, *size, *since, "-K", "keys")
         ksk = _run(*keygen, "-f", "KSK", zone, cwd=self.directory)
         zsk = _run(*keygen, zone, cwd=self.directory)
         return [ksk.strip(), zsk.strip()]
@@ -160,9 +163,11 @@ class Bind9:
     def _ds(self, key: str) -> str:
         return _run("dnssec-dsfromkey", "-2", f"keys/{key}.key", cwd=self.directory).strip()
 
-    def _sign(self, name: str, origin: str, *, expired: bool = False) -> str:
+    def _sign(
+        self, name: str, origin: str, *, expired: bool = False, algorithm: str = "ECDSAP256SHA256"
+    ) -> str:
         """Sign zones/<name>.db into zones/<name>.db.signed; the DS of its KSK."""
-        keys = self._keys(origin)
+        keys = self._keys(origin, algorithm)
         for key in keys:
             with (self.directory / "zones" / f"{name}.db").open("a") as zone_file:
                 zone_file.write(f"$INCLUDE ../keys/{key}.key\n")
@@ -208,6 +213,19 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         self._write("badds", _zone("badds.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.31"))
         good_ds = self._sign("good", "good.test.")
         expired_ds = self._sign("expired", "expired.test.", expired=True)
+        self._write(
+            "oldalg", _zone("oldalg.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.32")
+        )
+        oldalg_ds = self._sign("oldalg", "oldalg.test.", algorithm="RSASHA1")
+        # Glue at the parent says 127.0.1.1, the zone says 127.0.2.1; both servers serve it.
+        self._write(
+            "gluebad",
+            _zone("gluebad.test.", "ns.gluebad.test.", 1, f"@ NS ns.gluebad.test.\nns A {a['ns2']}"),
+        )
+        # Served by the recursive resolver itself: an authoritative server with open recursion.
+        self._write(
+            "openrec", _zone("openrec.test.", "ns5.dns.test.", 1, "@ NS ns5.dns.test.\nwww A 192.0.2.70")
+        )
         self._sign("badds", "badds.test.")
         # A key that signs nothing: its DS at the parent matches no DNSKEY of badds.test.
         stray = _run(
@@ -282,6 +300,12 @@ expired NS ns1.dns.test.
 {expired_ds.replace("expired.test.", "expired", 1)}
 badds NS ns1.dns.test.
 {stray_ds.replace("badds.test.", "badds", 1)}
+oldalg NS ns1.dns.test.
+{oldalg_ds.replace("oldalg.test.", "oldalg", 1)}
+gluebad NS ns.gluebad.test.
+ns.gluebad A {a["ns1"]}
+openrec NS ns5.dns.test.
+ns5.dns A {a["resolver"]}
 """
         self._write("tld", _zone("test.", "ns1.nic.test.", 1, tld))
         tld_ds = self._sign("tld", "test.")
@@ -388,6 +412,8 @@ controls {{ }};
                     zone("expired.test", "expired.db.signed"),
                     zone("badds.test", "badds.db.signed"),
                     zone("notcp.test", "notcp.db"),
+                    zone("oldalg.test", "oldalg.db.signed"),
+                    zone("gluebad.test", "gluebad.db"),
                     zone("bulk.test", "bulk.db"),
                     zone("mail.test", "mail.db"),
                     zone("spam.test", "spam.db"),
@@ -396,7 +422,13 @@ controls {{ }};
                 ],
             )
         }
-{view("ns2", a["ns2"], [good, reverse, zone("serial.test", "serial2.db")])}
+{
+            view(
+                "ns2",
+                a["ns2"],
+                [good, reverse, zone("serial.test", "serial2.db"), zone("gluebad.test", "gluebad.db")],
+            )
+        }
 {view("ns3", a["ns3"], [])}
 {view("stale", a["stale"], [zone("good.test", "stale.db")])}
 view "resolver" {{
@@ -405,6 +437,7 @@ view "resolver" {{
   allow-recursion {{ 127.0.0.0/8; }};
   dnssec-validation yes;
   empty-zones-enable no;
+  zone "openrec.test" {{ type primary; file "zones/openrec.db"; }};
   trust-anchors {{ . static-ds {tag} {algorithm} {digest_type} "{digest}"; }};
   zone "." {{ type hint; file "{self.root_hints}"; }};
 }};

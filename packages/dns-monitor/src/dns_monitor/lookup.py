@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import ssl
 from collections.abc import Sequence
 
 import anyio
@@ -207,6 +208,7 @@ async def dns_lookup(
     expect: Sequence[str] | None = None,
     timeout_s: float = 5.0,
     system_resolver: str | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> DnsLookupResult:
     """Ask `server` for each of `record_types` of `name`, concurrently, within `timeout_s`.
 
@@ -222,6 +224,7 @@ async def dns_lookup(
         recursion: set the RD bit (False to ask an authoritative server what it holds itself).
         expect: values (or CIDRs for addresses) the answer set must match exactly.
         timeout_s: limit for the whole lookup.
+        verify: how DoT/DoH certificates are checked (see `query.exchange`).
     """
     started = Stopwatch()
     qname = parse_hostname(name) + "."
@@ -232,7 +235,7 @@ async def dns_lookup(
     async def ask(record_type: str) -> None:
         query = make_query(qname, record_type, dnssec=dnssec, recursion=recursion)
         outcomes[record_type] = await exchange(
-            query, spec, transport=transport, timeout=timeout_s, policy=policy
+            query, spec, transport=transport, timeout=timeout_s, policy=policy, verify=verify
         )
 
     if len(types) == 1:

@@ -14,6 +14,7 @@ infrastructure and is not checked. dnspython is imported on first use.
 from __future__ import annotations
 
 import functools
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
@@ -161,11 +162,15 @@ async def exchange(
     transport: Transport = "auto",
     timeout: float = 5.0,  # noqa: ASYNC109 - the dnspython calls take it; this bounds them all
     policy: NetworkPolicy | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> Exchange:
     """Send `query` to `server`; the whole exchange (TCP retry included) takes at most `timeout`.
 
     `transport` applies to plain DNS: auto (UDP, then TCP when truncated), udp only, tcp only.
     `policy` guards the connections of DoH (the HTTP client checks each address it dials).
+    `verify` is how DoT and DoH certificates are checked: True for the system's CAs, an
+    SSLContext for others (a private CA), False not at all. A DoT server named by its IP address
+    must present a certificate for that address, as the public ones (1.1.1.1, 9.9.9.9) do.
     """
     import dns.exception
     import dns.flags
@@ -182,12 +187,17 @@ async def exchange(
 
     try:
         if server.kind == "https":
-            result.response = await _https(query, server, left(), policy or NetworkPolicy())
+            result.response = await _https(query, server, left(), policy or NetworkPolicy(), verify)
         elif server.kind == "tls":
             import dns.asyncquery
 
             result.response = await dns.asyncquery.tls(  # pyright: ignore[reportUnknownMemberType]
-                query, server.address, timeout=left(), port=server.port, verify=False
+                query,
+                server.address,
+                timeout=left(),
+                port=server.port,
+                ssl_context=_tls_context(verify),
+                server_hostname=server.address if verify is not False else None,
             )
         elif first == "tcp":
             result.response = await _tcp(query, server, left())
@@ -231,11 +241,23 @@ async def _tcp(query: dns.message.Message, server: ServerSpec, timeout: float) -
     return await dns.asyncquery.tcp(query, server.address, timeout=timeout, port=server.port)
 
 
+def _tls_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["dot"])
+    return context
+
+
 async def _https(
     query: dns.message.Message,
     server: ServerSpec,
     timeout: float,  # noqa: ASYNC109
     policy: NetworkPolicy,
+    verify: ssl.SSLContext | bool,
 ) -> dns.message.Message:
     import dns.exception
     import dns.message
@@ -244,7 +266,7 @@ async def _https(
 
     assert server.url is not None
     try:
-        async with guarded_client(policy, timeout=timeout) as client:
+        async with guarded_client(policy, timeout=timeout, verify=verify) as client:
             response = await client.post(
                 server.url,
                 content=query.to_wire(),
