@@ -32,7 +32,7 @@ async def serving() -> AsyncIterator[Served]:
     # Not an async fixture: the server's lifespan (and its task group) must be entered and left
     # in the same task, which pytest-asyncio's fixture teardown is not.
     server, service = build()
-    service.poll_s = 0.1
+    service.poll_s, service.start_delay_s = 0.1, 0.0
     async with Client(server) as client:
         yield server, service, client
 
@@ -268,7 +268,7 @@ async def test_watches_persist_across_restarts(watch_settings: Settings, http_se
     assert http_server.count("/status/200") == count
 
     server, service = build()
-    service.poll_s = 0.1
+    service.poll_s, service.start_delay_s = 0.1, 0.0
     async with Client(server) as client:
         await wait_for(lambda: _true(http_server.count("/status/200") >= count + 2))
         listed = content(await client.call_tool("probe_watch", {"action": "list"}))

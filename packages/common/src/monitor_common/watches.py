@@ -33,7 +33,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import anyio
 from mcp.server import MCPServer
@@ -42,21 +42,17 @@ from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from monitor_common.audit import redact
 from monitor_common.config import get_settings, setting_specs
 from monitor_common.errors import InputError, LimitError, MonitorError, StoreError
 from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
-from monitor_common.scheduler import Scheduler, StoreHandle
 from monitor_common.serve import MonitorServer
-from monitor_common.store import (
-    FAILING_VERDICTS,
-    Completion,
-    Incident,
-    ResultRecord,
-    Store,
-    Watch,
-    WatchSpec,
-    percentile,
-)
+
+if TYPE_CHECKING:
+    # The store and scheduler load when the first watch tool runs or the server starts, not
+    # when the server is imported: start-up stays as fast as without watches.
+    from monitor_common.scheduler import Scheduler, StoreHandle
+    from monitor_common.store import Completion, Incident, ResultRecord, Store, Watch
 
 __all__ = [
     "WatchActionResult",
@@ -97,6 +93,8 @@ class WatchKind:
     figures: Figures
     noun: str = "target"
     rename: Mapping[str, str] = field(default_factory=lambda: dict[str, str]())
+    # The figures whose trend the report shows (first, last, min, max, change per day); None: all.
+    trends: tuple[str, ...] | None = None
 
     @property
     def check_name(self) -> str:
@@ -260,15 +258,25 @@ class WatchService:
     def __init__(self, server: MonitorServer, kind: WatchKind) -> None:
         self.server = server
         self.kind = kind
-        self.handle = StoreHandle(lambda: get_settings().db)
+        self._handle: StoreHandle | None = None
         self.scheduler: Scheduler | None = None
         self.poll_s = 1.0
+        self.start_delay_s = 0.5
         self._parameters = _check_parameters(kind)
         self._defaults = {
             p.name: p.default
             for p in inspect.signature(kind.check).parameters.values()
             if p.default is not inspect.Parameter.empty
         }
+
+    @property
+    def handle(self) -> StoreHandle:
+        """The store of `MCP_MONITOR_DB`, opened on first use."""
+        if self._handle is None:
+            from monitor_common.scheduler import StoreHandle
+
+            self._handle = StoreHandle(lambda: get_settings().db)
+        return self._handle
 
     # -- running checks ----------------------------------------------------------------------
 
@@ -326,6 +334,8 @@ class WatchService:
         duration = float(result.get("duration_ms") or 0.0)
         latency = figures.pop("latency_ms", None)
         findings = cast("list[dict[str, Any]]", result.get("findings") or [])
+        from monitor_common.store import ResultRecord
+
         return ResultRecord(
             kind=self.kind.kind,
             watch=watch,
@@ -429,6 +439,8 @@ class WatchService:
         store = await self.handle.require()
         if await store.get_watch(self.kind.kind, name) is not None:
             raise InputError(f"a watch named {name!r} already exists: pick another name, or remove it first")
+        from monitor_common.store import WatchSpec
+
         spec = WatchSpec(
             kind=self.kind.kind,
             name=name,
@@ -509,7 +521,9 @@ class WatchService:
             last_verdict=_verdict(watch.last_verdict) if watch.last_verdict else None,
             next_run=None if watch.paused else iso(watch.next_run),
             runs=watch.runs,
-            definition=watch.definition,
+            # Credentials the check needs (an Authorization header, a URL's password) stay in
+            # the store; what callers and resources see is redacted.
+            definition=cast("dict[str, Any]", redact(watch.definition)),
         )
 
     # -- the report tool ---------------------------------------------------------------------
@@ -583,6 +597,8 @@ class WatchService:
     async def summarize(
         self, store: Store, watch: Watch, since: float, now: float, window: Window
     ) -> WatchReportItem:
+        from monitor_common.store import FAILING_VERDICTS, percentile
+
         results = await store.results(self.kind.kind, watch.name, since)
         rollups = await store.rollups(self.kind.kind, watch.name, since)
         incidents = await store.incidents(self.kind.kind, watch.name, since)
@@ -627,7 +643,9 @@ class WatchService:
             latency=latency,
             incidents=[_incident_info(i, now) for i in incidents],
             last_result=_last(last) if last is not None else None,
-            trends=_trends(series),
+            trends={
+                k: v for k, v in _trends(series).items() if self.kind.trends is None or k in self.kind.trends
+            },
         )
 
     # -- on-demand recording -----------------------------------------------------------------
@@ -639,8 +657,6 @@ class WatchService:
         structured = cast("dict[str, Any]", result.structured_content or {})
         if "verdict" not in structured:
             return
-        from monitor_common.audit import redact
-
         main = tool == self.kind.check_name
         target = arguments.get(self.kind.target) if main else None
         shown = str(target) if target is not None else json.dumps(redact(arguments), sort_keys=True)[:500]
@@ -663,25 +679,34 @@ class WatchService:
             if not run_background:
                 yield
                 return
-            settings = get_settings()
-            self.scheduler = Scheduler(
-                self.kind.kind,
-                self.handle,
-                self.run_watch,
-                concurrency=settings.watch_concurrency,
-                poll_s=self.poll_s,
-                on_completion=self.on_completion,
-                retention=lambda: (get_settings().retention_days, get_settings().rollup_retention_days),
-            )
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self.scheduler.run)
+                tg.start_soon(self._schedule)
                 try:
                     yield
                 finally:
                     tg.cancel_scope.cancel()
         finally:
             self.scheduler = None
-            await self.handle.close()
+            if self._handle is not None:
+                await self._handle.close()
+
+    async def _schedule(self) -> None:
+        # A moment's grace: the host's first requests (initialize, tools/list) are answered before
+        # the scheduler loads the store, so watches cost nothing at start-up.
+        await anyio.sleep(self.start_delay_s)
+        from monitor_common.scheduler import Scheduler
+
+        settings = get_settings()
+        self.scheduler = Scheduler(
+            self.kind.kind,
+            self.handle,
+            self.run_watch,
+            concurrency=settings.watch_concurrency,
+            poll_s=self.poll_s,
+            on_completion=self.on_completion,
+            retention=lambda: (get_settings().retention_days, get_settings().rollup_retention_days),
+        )
+        await self.scheduler.run()
 
 
 def _last(record: ResultRecord) -> LastResult:
