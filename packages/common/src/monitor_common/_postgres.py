@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresConnection"]
 
 CONNECT_TIMEOUT_S = 10
+TRANSACTION_TIMEOUT_S = 30
 
 
 class _Tx:
@@ -81,10 +82,19 @@ class PostgresConnection:
             if conn is None or conn.closed:
                 raise StoreError(f"the PostgreSQL store {self.where} is closed")
             try:
-                async with conn.transaction():
-                    yield _Tx(conn, self.where)
+                # A transaction is a few short statements: it finishes even when the server is
+                # stopping (a query cancelled half-way costs psycopg its connection), within a
+                # bound so that an unresponsive database cannot hold the server.
+                with anyio.fail_after(TRANSACTION_TIMEOUT_S, shield=True):
+                    async with conn.transaction():
+                        yield _Tx(conn, self.where)
             except psycopg.Error as exc:
                 raise StoreError(f"the PostgreSQL store {self.where} failed: {exc}") from exc
+            except TimeoutError as exc:
+                await self.close()
+                raise StoreError(
+                    f"the PostgreSQL store {self.where} did not answer within {TRANSACTION_TIMEOUT_S} s"
+                ) from exc
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
