@@ -496,14 +496,21 @@ view "resolver" {{
                 time.sleep(0.2)
 
     def start(self) -> Bind9:
-        self.build()
-        self._lock()
+        try:
+            self.build()
+            self._lock()
+            self._launch()
+        except BaseException:
+            self.stop()  # named, the added addresses, the directory and the lock: nothing left behind
+            raise
+        return self
+
+    def _launch(self) -> None:
         if shutil.which("ip") is None:
             raise Bind9Unavailable("the ip command (iproute2) is needed to add loopback addresses")
         self._add_addresses()
         busy = [a for a in ADDRESSES.values() if _answers(a, self.port)]
         if busy:
-            self.stop()
             raise RuntimeError(f"something already serves DNS on {', '.join(busy)} port {self.port}")
         named = shutil.which("named") or "/usr/sbin/named"
         with (self.directory / "named.log").open("wb") as log:
@@ -528,9 +535,8 @@ view "resolver" {{
                 )
             ):
                 self._start_relay()
-                return self
+                return
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"named did not start: {(self.directory / 'named.log').read_text()[-3000:]}")
 
     def stop(self) -> None:
