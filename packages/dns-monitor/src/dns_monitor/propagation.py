@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 import anyio
 from monitor_common.errors import LimitError, PolicyError
@@ -37,19 +38,21 @@ PUBLIC_RESOLVERS: tuple[str, ...] = (
 )
 
 
-def _answer(server: str, kind: str, record_type: str, done: Exchange) -> ResolverAnswer:
+def _answer(
+    server: str, kind: Literal["resolver", "authoritative"], record_type: str, done: Exchange
+) -> ResolverAnswer:
     import dns.rcode
     import dns.rdatatype
 
     if done.response is None:
-        return ResolverAnswer(server=server, kind=kind, error=done.detail or done.error)  # type: ignore[arg-type]
+        return ResolverAnswer(server=server, kind=kind, error=done.detail or done.error)
     rtype = dns.rdatatype.from_text(record_type)
     rrsets = [r for r in done.response.answer if r.rdtype == rtype]
     values = sorted({str(rdata).lower() for rrset in rrsets for rdata in rrset})  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
     ttl = min((r.ttl for r in rrsets), default=None)
     return ResolverAnswer(
         server=server,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         rcode=dns.rcode.to_text(done.response.rcode()),
         values=values,
         ttl=ttl,
