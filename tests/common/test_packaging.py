@@ -57,7 +57,9 @@ def test_bump_version_changes_every_place_together(tmp_path: Path) -> None:
     spec.loader.exec_module(bump_version)
 
     copy = tmp_path / "repo"
-    shutil.copytree(ROOT / "packages", copy / "packages", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "packages", copy / "packages", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     bump_version.bump("9.8.7", root=copy)
     for folder, module in PACKAGES.items():
         project = tomllib.loads((copy / "packages" / folder / "pyproject.toml").read_text())["project"]
