@@ -356,3 +356,39 @@ async def test_call_cli_runs_no_watches(watch_settings: Settings, http_server: H
         content(await client.call_tool("probe_watch", {"action": "list"}))
         assert service.scheduler is None
     _ = time
+
+
+async def test_resources_subscribe_of_2025_clients_gets_updates(
+    watch_settings: Settings, http_server: HttpServer
+) -> None:
+    import warnings
+
+    from mcp.shared.exceptions import MCPDeprecationWarning
+    from mcp_types import ResourceUpdatedNotification
+
+    server, service = build()
+    service.poll_s, service.start_delay_s = 0.1, 0.0
+    updated = anyio.Event()
+    seen: list[str] = []
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            seen.append(str(message.params.uri))
+            updated.set()
+
+    async with Client(server, mode="legacy", message_handler=on_message) as client:
+        assert client.server_capabilities.resources is not None
+        assert client.server_capabilities.resources.subscribe is True
+        url = http_server.url_for("/switch/legacy")
+        content(
+            await client.call_tool(
+                "probe_watch", {"action": "add", "name": "l", "url": url, "interval_s": 0.2}
+            )
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)  # resources/subscribe is the 2025 way
+            await client.subscribe_resource("monitor://watches/l")
+        http_server.switch("legacy", 500)
+        with anyio.fail_after(5):
+            await updated.wait()
+    assert seen[0] == "monitor://watches/l"

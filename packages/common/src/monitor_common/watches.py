@@ -37,9 +37,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.subscriptions import ResourceUpdated
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import (
+    CallToolResult,
+    EmptyResult,
+    SubscribeRequestParams,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
 from pydantic import BaseModel, Field
 
 from monitor_common.audit import redact
@@ -49,6 +56,8 @@ from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
 from monitor_common.serve import MonitorServer
 
 if TYPE_CHECKING:
+    from mcp.server.session import ServerSession
+
     # The store and scheduler load when the first watch tool runs or the server starts, not
     # when the server is imported: start-up stays as fast as without watches.
     from monitor_common.scheduler import Scheduler, StoreHandle
@@ -67,6 +76,7 @@ logger = logging.getLogger("monitor_common.watches")
 
 DEFAULT_INTERVAL_S = 300.0
 MAX_INTERVAL_S = 86400.0
+MAX_LEGACY_SUBSCRIBERS = 256
 WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 Window = Literal["1h", "24h", "7d", "30d"]
 Action = Literal["add", "remove", "list", "pause", "resume"]
@@ -262,6 +272,9 @@ class WatchService:
         self.scheduler: Scheduler | None = None
         self.poll_s = 1.0
         self.start_delay_s = 0.5
+        # Clients on the 2025 protocol that sent resources/subscribe, per URI: a session of
+        # each (the SDK makes one per request; all of a connection's share its client_params).
+        self.legacy_subscribers: dict[str, list[ServerSession]] = {}
         self._parameters = _check_parameters(kind)
         self._defaults = {
             p.name: p.default
@@ -377,6 +390,11 @@ class WatchService:
         uris = ["monitor://watches"] + ([f"monitor://watches/{name}"] if name is not None else [])
         for uri in uris:
             await self.server.events.publish(ResourceUpdated(uri=uri))
+            for session in list(self.legacy_subscribers.get(uri, ())):
+                try:
+                    await session.send_resource_updated(uri)
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    self.legacy_subscribers[uri].remove(session)  # the client has gone
 
     async def on_completion(self, completion: Completion) -> None:
         if completion.change is not None:
@@ -931,6 +949,32 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
         return report.model_dump_json(indent=2)
 
     del config_resource, watches_resource, watch_resource
+
+    # Hosts on the 2025 protocol subscribe with resources/subscribe (the 2026 protocol's
+    # subscriptions/listen is served by the SDK from `server.events`). MCPServer has no
+    # decorator for it, so the handlers go on its low-level server.
+    def same_client(a: ServerSession, b: ServerSession) -> bool:
+        return a.client_params is not None and a.client_params is b.client_params
+
+    async def subscribe(ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
+        subscribers = service.legacy_subscribers.setdefault(str(params.uri), [])
+        if not any(same_client(s, ctx.session) for s in subscribers):
+            subscribers.append(ctx.session)
+            # The SDK drops sends to a client that has gone without telling us; the oldest
+            # subscriptions make way so that a long-running HTTP server does not collect them.
+            del subscribers[:-MAX_LEGACY_SUBSCRIBERS]
+        return EmptyResult()
+
+    async def unsubscribe(
+        ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        subscribers = service.legacy_subscribers.get(str(params.uri), [])
+        subscribers[:] = [s for s in subscribers if not same_client(s, ctx.session)]
+        return EmptyResult()
+
+    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     server.call_hooks.append(service.record_call)
     server.add_service(service.running)
     return service
