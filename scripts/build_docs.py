@@ -1,4 +1,4 @@
-"""The parts of the READMEs that restate the code: tool tables, settings tables, listing sizes.
+"""The parts of the READMEs that restate the code: the settings table and the tool listing size.
 
     uv run python scripts/build_docs.py --write     rewrite the generated sections in place
 
@@ -30,16 +30,14 @@ async def _listing(module: str) -> list[dict[str, object]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 
-def tools_table(module: str) -> str:
+def listing_size(module: str) -> str:
     tools = asyncio.run(_listing(module))
-    rows = ["| tool | use it for |", "|---|---|"]
-    for tool in tools:
-        first = str(tool.get("description", "")).strip().splitlines()[0]
-        rows.append(f"| `{tool['name']}` | {first.replace('|', '/')} |")
     size = len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
-    rows.append("")
-    rows.append(f"Size of the `tools/list` answer (what a host puts in every prompt): {size:,} bytes.")
-    return "\n".join(rows)
+    names = ", ".join(f"`{t['name']}`" for t in tools)
+    return (
+        f"This server declares {len(tools)} tools ({names}). Its `tools/list` answer, which a host "
+        f"puts in every prompt, is {size:,} bytes."
+    )
 
 
 def settings_table() -> str:
@@ -50,7 +48,7 @@ def settings_table() -> str:
     for spec in setting_specs():
         value = getattr(defaults, spec.attr)
         if value in (None, ()):
-            shown = ""
+            shown = "(none)"
         elif isinstance(value, bool):
             shown = str(value).lower()
         else:
@@ -61,25 +59,25 @@ def settings_table() -> str:
 
 def sections(path: Path) -> dict[str, str]:
     """The generated sections `path` should contain, by name."""
-    if path == ROOT / "README.md":
-        return {"settings": settings_table()}
     folder = path.parent.name
-    return {"tools": tools_table(SERVERS[folder]), "settings": settings_table()}
+    return {"listing": listing_size(SERVERS[folder]), "settings": settings_table()}
 
 
 def render(path: Path) -> str:
     """`path`'s text with every generated section replaced by its current content."""
     text = path.read_text()
     for name, body in sections(path).items():
-        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(\n<!-- /generated:{name} -->)", re.DOTALL)
+        pattern = re.compile(
+            rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.DOTALL
+        )
         if not pattern.search(text):
             raise SystemExit(f"{path}: no <!-- generated:{name} --> section")
-        text = pattern.sub(lambda m, body=body: m[1] + body + m[2], text)
+        text = pattern.sub(lambda m, body=body: m[1] + body + "\n" + m[2], text)
     return text
 
 
 def targets() -> list[Path]:
-    return [ROOT / "README.md", *(ROOT / "packages" / folder / "README.md" for folder in SERVERS)]
+    return [ROOT / "packages" / folder / "README.md" for folder in SERVERS]
 
 
 def main() -> int:
