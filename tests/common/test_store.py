@@ -288,3 +288,22 @@ async def test_unusable_stores_raise_store_error(tmp_path: Path) -> None:
     # Nothing listens on port 9 of loopback; the password never appears in the message.
     with pytest.raises(StoreError, match=r"PostgreSQL store postgresql://\*\*\*:\*\*\*@127\.0\.0\.1:9/x"):
         await open_store("postgresql://u:secret@127.0.0.1:9/x")
+
+
+async def test_window_aggregates_without_loading_every_row(store: Store) -> None:
+    start = 1_700_000_000.0
+    await store.add_watch(spec(), result(at=start - 10), start - 10)
+    for i in range(3000):
+        verdict = "critical" if i % 100 == 0 else "ok"
+        await store.record(
+            result(verdict, at=start + i, latency=float(i % 50), figures={"days_left": 90 - i / 1000})
+        )
+    stats = await store.window("http", "w", start, max_points=100)
+    assert stats.counts == {"ok": 2970, "warning": 0, "critical": 30, "unknown": 0}
+    assert len(stats.latencies) == 3000 and stats.latencies == sorted(stats.latencies)
+    assert 100 <= len(stats.series) <= 110
+    assert stats.series[0] == (start, {"days_left": 90.0})  # exact first and last points
+    assert stats.series[-1] == (start + 2999, {"days_left": 90 - 2999 / 1000})
+    assert stats.last is not None and stats.last.checked_at == start + 2999
+    empty = await store.window("http", "w", start + 10_000)
+    assert empty.counts["ok"] == 0 and empty.series == [] and empty.last is not None

@@ -55,6 +55,7 @@ __all__ = [
     "StoreError",
     "Watch",
     "WatchSpec",
+    "WindowStats",
     "advance_state",
     "default_sqlite_path",
     "open_store",
@@ -176,6 +177,16 @@ class Rollup:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """A watch's raw results since some time, aggregated by the database."""
+
+    counts: dict[str, int]
+    latencies: list[float]  # sorted
+    series: list[tuple[float, dict[str, Any]]]  # (checked_at, figures), at most about `max_points`
+    last: ResultRecord | None  # the newest result, also before the window
 
 
 @dataclass(frozen=True)
@@ -649,6 +660,48 @@ class Store:
         async with self._conn.transaction(write=False) as tx:
             rows = await tx.fetch(sql, params)
         return [_result(row) for row in rows]
+
+    async def window(self, kind: str, watch: str, since: float, *, max_points: int = 1000) -> WindowStats:
+        """Counts per verdict, sorted latencies, a thinned series of key figures (first and last
+        always included) and the newest result, without loading every row of a long window."""
+        where = "FROM results WHERE kind = ? AND watch = ? AND checked_at >= ?"
+        params = (kind, watch, since)
+        async with self._conn.transaction(write=False) as tx:
+            counted = await tx.fetch(f"SELECT verdict, COUNT(*) {where} GROUP BY verdict", params)
+            latencies = await tx.fetch(
+                f"SELECT latency_ms {where} AND latency_ms IS NOT NULL ORDER BY latency_ms", params
+            )
+            total = sum(int(n) for _, n in counted)
+            step = max(1, math.ceil(total / max_points))
+            thinned = await tx.fetch(
+                f"SELECT checked_at, figures {where} AND (id - (id / ?) * ?) = 0 ORDER BY checked_at",
+                (*params, step, step),
+            )
+            edges = await tx.fetch(
+                f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? AND checked_at >= ? "
+                "ORDER BY checked_at, id LIMIT 1",
+                params,
+            )
+            newest = await tx.fetch(
+                f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? "
+                "ORDER BY checked_at DESC, id DESC LIMIT 1",
+                (kind, watch),
+            )
+        counts: dict[str, int] = dict.fromkeys(VERDICTS, 0)
+        for verdict, n in counted:
+            counts[verdict if verdict in counts else "unknown"] += int(n)
+        series = [(float(at), dict(json.loads(figures))) for at, figures in thinned]
+        last = _result(newest[0]) if newest else None
+        for edge in (_result(row) for row in edges):
+            series.insert(0, (edge.checked_at, dict(edge.figures)))
+        if last is not None and last.checked_at >= since:
+            series.append((last.checked_at, dict(last.figures)))
+        return WindowStats(
+            counts=counts,
+            latencies=[float(row[0]) for row in latencies],
+            series=series,
+            last=last,
+        )
 
     async def last_result(self, kind: str, watch: str) -> ResultRecord | None:
         found = await self.results(kind, watch, 0.0, limit=1, newest_first=True)

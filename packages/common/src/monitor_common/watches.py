@@ -617,18 +617,16 @@ class WatchService:
     ) -> WatchReportItem:
         from monitor_common.store import FAILING_VERDICTS, percentile
 
-        results = await store.results(self.kind.kind, watch.name, since)
+        stats = await store.window(self.kind.kind, watch.name, since)
         rollups = await store.rollups(self.kind.kind, watch.name, since)
         incidents = await store.incidents(self.kind.kind, watch.name, since)
-        counts = {v: 0 for v in ("ok", "warning", "critical", "unknown")}
-        for r in results:
-            counts[r.verdict if r.verdict in counts else "unknown"] += 1
+        counts = dict(stats.counts)
         for rollup in rollups:
             for key, value in rollup.counts.items():
                 counts[key] += int(value)
         total = sum(counts.values())
         uptime = round(100.0 * (counts["ok"] + counts["warning"]) / total, 3) if total else None
-        latencies = sorted(r.latency_ms for r in results if r.latency_ms is not None)
+        latencies = stats.latencies
         latency = (
             LatencyStats(
                 samples=len(latencies),
@@ -641,8 +639,8 @@ class WatchService:
             else None
         )
         series: list[tuple[float, Mapping[str, Any]]] = [(r.hour, r.figures) for r in rollups]
-        series += [(r.checked_at, r.figures) for r in results]
-        last = results[-1] if results else await store.last_result(self.kind.kind, watch.name)
+        series += stats.series
+        last = stats.last
         if watch.state == "down":
             verdict = Verdict.CRITICAL
         elif watch.last_verdict in FAILING_VERDICTS or watch.last_verdict == "warning":
