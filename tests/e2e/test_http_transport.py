@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def http_mcp() -> Iterator[str]:
-    """mcp-http-monitor serving streamable HTTP on loopback with a token; yields its base URL."""
+@contextmanager
+def _serving(module: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`module` serving streamable HTTP on a free loopback port; yields its base URL."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "http_monitor", "serve", "--transport", "http", "--port", str(port)],
-        env=child_env({**LOOPBACK_ENV, "MCP_MONITOR_AUTH_TOKEN": TOKEN}),
+        [sys.executable, "-m", module, "serve", "--transport", "http", "--port", str(port), *args],
+        env=child_env(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -72,6 +73,13 @@ def http_mcp() -> Iterator[str]:
             out, _ = proc.communicate()
     # Over HTTP the protocol does not use stdout, so nothing at all may appear there.
     assert out == b""
+
+
+@pytest.fixture
+def http_mcp() -> Iterator[str]:
+    """mcp-http-monitor serving streamable HTTP on loopback with a token; yields its base URL."""
+    with _serving("http_monitor", env={**LOOPBACK_ENV, "MCP_MONITOR_AUTH_TOKEN": TOKEN}) as url:
+        yield url
 
 
 async def test_401_without_token(http_mcp: str) -> None:
@@ -146,3 +154,16 @@ def test_https_with_tls_cert_and_key(tmp_path: Path, localhost_cert: Leaf) -> No
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize(("stateless", "status"), [(True, 200), (False, 400)])
+async def test_stateless_mode_answers_without_a_session(stateless: bool, status: int) -> None:
+    # Replicas behind a load balancer cannot share sessions; stateless mode needs none.
+    request = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    headers = {**HEADERS, "mcp-protocol-version": "2025-06-18"}
+    with _serving("dns_monitor", "--http-stateless", str(stateless).lower()) as url:
+        async with httpx2.AsyncClient() as client:
+            response = await client.post(f"{url}/mcp", json=request, headers=headers)
+    assert response.status_code == status
+    if stateless:
+        assert '"dns_lookup"' in response.text

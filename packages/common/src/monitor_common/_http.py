@@ -91,7 +91,9 @@ def build_app(server: MonitorServer, settings: Settings) -> ASGIApp:
         allowed_hosts=hosts + list(settings.http_allowed_hosts),
         allowed_origins=origins + list(settings.http_allowed_origins),
     )
-    app: ASGIApp = server.streamable_http_app(transport_security=security, host=settings.host)
+    app: ASGIApp = server.streamable_http_app(
+        transport_security=security, host=settings.host, stateless_http=settings.http_stateless
+    )
     if settings.auth_token:
         app = BearerAuth(app, settings.auth_token)
     return app

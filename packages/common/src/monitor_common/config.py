@@ -54,6 +54,7 @@ class Settings:
     tls_key: Path | None = None
     http_allowed_hosts: tuple[str, ...] = ()
     http_allowed_origins: tuple[str, ...] = ()
+    http_stateless: bool = False
     http_max_body_bytes: int = 1024 * 1024
     dns_root_hints: Path | None = None
     dns_trust_anchors: Path | None = None
@@ -315,6 +316,12 @@ _SPECS: tuple[_Spec, ...] = (
         _csv,
         "https://app.example.com",
         "Origin header values the HTTP transport accepts",
+    ),
+    _Spec(
+        "http_stateless",
+        _bool,
+        "true",
+        "serve HTTP without sessions, so that replicas behind a load balancer need no affinity",
     ),
     _Spec("http_max_body_bytes", _positive_int, "1048576", "most response body bytes an HTTP check reads"),
     _Spec("dns_root_hints", _path, "/etc/mcp/root.hints", "root hints zone file (default: the real root's)"),
