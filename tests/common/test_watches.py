@@ -392,3 +392,32 @@ async def test_resources_subscribe_of_2025_clients_gets_updates(
         with anyio.fail_after(5):
             await updated.wait()
     assert seen[0] == "monitor://watches/l"
+
+
+async def test_a_lost_database_connection_is_an_error_once_then_reopened(
+    pg_url: str, http_server: HttpServer
+) -> None:
+    import psycopg
+
+    set_settings(
+        Settings(
+            allow_networks=(__import__("ipaddress").ip_network("127.0.0.0/8"),),
+            db=pg_url,
+            watch_min_interval_s=0.1,
+        )
+    )
+    async with serving() as (_, _, client):
+        content(
+            await client.call_tool(
+                "probe_watch", {"action": "add", "name": "p", "url": http_server.url_for("/")}
+            )
+        )
+        # Another session ends ours, as a restarted or failed-over database would.
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as admin:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert "PostgreSQL store" in error(await client.call_tool("probe_watch", {"action": "list"}))
+        listed = content(await client.call_tool("probe_watch", {"action": "list"}))
+        assert [w["name"] for w in listed["watches"]] == ["p"]

@@ -403,6 +403,14 @@ class WatchService:
     # -- the watch tool ----------------------------------------------------------------------
 
     async def watch(self, arguments: Mapping[str, Any]) -> WatchActionResult:
+        """The `<kind>_watch` tool."""
+        try:
+            return await self._watch(arguments)
+        except StoreError:
+            await self.handle.reset()  # a lost connection is opened afresh by the next call
+            raise
+
+    async def _watch(self, arguments: Mapping[str, Any]) -> WatchActionResult:
         action = cast("Action", arguments["action"])
         name = cast("str | None", arguments.get("name"))
         if action == "add":
@@ -547,6 +555,14 @@ class WatchService:
     # -- the report tool ---------------------------------------------------------------------
 
     async def report(self, name: str | None, window: Window) -> WatchReport:
+        """The `<kind>_watch_report` tool."""
+        try:
+            return await self._report(name, window)
+        except StoreError:
+            await self.handle.reset()
+            raise
+
+    async def _report(self, name: str | None, window: Window) -> WatchReport:
         stopwatch = Stopwatch()
         store = await self.handle.require()
         now = time.time()
@@ -685,6 +701,7 @@ class WatchService:
             await store.record(record)
         except StoreError as exc:
             logger.warning("could not record the result of %s: %s", tool, exc)
+            await self.handle.reset()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -928,6 +945,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             store = await service.handle.require()
             watches = await store.list_watches(kind.kind)
         except StoreError as exc:
+            await service.handle.reset()
             raise ResourceError(str(exc)) from exc
         return json.dumps([service.info(w).model_dump(mode="json") for w in watches], indent=2)
 
