@@ -36,13 +36,36 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import anyio
 
+from monitor_common._records import (
+    FAILING_VERDICTS,
+    VERDICTS,
+    Completion,
+    Incident,
+    ResultRecord,
+    Rollup,
+    Watch,
+    WatchSpec,
+    WindowStats,
+    advance_state,
+    percentile,
+)
+from monitor_common._schema import (
+    ID_COLUMN,
+    INCIDENT_COLUMNS,
+    MIGRATIONS,
+    RESULT_COLUMNS,
+    SCHEMA_VERSION,
+    WATCH_COLUMNS,
+    incident_from_row,
+    result_from_row,
+    watch_from_row,
+)
 from monitor_common.errors import InputError, StoreError
 
 __all__ = [
@@ -62,10 +85,6 @@ __all__ = [
     "percentile",
 ]
 
-FAILING_VERDICTS = frozenset({"critical", "unknown"})
-VERDICTS = ("ok", "warning", "critical", "unknown")
-WatchState = Literal["pending", "up", "down"]
-Change = Literal["opened", "closed"]
 HOUR = 3600.0
 DAY = 86400.0
 # The first run after `add` is spread over this share of the interval, so that watches added
@@ -84,299 +103,6 @@ class _Conn(Protocol):
     async def open(self) -> None: ...
     def transaction(self, *, write: bool) -> Any: ...
     async def close(self) -> None: ...
-
-
-# --- records ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WatchSpec:
-    """What a caller asks to watch."""
-
-    kind: str
-    name: str
-    definition: Mapping[str, Any]
-    interval_s: float
-    failure_threshold: int = 2
-    success_threshold: int = 1
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A stored watch with its state."""
-
-    kind: str
-    name: str
-    definition: dict[str, Any]
-    interval_s: float
-    failure_threshold: int
-    success_threshold: int
-    paused: bool
-    state: WatchState
-    state_since: float | None
-    consecutive_failures: int
-    consecutive_successes: int
-    next_run: float
-    lease_owner: str | None
-    lease_until: float | None
-    created_at: float
-    last_checked: float | None
-    last_verdict: str | None
-    runs: int
-
-
-@dataclass(frozen=True)
-class ResultRecord:
-    """One check result as stored. `watch` is None for an on-demand check."""
-
-    kind: str
-    watch: str | None
-    tool: str
-    target: str
-    checked_at: float
-    verdict: str
-    summary: str
-    duration_ms: float
-    latency_ms: float | None = None
-    figures: Mapping[str, Any] = field(default_factory=lambda: dict[str, Any]())
-    codes: tuple[str, ...] = ()
-    scheduled_at: float | None = None
-    id: int | None = None
-
-
-@dataclass(frozen=True)
-class Incident:
-    """A period a watch was down: opened by a failure streak, closed by a success streak."""
-
-    id: int
-    kind: str
-    watch: str
-    opened_at: float
-    closed_at: float | None
-    cause: str
-    verdict: str
-
-    def duration_s(self, now: float) -> float:
-        return (self.closed_at if self.closed_at is not None else now) - self.opened_at
-
-
-@dataclass(frozen=True)
-class Rollup:
-    """One hour of a watch's results after the raw rows expired."""
-
-    kind: str
-    watch: str
-    hour: float
-    counts: dict[str, int]
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-    figures: dict[str, Any]
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclass(frozen=True)
-class WindowStats:
-    """A watch's raw results since some time, aggregated by the database."""
-
-    counts: dict[str, int]
-    latencies: list[float]  # sorted
-    series: list[tuple[float, dict[str, Any]]]  # (checked_at, figures), at most about `max_points`
-    last: ResultRecord | None  # the newest result, also before the window
-
-
-@dataclass(frozen=True)
-class Completion:
-    """What storing a watch's result changed."""
-
-    watch: Watch
-    result_id: int
-    change: Change | None
-    incident: Incident | None
-
-
-# --- pure logic ------------------------------------------------------------------------------------
-
-
-def advance_state(
-    state: WatchState,
-    failures: int,
-    successes: int,
-    verdict: str,
-    *,
-    failure_threshold: int,
-    success_threshold: int,
-) -> tuple[WatchState, int, int, Change | None]:
-    """The state after one more result: (state, consecutive failures, successes, change).
-
-    `pending` (no verdict yet) becomes `up` at the first success (there is nothing to recover
-    from) and `down` after `failure_threshold` failures; only going down opens an incident and only
-    coming back up from `down` closes one.
-    """
-    if verdict in FAILING_VERDICTS:
-        failures, successes = failures + 1, 0
-        if state != "down" and failures >= failure_threshold:
-            return "down", failures, successes, "opened"
-    else:
-        failures, successes = 0, successes + 1
-        if state == "pending" or (state == "down" and successes >= success_threshold):
-            return "up", failures, successes, "closed" if state == "down" else None
-    return state, failures, successes, None
-
-
-def percentile(sorted_values: Sequence[float], p: float) -> float | None:
-    """Nearest-rank percentile `p` (0-100) of already sorted values; None for none."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-# --- schema ----------------------------------------------------------------------------------------
-
-# Each migration is a list of statements; `{id}` is the dialect's auto-increment key.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE watches (
-            kind TEXT NOT NULL,
-            name TEXT NOT NULL,
-            definition TEXT NOT NULL,
-            interval_s DOUBLE PRECISION NOT NULL,
-            failure_threshold INTEGER NOT NULL,
-            success_threshold INTEGER NOT NULL,
-            paused INTEGER NOT NULL DEFAULT 0,
-            state TEXT NOT NULL DEFAULT 'pending',
-            state_since DOUBLE PRECISION,
-            consecutive_failures INTEGER NOT NULL DEFAULT 0,
-            consecutive_successes INTEGER NOT NULL DEFAULT 0,
-            next_run DOUBLE PRECISION NOT NULL,
-            lease_owner TEXT,
-            lease_until DOUBLE PRECISION,
-            created_at DOUBLE PRECISION NOT NULL,
-            last_checked DOUBLE PRECISION,
-            last_verdict TEXT,
-            runs INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (kind, name)
-        )""",
-        "CREATE INDEX watches_due ON watches (kind, paused, next_run)",
-        """CREATE TABLE results (
-            id {id},
-            kind TEXT NOT NULL,
-            watch TEXT,
-            tool TEXT NOT NULL,
-            target TEXT NOT NULL,
-            checked_at DOUBLE PRECISION NOT NULL,
-            scheduled_at DOUBLE PRECISION,
-            verdict TEXT NOT NULL,
-            summary TEXT NOT NULL,
-            duration_ms DOUBLE PRECISION NOT NULL,
-            latency_ms DOUBLE PRECISION,
-            figures TEXT NOT NULL,
-            codes TEXT NOT NULL
-        )""",
-        "CREATE INDEX results_watch ON results (kind, watch, checked_at)",
-        "CREATE INDEX results_target ON results (kind, target, checked_at)",
-        "CREATE INDEX results_time ON results (checked_at)",
-        """CREATE TABLE incidents (
-            id {id},
-            kind TEXT NOT NULL,
-            watch TEXT NOT NULL,
-            opened_at DOUBLE PRECISION NOT NULL,
-            closed_at DOUBLE PRECISION,
-            cause TEXT NOT NULL,
-            verdict TEXT NOT NULL
-        )""",
-        "CREATE INDEX incidents_watch ON incidents (kind, watch, opened_at)",
-        """CREATE TABLE rollups (
-            kind TEXT NOT NULL,
-            watch TEXT NOT NULL,
-            hour DOUBLE PRECISION NOT NULL,
-            ok INTEGER NOT NULL,
-            warning INTEGER NOT NULL,
-            critical INTEGER NOT NULL,
-            unknown INTEGER NOT NULL,
-            p50_ms DOUBLE PRECISION,
-            p95_ms DOUBLE PRECISION,
-            p99_ms DOUBLE PRECISION,
-            max_ms DOUBLE PRECISION,
-            figures TEXT NOT NULL,
-            PRIMARY KEY (kind, watch, hour)
-        )""",
-    ),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-_ID = {
-    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
-    "postgresql": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
-}
-
-_WATCH_COLUMNS = (
-    "kind, name, definition, interval_s, failure_threshold, success_threshold, paused, state, state_since, "
-    "consecutive_failures, consecutive_successes, next_run, lease_owner, lease_until, created_at, "
-    "last_checked, last_verdict, runs"
-)
-_RESULT_COLUMNS = (
-    "id, kind, watch, tool, target, checked_at, verdict, summary, duration_ms, latency_ms, figures, codes, "
-    "scheduled_at"
-)
-_INCIDENT_COLUMNS = "id, kind, watch, opened_at, closed_at, cause, verdict"
-
-
-def _watch(row: Sequence[Any]) -> Watch:
-    return Watch(
-        kind=row[0],
-        name=row[1],
-        definition=json.loads(row[2]),
-        interval_s=float(row[3]),
-        failure_threshold=int(row[4]),
-        success_threshold=int(row[5]),
-        paused=bool(row[6]),
-        state=row[7],
-        state_since=row[8],
-        consecutive_failures=int(row[9]),
-        consecutive_successes=int(row[10]),
-        next_run=float(row[11]),
-        lease_owner=row[12],
-        lease_until=row[13],
-        created_at=float(row[14]),
-        last_checked=row[15],
-        last_verdict=row[16],
-        runs=int(row[17]),
-    )
-
-
-def _result(row: Sequence[Any]) -> ResultRecord:
-    return ResultRecord(
-        id=int(row[0]),
-        kind=row[1],
-        watch=row[2],
-        tool=row[3],
-        target=row[4],
-        checked_at=float(row[5]),
-        verdict=row[6],
-        summary=row[7],
-        duration_ms=float(row[8]),
-        latency_ms=row[9],
-        figures=json.loads(row[10]),
-        codes=tuple(code for code in str(row[11]).split(",") if code),
-        scheduled_at=row[12],
-    )
-
-
-def _incident(row: Sequence[Any]) -> Incident:
-    return Incident(
-        id=int(row[0]),
-        kind=row[1],
-        watch=row[2],
-        opened_at=float(row[3]),
-        closed_at=row[4],
-        cause=row[5],
-        verdict=row[6],
-    )
 
 
 # --- the store -------------------------------------------------------------------------------------
@@ -409,9 +135,9 @@ class Store:
                     f"the store {self.where} has schema version {version}, newer than this server's "
                     f"{SCHEMA_VERSION}: upgrade the server or use another MCP_MONITOR_DB"
                 )
-            for statements in _MIGRATIONS[version:]:
+            for statements in MIGRATIONS[version:]:
                 for statement in statements:
-                    await tx.run(statement.replace("{id}", _ID[self.dialect]))
+                    await tx.run(statement.replace("{id}", ID_COLUMN[self.dialect]))
             if version < SCHEMA_VERSION:
                 await tx.run(
                     "INSERT INTO monitor_meta (key, value) VALUES ('schema_version', ?) "
@@ -429,7 +155,7 @@ class Store:
         jitter = random.uniform(0, FIRST_RUN_JITTER * spec.interval_s)  # noqa: S311 - spreading load
         async with self._conn.transaction(write=True) as tx:
             inserted = await tx.fetch(
-                f"INSERT INTO watches ({_WATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?, 0, 0, ?, "
+                f"INSERT INTO watches ({WATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?, 0, 0, ?, "
                 "NULL, NULL, ?, NULL, NULL, 0) ON CONFLICT (kind, name) DO NOTHING RETURNING name",
                 (
                     spec.kind,
@@ -452,16 +178,16 @@ class Store:
     async def get_watch(self, kind: str, name: str) -> Watch | None:
         async with self._conn.transaction(write=False) as tx:
             rows = await tx.fetch(
-                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
+                f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
             )
-        return _watch(rows[0]) if rows else None
+        return watch_from_row(rows[0]) if rows else None
 
     async def list_watches(self, kind: str) -> list[Watch]:
         async with self._conn.transaction(write=False) as tx:
             rows = await tx.fetch(
-                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? ORDER BY name", (kind,)
+                f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? ORDER BY name", (kind,)
             )
-        return [_watch(row) for row in rows]
+        return [watch_from_row(row) for row in rows]
 
     async def remove_watch(self, kind: str, name: str) -> bool:
         """Delete a watch and its history; False if there was none."""
@@ -483,9 +209,9 @@ class Store:
                     (now, kind, name),
                 )
             rows = await tx.fetch(
-                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
+                f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
             )
-        return _watch(rows[0]) if rows else None
+        return watch_from_row(rows[0]) if rows else None
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -495,11 +221,11 @@ class Store:
             return []
         async with self._conn.transaction(write=True) as tx:
             rows = await tx.fetch(
-                f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND paused = 0 AND next_run <= ? "
+                f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND paused = 0 AND next_run <= ? "
                 "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_run LIMIT ?" + self._skip_locked,
                 (kind, now, now, limit),
             )
-            watches = [_watch(row) for row in rows]
+            watches = [watch_from_row(row) for row in rows]
             for watch in watches:
                 await tx.run(
                     "UPDATE watches SET lease_owner = ?, lease_until = ? WHERE kind = ? AND name = ?",
@@ -542,12 +268,12 @@ class Store:
         self, tx: _Tx, kind: str, name: str, result: ResultRecord, now: float, *, owner: str | None
     ) -> Completion:
         rows = await tx.fetch(
-            f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?" + self._for_update,
+            f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?" + self._for_update,
             (kind, name),
         )
         if not rows:
             raise _Gone
-        current = _watch(rows[0])
+        current = watch_from_row(rows[0])
         result_id = await self._insert_result(tx, result)
         state, failures, successes, change = advance_state(
             current.state,
@@ -568,7 +294,7 @@ class Store:
             incident = Incident(int(ids[0][0]), kind, name, result.checked_at, None, cause, result.verdict)
         elif change == "closed":
             open_rows = await tx.fetch(
-                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE kind = ? AND watch = ? AND closed_at IS NULL",
+                f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind = ? AND watch = ? AND closed_at IS NULL",
                 (kind, name),
             )
             await tx.run(
@@ -576,7 +302,7 @@ class Store:
                 (result.checked_at, kind, name),
             )
             if open_rows:
-                opened = _incident(open_rows[0])
+                opened = incident_from_row(open_rows[0])
                 incident = Incident(
                     opened.id, kind, name, opened.opened_at, result.checked_at, opened.cause, opened.verdict
                 )
@@ -612,9 +338,9 @@ class Store:
                 (state, state_since, failures, successes, result.checked_at, result.verdict, kind, name),
             )
         rows = await tx.fetch(
-            f"SELECT {_WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
+            f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
         )
-        return Completion(_watch(rows[0]), result_id, change, incident)
+        return Completion(watch_from_row(rows[0]), result_id, change, incident)
 
     # -- results -----------------------------------------------------------------------------
 
@@ -650,7 +376,7 @@ class Store:
         """A watch's results checked at or after `since`, oldest first (or newest first)."""
         order = "DESC" if newest_first else "ASC"
         sql = (
-            f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? AND checked_at >= ? "
+            f"SELECT {RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? AND checked_at >= ? "
             f"ORDER BY checked_at {order}, id {order}"
         )
         params: list[Any] = [kind, watch, since]
@@ -659,7 +385,7 @@ class Store:
             params.append(limit)
         async with self._conn.transaction(write=False) as tx:
             rows = await tx.fetch(sql, params)
-        return [_result(row) for row in rows]
+        return [result_from_row(row) for row in rows]
 
     async def window(self, kind: str, watch: str, since: float, *, max_points: int = 1000) -> WindowStats:
         """Counts per verdict, sorted latencies, a thinned series of key figures (first and last
@@ -678,12 +404,12 @@ class Store:
                 (*params, step, step),
             )
             edges = await tx.fetch(
-                f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? AND checked_at >= ? "
+                f"SELECT {RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? AND checked_at >= ? "
                 "ORDER BY checked_at, id LIMIT 1",
                 params,
             )
             newest = await tx.fetch(
-                f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? "
+                f"SELECT {RESULT_COLUMNS} FROM results WHERE kind = ? AND watch = ? "
                 "ORDER BY checked_at DESC, id DESC LIMIT 1",
                 (kind, watch),
             )
@@ -691,8 +417,8 @@ class Store:
         for verdict, n in counted:
             counts[verdict if verdict in counts else "unknown"] += int(n)
         series = [(float(at), dict(json.loads(figures))) for at, figures in thinned]
-        last = _result(newest[0]) if newest else None
-        for edge in (_result(row) for row in edges):
+        last = result_from_row(newest[0]) if newest else None
+        for edge in (result_from_row(row) for row in edges):
             series.insert(0, (edge.checked_at, dict(edge.figures)))
         if last is not None and last.checked_at >= since:
             series.append((last.checked_at, dict(last.figures)))
@@ -711,11 +437,11 @@ class Store:
         """The newest on-demand results for `target` (as recorded), newest first."""
         async with self._conn.transaction(write=False) as tx:
             rows = await tx.fetch(
-                f"SELECT {_RESULT_COLUMNS} FROM results WHERE kind = ? AND watch IS NULL AND target = ? "
+                f"SELECT {RESULT_COLUMNS} FROM results WHERE kind = ? AND watch IS NULL AND target = ? "
                 "ORDER BY checked_at DESC, id DESC LIMIT ?",
                 (kind, target, limit),
             )
-        return [_result(row) for row in rows]
+        return [result_from_row(row) for row in rows]
 
     async def result_ids(self, ids: Iterable[int]) -> set[int]:
         """Which of `ids` are stored (for durability checks)."""
@@ -731,14 +457,14 @@ class Store:
 
     async def incidents(self, kind: str, watch: str | None, since: float) -> list[Incident]:
         """Incidents open at any time since `since` (still open ones included), oldest first."""
-        sql = f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE kind = ? AND (closed_at IS NULL OR closed_at >= ?)"
+        sql = f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind = ? AND (closed_at IS NULL OR closed_at >= ?)"
         params: list[Any] = [kind, since]
         if watch is not None:
             sql += " AND watch = ?"
             params.append(watch)
         async with self._conn.transaction(write=False) as tx:
             rows = await tx.fetch(sql + " ORDER BY opened_at, id", params)
-        return [_incident(row) for row in rows]
+        return [incident_from_row(row) for row in rows]
 
     async def rollups(self, kind: str, watch: str, since: float) -> list[Rollup]:
         async with self._conn.transaction(write=False) as tx:

@@ -1,0 +1,184 @@
+"""The records of `monitor_common.store` and the logic that needs no database.
+
+`advance_state` is the flap suppression: a watch goes down after `failure_threshold` failures
+in a row and up after `success_threshold` successes; `percentile` is the nearest-rank
+percentile the reports and rollups use. `monitor_common.store` re-exports everything here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "FAILING_VERDICTS",
+    "VERDICTS",
+    "Change",
+    "Completion",
+    "Incident",
+    "ResultRecord",
+    "Rollup",
+    "Watch",
+    "WatchSpec",
+    "WatchState",
+    "WindowStats",
+    "advance_state",
+    "percentile",
+]
+
+FAILING_VERDICTS = frozenset({"critical", "unknown"})
+VERDICTS = ("ok", "warning", "critical", "unknown")
+WatchState = Literal["pending", "up", "down"]
+Change = Literal["opened", "closed"]
+
+
+# --- records ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """What a caller asks to watch."""
+
+    kind: str
+    name: str
+    definition: Mapping[str, Any]
+    interval_s: float
+    failure_threshold: int = 2
+    success_threshold: int = 1
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A stored watch with its state."""
+
+    kind: str
+    name: str
+    definition: dict[str, Any]
+    interval_s: float
+    failure_threshold: int
+    success_threshold: int
+    paused: bool
+    state: WatchState
+    state_since: float | None
+    consecutive_failures: int
+    consecutive_successes: int
+    next_run: float
+    lease_owner: str | None
+    lease_until: float | None
+    created_at: float
+    last_checked: float | None
+    last_verdict: str | None
+    runs: int
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One check result as stored. `watch` is None for an on-demand check."""
+
+    kind: str
+    watch: str | None
+    tool: str
+    target: str
+    checked_at: float
+    verdict: str
+    summary: str
+    duration_ms: float
+    latency_ms: float | None = None
+    figures: Mapping[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    codes: tuple[str, ...] = ()
+    scheduled_at: float | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A period a watch was down: opened by a failure streak, closed by a success streak."""
+
+    id: int
+    kind: str
+    watch: str
+    opened_at: float
+    closed_at: float | None
+    cause: str
+    verdict: str
+
+    def duration_s(self, now: float) -> float:
+        return (self.closed_at if self.closed_at is not None else now) - self.opened_at
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One hour of a watch's results after the raw rows expired."""
+
+    kind: str
+    watch: str
+    hour: float
+    counts: dict[str, int]
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    figures: dict[str, Any]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """A watch's raw results since some time, aggregated by the database."""
+
+    counts: dict[str, int]
+    latencies: list[float]  # sorted
+    series: list[tuple[float, dict[str, Any]]]  # (checked_at, figures), at most about `max_points`
+    last: ResultRecord | None  # the newest result, also before the window
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What storing a watch's result changed."""
+
+    watch: Watch
+    result_id: int
+    change: Change | None
+    incident: Incident | None
+
+
+# --- pure logic ------------------------------------------------------------------------------------
+
+
+def advance_state(
+    state: WatchState,
+    failures: int,
+    successes: int,
+    verdict: str,
+    *,
+    failure_threshold: int,
+    success_threshold: int,
+) -> tuple[WatchState, int, int, Change | None]:
+    """The state after one more result: (state, consecutive failures, successes, change).
+
+    `pending` (no verdict yet) becomes `up` at the first success (there is nothing to recover
+    from) and `down` after `failure_threshold` failures; only going down opens an incident and only
+    coming back up from `down` closes one.
+    """
+    if verdict in FAILING_VERDICTS:
+        failures, successes = failures + 1, 0
+        if state != "down" and failures >= failure_threshold:
+            return "down", failures, successes, "opened"
+    else:
+        failures, successes = 0, successes + 1
+        if state == "pending" or (state == "down" and successes >= success_threshold):
+            return "up", failures, successes, "closed" if state == "down" else None
+    return state, failures, successes, None
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile `p` (0-100) of already sorted values; None for none."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
