@@ -32,8 +32,7 @@ import typing
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import anyio
 from mcp.server import MCPServer
@@ -47,12 +46,27 @@ from mcp_types import (
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from monitor_common._watch_models import (
+    Action,
+    LatencyStats,
+    WatchActionResult,
+    WatchInfo,
+    WatchReport,
+    WatchReportItem,
+    Window,
+    envelope,
+    incident_info,
+    iso,
+    last_result,
+    trends,
+    verdict_of,
+)
 from monitor_common.audit import redact
 from monitor_common.config import get_settings, setting_specs
 from monitor_common.errors import InputError, LimitError, MonitorError, StoreError
-from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
+from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.serve import MonitorServer
 
 if TYPE_CHECKING:
@@ -61,7 +75,7 @@ if TYPE_CHECKING:
     # The store and scheduler load when the first watch tool runs or the server starts, not
     # when the server is imported: start-up stays as fast as without watches.
     from monitor_common.scheduler import Scheduler, StoreHandle
-    from monitor_common.store import Completion, Incident, ResultRecord, Store, Watch
+    from monitor_common.store import Completion, ResultRecord, Store, Watch
 
 __all__ = [
     "WatchActionResult",
@@ -78,8 +92,6 @@ DEFAULT_INTERVAL_S = 300.0
 MAX_INTERVAL_S = 86400.0
 MAX_LEGACY_SUBSCRIBERS = 256
 WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
-Window = Literal["1h", "24h", "7d", "30d"]
-Action = Literal["add", "remove", "list", "pause", "resume"]
 _WATCH_PARAMS = ("action", "name", "interval_s", "failure_threshold", "success_threshold")
 
 WATCH_ANNOTATIONS = ToolAnnotations(
@@ -109,123 +121,6 @@ class WatchKind:
     @property
     def check_name(self) -> str:
         return self.check.__name__
-
-
-# --- models ----------------------------------------------------------------------------------------
-
-
-class WatchInfo(BaseModel):
-    name: str = Field(description="The watch's name")
-    target: str = Field(description="What it checks")
-    state: Literal["pending", "up", "down"] = Field(
-        description="up or down after the thresholds; pending before"
-    )
-    paused: bool
-    interval_s: float
-    failure_threshold: int
-    success_threshold: int
-    state_since: str | None = Field(default=None, description="When the state last changed, ISO 8601 UTC")
-    last_checked: str | None = None
-    last_verdict: Verdict | None = None
-    next_run: str | None = Field(default=None, description="When it runs next (None while paused)")
-    runs: int = Field(description="Checks run so far")
-    definition: dict[str, Any] = Field(description="The check's arguments")
-
-
-class WatchActionResult(CheckResult):
-    """What a watch action did; for add, with the first check's result."""
-
-    action: Action
-    watch: WatchInfo | None = None
-    watches: list[WatchInfo] = Field(default_factory=lambda: list[WatchInfo]())
-    result: dict[str, Any] | None = Field(default=None, description="add: the first check's full result")
-    result_id: int | None = Field(default=None, description="add: the id under which that result is stored")
-
-
-class LatencyStats(BaseModel):
-    samples: int
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-
-
-class IncidentInfo(BaseModel):
-    opened_at: str
-    closed_at: str | None = Field(description="None while it is still open")
-    duration_s: float
-    cause: str = Field(description="Summary and finding codes of the result that opened it")
-    verdict: Verdict
-
-
-class FigureTrend(BaseModel):
-    first: float
-    last: float
-    min: float
-    max: float
-    change_per_day: float | None = Field(description="Average change per day over the window")
-
-
-class LastResult(BaseModel):
-    checked_at: str
-    verdict: Verdict
-    summary: str
-    codes: list[str]
-    figures: dict[str, Any]
-
-
-class WatchReportItem(BaseModel):
-    name: str
-    target: str
-    state: Literal["pending", "up", "down"]
-    paused: bool
-    verdict: Verdict = Field(description="critical while down, warning while failing or degraded, else ok")
-    checks: int = Field(description="Results in the window (raw and rolled up)")
-    counts: dict[str, int] = Field(description="Results per verdict in the window")
-    uptime_percent: float | None = Field(description="Share of results that were ok or warning")
-    latency: LatencyStats | None = None
-    incidents: list[IncidentInfo] = Field(default_factory=lambda: list[IncidentInfo]())
-    last_result: LastResult | None = None
-    trends: dict[str, FigureTrend] = Field(
-        default_factory=lambda: dict[str, FigureTrend](), description="Key figures over the window"
-    )
-
-
-class WatchReport(CheckResult):
-    """History of this server's watches over a window, worst first."""
-
-    window: Window
-    watches: list[WatchReportItem] = Field(default_factory=lambda: list[WatchReportItem]())
-    recorded: list[LastResult] = Field(
-        default_factory=lambda: list[LastResult](),
-        description="On-demand results stored for a target that is not watched (MCP_MONITOR_RECORD)",
-    )
-
-
-# --- helpers ---------------------------------------------------------------------------------------
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _verdict(text: str | None) -> Verdict:
-    try:
-        return Verdict(text or "unknown")
-    except ValueError:
-        return Verdict.UNKNOWN
-
-
-def _envelope(verdict: Verdict, summary: str, findings: list[Finding], started: float) -> dict[str, Any]:
-    return CheckResult(
-        verdict=verdict,
-        summary=summary,
-        findings=findings,
-        checked_at=iso(started) or "",
-        duration_ms=round((time.time() - started) * 1000, 2),
-    ).model_dump(mode="json")
 
 
 def _optional(annotation: Any) -> Any:
@@ -311,7 +206,7 @@ class WatchService:
                 message=message,
                 hint="lower the check's timeout_s or raise interval_s",
             )
-            return _envelope(Verdict.UNKNOWN, message, [finding], started)
+            return envelope(Verdict.UNKNOWN, message, [finding], started)
         except ToolError as exc:
             # The check's own MonitorError (refused address, bad argument) arrives as the cause.
             cause = exc.__cause__
@@ -323,14 +218,14 @@ class WatchService:
                 ) from exc
             message = str(cause) if isinstance(cause, MonitorError) else str(exc)
             finding = Finding(severity=Verdict.UNKNOWN, code="watch_check_failed", message=message)
-            return _envelope(
+            return envelope(
                 Verdict.UNKNOWN, f"{self.kind.check_name} could not run: {message}", [finding], started
             )
         if isinstance(outcome, CallToolResult) and outcome.structured_content is not None:
             return cast("dict[str, Any]", outcome.structured_content)
         message = f"{self.kind.check_name} returned no structured result"
         finding = Finding(severity=Verdict.UNKNOWN, code="watch_check_failed", message=message)
-        return _envelope(Verdict.UNKNOWN, message, [finding], started)
+        return envelope(Verdict.UNKNOWN, message, [finding], started)
 
     def record_of(
         self,
@@ -484,7 +379,7 @@ class WatchService:
             self.scheduler.wake()
         await self.publish(name)
         return WatchActionResult(
-            verdict=_verdict(result.get("verdict")),
+            verdict=verdict_of(result.get("verdict")),
             summary=f"watching {target} as {name!r} every {interval_s:g} s; first check: {result.get('summary', '')}",
             findings=[Finding.model_validate(f) for f in cast("list[Any]", result.get("findings") or [])],
             checked_at=iso(started) or "",
@@ -544,7 +439,7 @@ class WatchService:
             success_threshold=watch.success_threshold,
             state_since=iso(watch.state_since),
             last_checked=iso(watch.last_checked),
-            last_verdict=_verdict(watch.last_verdict) if watch.last_verdict else None,
+            last_verdict=verdict_of(watch.last_verdict) if watch.last_verdict else None,
             next_run=None if watch.paused else iso(watch.next_run),
             runs=watch.runs,
             # Credentials the check needs (an Authorization header, a URL's password) stay in
@@ -578,12 +473,12 @@ class WatchService:
                     )
                 last = recorded[0]
                 return WatchReport(
-                    verdict=_verdict(last.verdict),
+                    verdict=verdict_of(last.verdict),
                     summary=f"{name} is not watched; last checked {iso(last.checked_at)}: {last.summary}",
                     checked_at=iso(now) or "",
                     duration_ms=round((time.time() - now) * 1000, 2),
                     window=window,
-                    recorded=[_last(r) for r in recorded],
+                    recorded=[last_result(r) for r in recorded],
                 )
             watches = [watch]
         else:
@@ -673,10 +568,10 @@ class WatchService:
             counts=counts,
             uptime_percent=uptime,
             latency=latency,
-            incidents=[_incident_info(i, now) for i in incidents],
-            last_result=_last(last) if last is not None else None,
+            incidents=[incident_info(i, now) for i in incidents],
+            last_result=last_result(last) if last is not None else None,
             trends={
-                k: v for k, v in _trends(series).items() if self.kind.trends is None or k in self.kind.trends
+                k: v for k, v in trends(series).items() if self.kind.trends is None or k in self.kind.trends
             },
         )
 
@@ -740,46 +635,6 @@ class WatchService:
             retention=lambda: (get_settings().retention_days, get_settings().rollup_retention_days),
         )
         await self.scheduler.run()
-
-
-def _last(record: ResultRecord) -> LastResult:
-    return LastResult(
-        checked_at=iso(record.checked_at) or "",
-        verdict=_verdict(record.verdict),
-        summary=record.summary,
-        codes=list(record.codes),
-        figures=dict(record.figures),
-    )
-
-
-def _incident_info(incident: Incident, now: float) -> IncidentInfo:
-    return IncidentInfo(
-        opened_at=iso(incident.opened_at) or "",
-        closed_at=iso(incident.closed_at),
-        duration_s=round(incident.duration_s(now), 3),
-        cause=incident.cause,
-        verdict=_verdict(incident.verdict),
-    )
-
-
-def _trends(series: list[tuple[float, Mapping[str, Any]]]) -> dict[str, FigureTrend]:
-    points: dict[str, list[tuple[float, float]]] = {}
-    for at, figures in sorted(series, key=lambda p: p[0]):
-        for key, value in figures.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                points.setdefault(key, []).append((at, float(value)))
-    trends: dict[str, FigureTrend] = {}
-    for key, values in points.items():
-        (t0, first), (t1, last) = values[0], values[-1]
-        numbers = [v for _, v in values]
-        trends[key] = FigureTrend(
-            first=first,
-            last=last,
-            min=min(numbers),
-            max=max(numbers),
-            change_per_day=round((last - first) / (t1 - t0) * 86400, 4) if t1 > t0 else None,
-        )
-    return trends
 
 
 def effective_settings() -> dict[str, Any]:

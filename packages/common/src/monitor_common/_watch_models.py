@@ -1,0 +1,189 @@
+"""The results of the watch tools (pydantic models, so each tool has an output schema) and the
+helpers that build them from the store's records."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from monitor_common.results import CheckResult, Finding, Verdict
+
+if TYPE_CHECKING:
+    from monitor_common.store import Incident, ResultRecord
+
+__all__ = [
+    "Action",
+    "FigureTrend",
+    "IncidentInfo",
+    "LastResult",
+    "LatencyStats",
+    "WatchActionResult",
+    "WatchInfo",
+    "WatchReport",
+    "WatchReportItem",
+    "Window",
+    "envelope",
+    "incident_info",
+    "iso",
+    "last_result",
+    "trends",
+    "verdict_of",
+]
+
+Window = Literal["1h", "24h", "7d", "30d"]
+Action = Literal["add", "remove", "list", "pause", "resume"]
+
+
+class WatchInfo(BaseModel):
+    name: str = Field(description="The watch's name")
+    target: str = Field(description="What it checks")
+    state: Literal["pending", "up", "down"] = Field(
+        description="up or down after the thresholds; pending before"
+    )
+    paused: bool
+    interval_s: float
+    failure_threshold: int
+    success_threshold: int
+    state_since: str | None = Field(default=None, description="When the state last changed, ISO 8601 UTC")
+    last_checked: str | None = None
+    last_verdict: Verdict | None = None
+    next_run: str | None = Field(default=None, description="When it runs next (None while paused)")
+    runs: int = Field(description="Checks run so far")
+    definition: dict[str, Any] = Field(description="The check's arguments")
+
+
+class WatchActionResult(CheckResult):
+    """What a watch action did; for add, with the first check's result."""
+
+    action: Action
+    watch: WatchInfo | None = None
+    watches: list[WatchInfo] = Field(default_factory=lambda: list[WatchInfo]())
+    result: dict[str, Any] | None = Field(default=None, description="add: the first check's full result")
+    result_id: int | None = Field(default=None, description="add: the id under which that result is stored")
+
+
+class LatencyStats(BaseModel):
+    samples: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+class IncidentInfo(BaseModel):
+    opened_at: str
+    closed_at: str | None = Field(description="None while it is still open")
+    duration_s: float
+    cause: str = Field(description="Summary and finding codes of the result that opened it")
+    verdict: Verdict
+
+
+class FigureTrend(BaseModel):
+    first: float
+    last: float
+    min: float
+    max: float
+    change_per_day: float | None = Field(description="Average change per day over the window")
+
+
+class LastResult(BaseModel):
+    checked_at: str
+    verdict: Verdict
+    summary: str
+    codes: list[str]
+    figures: dict[str, Any]
+
+
+class WatchReportItem(BaseModel):
+    name: str
+    target: str
+    state: Literal["pending", "up", "down"]
+    paused: bool
+    verdict: Verdict = Field(description="critical while down, warning while failing or degraded, else ok")
+    checks: int = Field(description="Results in the window (raw and rolled up)")
+    counts: dict[str, int] = Field(description="Results per verdict in the window")
+    uptime_percent: float | None = Field(description="Share of results that were ok or warning")
+    latency: LatencyStats | None = None
+    incidents: list[IncidentInfo] = Field(default_factory=lambda: list[IncidentInfo]())
+    last_result: LastResult | None = None
+    trends: dict[str, FigureTrend] = Field(
+        default_factory=lambda: dict[str, FigureTrend](), description="Key figures over the window"
+    )
+
+
+class WatchReport(CheckResult):
+    """History of this server's watches over a window, worst first."""
+
+    window: Window
+    watches: list[WatchReportItem] = Field(default_factory=lambda: list[WatchReportItem]())
+    recorded: list[LastResult] = Field(
+        default_factory=lambda: list[LastResult](),
+        description="On-demand results stored for a target that is not watched (MCP_MONITOR_RECORD)",
+    )
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def verdict_of(text: str | None) -> Verdict:
+    try:
+        return Verdict(text or "unknown")
+    except ValueError:
+        return Verdict.UNKNOWN
+
+
+def envelope(verdict: Verdict, summary: str, findings: list[Finding], started: float) -> dict[str, Any]:
+    return CheckResult(
+        verdict=verdict,
+        summary=summary,
+        findings=findings,
+        checked_at=iso(started) or "",
+        duration_ms=round((time.time() - started) * 1000, 2),
+    ).model_dump(mode="json")
+
+
+def last_result(record: ResultRecord) -> LastResult:
+    return LastResult(
+        checked_at=iso(record.checked_at) or "",
+        verdict=verdict_of(record.verdict),
+        summary=record.summary,
+        codes=list(record.codes),
+        figures=dict(record.figures),
+    )
+
+
+def incident_info(incident: Incident, now: float) -> IncidentInfo:
+    return IncidentInfo(
+        opened_at=iso(incident.opened_at) or "",
+        closed_at=iso(incident.closed_at),
+        duration_s=round(incident.duration_s(now), 3),
+        cause=incident.cause,
+        verdict=verdict_of(incident.verdict),
+    )
+
+
+def trends(series: list[tuple[float, Mapping[str, Any]]]) -> dict[str, FigureTrend]:
+    points: dict[str, list[tuple[float, float]]] = {}
+    for at, figures in sorted(series, key=lambda p: p[0]):
+        for key, value in figures.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                points.setdefault(key, []).append((at, float(value)))
+    trends: dict[str, FigureTrend] = {}
+    for key, values in points.items():
+        (t0, first), (t1, last) = values[0], values[-1]
+        numbers = [v for _, v in values]
+        trends[key] = FigureTrend(
+            first=first,
+            last=last,
+            min=min(numbers),
+            max=max(numbers),
+            change_per_day=round((last - first) / (t1 - t0) * 86400, 4) if t1 > t0 else None,
+        )
+    return trends
