@@ -421,3 +421,15 @@ async def test_a_lost_database_connection_is_an_error_once_then_reopened(
         assert "PostgreSQL store" in error(await client.call_tool("probe_watch", {"action": "list"}))
         listed = content(await client.call_tool("probe_watch", {"action": "list"}))
         assert [w["name"] for w in listed["watches"]] == ["p"]
+
+
+async def test_a_watch_named_by_its_url_has_a_readable_resource(
+    watch_settings: Settings, http_server: HttpServer
+) -> None:
+    async with serving() as (_, _, client):
+        url = http_server.url_for("/status/200?a=b")
+        added = content(await client.call_tool("probe_watch", {"action": "add", "url": url}))
+        uri = added["watch"]["uri"]
+        assert uri.startswith("monitor://watches/http%3A%2F%2F127.0.0.1%3A")
+        history = json.loads(cast("TextResourceContents", (await client.read_resource(uri)).contents[0]).text)
+        assert history["watches"][0]["name"] == url

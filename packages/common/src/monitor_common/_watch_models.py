@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +33,7 @@ __all__ = [
     "last_result",
     "trends",
     "verdict_of",
+    "watch_uri",
 ]
 
 Window = Literal["1h", "24h", "7d", "30d"]
@@ -53,6 +55,7 @@ class WatchInfo(BaseModel):
     last_verdict: Verdict | None = None
     next_run: str | None = Field(default=None, description="When it runs next (None while paused)")
     runs: int = Field(description="Checks run so far")
+    uri: str = Field(description="The resource with its history, to read or subscribe to")
     definition: dict[str, Any] = Field(description="The check's arguments")
 
 
@@ -187,3 +190,8 @@ def trends(series: list[tuple[float, Mapping[str, Any]]]) -> dict[str, FigureTre
             change_per_day=round((last - first) / (t1 - t0) * 86400, 4) if t1 > t0 else None,
         )
     return trends
+
+
+def watch_uri(name: str) -> str:
+    """`monitor://watches/{name}` with the name percent-encoded (names are often URLs)."""
+    return "monitor://watches/" + quote(name, safe="")

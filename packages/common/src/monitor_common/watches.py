@@ -62,6 +62,7 @@ from monitor_common._watch_models import (
     last_result,
     trends,
     verdict_of,
+    watch_uri,
 )
 from monitor_common.audit import redact
 from monitor_common.config import get_settings, setting_specs
@@ -282,7 +283,7 @@ class WatchService:
     # -- notifications -----------------------------------------------------------------------
 
     async def publish(self, name: str | None) -> None:
-        uris = ["monitor://watches"] + ([f"monitor://watches/{name}"] if name is not None else [])
+        uris = ["monitor://watches"] + ([watch_uri(name)] if name is not None else [])
         for uri in uris:
             await self.server.events.publish(ResourceUpdated(uri=uri))
             for session in list(self.legacy_subscribers.get(uri, ())):
@@ -442,6 +443,7 @@ class WatchService:
             last_verdict=verdict_of(watch.last_verdict) if watch.last_verdict else None,
             next_run=None if watch.paused else iso(watch.next_run),
             runs=watch.runs,
+            uri=watch_uri(watch.name),
             # Credentials the check needs (an Authorization header, a URL's password) stay in
             # the store; what callers and resources see is redacted.
             definition=cast("dict[str, Any]", redact(watch.definition)),
