@@ -1,4 +1,4 @@
-"""Watch load: 500 watches at a 10 s interval against local targets, one process, then two, on PostgreSQL.
+"""Watch load: 500 watches at a 10 s interval against local targets, one process, then two, on one store.
 
 Starts a throw-away PostgreSQL cluster on 127.0.0.1 (tests/support/postgres.py), a loopback HTTP
 target process (bench/http_servers.py), stores the watches directly (their first runs spread
@@ -11,6 +11,7 @@ database. Reports, from the stored results after a warm-up of one interval:
 - CPU (percent of one core) and peak memory (RSS) of each server process.
 
     uv run python bench/watch_load.py [--watches 500] [--interval 10] [--seconds 60] [--server http]
+                                      [--store postgresql|sqlite]
 
 `--server http` runs mcp-http-monitor's `http_watch` (http_check on every run); `--server probe`
 the tests' minimal watch server (a bare GET), to separate the scheduler from the check.
@@ -23,6 +24,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,10 +110,13 @@ async def measure(db: str, kind: str, since: float, until: float, interval: floa
 
 
 def run_phase(
-    cluster: PostgresCluster, processes: int, args: argparse.Namespace, url: str
+    cluster: PostgresCluster | None, processes: int, args: argparse.Namespace, url: str
 ) -> tuple[dict[str, float], list[tuple[float, float]]]:
     kind, command = SERVERS[args.server]
-    db = cluster.create_database()
+    if cluster is not None:
+        db = cluster.create_database()
+    else:
+        db = tempfile.mkdtemp(prefix="watch-load-") + "/monitor.db"
     first_slot = asyncio.run(seed(db, kind, url, args.watches, args.interval))
     env = dict(
         os.environ,
@@ -158,19 +163,25 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--server", choices=sorted(SERVERS), default="http")
+    parser.add_argument("--store", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
-    bin_dir = pg_bin_dir()
-    if bin_dir is None:
-        print("PostgreSQL is not installed (apt-get install postgresql)", file=sys.stderr)
-        return 1
-    cluster = PostgresCluster(bin_dir)
-    cluster.start()
+    cluster: PostgresCluster | None = None
+    store = "SQLite (WAL)"
+    if args.store == "postgresql":
+        bin_dir = pg_bin_dir()
+        if bin_dir is None:
+            print("PostgreSQL is not installed (apt-get install postgresql)", file=sys.stderr)
+            return 1
+        started = PostgresCluster(bin_dir)
+        started.start()
+        cluster = started
+        store = f"PostgreSQL {bin_dir.parent.name}"
     target, port = serve(["127.0.0.1"])
     try:
         url = f"http://127.0.0.1:{port}/"
         print(
             f"{args.watches} watches every {args.interval:g} s for {args.seconds:g} s, server {args.server}, "
-            f"PostgreSQL {bin_dir.parent.name}, {os.cpu_count()} CPUs; measured after {args.interval:g} s warm-up"
+            f"{store}, {os.cpu_count()} CPUs; measured after {args.interval:g} s warm-up"
         )
         for processes in (1, 2):
             figures, usage = run_phase(cluster, processes, args, url)
@@ -187,7 +198,8 @@ def main() -> int:
         assert target.stdin is not None
         target.stdin.close()
         target.wait(10)
-        cluster.stop()
+        if cluster is not None:
+            cluster.stop()
     return 0
 
 
