@@ -36,10 +36,7 @@ from monitor_common.store import ResultRecord, WatchSpec, open_store, percentile
 from support.postgres import PostgresCluster, pg_bin_dir  # noqa: E402  # pyright: ignore[reportMissingImports]
 
 SERVERS = {
-    "http": (
-        "http",
-        [sys.executable, "-c", "import http_monitor.watch; from http_monitor.server import main; main()"],
-    ),
+    "http": ("http", [sys.executable, "-m", "http_monitor", "serve"]),
     "probe": ("probe", [sys.executable, "-m", "support.watch_server", "serve"]),
 }
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -21,6 +21,8 @@ EXPECTED_TOOLS = {
         "http_redirects",
         "http_security_headers",
         "tcp_check",
+        "http_watch",
+        "http_watch_report",
     },
     "mcp-ssl-monitor": {
         "cert_check",
@@ -29,6 +31,8 @@ EXPECTED_TOOLS = {
         "tls_scan",
         "cert_compare_endpoints",
         "cert_revocation",
+        "cert_watch",
+        "cert_watch_report",
     },
     "mcp-dns-monitor": {
         "dns_lookup",
@@ -38,6 +42,8 @@ EXPECTED_TOOLS = {
         "email_auth_check",
         "reverse_dns",
         "domain_expiry",
+        "dns_watch",
+        "dns_watch_report",
     },
 }
 

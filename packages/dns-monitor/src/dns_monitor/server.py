@@ -293,3 +293,7 @@ async def domain_expiry(
 def main() -> None:
     """Console entry point: `mcp-dns-monitor [serve|tools|call]`."""
     serve_main(mcp)
+
+
+# Last, as it uses `mcp` and the check above: dns_watch, dns_watch_report, resources, a prompt.
+import dns_monitor.watch  # noqa: E402, F401  # pyright: ignore[reportUnusedImport]

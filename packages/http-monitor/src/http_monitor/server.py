@@ -323,3 +323,7 @@ async def tcp_check(
 def main() -> None:
     """Console entry point: `mcp-http-monitor [serve|tools|call]`."""
     serve_main(mcp)
+
+
+# Last, as it uses `mcp` and the check above: http_watch, http_watch_report, resources, a prompt.
+import http_monitor.watch  # noqa: E402, F401  # pyright: ignore[reportUnusedImport]

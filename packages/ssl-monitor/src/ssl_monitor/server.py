@@ -245,3 +245,7 @@ async def cert_revocation(
 def main() -> None:
     """Console entry point: `mcp-ssl-monitor [serve|tools|call]`."""
     serve_main(mcp)
+
+
+# Last, as it uses `mcp` and the check above: cert_watch, cert_watch_report, resources, a prompt.
+import ssl_monitor.watch  # noqa: E402, F401  # pyright: ignore[reportUnusedImport]
