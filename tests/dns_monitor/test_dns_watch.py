@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pytest
+from dns_monitor import watch
 from dns_monitor.server import mcp
 from mcp import Client
 from support.dns_server import DNSServer, zone
 from support.watch_helpers import call, wait_until, watch_settings_in
 
-# server.py registers the watch tools by importing dns_monitor.watch; until it does, these tests wait.
-watch = sys.modules.get("dns_monitor.watch")
-pytestmark = pytest.mark.skipif(
-    watch is None, reason="dns_monitor.server does not register the watch tools yet"
-)
-
 
 async def test_dns_watch_notices_a_changed_answer(tmp_path: Path, dns_server: DNSServer) -> None:
     watch_settings_in(tmp_path)
-    assert watch is not None
     watch.service.poll_s, watch.service.start_delay_s = 0.1, 0.0
     dns_server.handler = zone({("www.example.com.", "A"): ["192.0.2.1"]})
     async with Client(mcp) as client:

@@ -8,19 +8,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import anyio
-import http_monitor.server
-import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from support.http_server import HttpServer
 
 from e2e.helpers import LOOPBACK_ENV, child_env, run_cli
-
-pytestmark = pytest.mark.skipif(
-    "http_monitor.watch" not in sys.modules,
-    reason="http_monitor.server does not register the watch tools yet",
-)
-_ = http_monitor.server
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pytest
+from http_monitor import watch
 from http_monitor.server import mcp
 from mcp import Client
 from support.http_server import HttpServer
 from support.watch_helpers import call, wait_until, watch_settings_in
 
-# server.py registers the watch tools by importing http_monitor.watch; until it does, these tests wait.
-watch = sys.modules.get("http_monitor.watch")
-pytestmark = pytest.mark.skipif(
-    watch is None, reason="http_monitor.server does not register the watch tools yet"
-)
-
 
 async def test_http_watch_goes_down_and_up_with_an_incident(tmp_path: Path, http_server: HttpServer) -> None:
     watch_settings_in(tmp_path)
-    assert watch is not None
     watch.service.poll_s, watch.service.start_delay_s = 0.1, 0.0
     url = http_server.url_for("/switch/site")
     async with Client(mcp) as client:

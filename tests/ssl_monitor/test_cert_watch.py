@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pytest
 from mcp import Client
+from ssl_monitor import watch
 from ssl_monitor.server import mcp
 from support.certs import CertAuthority, serve_tls
 from support.watch_helpers import call, wait_until, watch_settings_in
 
-# server.py registers the watch tools by importing ssl_monitor.watch; until it does, these tests wait.
-watch = sys.modules.get("ssl_monitor.watch")
-pytestmark = pytest.mark.skipif(
-    watch is None, reason="ssl_monitor.server does not register the watch tools yet"
-)
-
 
 async def test_cert_watch_reports_days_left_and_its_trend(tmp_path: Path, ca: CertAuthority) -> None:
     watch_settings_in(tmp_path)
-    assert watch is not None
     watch.service.poll_s, watch.service.start_delay_s = 0.1, 0.0
     leaf = ca.expiring_in(5)
     async with serve_tls(leaf.server_ssl_context()) as (_, port), Client(mcp) as client:
