@@ -17,6 +17,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from support.certs import Leaf
 from support.http_server import HttpServer
+from support.ports import free_port
 
 from e2e.helpers import LOOPBACK_ENV, child_env, run_cli
 
@@ -34,16 +35,10 @@ INIT = {
 HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def _serving(module: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`module` serving streamable HTTP on a free loopback port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", module, "serve", "--transport", "http", "--port", str(port), *args],
         env=child_env(env),
@@ -127,7 +122,7 @@ def test_non_loopback_bind_without_token_refuses_to_start() -> None:
 
 def test_https_with_tls_cert_and_key(tmp_path: Path, localhost_cert: Leaf) -> None:
     files = localhost_cert.write(tmp_path)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ssl_monitor", "serve", "--transport", "http", "--port", str(port),
          "--tls-cert", str(files.cert_file), "--tls-key", str(files.key_file)],

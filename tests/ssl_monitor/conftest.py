@@ -28,6 +28,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from mcp import Client
 from support.certs import CertAuthority, Leaf, make_key
+from support.ports import free_port
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
@@ -312,12 +313,6 @@ def starttls_server() -> Callable[[str, Leaf], contextlib.AbstractAsyncContextMa
 
 
 # --- openssl s_server ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.ports import free_port
 
 __all__ = ["PostgresCluster", "pg_bin_dir", "pg_url", "postgres_cluster"]
 
@@ -38,12 +39,6 @@ def pg_bin_dir() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class PostgresCluster:
     """initdb + pg_ctl start in a temp dir; `url(db)` for psycopg; `stop()` removes everything."""
 
@@ -51,7 +46,7 @@ class PostgresCluster:
         self.bin_dir = bin_dir
         self.tmp = Path(tempfile.mkdtemp(prefix="mcp-monitor-pg-"))
         self.data = self.tmp / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.user: str | None = None
         if os.geteuid() == 0:
             for name in ("postgres", "nobody"):

@@ -32,6 +32,7 @@ from monitor_common.audit import AuditLog
 from monitor_common.config import Settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
 from monitor_common.fanout import ProgressCallback
+from monitor_common.results import Verdict
 
 __all__ = ["CHECK_ANNOTATIONS", "EXIT_CONFIG", "EXIT_USAGE", "MonitorServer", "main", "progress_reporter"]
 
@@ -303,8 +304,10 @@ def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
         return 3 if server.last_outcome == "crash" else EXIT_USAGE
     structured = cast("dict[str, Any]", result.structured_content or {})
     print(json.dumps(structured, indent=2, default=str))
-    verdict: object = structured.get("verdict")
-    return {"ok": 0, "warning": 1, "critical": 2}.get(str(verdict), 3)
+    try:
+        return Verdict(structured.get("verdict")).exit_code
+    except ValueError:  # no verdict: not a check result, so nothing is known
+        return Verdict.UNKNOWN.exit_code
 
 
 def _serve(server: MonitorServer, settings: Settings) -> int:

@@ -18,7 +18,7 @@ from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host, parse_port
 
-from ssl_monitor.handshake import HandshakeFailure, handshake
+from ssl_monitor.handshake import HandshakeFailure, default_sni, handshake
 from ssl_monitor.models import CertCheckResult, CertInfo
 from ssl_monitor.staple import probe_staple
 from ssl_monitor.starttls import DEFAULT_PORTS, PROTOCOLS
@@ -278,7 +278,7 @@ async def cert_check(
     check_thresholds(warn_days, critical_days)
     if anchors is None:
         anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
-    server_name = sni if sni is not None else (None if target.ip is not None else target.name)
+    server_name = default_sni(target, sni)
     name = server_name or target.name
     base: dict[str, object] = {"host": target.name, "port": port, "sni": server_name, "starttls": starttls}
     shown = f"{name}:{port}"

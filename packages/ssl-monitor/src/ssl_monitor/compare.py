@@ -19,7 +19,7 @@ from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, r
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
-from ssl_monitor.handshake import HandshakeFailure, handshake
+from ssl_monitor.handshake import HandshakeFailure, default_sni, handshake
 from ssl_monitor.models import CompareEndpointsResult, EndpointCert
 
 __all__ = ["cert_compare_endpoints"]
@@ -64,7 +64,7 @@ async def cert_compare_endpoints(
     if ip_version not in _FAMILIES:
         raise InputError(f"ip_version={ip_version!r} is not one of ipv4, ipv6, both")
     target = parse_host(host)
-    server_name = sni if sni is not None else (None if target.ip is not None else target.name)
+    server_name = default_sni(target, sni)
     base: dict[str, object] = {"host": target.name, "port": port}
     family = _FAMILIES[ip_version]
     if connect_ips:

@@ -22,10 +22,11 @@ import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.targets import Host
 
 from ssl_monitor.starttls import StartTLSError, negotiate
 
-__all__ = ["Handshake", "HandshakeFailure", "client_context", "handshake"]
+__all__ = ["Handshake", "HandshakeFailure", "client_context", "default_sni", "handshake"]
 
 _DER = 2  # _ssl.ENCODING_DER
 
@@ -52,6 +53,13 @@ class HandshakeFailure(Exception):
         self.hint = hint
         self.ssl_reason = ssl_reason
         """OpenSSL's reason for a failed handshake, e.g. NO_PROTOCOLS_AVAILABLE, when there is one."""
+
+
+def default_sni(target: Host, sni: str | None) -> str | None:
+    """The server name to send: the caller's, else the host name; none for an IP address."""
+    if sni is not None:
+        return sni
+    return None if target.ip is not None else target.name
 
 
 def client_context(

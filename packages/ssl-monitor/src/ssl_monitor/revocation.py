@@ -21,7 +21,7 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
 from ssl_monitor.certs import resolve_port
-from ssl_monitor.handshake import HandshakeFailure, handshake
+from ssl_monitor.handshake import HandshakeFailure, default_sni, handshake
 from ssl_monitor.models import RevocationMethod, RevocationResult, RevocationSource
 from ssl_monitor.ocsp import CLOCK_SKEW, judge_ocsp
 from ssl_monitor.staple import probe_staple
@@ -192,7 +192,7 @@ async def cert_revocation(
         """What remains of `timeout_s`: the steps share it, so the call never runs over."""
         return max(timeout_s - started.elapsed_ms() / 1000, 0.0)
 
-    server_name = sni if sni is not None else (None if target.ip is not None else target.name)
+    server_name = default_sni(target, sni)
     base: dict[str, object] = {"host": target.name, "port": port}
     shown = f"{server_name or target.name}:{port}"
     try:

@@ -26,7 +26,7 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
 from ssl_monitor.certs import resolve_port
-from ssl_monitor.handshake import HandshakeFailure, client_context, handshake
+from ssl_monitor.handshake import HandshakeFailure, client_context, default_sni, handshake
 from ssl_monitor.models import ProtocolState, ProtocolSupport, TlsScanResult
 
 __all__ = ["classify_failure", "tls_scan"]
@@ -108,7 +108,7 @@ async def tls_scan(
     started = Stopwatch()
     target = parse_host(host)
     port = resolve_port(port, starttls)
-    server_name = sni if sni is not None else (None if target.ip is not None else target.name)
+    server_name = default_sni(target, sni)
     base: dict[str, object] = {"host": target.name, "port": port, "sni": server_name, "starttls": starttls}
     suites = _suite_table()
     remote_ip: str | None = None
