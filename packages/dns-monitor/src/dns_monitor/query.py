@@ -113,8 +113,20 @@ def parse_server(server: str, policy: NetworkPolicy) -> ServerSpec:
             f"server {server!r} must be an IP address, optionally with :port, e.g. 9.9.9.9:53 "
             "(or tls://9.9.9.9, https://dns.quad9.net/dns-query)"
         )
-    policy.check(parsed.host.ip, host=text)
+    policy.check(parsed.host.ip, host=_written_host(text))
     return ServerSpec(kind, parsed.host.ip.compressed, parsed.port)
+
+
+def _written_host(text: str) -> str:
+    """The host of `host[:port]` as the caller wrote it, e.g. `127.1` of `127.1:53`.
+
+    The refusal message quotes it: given the whole `host:port`, it would read the address as a
+    name ("resolved from '127.1:53'") and suggest allowing that "host".
+    """
+    bare_ipv6 = text.count(":") > 1 and not text.startswith("[")
+    if text.endswith("]") or bare_ipv6 or ":" not in text:
+        return text
+    return text.rpartition(":")[0]
 
 
 def host_port(address: str, port: int) -> str:
