@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import anyio
 from monitor_common.errors import InputError, LimitError
-from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
@@ -209,6 +209,7 @@ async def dns_lookup(
     timeout_s: float = 5.0,
     system_resolver: str | None = None,
     verify: ssl.SSLContext | bool = True,
+    resolver: Resolver | None = None,
 ) -> DnsLookupResult:
     """Ask `server` for each of `record_types` of `name`, concurrently, within `timeout_s`.
 
@@ -225,6 +226,8 @@ async def dns_lookup(
         expect: values (or CIDRs for addresses) the answer set must match exactly.
         timeout_s: limit for the whole lookup.
         verify: how DoT/DoH certificates are checked (see `query.exchange`).
+        resolver: looks up the name of a DoH server (None: the system's resolver), the
+            operator's resolver for targets.
     """
     started = Stopwatch()
     qname = parse_hostname(name) + "."
@@ -235,7 +238,13 @@ async def dns_lookup(
     async def ask(record_type: str) -> None:
         query = make_query(qname, record_type, dnssec=dnssec, recursion=recursion)
         outcomes[record_type] = await exchange(
-            query, spec, transport=transport, timeout=timeout_s, policy=policy, verify=verify
+            query,
+            spec,
+            transport=transport,
+            timeout=timeout_s,
+            policy=policy,
+            verify=verify,
+            resolver=resolver,
         )
 
     if len(types) == 1:

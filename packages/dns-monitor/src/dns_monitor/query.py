@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
-from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.targets import parse_host_port, parse_url
 
 from dns_monitor.models import DnsFlags, DnsRecord, ExtendedError
@@ -175,11 +175,13 @@ async def exchange(
     timeout: float = 5.0,  # noqa: ASYNC109 - the dnspython calls take it; this bounds them all
     policy: NetworkPolicy | None = None,
     verify: ssl.SSLContext | bool = True,
+    resolver: Resolver | None = None,
 ) -> Exchange:
     """Send `query` to `server`; the whole exchange (TCP retry included) takes at most `timeout`.
 
     `transport` applies to plain DNS: auto (UDP, then TCP when truncated), udp only, tcp only.
-    `policy` guards the connections of DoH (the HTTP client checks each address it dials).
+    `policy` guards the connections of DoH (the HTTP client checks each address it dials), and
+    `resolver` looks up a DoH server's name (None: the system's resolver).
     `verify` is how DoT and DoH certificates are checked: True for the system's CAs, an
     SSLContext for others (a private CA), False not at all. A DoT server named by its IP address
     must present a certificate for that address, as the public ones (1.1.1.1, 9.9.9.9) do.
@@ -199,7 +201,7 @@ async def exchange(
 
     try:
         if server.kind == "https":
-            result.response = await _https(query, server, left(), policy or NetworkPolicy(), verify)
+            result.response = await _https(query, server, left(), policy or NetworkPolicy(), verify, resolver)
         elif server.kind == "tls":
             import dns.asyncquery
 
@@ -270,6 +272,7 @@ async def _https(
     timeout: float,  # noqa: ASYNC109
     policy: NetworkPolicy,
     verify: ssl.SSLContext | bool,
+    resolver: Resolver | None,
 ) -> dns.message.Message:
     import dns.exception
     import dns.message
@@ -278,7 +281,7 @@ async def _https(
 
     assert server.url is not None
     try:
-        async with guarded_client(policy, timeout=timeout, verify=verify) as client:
+        async with guarded_client(policy, timeout=timeout, verify=verify, resolver=resolver) as client:
             response = await client.post(
                 server.url,
                 content=query.to_wire(),

@@ -93,6 +93,7 @@ async def dns_lookup(
         expect=expect,
         timeout_s=_timeout(timeout_s),
         system_resolver=settings.resolver,
+        resolver=settings.target_resolver,
     )
 
 
