@@ -1,0 +1,585 @@
+"""The refusal matrix: every tool that connects, against every spelling of an internal address.
+
+Used in two places: in-process by the pytest tests (addresses whose dial would land on loopback,
+where the isolation guard and a local `Listener` prove nothing was dialled), and inside a network
+namespace with no route out (`python -m security.probe`, run by test_matrix_netns.py) for the
+non-loopback addresses, so that a broken policy fails locally instead of sending a packet.
+
+A case is one tool call through the in-process MCP client with the default settings. Its outcome
+is the refusal message the caller saw (a ToolError's text, or a finding's message anywhere in the
+structured result) and every connect/sendto the process attempted while the call ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from ipaddress import ip_address
+from typing import Any, cast
+
+__all__ = [
+    "LOOPBACK_NAMES",
+    "LOOPBACK_SPELLINGS",
+    "NETNS_NAMES",
+    "NETNS_SPELLINGS",
+    "Case",
+    "DialRecorder",
+    "Listener",
+    "Outcome",
+    "Spelling",
+    "cases_for",
+    "name_records",
+    "refusal_problems",
+    "run_cases",
+    "unshare_command",
+]
+
+DESCRIPTIONS = {
+    "loopback": "loopback address",
+    "private": "private address",
+    "link-local": "link-local address",
+    "cgnat": "carrier-grade NAT address",
+    "unique-local": "unique-local address",
+    "multicast": "multicast address",
+    "unspecified": "unspecified address",
+    "reserved": "reserved address",
+}
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """One way of writing an internal address: as a URL host and as a bare host."""
+
+    text: str  # as written in a URL's authority (IPv6 in brackets)
+    category: str  # what the policy must call it
+    address: str  # the address it stands for (compressed)
+
+    @property
+    def is_name(self) -> bool:
+        """A host name (looked up), not an address literal."""
+        from monitor_common.targets import parse_ip
+
+        return parse_ip(self.text) is None
+
+    @property
+    def bare(self) -> str:
+        """The host as tools that take a host (not a URL) receive it."""
+        return self.text
+
+    def host_port(self, port: int) -> str:
+        return f"{self.text}:{port}"
+
+    def url(self, scheme: str, port: int, path: str = "/") -> str:
+        return f"{scheme}://{self.text}:{port}{path}"
+
+
+def _s(text: str, category: str, address: str) -> Spelling:
+    return Spelling(text, category, address)
+
+
+# Spellings whose dial, were the policy broken, would reach this machine's loopback: safe in-process.
+LOOPBACK_SPELLINGS: tuple[Spelling, ...] = (
+    _s("127.0.0.1", "loopback", "127.0.0.1"),
+    _s("127.1", "loopback", "127.0.0.1"),
+    _s("0x7f000001", "loopback", "127.0.0.1"),
+    _s("2130706433", "loopback", "127.0.0.1"),
+    _s("017700000001", "loopback", "127.0.0.1"),
+    _s("0x7f.1", "loopback", "127.0.0.1"),
+    _s("0177.0.0.1", "loopback", "127.0.0.1"),
+    _s("127.000.000.001", "loopback", "127.0.0.1"),
+    _s("127.0.0.1.", "loopback", "127.0.0.1"),
+    _s("127.255.255.254", "loopback", "127.255.255.254"),
+    _s("[::1]", "loopback", "::1"),
+    _s("[0:0:0:0:0:0:0:1]", "loopback", "::1"),
+    _s("[::ffff:127.0.0.1]", "loopback", "::ffff:7f00:1"),
+    _s("[::ffff:7f00:1]", "loopback", "::ffff:7f00:1"),
+    _s("localhost", "loopback", "127.0.0.1|::1"),
+)
+
+# Spellings of addresses beyond loopback: only ever dialled inside the sealed namespace.
+NETNS_SPELLINGS: tuple[Spelling, ...] = (
+    _s("10.0.0.1", "private", "10.0.0.1"),
+    _s("10.1", "private", "10.0.0.1"),
+    _s("0x0a000001", "private", "10.0.0.1"),
+    _s("167772161", "private", "10.0.0.1"),
+    _s("012.0.0.1", "private", "10.0.0.1"),
+    _s("172.16.0.1", "private", "172.16.0.1"),
+    _s("192.168.1.1", "private", "192.168.1.1"),
+    _s("169.254.169.254", "link-local", "169.254.169.254"),
+    _s("0xa9fea9fe", "link-local", "169.254.169.254"),
+    _s("2852039166", "link-local", "169.254.169.254"),
+    _s("0251.0376.0251.0376", "link-local", "169.254.169.254"),
+    _s("[::ffff:169.254.169.254]", "link-local", "::ffff:a9fe:a9fe"),
+    _s("[fe80::1]", "link-local", "fe80::1"),
+    _s("100.64.0.1", "cgnat", "100.64.0.1"),
+    _s("100.127.255.254", "cgnat", "100.127.255.254"),
+    _s("[fc00::1]", "unique-local", "fc00::1"),
+    _s("[fd12:3456::1]", "unique-local", "fd12:3456::1"),
+    _s("0.0.0.0", "unspecified", "0.0.0.0"),
+    _s("0", "unspecified", "0.0.0.0"),
+    _s("[::]", "unspecified", "::"),
+    _s("[64:ff9b::7f00:1]", "loopback", "64:ff9b::7f00:1"),
+    _s("[64:ff9b::a9fe:a9fe]", "link-local", "64:ff9b::a9fe:a9fe"),
+    _s("[::127.0.0.1]", "loopback", "::7f00:1"),
+    _s("[2002:7f00:1::1]", "loopback", "2002:7f00:1::1"),
+    _s("[2002:a00:1::1]", "private", "2002:a00:1::1"),
+    _s("224.0.0.1", "multicast", "224.0.0.1"),
+    _s("[ff02::1]", "multicast", "ff02::1"),
+    _s("240.0.0.1", "reserved", "240.0.0.1"),
+    _s("192.0.2.1", "reserved", "192.0.2.1"),
+)
+
+
+# Names the local DNS server answers with internal addresses: (spelling, record type).
+LOOPBACK_NAMES: tuple[tuple[Spelling, str], ...] = (
+    (_s("loop4.test", "loopback", "127.0.0.1"), "A"),
+    (_s("loop6.test", "loopback", "::1"), "AAAA"),
+    (_s("mapped.test", "loopback", "::ffff:7f00:1"), "AAAA"),
+)
+NETNS_NAMES: tuple[tuple[Spelling, str], ...] = (
+    (_s("intranet.test", "private", "10.0.0.1"), "A"),
+    (_s("metadata.test", "link-local", "169.254.169.254"), "A"),
+    (_s("cgnat.test", "cgnat", "100.64.0.1"), "A"),
+    (_s("ula.test", "unique-local", "fd00::1"), "AAAA"),
+    (_s("zero.test", "unspecified", "0.0.0.0"), "A"),
+    (_s("nat64.test", "link-local", "64:ff9b::a9fe:a9fe"), "AAAA"),
+    (_s("sixtofour.test", "private", "2002:a00:1::1"), "AAAA"),
+)
+
+
+def name_records(names: Sequence[tuple[Spelling, str]]) -> dict[tuple[str, str], list[str]]:
+    """The zone that makes each name resolve to its internal address (TTL left to `zone`)."""
+    return {(f"{s.text}.", rdtype): [s.address] for s, rdtype in names}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One tool call: `server` is http, ssl or dns; `spelling` the address it names."""
+
+    server: str
+    tool: str
+    arguments: Mapping[str, Any]
+    spelling: Spelling
+    variant: str = ""  # which argument carries the address, when a tool has several
+
+    @property
+    def named(self) -> bool:
+        """Whether the address stands for a name the caller gave (a connect_ip override)."""
+        return self.variant.startswith("connect_ip")
+
+    @property
+    def label(self) -> str:
+        variant = f"[{self.variant}]" if self.variant else ""
+        return f"{self.tool}{variant} {self.spelling.text}"
+
+
+@dataclass
+class Outcome:
+    label: str
+    tool: str
+    category: str
+    is_error: bool
+    message: str | None  # the refusal message found, if any
+    text: str  # what the caller saw (error text, or the summary)
+    named: bool = False
+    dials: list[str] = field(default_factory=lambda: [])
+
+
+def cases_for(spelling: Spelling, port: int, *, watches: bool = True) -> list[Case]:
+    """Every tool of the three servers that connects, pointed at `spelling` on `port`.
+
+    A host name is left out of the arguments that take addresses only (connect_ip, DNS servers),
+    where it is refused as input before anything else.
+    """
+    s, t = spelling, {"timeout_s": 2}
+    http_url, https_url, hp = s.url("http", port), s.url("https", port), s.host_port(port)
+    cases = [
+        Case("http", "http_check", {"url": http_url, **t}, s),
+        Case("http", "http_check", {"url": https_url, **t}, s, "https"),
+        Case("http", "http_check_many", {"urls": [http_url], **t}, s),
+        Case("http", "http_timing", {"url": http_url, "samples": 1, **t}, s),
+        Case("http", "http_check_each_ip", {"url": http_url, **t}, s),
+        Case("http", "http_redirects", {"url": http_url, **t}, s),
+        Case("http", "http_security_headers", {"url": https_url, **t}, s),
+        Case("http", "tcp_check", {"host": s.bare, "port": port, **t}, s),
+        Case("http", "tcp_check", {"host": s.bare, "port": port, "tls": True, **t}, s, "tls"),
+        Case("ssl", "cert_check", {"host": s.bare, "port": port, **t}, s),
+        Case("ssl", "cert_check", {"host": s.bare, "port": port, "starttls": "smtp", **t}, s, "smtp"),
+        Case("ssl", "cert_check_many", {"targets": [hp], **t}, s),
+        Case("ssl", "tls_scan", {"host": s.bare, "port": port, **t}, s),
+        Case("ssl", "cert_compare_endpoints", {"host": s.bare, "port": port, **t}, s),
+        Case("ssl", "cert_revocation", {"host": s.bare, "port": port, **t}, s),
+        Case(
+            "dns",
+            "dns_lookup",
+            {"name": "example.com", "server": s.url("https", port, "/dns-query"), **t},
+            s,
+            "doh",
+        ),
+    ]
+    if not s.is_name:
+        cases += [
+            Case(
+                "http",
+                "http_check",
+                {"url": f"http://example.com:{port}/", "connect_ip": s.text, **t},
+                s,
+                "connect_ip",
+            ),
+            Case(
+                "ssl",
+                "cert_check",
+                {"host": "example.com", "port": port, "connect_ip": s.text, **t},
+                s,
+                "connect_ip",
+            ),
+            Case(
+                "ssl",
+                "cert_compare_endpoints",
+                {"host": "example.com", "port": port, "connect_ips": [s.text], **t},
+                s,
+                "connect_ips",
+            ),
+            Case("dns", "dns_lookup", {"name": "example.com", "server": hp, **t}, s),
+            Case("dns", "dns_lookup", {"name": "example.com", "server": f"tls://{hp}", **t}, s, "dot"),
+            Case(
+                "dns",
+                "dns_propagation",
+                {"name": "example.com", "resolvers": [hp], "include_authoritative": False, **t},
+                s,
+            ),
+            Case("dns", "reverse_dns", {"target": "192.0.2.1", "server": hp, **t}, s),
+            Case("dns", "email_auth_check", {"domain": "example.com", "server": hp, **t}, s),
+        ]
+    if watches:
+        cases += [
+            Case("http", "http_watch", {"action": "add", "url": http_url, **t}, s),
+            Case("ssl", "cert_watch", {"action": "add", "host": s.bare, "port": port, **t}, s),
+        ]
+        if not s.is_name:
+            cases.append(
+                Case("dns", "dns_watch", {"action": "add", "domain": "example.com", "server": hp, **t}, s)
+            )
+    return cases
+
+
+# --- observing dials ------------------------------------------------------------------------------
+
+
+class DialRecorder:
+    """Records every connect/connect_ex/sendto of this process (on top of whatever is patched)."""
+
+    def __init__(self) -> None:
+        self.dials: list[str] = []
+        self._lock = threading.Lock()
+
+    # The local test servers' own threads (DNS answers go out with sendto) are not the code under test.
+    SERVER_THREADS = ("dns-", "http-server", "tls-server")
+
+    def _note(self, what: str, address: Any) -> None:
+        if threading.current_thread().name.startswith(self.SERVER_THREADS):
+            return
+        if isinstance(address, tuple) and len(cast("tuple[Any, ...]", address)) >= 2:
+            host, port = cast("tuple[Any, ...]", address)[:2]
+            shown = f"{what} {host}:{port}"
+            with self._lock:
+                self.dials.append(shown)
+
+    def take(self) -> list[str]:
+        with self._lock:
+            dials, self.dials = self.dials, []
+        return dials
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[DialRecorder]:
+        sock = socket.socket
+        connect, connect_ex, sendto = sock.connect, sock.connect_ex, sock.sendto
+        recorder = self
+
+        def rec_connect(self: socket.socket, address: Any) -> None:
+            recorder._note("connect", address)
+            return connect(self, address)
+
+        def rec_connect_ex(self: socket.socket, address: Any) -> int:
+            recorder._note("connect", address)
+            return connect_ex(self, address)
+
+        def rec_sendto(self: socket.socket, data: Any, *args: Any) -> int:
+            recorder._note("sendto", args[-1])
+            return sendto(self, data, *args)
+
+        sock.connect = rec_connect  # type: ignore[method-assign]
+        sock.connect_ex = rec_connect_ex  # type: ignore[method-assign]
+        sock.sendto = rec_sendto  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            sock.connect, sock.connect_ex, sock.sendto = connect, connect_ex, sendto  # type: ignore[method-assign]
+
+
+class Listener:
+    """TCP and UDP on one port of 127.0.0.1 and ::1, counting every connection and datagram.
+
+    Pointed at by the loopback cases: had a refused address been dialled, it would have landed here.
+    """
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self._sockets: list[socket.socket] = []
+        self._stop = threading.Event()
+        self.port = 0
+
+    def __enter__(self) -> Listener:
+        for _ in range(20):  # find a port free on both families and both protocols
+            try:
+                self._bind()
+                break
+            except OSError:
+                for sock in self._sockets:
+                    sock.close()
+                self._sockets = []
+        else:
+            raise RuntimeError("no port free on 127.0.0.1 and ::1 for TCP and UDP")
+        for sock in self._sockets:
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+        return self
+
+    def _bind(self) -> None:
+        first = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        first.bind(("127.0.0.1", 0))
+        self.port = first.getsockname()[1]
+        self._sockets.append(first)
+        for family, kind, host in (
+            (socket.AF_INET6, socket.SOCK_STREAM, "::1"),
+            (socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1"),
+            (socket.AF_INET6, socket.SOCK_DGRAM, "::1"),
+        ):
+            sock = socket.socket(family, kind)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            self._sockets.append(sock)
+            sock.bind((host, self.port))
+        for sock in self._sockets:
+            if sock.type == socket.SOCK_STREAM:
+                sock.listen(64)
+            sock.settimeout(0.05)
+
+    def _serve(self, sock: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                if sock.type == socket.SOCK_STREAM:
+                    conn, peer = sock.accept()
+                    conn.close()
+                    self.hits.append(f"tcp from {peer[0]}")
+                else:
+                    _, peer = sock.recvfrom(65536)
+                    self.hits.append(f"udp from {peer[0]}")
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for sock in self._sockets:
+            sock.close()
+
+
+# --- running --------------------------------------------------------------------------------------
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in cast("Mapping[str, Any]", value).values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in cast("Sequence[Any]", value):
+            yield from _strings(item)
+
+
+def refusal_in(texts: Sequence[str]) -> str | None:
+    """The first policy refusal message among `texts`."""
+    for text in texts:
+        start = text.find("refused to connect to ")
+        if start != -1:
+            return text[start:]
+    return None
+
+
+def refusal_problems(outcome: Outcome, spelling: Spelling, *, named: bool = False) -> list[str]:
+    """What is wrong with an outcome that should be a refusal of `spelling` (empty: nothing).
+
+    `named`: the caller gave a host name that stands for the address (a DNS answer, or a host
+    with a connect_ip override); otherwise the refusal must not claim the address was resolved.
+    """
+    problems: list[str] = []
+    if outcome.dials:
+        problems.append(f"dialled {outcome.dials}")
+    message = outcome.message
+    if message is None:
+        problems.append(f"no refusal: {outcome.text[:300]!r}")
+        return problems
+    shown = [ip_address(a).compressed for a in spelling.address.split("|")]
+    if not any(message.startswith(f"refused to connect to {a} ") for a in shown):
+        problems.append(f"refusal names another address than {' or '.join(shown)}: {message!r}")
+    if f"({DESCRIPTIONS[spelling.category]}" not in message:
+        problems.append(f"refusal does not say {DESCRIPTIONS[spelling.category]!r}: {message!r}")
+    if spelling.is_name and f"resolved from {spelling.text!r}" not in message:
+        problems.append(
+            f"refusal does not name {spelling.text!r} as where the address came from: {message!r}"
+        )
+    if not (named or outcome.named or spelling.is_name) and "resolved from" in message:
+        problems.append(f"refusal calls the literal {spelling.text!r} a name: {message!r}")
+    hosts = [w.rstrip(",") for w in message.split() if w.startswith("MCP_MONITOR_ALLOW_HOSTS=")]
+    if any(not re.fullmatch(r"MCP_MONITOR_ALLOW_HOSTS=[a-z0-9_.-]+", h) for h in hosts):
+        problems.append(f"refusal suggests allowing a host that is not a host name: {message!r}")
+    if "MCP_MONITOR_ALLOW_NETWORKS=" not in message or "MCP_MONITOR_ALLOW_PRIVATE=true" not in message:
+        problems.append(f"refusal does not say how to allow it: {message!r}")
+    return problems
+
+
+def servers() -> dict[str, Any]:
+    from dns_monitor.server import mcp as dns_mcp
+    from http_monitor.server import mcp as http_mcp
+    from ssl_monitor.server import mcp as ssl_mcp
+
+    return {"http": http_mcp, "ssl": ssl_mcp, "dns": dns_mcp}
+
+
+async def run_cases(
+    cases: Sequence[Case], recorder: DialRecorder, *, infrastructure: Sequence[str] = ()
+) -> list[Outcome]:
+    """Run `cases` through one in-process client per server, noting the dials of each call.
+
+    Dials to `infrastructure` ("host:port" the operator configured, such as the resolver) are
+    allowed and not noted.
+    """
+    from mcp import Client
+
+    outcomes: list[Outcome] = []
+    mcps = servers()
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {name: await stack.enter_async_context(Client(server)) for name, server in mcps.items()}
+        for case in cases:
+            recorder.take()
+            result = await clients[case.server].call_tool(case.tool, dict(case.arguments))
+            texts = [c.text for c in result.content if c.type == "text"]
+            structured = result.structured_content
+            found = [*texts, *_strings(structured)] if not result.is_error else texts
+            summary = " ".join(texts) if result.is_error else str((structured or {}).get("summary", texts))
+            outcomes.append(
+                Outcome(
+                    label=case.label,
+                    tool=case.tool,
+                    category=case.spelling.category,
+                    is_error=result.is_error,
+                    message=refusal_in(found),
+                    text=summary,
+                    named=case.named,
+                    dials=[d for d in recorder.take() if d.split(" ", 1)[1] not in infrastructure],
+                )
+            )
+    return outcomes
+
+
+def unshare_command() -> tuple[list[str] | None, str]:
+    """The unshare invocation that makes a network namespace here, or None and why none does."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        return None, "needs unshare (util-linux) to run the probes in an isolated network namespace"
+    candidates = [["unshare", "-n"], ["unshare", "-rn"]] if os.geteuid() == 0 else [["unshare", "-rn"]]
+    errors: list[str] = []
+    for command in candidates:
+        trial = subprocess.run([*command, "true"], capture_output=True, text=True, timeout=30, check=False)
+        if trial.returncode == 0:
+            return command, ""
+        errors.append(f"{' '.join(command)}: {trial.stderr.strip() or trial.returncode}")
+    return None, "cannot create a network namespace (" + "; ".join(errors) + ")"
+
+
+def _loopback_up() -> None:
+    """Bring `lo` up in this (new, empty) network namespace, for the local DNS and HTTP servers."""
+    import fcntl
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(sock, siocgifflags, request))[1]
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
+
+
+def _routes() -> list[str]:
+    """The namespace's routes other than loopback's own (there must be none)."""
+    found: list[str] = []
+    with open("/proc/net/route") as table:
+        found += [line.split()[0] for line in table.readlines()[1:] if line.split()[0] != "lo"]
+    with open("/proc/net/ipv6_route") as table:
+        found += [line.split()[-1] for line in table if line.split()[-1] != "lo"]
+    return found
+
+
+def _outcomes(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    return [asdict(o) for o in outcomes]
+
+
+async def _netns_suites(tmp: str) -> dict[str, Any]:
+    from monitor_common.config import Settings, set_settings
+    from support.dns_server import DNSServer, zone
+
+    recorder = DialRecorder()
+    report: dict[str, Any] = {}
+    with recorder.installed():
+        set_settings(Settings(db=f"{tmp}/spellings.db"))
+        cases = [case for spelling in NETNS_SPELLINGS for case in cases_for(spelling, 8443)]
+        report["spellings"] = _outcomes(await run_cases(cases, recorder))
+
+        with DNSServer(zone(name_records(NETNS_NAMES), ttl=0)) as dns:
+            resolver = f"{dns.host}:{dns.port}"
+            set_settings(Settings(db=f"{tmp}/names.db", resolver=resolver))
+            cases = [case for spelling, _ in NETNS_NAMES for case in cases_for(spelling, 8443)]
+            report["names"] = _outcomes(await run_cases(cases, recorder, infrastructure=[resolver]))
+
+        # Controls: allowed, the same calls dial, and fail inside the namespace (no route out).
+        set_settings(Settings(allow_private=True))
+        controls = [
+            Case("http", "tcp_check", {"host": "10.0.0.1", "port": 8443, "timeout_s": 2}, NETNS_SPELLINGS[0]),
+            Case(
+                "http", "http_check", {"url": "http://169.254.169.254/", "timeout_s": 2}, NETNS_SPELLINGS[7]
+            ),
+        ]
+        report["controls"] = _outcomes(await run_cases(controls, recorder))
+    return report
+
+
+def _netns_main() -> None:
+    """Run the non-loopback suites (default settings); print the outcomes as JSON on stdout."""
+    import os
+    import tempfile
+
+    _loopback_up()
+    with tempfile.TemporaryDirectory() as tmp:
+        suites = asyncio.run(_netns_suites(tmp))
+    report = {
+        "netns": os.readlink("/proc/self/ns/net"),
+        "interfaces": sorted(name for _, name in socket.if_nameindex()),
+        "routes": _routes(),
+        **suites,
+    }
+    json.dump(report, sys.stdout)
+
+
+if __name__ == "__main__":
+    _netns_main()

@@ -1,0 +1,83 @@
+"""The refusal matrix for addresses beyond loopback, run inside a network namespace with no route out.
+
+One child process (`python -m security.probe` under `unshare -n`/`-rn`) runs every case: the
+spellings of private, link-local (cloud metadata), CGNAT, unique-local, unspecified, multicast,
+reserved, NAT64 and 6to4 addresses against every tool that connects, then names that the local
+DNS server (the servers' configured resolver) answers with such addresses. The namespace has only
+its own loopback: even a broken policy could not send a packet off the machine. Control calls
+with `allow_private` show that the same calls would dial, and fail locally, so the refusals are
+the policy's doing and the dial recorder sees dials when there are some.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.reliability import record
+
+from security.probe import NETNS_NAMES, NETNS_SPELLINGS, Outcome, refusal_problems, unshare_command
+
+pytestmark = pytest.mark.netns
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    command, why = unshare_command()
+    if command is None:
+        pytest.skip(why)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [*command, sys.executable, "-m", "security.probe"],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout)
+
+
+def test_the_probe_ran_in_a_sealed_namespace(report: dict[str, Any]) -> None:
+    assert report["netns"] != os.readlink("/proc/self/ns/net")
+    assert report["interfaces"] == ["lo"]
+    assert report["routes"] == []  # nothing but loopback's own: no way off the machine
+    # Allowed, the same calls dial (the recorder sees it) and fail inside the namespace.
+    for control in report["controls"]:
+        assert control["message"] is None and "Network is unreachable" in control["text"], control
+        assert control["dials"], control
+
+
+@pytest.mark.parametrize(
+    ("suite", "spellings"), [("spellings", NETNS_SPELLINGS), ("names", [s for s, _ in NETNS_NAMES])]
+)
+def test_every_tool_refuses_internal_addresses(report: dict[str, Any], suite: str, spellings: Any) -> None:
+    by_text = {s.text: s for s in spellings}
+    outcomes = [Outcome(**o) for o in report[suite]]
+    problems = {
+        o.label: found for o in outcomes if (found := refusal_problems(o, by_text[o.label.split(" ", 1)[1]]))
+    }
+    assert problems == {}
+    assert {o.label.split(" ", 1)[1] for o in outcomes} == set(by_text)
+    assert len({o.tool for o in outcomes}) == (19 if suite == "spellings" else 15)
+    categories = Counter(o.category for o in outcomes)
+    record(
+        "security",
+        f"refusals_netns_{suite}",
+        len(outcomes),
+        "cases",
+        by_category=dict(categories),
+        tools=dict(Counter(o.tool for o in outcomes)),
+    )
