@@ -325,19 +325,21 @@ class DialRecorder:
 
 
 class Listener:
-    """TCP and UDP on one port of 127.0.0.1 and ::1, counting every connection and datagram.
+    """TCP and UDP on one port of `hosts` (loopback), counting every connection and datagram.
 
-    Pointed at by the loopback cases: had a refused address been dialled, it would have landed here.
+    Pointed at by the cases: had a refused address been dialled, it would have landed here.
+    `port` 0 picks a port free on every host; `hits` names the host that was reached.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: Sequence[str] = ("127.0.0.1", "::1"), port: int = 0) -> None:
+        self.hosts = tuple(hosts)
         self.hits: list[str] = []
         self._sockets: list[socket.socket] = []
         self._stop = threading.Event()
-        self.port = 0
+        self.port = port
 
     def __enter__(self) -> Listener:
-        for _ in range(20):  # find a port free on both families and both protocols
+        for _ in range(1 if self.port else 20):  # find a port free on every host, both protocols
             try:
                 self._bind()
                 break
@@ -346,26 +348,23 @@ class Listener:
                     sock.close()
                 self._sockets = []
         else:
-            raise RuntimeError("no port free on 127.0.0.1 and ::1 for TCP and UDP")
+            raise RuntimeError(f"no port free on {self.hosts} for TCP and UDP")
         for sock in self._sockets:
             threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
         return self
 
     def _bind(self) -> None:
-        first = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        first.bind(("127.0.0.1", 0))
-        self.port = first.getsockname()[1]
-        self._sockets.append(first)
-        for family, kind, host in (
-            (socket.AF_INET6, socket.SOCK_STREAM, "::1"),
-            (socket.AF_INET, socket.SOCK_DGRAM, "127.0.0.1"),
-            (socket.AF_INET6, socket.SOCK_DGRAM, "::1"),
-        ):
-            sock = socket.socket(family, kind)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            self._sockets.append(sock)
-            sock.bind((host, self.port))
+        port = self.port
+        for host in self.hosts:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                sock = socket.socket(family, kind)
+                self._sockets.append(sock)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((host, port))
+                port = sock.getsockname()[1]
+        self.port = port
         for sock in self._sockets:
             if sock.type == socket.SOCK_STREAM:
                 sock.listen(64)
@@ -375,12 +374,12 @@ class Listener:
         while not self._stop.is_set():
             try:
                 if sock.type == socket.SOCK_STREAM:
-                    conn, peer = sock.accept()
+                    conn, _ = sock.accept()
                     conn.close()
-                    self.hits.append(f"tcp from {peer[0]}")
+                    self.hits.append(f"tcp to {sock.getsockname()[0]}")
                 else:
-                    _, peer = sock.recvfrom(65536)
-                    self.hits.append(f"udp from {peer[0]}")
+                    sock.recvfrom(65536)
+                    self.hits.append(f"udp to {sock.getsockname()[0]}")
             except TimeoutError:
                 continue
             except OSError:
