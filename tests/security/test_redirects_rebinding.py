@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import dns.message
+import dns.rdatatype
 import dns.rrset
 import pytest
 from monitor_common.config import Settings, set_settings
