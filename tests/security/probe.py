@@ -29,6 +29,7 @@ __all__ = [
     "LOOPBACK_SPELLINGS",
     "NETNS_NAMES",
     "NETNS_SPELLINGS",
+    "WIDENED_NETNS",
     "Case",
     "DialRecorder",
     "Listener",
@@ -36,6 +37,7 @@ __all__ = [
     "Spelling",
     "cases_for",
     "name_records",
+    "refusal_in",
     "refusal_problems",
     "run_cases",
     "unshare_command",
@@ -151,6 +153,35 @@ NETNS_NAMES: tuple[tuple[Spelling, str], ...] = (
     (_s("zero.test", "unspecified", "0.0.0.0"), "A"),
     (_s("nat64.test", "link-local", "64:ff9b::a9fe:a9fe"), "AAAA"),
     (_s("sixtofour.test", "private", "2002:a00:1::1"), "AAAA"),
+)
+
+
+# Widened policies (as the operator sets them) and whether each address is then allowed.
+WIDENED_NETNS: tuple[tuple[dict[str, str], dict[str, bool]], ...] = (
+    (
+        {"MCP_MONITOR_ALLOW_NETWORKS": "10.0.0.0/8"},
+        {
+            "10.1.2.3": True,
+            "10.255.255.254": True,
+            "[::ffff:10.1.2.3]": True,
+            "172.16.0.1": False,
+            "169.254.169.254": False,
+        },
+    ),
+    (
+        {"MCP_MONITOR_ALLOW_NETWORKS": "fd00::1/128,169.254.169.254/32"},
+        {
+            "[fd00::1]": True,
+            "[fd00::2]": False,
+            "169.254.169.254": True,
+            "169.254.169.253": False,
+            "10.0.0.1": False,
+        },
+    ),
+    (
+        {"MCP_MONITOR_ALLOW_PRIVATE": "true"},
+        {"169.254.169.254": True, "[fd00::1]": True, "100.64.0.1": True, "0.0.0.0": True},
+    ),
 )
 
 
@@ -370,6 +401,13 @@ class Listener:
                 sock.listen(64)
             sock.settimeout(0.05)
 
+    async def wait_for_hit(self, seconds: float = 2.0) -> None:
+        """Give the accepting threads time to note a connection that was made."""
+        for _ in range(int(seconds / 0.01)):
+            if self.hits:
+                return
+            await asyncio.sleep(0.01)
+
     def _serve(self, sock: socket.socket) -> None:
         while not self._stop.is_set():
             try:
@@ -550,6 +588,19 @@ async def _netns_suites(tmp: str) -> dict[str, Any]:
             set_settings(Settings(db=f"{tmp}/names.db", resolver=resolver))
             cases = [case for spelling, _ in NETNS_NAMES for case in cases_for(spelling, 8443)]
             report["names"] = _outcomes(await run_cases(cases, recorder, infrastructure=[resolver]))
+
+        widened: list[dict[str, Any]] = []
+        for environ, expected in WIDENED_NETNS:
+            set_settings(Settings.load(environ=environ))
+            cases = [
+                Case("http", "tcp_check", {"host": host, "port": 8443, "timeout_s": 2}, NETNS_SPELLINGS[0])
+                for host in expected
+            ]
+            for (host, allowed), outcome in zip(
+                expected.items(), await run_cases(cases, recorder), strict=True
+            ):
+                widened.append({"environ": environ, "host": host, "allowed": allowed, **asdict(outcome)})
+        report["widened"] = widened
 
         # Controls: allowed, the same calls dial, and fail inside the namespace (no route out).
         set_settings(Settings(allow_private=True))

@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 from support.reliability import record
 
-from security.probe import NETNS_NAMES, NETNS_SPELLINGS, Outcome, refusal_problems, unshare_command
+from security.probe import (
+    NETNS_NAMES,
+    NETNS_SPELLINGS,
+    WIDENED_NETNS,
+    Outcome,
+    refusal_problems,
+    unshare_command,
+)
 
 pytestmark = pytest.mark.netns
 
@@ -81,3 +88,26 @@ def test_every_tool_refuses_internal_addresses(report: dict[str, Any], suite: st
         by_category=dict(categories),
         tools=dict(Counter(o.tool for o in outcomes)),
     )
+
+
+def test_a_widened_policy_allows_exactly_what_it_names(report: dict[str, Any]) -> None:
+    wrong = []
+    for row in report["widened"]:
+        if row["allowed"]:
+            # Allowed: dialled, and failed inside the sealed namespace (0.0.0.0 means its own loopback).
+            ok = (
+                row["message"] is None
+                and row["dials"]
+                and ("unreachable" in row["text"] or "refused" in row["text"])
+            )
+        else:
+            ok = (
+                row["message"] is not None
+                and not row["dials"]
+                and "MCP_MONITOR_ALLOW_NETWORKS=" in row["message"]
+            )
+        if not ok:
+            wrong.append(row)
+    assert wrong == []
+    assert len(report["widened"]) == sum(len(expected) for _, expected in WIDENED_NETNS)
+    record("security", "widened_policy_cases_netns", len(report["widened"]), "cases")
