@@ -117,7 +117,7 @@ class MonitorServer(MCPServer):
         try:
             result = await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
-            cause = exc.__cause__
+            cause = _monitor_error(exc.__cause__)
             if isinstance(cause, MonitorError):
                 self._finish(name, arguments, started, error=str(cause), outcome="input")
                 raise ToolError(str(cause)) from cause
@@ -170,6 +170,24 @@ async def _services_lifespan(server: MCPServer[Any]) -> AsyncGenerator[None]:
         for service in server.services:
             await stack.enter_async_context(service(server.run_background))
         yield
+
+
+def _monitor_error(exc: BaseException | None) -> BaseException | None:
+    """`exc`, or the MonitorError inside it when a task group wrapped only MonitorErrors.
+
+    Engines that ask several servers at once (anyio task groups) get their errors back as an
+    ExceptionGroup; a refused address found by one of the tasks is still the caller's to fix.
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    group = cast("BaseExceptionGroup[BaseException]", exc)
+    matched, rest = group.split(MonitorError)
+    while rest is None and matched is not None:
+        first = matched.exceptions[0]
+        if not isinstance(first, BaseExceptionGroup):
+            return first
+        matched = cast("BaseExceptionGroup[BaseException]", first)
+    return group
 
 
 def progress_reporter(ctx: Context[Any, Any]) -> ProgressCallback | None:
