@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import anyio
 from monitor_common.errors import InputError, LimitError
-from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
@@ -57,11 +57,16 @@ def mx_pattern_matches(pattern: str, host: str) -> bool:
 
 
 class _Check:
-    def __init__(self, domain: str, spec: ServerSpec, timeout: float, policy: NetworkPolicy) -> None:
+    def __init__(
+        self, domain: str, spec: ServerSpec, timeout: float, policy: NetworkPolicy, resolver: Resolver | None
+    ) -> None:
         self.domain = domain
         self.spec = spec
         self.deadline = time.monotonic() + timeout
         self.policy = policy
+        self.resolver = (
+            resolver  # for host names: a DoH server's, and mta-sts.<domain> unless asked of `spec`
+        )
         self.findings: list[Finding] = []
 
     @property
@@ -70,7 +75,9 @@ class _Check:
         return max(self.deadline - time.monotonic(), 0.001)
 
     async def ask(self, name: str, rdtype: str) -> Values:
-        return await ask_values(self.spec, name, rdtype, timeout=self.timeout)
+        return await ask_values(
+            self.spec, name, rdtype, timeout=self.timeout, policy=self.policy, resolver=self.resolver
+        )
 
     def add(self, severity: Verdict, code: str, message: str, hint: str | None = None) -> None:
         self.findings.append(Finding(severity=severity, code=code, message=message, hint=hint))
@@ -331,7 +338,7 @@ class _Check:
         resolver = (
             dns_resolver(self.spec.address, self.spec.port, timeout=self.timeout)
             if self.spec.kind == "dns"
-            else None
+            else self.resolver
         )
         try:
             async with guarded_client(
@@ -377,12 +384,14 @@ async def email_auth_check(
     timeout_s: float = 10.0,
     verify: ssl.SSLContext | bool = True,
     https_port: int = 443,
+    resolver: Resolver | None = None,
 ) -> EmailAuthResult:
     """MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT and BIMI of `domain`, asked of one resolver.
 
     `server` (policy-checked) or the operator's resolver answers the DNS questions; the MTA-STS
     policy is fetched through the policy-guarded HTTP client. `verify` and `https_port` are for
-    tests (a local CA and port).
+    tests (a local CA and port). `resolver` looks up host names (a DoH server's, and the MTA-STS
+    host when the DNS questions go over DoT or DoH); None: the system's resolver.
     """
     started = Stopwatch()
     name = parse_hostname(domain)
@@ -393,7 +402,7 @@ async def email_auth_check(
         if not selector or " " in selector:
             raise InputError(f"DKIM selector {selector!r} is not a DNS label, e.g. 'selector1' or 's2024'")
     spec = system_server(system_resolver) if server is None else parse_server(server, policy)
-    check = _Check(name, spec, timeout_s, policy)
+    check = _Check(name, spec, timeout_s, policy, resolver)
     mx = await check.mx()
     txt = await check.ask(name, "TXT")
     spf, spf_findings = await check_spf(name, txt, check.ask)

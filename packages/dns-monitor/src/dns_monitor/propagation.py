@@ -16,7 +16,7 @@ from typing import Literal
 
 import anyio
 from monitor_common.errors import LimitError, PolicyError
-from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
@@ -61,11 +61,18 @@ def _answer(
 
 
 async def find_authoritative(
-    name: str, resolver: ServerSpec, *, policy: NetworkPolicy, port: int, deadline: float
+    name: str,
+    resolver: ServerSpec,
+    *,
+    policy: NetworkPolicy,
+    port: int,
+    deadline: float,
+    names: Resolver | None = None,
 ) -> tuple[list[ServerSpec], list[str]]:
     """The authoritative nameservers of the zone holding `name`, asked through `resolver`.
 
     Returns the servers (addresses permitted by `policy`) and notes about those left out.
+    `names` looks up the host name of a DoH `resolver` (None: the system's resolver).
     """
     import dns.name
     import dns.rdatatype
@@ -77,7 +84,9 @@ async def find_authoritative(
     zone = dns.name.from_text(name)
     ns_names: list[str] = []
     while True:
-        done = await exchange(make_query(zone.to_text(), "NS"), resolver, timeout=left())
+        done = await exchange(
+            make_query(zone.to_text(), "NS"), resolver, timeout=left(), policy=policy, resolver=names
+        )
         if done.response is None:
             return [], [f"could not find the nameservers of {name}: {done.detail}"]
         found = [
@@ -95,7 +104,9 @@ async def find_authoritative(
     servers: list[ServerSpec] = []
     for ns in ns_names:
         for rdtype in ("A", "AAAA"):
-            done = await exchange(make_query(ns, rdtype), resolver, timeout=left())
+            done = await exchange(
+                make_query(ns, rdtype), resolver, timeout=left(), policy=policy, resolver=names
+            )
             if done.response is None:
                 notes.append(f"address of {ns} unknown: {done.detail}")
                 continue
@@ -123,6 +134,7 @@ async def dns_propagation(
     timeout_s: float = 5.0,
     max_resolvers: int = 100,
     authoritative_port: int = 53,
+    resolver: Resolver | None = None,
 ) -> PropagationResult:
     """Ask every resolver, and the zone's authoritative nameservers, for `name`/`record_type`.
 
@@ -134,6 +146,7 @@ async def dns_propagation(
         expected: the values (or CIDRs) the answer should be; else the authoritative answer.
         timeout_s: the whole check finishes within this.
         authoritative_port: the port the nameservers are asked on (53; tests change it).
+        resolver: looks up the names of DoH resolvers (None: the system's resolver).
     """
     started = Stopwatch()
     deadline = time.monotonic() + timeout_s
@@ -153,14 +166,16 @@ async def dns_propagation(
         return max(deadline - time.monotonic(), 0.001)
 
     async def ask_resolver(index: int, spec: ServerSpec) -> None:
-        done = await exchange(make_query(qname, rtype), spec, timeout=left(), policy=policy)
+        done = await exchange(
+            make_query(qname, rtype), spec, timeout=left(), policy=policy, resolver=resolver
+        )
         answers[index] = _answer(spec.shown, "resolver", rtype, done)
 
     async def ask_authoritative() -> None:
         if not specs:
             return
         servers, found_notes = await find_authoritative(
-            qname, specs[0], policy=policy, port=authoritative_port, deadline=deadline
+            qname, specs[0], policy=policy, port=authoritative_port, deadline=deadline, names=resolver
         )
         notes.extend(found_notes)
 

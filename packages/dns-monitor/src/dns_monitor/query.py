@@ -367,12 +367,15 @@ async def ask_values(
     *,
     timeout: float,  # noqa: ASYNC109 - passed to exchange
     policy: NetworkPolicy | None = None,
+    resolver: Resolver | None = None,
 ) -> Values:
-    """Ask `spec` (a resolver) for `name`/`rdtype`; TXT records come back as their joined strings."""
+    """Ask `spec` (a resolver) for `name`/`rdtype`; TXT records come back as their joined strings.
+
+    `policy` and `resolver` are for a DoH server's connections, as in `exchange`."""
     import dns.rcode
     import dns.rdatatype
 
-    done = await exchange(make_query(name, rdtype), spec, timeout=timeout, policy=policy)
+    done = await exchange(make_query(name, rdtype), spec, timeout=timeout, policy=policy, resolver=resolver)
     if done.response is None:
         return Values(rcode=None, values=[], error=done.detail)
     wanted = dns.rdatatype.from_text(rdtype)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 import anyio
-from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname, parse_ip
 
@@ -42,12 +42,20 @@ def _rcode(done: Exchange) -> str | None:
     return None if done.response is None else dns.rcode.to_text(done.response.rcode())
 
 
-async def _forward(name: str, spec: ServerSpec, timeout: float) -> tuple[set[str], list[Exchange]]:  # noqa: ASYNC109
+async def _forward(
+    name: str,
+    spec: ServerSpec,
+    timeout: float,  # noqa: ASYNC109
+    policy: NetworkPolicy,
+    resolver: Resolver | None,
+) -> tuple[set[str], list[Exchange]]:
     found: set[str] = set()
     outcomes: list[Exchange] = []
 
     async def ask(rdtype: str) -> None:
-        done = await exchange(make_query(name, rdtype), spec, timeout=timeout)
+        done = await exchange(
+            make_query(name, rdtype), spec, timeout=timeout, policy=policy, resolver=resolver
+        )
         outcomes.append(done)
         found.update(ipaddress.ip_address(v).compressed for v in _values(done, rdtype))
 
@@ -64,11 +72,13 @@ async def reverse_dns(
     server: str | None = None,
     timeout_s: float = 5.0,
     system_resolver: str | None = None,
+    resolver: Resolver | None = None,
 ) -> ReverseDnsResult:
     """PTR names of `target` (an IP address, or every address of a host name) and FCrDNS.
 
     `server` is the resolver to ask (IP[:port], tls://, https://; policy-checked), None for the
     system's (or `system_resolver`). The target's addresses are only looked up, never dialled.
+    `resolver` looks up the name of a DoH server (None: the system's resolver).
     """
     import dns.reversename
 
@@ -81,7 +91,7 @@ async def reverse_dns(
         shown_target = literal.compressed
     else:
         shown_target = parse_hostname(target)
-        found, outcomes = await _forward(shown_target + ".", spec, timeout_s)
+        found, outcomes = await _forward(shown_target + ".", spec, timeout_s, policy, resolver)
         addresses = sorted(found, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))
         if not addresses:
             failed = [o for o in outcomes if o.response is None]
@@ -118,11 +128,13 @@ async def reverse_dns(
 
     async def check(address: str) -> None:
         ptr_name = dns.reversename.from_address(address).to_text()
-        done = await exchange(make_query(ptr_name, "PTR"), spec, timeout=timeout_s)
+        done = await exchange(
+            make_query(ptr_name, "PTR"), spec, timeout=timeout_s, policy=policy, resolver=resolver
+        )
         names = sorted({v.lower() for v in _values(done, "PTR")})
         confirmed: list[str] = []
         for name in names:
-            forward, _ = await _forward(name, spec, timeout_s)
+            forward, _ = await _forward(name, spec, timeout_s, policy, resolver)
             if address in forward:
                 confirmed.append(name)
         if done.error is not None:

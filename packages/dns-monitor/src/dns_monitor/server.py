@@ -135,6 +135,7 @@ async def dns_propagation(
         expected=expected,
         timeout_s=_timeout(timeout_s),
         max_resolvers=settings.max_targets,
+        resolver=settings.target_resolver,
     )
 
 
@@ -160,6 +161,7 @@ async def reverse_dns(
         server=server,
         timeout_s=_timeout(timeout_s),
         system_resolver=settings.resolver,
+        resolver=settings.target_resolver,
     )
 
 
@@ -253,6 +255,7 @@ async def email_auth_check(
         dkim_selectors=dkim_selectors,
         server=server,
         system_resolver=settings.resolver,
+        resolver=settings.target_resolver,
         timeout_s=settings.clamp_timeout(
             timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
         ),
