@@ -102,7 +102,13 @@ LOOPBACK_SPELLINGS: tuple[Spelling, ...] = (
     _s("[0:0:0:0:0:0:0:1]", "loopback", "::1"),
     _s("[::ffff:127.0.0.1]", "loopback", "::ffff:7f00:1"),
     _s("[::ffff:7f00:1]", "loopback", "::ffff:7f00:1"),
+    _s("0X7F.0.0.1", "loopback", "127.0.0.1"),
+    _s("127.0.1", "loopback", "127.0.0.1"),
+    _s("\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11", "loopback", "127.0.0.1"),  # full-width
+    _s("[::FFFF:7F00:1]", "loopback", "::ffff:7f00:1"),
+    _s("[0::1]", "loopback", "::1"),
     _s("localhost", "loopback", "127.0.0.1|::1"),
+    _s("LOCALHOST", "loopback", "127.0.0.1|::1"),
 )
 
 # Spellings of addresses beyond loopback: only ever dialled inside the sealed namespace.
@@ -231,6 +237,7 @@ def cases_for(spelling: Spelling, port: int, *, watches: bool = True) -> list[Ca
     """
     s, t = spelling, {"timeout_s": 2}
     http_url, https_url, hp = s.url("http", port), s.url("https", port), s.host_port(port)
+    doh = s.url("https", port, "/dns-query")
     cases = [
         Case("http", "http_check", {"url": http_url, **t}, s),
         Case("http", "http_check", {"url": https_url, **t}, s, "https"),
@@ -254,6 +261,22 @@ def cases_for(spelling: Spelling, port: int, *, watches: bool = True) -> list[Ca
             s,
             "doh",
         ),
+        Case(
+            "dns",
+            "dns_propagation",
+            {"name": "example.com", "resolvers": [doh], "include_authoritative": False, **t},
+            s,
+            "doh",
+        ),
+        Case(
+            "dns",
+            "dns_lookup",
+            {"name": "example.com", "server": doh, "record_types": ["A", "AAAA", "MX"], **t},
+            s,
+            "doh-many",
+        ),
+        Case("dns", "reverse_dns", {"target": "192.0.2.1", "server": doh, **t}, s, "doh"),
+        Case("dns", "email_auth_check", {"domain": "example.com", "server": doh, **t}, s, "doh"),
     ]
     if not s.is_name:
         cases += [
@@ -470,7 +493,7 @@ def refusal_problems(outcome: Outcome, spelling: Spelling, *, named: bool = Fals
         problems.append(f"refusal names another address than {' or '.join(shown)}: {message!r}")
     if f"({DESCRIPTIONS[spelling.category]}" not in message:
         problems.append(f"refusal does not say {DESCRIPTIONS[spelling.category]!r}: {message!r}")
-    if spelling.is_name and f"resolved from {spelling.text!r}" not in message:
+    if spelling.is_name and f"resolved from {spelling.text.lower()!r}" not in message:
         problems.append(
             f"refusal does not name {spelling.text!r} as where the address came from: {message!r}"
         )

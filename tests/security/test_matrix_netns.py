@@ -78,7 +78,7 @@ def test_every_tool_refuses_internal_addresses(report: dict[str, Any], suite: st
     }
     assert problems == {}
     assert {o.label.split(" ", 1)[1] for o in outcomes} == set(by_text)
-    assert len({o.tool for o in outcomes}) == (19 if suite == "spellings" else 15)
+    assert len({o.tool for o in outcomes}) == (19 if suite == "spellings" else 18)
     categories = Counter(o.category for o in outcomes)
     record(
         "security",
