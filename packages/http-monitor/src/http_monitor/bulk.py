@@ -1,25 +1,34 @@
-"""Many URLs at once: `fanout` over `http_check` on the shared connection pool, compact rows.
+"""Many URLs at once: `fanout` over the HTTP check on the shared connection pool, compact rows.
 
 Rows come back worst first (unknown, critical, warning, ok; slower first within a verdict), with
 counts per verdict. A URL that does not parse is a row of its own (verdict unknown) rather than
 an error of the whole call, since one typo in a list of hundreds should not hide the rest; a URL
 the network policy refuses is a row too, for the same reason. The number of URLs is capped.
+
+Each URL gets the same walk and the same judgement as `http_check` (`probe.walk_url` and
+`probe.judge`: redirects, the policy on every address dialled, timeouts naming their phase,
+certificate findings), but the per-URL work only the full result needs is skipped: each URL is
+parsed once, the expectations once per call, and no `HttpCheckResult` is built. Progress is
+reported for about every hundredth URL (and every URL of a short list), not for each one.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from monitor_common.errors import InputError, LimitError, PolicyError, TargetError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
 from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
-from monitor_common.targets import parse_url, redact_url
+from monitor_common.targets import Url, parse_url, redact_url
 
 from http_monitor.assertions import Expectations
 from http_monitor.models import HttpCheckManyResult, ManyRow
-from http_monitor.probe import DEFAULT_BODY_CAP, http_check
+from http_monitor.probe import DEFAULT_BODY_CAP, judge, walk_url
+from http_monitor.session import Session
 
 __all__ = ["http_check_many"]
 
@@ -28,11 +37,42 @@ __all__ = ["http_check_many"]
 _GRACE_S = 2.0
 
 
-def _host_of(url: str) -> str:
-    try:
-        return parse_url(url).host
-    except TargetError:
-        return ""
+# Progress goes out for every hundredth URL or so: a notification per URL of a long list costs
+# the server more than the check of a fast URL, and tells the caller nothing more.
+_PROGRESS_STEPS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One URL of the list, parsed once: its target, or why it cannot be checked."""
+
+    url: str
+    target: Url | None
+    error: TargetError | None
+
+    @classmethod
+    def parse(cls, url: str) -> _Item:
+        try:
+            return cls(url, parse_url(url), None)
+        except TargetError as exc:
+            return cls(url, None, exc)
+
+    @property
+    def host(self) -> str:
+        return self.target.host if self.target is not None else ""
+
+
+def _thinned(progress: ProgressCallback | None, total: int) -> ProgressCallback | None:
+    """`progress`, called only when `done` reaches a new step of `total / _PROGRESS_STEPS` or `total`."""
+    if progress is None:
+        return None
+    step = max(total // _PROGRESS_STEPS, 1)
+
+    async def report(done: int, total: int, message: str | None) -> None:
+        if done % step == 0 or done >= total:
+            await progress(done, total, message)
+
+    return report
 
 
 async def http_check_many(
@@ -64,52 +104,52 @@ async def http_check_many(
             f"{len(urls)} URLs is more than the {max_targets} one call may check: split the list "
             "(the operator can raise the limit with MCP_MONITOR_MAX_TARGETS)"
         )
-    Expectations.parse(
-        expect_status=expect_status, max_response_ms=max_response_ms
-    )  # fail before any request
+    # Parsed once for every URL, and before any request so that a bad one fails the call first.
+    expectations = Expectations.parse(expect_status=expect_status, max_response_ms=max_response_ms)
     if deadline_s is None:
         deadline_s = timeout_s * (len(urls) // max(min(concurrency, len(urls)), 1) + 2)
+    session = Session.shared(policy, resolver=resolver)
 
-    async def check(url: str) -> ManyRow:
-        try:
-            result = await http_check(
-                url,
-                policy=policy,
-                expect_status=expect_status,
-                max_response_ms=max_response_ms,
-                timeout_s=timeout_s,
-                resolver=resolver,
-                body_cap=body_cap,
-                shared=True,
+    async def check(item: _Item) -> ManyRow:
+        if item.target is None:
+            return ManyRow(
+                url=redact_url(item.url), verdict=Verdict.UNKNOWN, summary=f"not checked: {item.error}"
             )
+        begun = time.perf_counter()
+        try:
+            walk = await walk_url(item.target, session, body_cap=body_cap, timeout_s=timeout_s, details=False)
         except (TargetError, PolicyError) as exc:
-            return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"not checked: {exc}")
+            return ManyRow(url=redact_url(item.url), verdict=Verdict.UNKNOWN, summary=f"not checked: {exc}")
+        total = round((time.perf_counter() - begun) * 1000, 2)
+        outcome = await judge(item.target, walk, expectations, total, body_cap)
         return ManyRow(
-            url=result.url,
-            verdict=result.verdict,
-            status_code=result.status_code,
-            total_ms=result.timings_ms.total if result.timings_ms else result.duration_ms,
-            summary=result.summary,
+            url=item.target.redacted,
+            verdict=outcome.verdict,
+            status_code=walk.hops[-1].status_code if walk.hops else None,
+            total_ms=total,
+            summary=outcome.summary,
         )
 
-    def timed_out(url: str, why: TimeoutReason) -> ManyRow:
+    def timed_out(item: _Item, why: TimeoutReason) -> ManyRow:
         what = (
             "the call's deadline passed before it finished"
             if why == "deadline"
             else "it ran past its timeout"
         )
-        return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"unknown: not checked: {what}")
+        return ManyRow(
+            url=redact_url(item.url), verdict=Verdict.UNKNOWN, summary=f"unknown: not checked: {what}"
+        )
 
     rows = await fanout(
-        list(urls),
+        [_Item.parse(url) for url in urls],
         check,
         on_timeout=timed_out,
-        key=_host_of,
+        key=lambda item: item.host,
         concurrency=concurrency,
         per_host=per_host,
         item_timeout=timeout_s + _GRACE_S,
         deadline=deadline_s,
-        progress=progress,
+        progress=_thinned(progress, len(urls)),
     )
     rows.sort(key=lambda row: (-row.verdict.rank, -(row.total_ms or 0.0)))
     counts = Counter(row.verdict.value for row in rows)

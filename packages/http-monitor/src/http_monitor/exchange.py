@@ -68,6 +68,8 @@ class Walk:
 
     After `run`, `hops` holds every response in order and `failure` the finding that stopped
     the walk (None when the last hop's response was read). `phase` is where the walk is now.
+    `details=False` leaves out what only a full result shows (each hop's remote address), for
+    the bulk checks whose rows do not.
     """
 
     session: Session
@@ -78,6 +80,7 @@ class Walk:
     body_cap: int = 1024 * 1024
     timeout: float = 10.0
     read_body: bool = True
+    details: bool = True
     hops: list[Hop] = field(default_factory=lambda: list[Hop](), init=False)
     failure: Finding | None = field(default=None, init=False)
     current_url: str = field(default="", init=False)
@@ -198,8 +201,8 @@ class Walk:
                 http_version=response.http_version,
                 headers=response.headers,
                 location=response.headers.get("location"),
-                remote_ip=_remote_ip(stream),
-                tls=tls_info(stream.get_extra_info("ssl_object")) if stream is not None else None,
+                remote_ip=_remote_ip(stream) if self.details else None,
+                tls=_tls(stream) if url.scheme == "https" else None,
                 dns_ms=dns_ms,
                 connect_ms=trace.span_ms("connect_tcp"),
                 tls_ms=trace.span_ms("start_tls"),
@@ -238,6 +241,10 @@ def _reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def _tls(stream: Any) -> TlsInfo | None:
+    return tls_info(stream.get_extra_info("ssl_object")) if stream is not None else None
 
 
 def _remote_ip(stream: Any) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
@@ -26,7 +27,17 @@ from http_monitor.models import Assertion, HttpCheckResult, HttpTimings, Redirec
 from http_monitor.session import Session
 from http_monitor.tls import cert_findings, client_context
 
-__all__ = ["DEFAULT_BODY_CAP", "IpVersion", "check_headers", "family_of", "http_check", "parse_method"]
+__all__ = [
+    "DEFAULT_BODY_CAP",
+    "IpVersion",
+    "Outcome",
+    "check_headers",
+    "family_of",
+    "http_check",
+    "judge",
+    "parse_method",
+    "walk_url",
+]
 
 DEFAULT_BODY_CAP = 1024 * 1024
 IpVersion = Literal["auto", "4", "6"]
@@ -162,38 +173,83 @@ async def http_check(
             resolver=resolver,
             connect_ip=override,
         )
-    walk = Walk(
-        session,
-        method=method,
-        headers=request_headers,
-        follow=follow_redirects,
-        max_redirects=max_redirects,
-        body_cap=body_cap,
-        timeout=timeout_s,
-    )
     try:
-        with anyio.move_on_after(timeout_s) as deadline:
-            await walk.run(target.geturl())
+        walk = await walk_url(
+            target,
+            session,
+            method=method,
+            headers=request_headers,
+            follow=follow_redirects,
+            max_redirects=max_redirects,
+            body_cap=body_cap,
+            timeout_s=timeout_s,
+        )
     finally:
         with anyio.CancelScope(shield=True):
             await session.aclose()
+    total = started.elapsed_ms()
+    outcome = await judge(target, walk, expectations, total, body_cap)
+    return _result(target, walk, outcome, started)
+
+
+async def walk_url(
+    target: Url,
+    session: Session,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    follow: bool = True,
+    max_redirects: int = 10,
+    body_cap: int = DEFAULT_BODY_CAP,
+    timeout_s: float = 10.0,
+    details: bool = True,
+) -> Walk:
+    """Fetch `target` on `session` within `timeout_s`, redirects followed; the finished walk.
+
+    A timeout is the walk's `failure` (naming the phase it struck in), like any other failure.
+    PolicyError propagates for a refused first hop. The session is left open. `details=False`
+    skips what only `http_check`'s full result shows (see `Walk.details`).
+    """
+    walk = Walk(
+        session,
+        method=method,
+        headers=dict(headers or {}),
+        follow=follow,
+        max_redirects=max_redirects,
+        body_cap=body_cap,
+        timeout=timeout_s,
+        details=details,
+    )
+    with anyio.move_on_after(timeout_s) as deadline:
+        await walk.run(target.geturl())
     if deadline.cancelled_caught:
         walk.failure = timeout_finding(walk.phase, timeout_s, walk.current_url or target.redacted)
-    total = started.elapsed_ms()
-    return await _result(target, walk, expectations, started, total, body_cap)
+    return walk
 
 
-async def _result(
-    target: Url, walk: Walk, expectations: Expectations, started: Stopwatch, total: float, body_cap: int
-) -> HttpCheckResult:
+@dataclass
+class Outcome:
+    """What a walk amounts to against the expectations: findings, assertions, verdict, summary."""
+
+    findings: list[Finding]
+    assertions: list[Assertion]
+    verdict: Verdict
+    summary: str
+    total_ms: float
+
+
+async def judge(target: Url, walk: Walk, expectations: Expectations, total: float, body_cap: int) -> Outcome:
+    """Judge a finished walk that took `total` ms: the findings and the one-line summary."""
     hops = walk.hops
     findings: list[Finding] = []
     assertions: list[Assertion] = []
     last: Hop | None = hops[-1] if hops else None
     checked_hosts: set[str] = set()
     for hop in hops:
+        if hop.tls is None:
+            continue
         host = parse_url(hop.url).host
-        if hop.tls is not None and host not in checked_hosts:
+        if host not in checked_hosts:
             checked_hosts.add(host)
             findings.extend(cert_findings(hop.tls, host))
     if walk.failure is not None:
@@ -228,6 +284,13 @@ async def _result(
         )
         if problem is not None:
             summary += f"; {problem}"
+    return Outcome(findings=findings, assertions=assertions, verdict=verdict, summary=summary, total_ms=total)
+
+
+def _result(target: Url, walk: Walk, outcome: Outcome, started: Stopwatch) -> HttpCheckResult:
+    hops = walk.hops
+    last: Hop | None = hops[-1] if hops else None
+    total = outcome.total_ms
     fields: dict[str, Any] = {"url": target.redacted, "timings_ms": HttpTimings(total=total)}
     if last is not None:
         redirects = [
@@ -247,7 +310,7 @@ async def _result(
             body_bytes=len(last.body),
             body_truncated=last.body_truncated,
             tls=last.tls,
-            assertions=assertions,
+            assertions=outcome.assertions,
             timings_ms=HttpTimings(
                 dns=last.dns_ms,
                 connect=last.connect_ms,
@@ -258,4 +321,6 @@ async def _result(
                 total=total,
             ),
         )
-    return HttpCheckResult.build(summary=summary, findings=findings, started=started, **fields)
+    return HttpCheckResult.build(
+        summary=outcome.summary, findings=outcome.findings, started=started, **fields
+    )
