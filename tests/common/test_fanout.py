@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import anyio
+import anyio.lowlevel
 import pytest
 from monitor_common.errors import InputError
 from monitor_common.fanout import TimeoutReason, fanout
@@ -198,6 +199,26 @@ async def test_results_are_in_input_order_whatever_the_completion_order() -> Non
 
     assert completed == list(range(9, -1, -1))
     assert results == [n * n for n in range(10)]
+
+
+async def test_first_checks_start_before_a_long_list_is_queued() -> None:
+    # Queueing thousands of items takes long enough to hold back every request if the first
+    # checks had to wait for all of it: they start once `concurrency` items are queued.
+    tasks_seen: list[int] = []
+
+    async def check(n: int) -> int:
+        if n == 0:
+            tasks_seen.append(len(asyncio.all_tasks()))
+        await anyio.lowlevel.checkpoint()
+        return n
+
+    items = list(range(2000))
+    results = await fanout(
+        items, check, on_timeout=lambda n, _: -1, key=lambda n: str(n % 10), concurrency=20
+    )
+
+    assert results == items
+    assert tasks_seen and tasks_seen[0] < 100
 
 
 async def test_progress_is_called_once_per_item_with_increasing_counts() -> None:

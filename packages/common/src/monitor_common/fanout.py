@@ -50,6 +50,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from monitor_common.errors import InputError
 
@@ -174,6 +175,10 @@ async def fanout(
         async with anyio.create_task_group() as tg:
             for index, item in enumerate(items):
                 tg.start_soon(run_one, index, item, tg.cancel_scope)
+                if index % concurrency == concurrency - 1:
+                    # Let the first checks start while the rest are queued behind them: spawning
+                    # a thousand tasks in one go would hold back every request until it is done.
+                    await anyio.lowlevel.checkpoint()
 
     if failure is not None:
         raise failure

@@ -8,22 +8,23 @@ the network policy refuses is a row too, for the same reason. The number of URLs
 Each URL gets the same walk and the same judgement as `http_check` (`probe.walk_url` and
 `probe.judge`: redirects, the policy on every address dialled, timeouts naming their phase,
 certificate findings), but the per-URL work only the full result needs is skipped: each URL is
-parsed once, the expectations once per call, and no `HttpCheckResult` is built. Progress is
-reported for about every hundredth URL (and every URL of a short list), not for each one.
+parsed once (by its check; the hosts for the per-host limit once per site), the expectations
+once per call, and no `HttpCheckResult` is built. Progress is reported for about every
+hundredth URL (and every URL of a short list), not for each one.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 from monitor_common.errors import InputError, LimitError, PolicyError, TargetError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
 from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
-from monitor_common.targets import Url, parse_url, redact_url
+from monitor_common.targets import parse_url, redact_url
 
 from http_monitor.assertions import Expectations
 from http_monitor.models import HttpCheckManyResult, ManyRow
@@ -40,26 +41,33 @@ _GRACE_S = 2.0
 # Progress goes out for every hundredth URL or so: a notification per URL of a long list costs
 # the server more than the check of a fast URL, and tells the caller nothing more.
 _PROGRESS_STEPS = 100
+_PATH_START = re.compile(r"[/?#]")
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """One URL of the list, parsed once: its target, or why it cannot be checked."""
+def _host_keys() -> Callable[[str], str]:
+    """The fan-out key of a URL: its host as `parse_url` normalizes it ("" when it does not parse).
 
-    url: str
-    target: Url | None
-    error: TargetError | None
+    The host depends only on the scheme and authority, so each distinct one is parsed once: the
+    keys are computed for every URL before the first request goes out, and a list of pages of a
+    few sites should not wait for a thousand full parses. Each URL is parsed in full by its check.
+    """
+    hosts: dict[str, str] = {}
 
-    @classmethod
-    def parse(cls, url: str) -> _Item:
-        try:
-            return cls(url, parse_url(url), None)
-        except TargetError as exc:
-            return cls(url, None, exc)
+    def key(url: str) -> str:
+        text = url.strip()
+        start = text.find("//")
+        end = _PATH_START.search(text, start + 2) if start >= 0 else None
+        origin = text[: end.start()] if end is not None else text
+        host = hosts.get(origin)
+        if host is None:
+            try:
+                host = parse_url(origin).host
+            except TargetError:
+                host = ""
+            hosts[origin] = host
+        return host
 
-    @property
-    def host(self) -> str:
-        return self.target.host if self.target is not None else ""
+    return key
 
 
 def _thinned(progress: ProgressCallback | None, total: int) -> ProgressCallback | None:
@@ -110,41 +118,36 @@ async def http_check_many(
         deadline_s = timeout_s * (len(urls) // max(min(concurrency, len(urls)), 1) + 2)
     session = Session.shared(policy, resolver=resolver)
 
-    async def check(item: _Item) -> ManyRow:
-        if item.target is None:
-            return ManyRow(
-                url=redact_url(item.url), verdict=Verdict.UNKNOWN, summary=f"not checked: {item.error}"
-            )
+    async def check(url: str) -> ManyRow:
         begun = time.perf_counter()
         try:
-            walk = await walk_url(item.target, session, body_cap=body_cap, timeout_s=timeout_s, details=False)
+            target = parse_url(url)
+            walk = await walk_url(target, session, body_cap=body_cap, timeout_s=timeout_s, details=False)
         except (TargetError, PolicyError) as exc:
-            return ManyRow(url=redact_url(item.url), verdict=Verdict.UNKNOWN, summary=f"not checked: {exc}")
+            return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"not checked: {exc}")
         total = round((time.perf_counter() - begun) * 1000, 2)
-        outcome = await judge(item.target, walk, expectations, total, body_cap)
+        outcome = await judge(target, walk, expectations, total, body_cap)
         return ManyRow(
-            url=item.target.redacted,
+            url=target.redacted,
             verdict=outcome.verdict,
             status_code=walk.hops[-1].status_code if walk.hops else None,
             total_ms=total,
             summary=outcome.summary,
         )
 
-    def timed_out(item: _Item, why: TimeoutReason) -> ManyRow:
+    def timed_out(url: str, why: TimeoutReason) -> ManyRow:
         what = (
             "the call's deadline passed before it finished"
             if why == "deadline"
             else "it ran past its timeout"
         )
-        return ManyRow(
-            url=redact_url(item.url), verdict=Verdict.UNKNOWN, summary=f"unknown: not checked: {what}"
-        )
+        return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"unknown: not checked: {what}")
 
     rows = await fanout(
-        [_Item.parse(url) for url in urls],
+        list(urls),
         check,
         on_timeout=timed_out,
-        key=lambda item: item.host,
+        key=_host_keys(),
         concurrency=concurrency,
         per_host=per_host,
         item_timeout=timeout_s + _GRACE_S,
