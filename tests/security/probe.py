@@ -19,10 +19,10 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from ipaddress import ip_address
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 __all__ = [
     "LOOPBACK_NAMES",
@@ -41,7 +41,16 @@ __all__ = [
     "refusal_problems",
     "run_cases",
     "unshare_command",
+    "watched",
 ]
+
+
+class _HasPort(Protocol):
+    @property
+    def port(self) -> int: ...
+
+
+ServerT = TypeVar("ServerT", bound=_HasPort)
 
 DESCRIPTIONS = {
     "loopback": "loopback address",
@@ -450,6 +459,28 @@ class Listener:
         self._stop.set()
         for sock in self._sockets:
             sock.close()
+
+
+@contextlib.contextmanager
+def watched(
+    start: Callable[[], contextlib.AbstractContextManager[ServerT]], hosts: Sequence[str]
+) -> Iterator[tuple[ServerT, Listener]]:
+    """A server from `start()` (with a `port`), and a `Listener` on that port of `hosts`.
+
+    For the cases where a refused address would be dialled on the allowed server's port (a DNS
+    answer that changes, glue pointing elsewhere): the listener sees such a dial. When the port is
+    taken on `hosts` (ports are shared with every other program), the server is started again.
+    """
+    for _ in range(10):
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(start())
+            try:
+                listener = stack.enter_context(Listener(hosts, port=server.port))
+            except RuntimeError:
+                continue
+            yield server, listener
+            return
+    raise RuntimeError(f"no port free on {hosts} and the server's address at once")
 
 
 # --- running --------------------------------------------------------------------------------------
