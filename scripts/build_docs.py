@@ -1,4 +1,4 @@
-"""The parts of the READMEs that restate the code: the settings table and the tool listing size.
+"""The parts of the READMEs that restate the code: the settings table and the tool listing sizes.
 
     uv run python scripts/build_docs.py --write     rewrite the generated sections in place
 
@@ -19,6 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = {"http-monitor": "http_monitor", "ssl-monitor": "ssl_monitor", "dns-monitor": "dns_monitor"}
+ANSWERS = {
+    "http-monitor": "is it up, how fast, and if not, why",
+    "ssl-monitor": "is the certificate valid and trusted, when does it expire, is the TLS set-up sound",
+    "dns-monitor": "what does the name resolve to, from where; is the delegation, DNSSEC, mail "
+    "authentication and registration right",
+}
+LISTING_LIMIT = 10 * 1024  # bytes; tests/e2e/test_tool_schemas.py holds every server to it
 
 
 async def _listing(module: str) -> list[dict[str, object]]:
@@ -30,14 +37,30 @@ async def _listing(module: str) -> list[dict[str, object]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 
+def listing_bytes(tools: list[dict[str, object]]) -> int:
+    """The size of a `tools/list` result as compact JSON: what a host puts in every prompt."""
+    return len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
+
+
 def listing_size(module: str) -> str:
     tools = asyncio.run(_listing(module))
-    size = len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
     names = ", ".join(f"`{t['name']}`" for t in tools)
     return (
         f"This server declares {len(tools)} tools ({names}). Its `tools/list` answer, which a host "
-        f"puts in every prompt, is {size:,} bytes."
+        f"puts in every prompt, is {listing_bytes(tools):,} bytes (compact JSON; the limit we hold it "
+        f"to is {LISTING_LIMIT:,}). The schemas in it are abridged; the full ones are the resource "
+        "`monitor://schemas/{tool}`."
     )
+
+
+def servers_table() -> str:
+    rows = ["| server | answers | tools | `tools/list` |", "|---|---|---|---|"]
+    for folder, module in SERVERS.items():
+        tools = asyncio.run(_listing(module))
+        names = ", ".join(f"`{t['name']}`" for t in tools)
+        link = f"[`mcp-{folder}`](packages/{folder}/README.md)"
+        rows.append(f"| {link} | {ANSWERS[folder]} | {names} | {listing_bytes(tools):,} bytes |")
+    return "\n".join(rows)
 
 
 def settings_table() -> str:
@@ -59,6 +82,8 @@ def settings_table() -> str:
 
 def sections(path: Path) -> dict[str, str]:
     """The generated sections `path` should contain, by name."""
+    if path == ROOT / "README.md":
+        return {"servers": servers_table()}
     folder = path.parent.name
     return {"listing": listing_size(SERVERS[folder]), "settings": settings_table()}
 
@@ -77,7 +102,7 @@ def render(path: Path) -> str:
 
 
 def targets() -> list[Path]:
-    return [ROOT / "packages" / folder / "README.md" for folder in SERVERS]
+    return [ROOT / "README.md", *(ROOT / "packages" / folder / "README.md" for folder in SERVERS)]
 
 
 def main() -> int:

@@ -101,3 +101,23 @@ def test_smithery_yaml_is_a_stdio_start_command(folder: str) -> None:
     assert start["configSchema"]["type"] == "object"
     assert f"'mcp-{folder}@{_version(folder)}'" in start["commandFunction"]
     assert set(data["startCommand"]["exampleConfig"]) <= set(start["configSchema"]["properties"])
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_desktop_users_can_set_the_watch_store(folder: str) -> None:
+    # A desktop host starts the server itself: where the watches live, whether on-demand results
+    # are kept and where the audit trail goes must be settable without editing a config file.
+    data = json.loads((ROOT / "packages" / folder / "manifest.json").read_text())
+    config = data["user_config"]
+    env = data["server"]["mcp_config"]["env"]
+    for attr, variable in (
+        ("db", "MCP_MONITOR_DB"),
+        ("record", "MCP_MONITOR_RECORD"),
+        ("audit_log", "MCP_MONITOR_AUDIT_LOG"),
+        ("allow_private", "MCP_MONITOR_ALLOW_PRIVATE"),
+    ):
+        assert env[variable] == "${user_config." + attr + "}"
+        assert config[attr]["required"] is False
+    assert config["db"]["sensitive"] is True  # a PostgreSQL URL may carry a password
+    smithery = yaml.safe_load((ROOT / "packages" / folder / "smithery.yaml").read_text())
+    assert "MCP_MONITOR_DB: config.db" in smithery["startCommand"]["commandFunction"]

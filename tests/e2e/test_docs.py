@@ -25,7 +25,7 @@ def docs() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("path", [f"packages/{f}/README.md" for f in SERVERS])
+@pytest.mark.parametrize("path", ["README.md", *(f"packages/{f}/README.md" for f in SERVERS)])
 def test_generated_sections_are_current(docs: ModuleType, path: str) -> None:
     # Regenerate with: uv run python scripts/build_docs.py --write
     assert docs.render(ROOT / path) == (ROOT / path).read_text()

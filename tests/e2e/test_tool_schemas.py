@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import json
+from typing import Any, cast
 
 import pytest
+from jsonschema import Draft202012Validator
 from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types import ResourceTemplateReference, TextResourceContents
 
 from e2e.helpers import MODULES
 
+LISTING_LIMIT = 10 * 1024  # bytes of compact JSON; hosts put the listing in every prompt
 
-async def _tools(module: str) -> list[dict[str, object]]:
+
+async def _tools(module: str) -> list[dict[str, Any]]:
     server = importlib.import_module(f"{module}.server").mcp
     async with Client(server) as client:
         listed = await client.list_tools()
@@ -38,3 +45,43 @@ async def test_every_tool_is_described_for_a_model(module: str) -> None:
             assert isinstance(schema, dict), (tool["name"], key)
             assert schema.get("type") == "object", (tool["name"], key)
             assert not {"oneOf", "anyOf", "allOf"} & set(schema), (tool["name"], key)
+            Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES.values()))
+async def test_tools_list_fits_in_every_prompt(module: str) -> None:
+    tools = await _tools(module)
+    size = len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
+    assert size < LISTING_LIMIT, f"{module}: tools/list is {size} bytes, over {LISTING_LIMIT}"
+    for tool in tools:
+        # Abridged, not lossy where it matters: every parameter keeps its type (or enum), and
+        # nothing pydantic-internal leaks (titles, $defs, $ref).
+        text = json.dumps(tool)
+        assert '"title"' not in text and "$defs" not in text and "$ref" not in text, tool["name"]
+        for name, prop in tool["inputSchema"]["properties"].items():
+            assert "type" in prop or "enum" in prop or "anyOf" in prop, (tool["name"], name)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES.values()))
+async def test_full_schemas_are_a_resource(module: str) -> None:
+    server = importlib.import_module(f"{module}.server").mcp
+    async with Client(server) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        assert "monitor://schemas/{tool}" in templates
+        for name, tool in listed.items():
+            read = await client.read_resource(f"monitor://schemas/{name}")
+            (content,) = read.contents
+            assert isinstance(content, TextResourceContents)
+            full = cast("dict[str, Any]", json.loads(content.text))
+            # The full schema knows at least what the abridged one shows, and more.
+            assert set(full["inputSchema"]["properties"]) == set(tool.input_schema["properties"])
+            assert tool.output_schema is not None
+            assert set(full["outputSchema"]["properties"]) == set(tool.output_schema["properties"])
+            assert len(content.text) > len(json.dumps(tool.output_schema))
+        completion = await client.complete(
+            ResourceTemplateReference(uri="monitor://schemas/{tool}"), {"name": "tool", "value": ""}
+        )
+        assert sorted(completion.completion.values) == sorted(listed)
+        with pytest.raises(MCPError, match="no tool 'no_such_tool'"):
+            await client.read_resource("monitor://schemas/no_such_tool")

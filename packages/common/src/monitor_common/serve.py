@@ -13,28 +13,60 @@ messages (or, for `call` and `tools`, the requested output) is written to stdout
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, NoReturn, TypeVar, cast
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.connection import allowed_log_levels
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
+from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp_types import CallToolResult, Icon, InputRequiredResult, ToolAnnotations
+from mcp_types import (
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    EmptyResult,
+    Icon,
+    InputRequiredResult,
+    LoggingLevel,
+    LoggingMessageNotification,
+    LoggingMessageNotificationParams,
+    PromptReference,
+    ResourceTemplateReference,
+    SetLevelRequestParams,
+    ToolAnnotations,
+)
+from mcp_types import Tool as MCPTool
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from monitor_common._compact import compact_input, shallow_output
 from monitor_common.audit import AuditLog
 from monitor_common.config import Settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
 from monitor_common.fanout import ProgressCallback
 from monitor_common.results import Verdict
 
-__all__ = ["CHECK_ANNOTATIONS", "EXIT_CONFIG", "EXIT_USAGE", "MonitorServer", "main", "progress_reporter"]
+__all__ = [
+    "CHECK_ANNOTATIONS",
+    "EXIT_CONFIG",
+    "EXIT_USAGE",
+    "SCHEMA_URI",
+    "Completer",
+    "MonitorServer",
+    "main",
+    "progress_reporter",
+]
 
 EXIT_USAGE = 64  # sysexits EX_USAGE: the caller's input was wrong
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: the operator's settings were wrong
@@ -46,12 +78,69 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # Runs after every successful tool call (e.g. the store recording on-demand results).
 CallHook = Callable[[str, dict[str, Any], CallToolResult], Awaitable[None]]
 
-CHECK_ANNOTATIONS = ToolAnnotations(
-    read_only_hint=True,
-    destructive_hint=False,
-    idempotent_hint=True,
-    open_world_hint=True,
+# Offers values for one argument of a prompt or resource template: (what is being completed, the
+# argument's name, what the user typed so far) -> candidates, or None when it is not this one's.
+Completer = Callable[[PromptReference | ResourceTemplateReference, str, str], Awaitable[list[str] | None]]
+
+# destructiveHint is left out: it means something only for a tool that is not read-only.
+CHECK_ANNOTATIONS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+
+SCHEMA_URI = "monitor://schemas/{tool}"
+MAX_COMPLETIONS = 100  # the protocol's cap on values per completion/complete answer
+
+# MCP log levels, least severe first, and where Python's levels fall among them.
+_LOG_LEVELS: tuple[LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
 )
+_DEFAULT_LOG_LEVEL: LoggingLevel = "warning"
+_LOG_LEVEL_KEY = "monitor_common.log_level"
+
+
+def _mcp_level(record: logging.LogRecord) -> LoggingLevel:
+    if record.levelno >= logging.CRITICAL:
+        return "critical"
+    if record.levelno >= logging.ERROR:
+        return "error"
+    if record.levelno >= logging.WARNING:
+        return "warning"
+    return "info" if record.levelno >= logging.INFO else "debug"
+
+
+# The log records of the tool call running in this context, to be sent to its caller.
+_call_records: ContextVar[list[logging.LogRecord] | None] = ContextVar("_call_records", default=None)
+
+
+class _CallLogHandler(logging.Handler):
+    """Keeps the records logged while a tool call runs (in its context), for its caller."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        records = _call_records.get()
+        if records is not None and len(records) < 100:
+            records.append(record)
+
+
+_CALL_LOG_HANDLER = _CallLogHandler()
+
+
+def _install_call_log_handler() -> None:
+    root = logging.getLogger()
+    if _CALL_LOG_HANDLER not in root.handlers:
+        root.addHandler(_CALL_LOG_HANDLER)
+
+
+def _connection_state(session: ServerSession) -> dict[str, Any]:
+    # The SDK keeps per-connection scratch state on the Connection, which a request's session
+    # holds but does not expose.
+    connection = getattr(session, "_connection", None)
+    state = getattr(connection, "state", None)
+    return cast("dict[str, Any]", state) if isinstance(state, dict) else {}
 
 
 class MonitorServer(MCPServer):
@@ -83,6 +172,91 @@ class MonitorServer(MCPServer):
         # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
         # exit status. Only meaningful where one call runs at a time.
         self.last_outcome = "ok"
+        # Completion sources (the watch store adds watch names and targets); see `complete`.
+        self.completers: list[Completer] = [self._complete_tool_name]
+        # Per tool, parameters that tools/list shows without their description (they repeat
+        # another tool's, e.g. a watch tool's copy of its check's parameters).
+        self.brief_parameters: dict[str, frozenset[str]] = {}
+        self._register_extras()
+
+    def _register_extras(self) -> None:
+        """The full-schema resource, completion/complete and logging/setLevel."""
+
+        @self.resource(
+            SCHEMA_URI,
+            name="tool-schema",
+            description="A tool's full input and output JSON schemas (tools/list shows them abridged)",
+            mime_type="application/json",
+        )
+        async def tool_schema(tool: str) -> str:
+            for listed in await super(MonitorServer, self).list_tools():
+                if listed.name == tool:
+                    schemas = {"inputSchema": listed.input_schema, "outputSchema": listed.output_schema}
+                    return json.dumps(schemas, indent=2)
+            raise ResourceNotFoundError(f"no tool {tool!r}: tools/list names them")
+
+        @self.completion()
+        async def complete(
+            ref: PromptReference | ResourceTemplateReference,
+            argument: CompletionArgument,
+            context: CompletionContext | None,
+        ) -> Completion:
+            return await self.complete(ref, argument.name, argument.value)
+
+        async def set_level(
+            ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
+        ) -> EmptyResult:
+            _connection_state(ctx.session)[_LOG_LEVEL_KEY] = params.level
+            return EmptyResult()
+
+        # On the low-level server: MCPServer has no hook for it (logging is deprecated as of the
+        # 2026-07-28 protocol, where a request opts in to log messages itself).
+        self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+        _install_call_log_handler()
+        del tool_schema, complete
+
+    async def complete(
+        self, ref: PromptReference | ResourceTemplateReference, argument: str, value: str
+    ) -> Completion:
+        """Candidates for an argument from every completer, those starting with `value` first."""
+        found: list[str] = []
+        for completer in self.completers:
+            for candidate in await completer(ref, argument, value) or ():
+                if candidate not in found:
+                    found.append(candidate)
+        lowered = value.lower()
+        matching = [c for c in found if c.lower().startswith(lowered)]
+        matching += [c for c in found if lowered in c.lower() and c not in matching]
+        return Completion(
+            values=matching[:MAX_COMPLETIONS],
+            total=len(matching),
+            has_more=len(matching) > MAX_COMPLETIONS,
+        )
+
+    async def _complete_tool_name(
+        self, ref: PromptReference | ResourceTemplateReference, argument: str, value: str
+    ) -> list[str] | None:
+        if isinstance(ref, ResourceTemplateReference) and ref.uri == SCHEMA_URI and argument == "tool":
+            return [t.name for t in await super().list_tools()]
+        return None
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools as hosts show them to a model: abridged schemas and descriptions.
+
+        See `monitor_common._compact`; the full schemas are the `monitor://schemas/{tool}` resource.
+        """
+        return [
+            tool.model_copy(
+                update={
+                    "description": inspect.cleandoc(tool.description) if tool.description else None,
+                    "input_schema": compact_input(
+                        tool.input_schema, brief=self.brief_parameters.get(tool.name, frozenset())
+                    ),
+                    "output_schema": shallow_output(tool.output_schema) if tool.output_schema else None,
+                }
+            )
+            for tool in await super().list_tools()
+        ]
 
     def tool(
         self,
@@ -112,6 +286,48 @@ class MonitorServer(MCPServer):
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        records: list[logging.LogRecord] = []
+        token = _call_records.set(records)
+        try:
+            return await self._call_tool(name, arguments, context)
+        finally:
+            _call_records.reset(token)
+            if records and context is not None:
+                await self._send_logs(context, records)
+
+    async def _send_logs(self, context: Context[Any, Any], records: list[logging.LogRecord]) -> None:
+        """Send what was logged during a call to its caller as notifications/message.
+
+        Up to the 2025 protocol, at or above the level the client set with logging/setLevel
+        (warning until it does); from 2026-07-28, at or above the level the request opted in to.
+        """
+        try:
+            request = context.request_context
+        except ValueError:
+            return  # a direct call, no client to tell
+        session = request.session
+        if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            allowed = allowed_log_levels(session.protocol_version, request.meta)
+        else:
+            level = _connection_state(session).get(_LOG_LEVEL_KEY, _DEFAULT_LOG_LEVEL)
+            allowed = frozenset(_LOG_LEVELS[_LOG_LEVELS.index(level) :])
+        for record in records:
+            level = _mcp_level(record)
+            if level not in allowed:
+                continue
+            message = LoggingMessageNotification(
+                params=LoggingMessageNotificationParams(
+                    level=level, logger=record.name, data=record.getMessage()
+                )
+            )
+            try:
+                await session.send_notification(message, related_request_id=request.request_id)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return  # the client has gone; the log line went to stderr anyway
+
+    async def _call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
     ) -> CallToolResult | InputRequiredResult:
         started = time.perf_counter()
         try:
@@ -263,6 +479,7 @@ def _configure_logging(settings: Settings, verbose: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,  # the SDK configures the root logger when a server is built; ours replaces it
     )
+    _install_call_log_handler()  # `force` removed it
 
 
 def main(server: MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:

@@ -42,6 +42,8 @@ from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types import (
     CallToolResult,
     EmptyResult,
+    PromptReference,
+    ResourceTemplateReference,
     SubscribeRequestParams,
     ToolAnnotations,
     UnsubscribeRequestParams,
@@ -92,15 +94,14 @@ logger = logging.getLogger("monitor_common.watches")
 DEFAULT_INTERVAL_S = 300.0
 MAX_INTERVAL_S = 86400.0
 MAX_LEGACY_SUBSCRIBERS = 256
+WATCH_TEMPLATE = "monitor://watches/{name}"
 WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 _WATCH_PARAMS = ("action", "name", "interval_s", "failure_threshold", "success_threshold")
 
 WATCH_ANNOTATIONS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-REPORT_ANNOTATIONS = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+REPORT_ANNOTATIONS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
 # A check result (as JSON) to its key figures; `latency_ms`, when present, feeds the percentiles.
 Figures = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -676,9 +677,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             inspect.Parameter.KEYWORD_ONLY,
             annotation=Annotated[
                 Action,
-                Field(
-                    description="add a watch, remove one (and its history), list them, pause or resume one"
-                ),
+                Field(description="remove also drops the history"),
             ],
         ),
         inspect.Parameter(
@@ -687,18 +686,14 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             default=None,
             annotation=Annotated[
                 str | None,
-                Field(
-                    description=f"The watch's name (add: defaults to the {target_param}; needed by remove, pause, resume)"
-                ),
+                Field(description=f"The watch's name (add: defaults to the {target_param})"),
             ],
         ),
         inspect.Parameter(
             "interval_s",
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
-            annotation=Annotated[
-                float | None, Field(description="Seconds between checks (default 300, minimum 10)")
-            ],
+            annotation=Annotated[float | None, Field(description="Seconds between checks (default 300)")],
         ),
         inspect.Parameter(
             "failure_threshold",
@@ -706,9 +701,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             default=2,
             annotation=Annotated[
                 int,
-                Field(
-                    ge=1, le=100, description="Consecutive failures (critical or unknown) before it is down"
-                ),
+                Field(ge=1, le=100, description="Failed checks in a row before it is down"),
             ],
         ),
         inspect.Parameter(
@@ -716,7 +709,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             inspect.Parameter.KEYWORD_ONLY,
             default=1,
             annotation=Annotated[
-                int, Field(ge=1, le=100, description="Consecutive successes before a down watch is up again")
+                int, Field(ge=1, le=100, description="Good checks in a row before it is up again")
             ],
         ),
     ]
@@ -725,18 +718,15 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
         return_annotation=WatchActionResult,
     )
     watch_tool.__name__ = f"{kind.kind}_watch"
+    # The check's parameters are described in the check's own listing; saying it twice would cost
+    # every prompt of every host (the full schema keeps them: monitor://schemas/<tool>).
+    server.brief_parameters[watch_tool.__name__] = frozenset(p.name for p in service._parameters)  # pyright: ignore[reportPrivateUsage]
     server.add_tool(
         watch_tool,
         name=f"{kind.kind}_watch",
         description=(
-            f"Watch a {kind.noun} continuously: add, remove, list, pause or resume watches that run {check} "
-            f"every interval_s and keep the results.\n\n"
-            f'Use this when the user wants ongoing monitoring ("tell me when it breaks", "has it been up?") '
-            f"rather than one {check} now. add takes {check}'s parameters ({target_param} is required), runs "
-            f"the check once at once and returns that result with the watch. A watch goes down after "
-            f"failure_threshold failed checks in a row and up again after success_threshold good ones; each "
-            f"change opens or closes an incident. Watches persist and run while the server runs. For the "
-            f"history use {kind.kind}_watch_report."
+            f"Monitor a {kind.noun} continuously: add, remove, list, pause or resume watches running {check}.\n\n"
+            f"add takes {check}'s parameters, runs it at once and returns the result."
         ),
         annotations=WATCH_ANNOTATIONS,
         structured_output=True,
@@ -754,16 +744,14 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
                 default=None,
                 annotation=Annotated[
                     str | None,
-                    Field(
-                        description=f"A watch's name, or a recorded {kind.noun}; none: every watch, worst first"
-                    ),
+                    Field(description=f"A watch or recorded {kind.noun}; none: all, worst first"),
                 ],
             ),
             inspect.Parameter(
                 "window",
                 inspect.Parameter.KEYWORD_ONLY,
                 default="24h",
-                annotation=Annotated[Window, Field(description="How far back: 1h, 24h, 7d or 30d")],
+                annotation=Annotated[Window, Field(description="How far back")],
             ),
         ],
         return_annotation=WatchReport,
@@ -773,10 +761,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
         report_tool,
         name=f"{kind.kind}_watch_report",
         description=(
-            f"How have the watched {kind.noun}s been doing: uptime percent, latency percentiles, incidents "
-            f"(start, end, duration, cause), the last result and trends of key figures over a window.\n\n"
-            f'Use this for "has it been up?", "since when is it broken?", "how often does it flap?". '
-            f"Only watches added with {kind.kind}_watch have history; for the state right now use {check}."
+            f'Answer "has it been up, since when is it broken?" for watched {kind.noun}s: uptime, incidents.'
         ),
         annotations=REPORT_ANNOTATIONS,
         structured_output=True,
@@ -807,7 +792,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
         return json.dumps([service.info(w).model_dump(mode="json") for w in watches], indent=2)
 
     @server.resource(
-        "monitor://watches/{name}",
+        WATCH_TEMPLATE,
         name="watch",
         description="One watch's last 24 hours: uptime, latency, incidents, last result",
         mime_type="application/json",
@@ -845,6 +830,28 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
         subscribers[:] = [s for s in subscribers if not same_client(s, ctx.session)]
         return EmptyResult()
 
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference, argument: str, value: str
+    ) -> list[str] | None:
+        # The watch resource's name: the watches' names. A prompt's target argument (url, host,
+        # domain): what is watched, as the user most likely asks about something they watch.
+        names = (
+            isinstance(ref, ResourceTemplateReference) and ref.uri == WATCH_TEMPLATE and argument == "name"
+        )
+        targets = isinstance(ref, PromptReference) and argument == target_param
+        if not (names or targets):
+            return None
+        try:
+            store = await service.handle.require()
+            watches = await store.list_watches(kind.kind)
+        except StoreError:
+            await service.handle.reset()
+            return []
+        if names:
+            return [w.name for w in watches]
+        return [t for t in (service._target(w.definition) for w in watches) if t]  # pyright: ignore[reportPrivateUsage]
+
+    server.completers.append(complete)
     lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)

@@ -40,21 +40,13 @@ mcp = MonitorServer(
     ),
 )
 
-Url = Annotated[str, Field(description="http or https URL, e.g. https://example.com/health")]
-Timeout = Annotated[
-    float | None,
-    Field(description="Deadline for the whole check in seconds (default 10, capped by the server)"),
-]
-VerifyTls = Annotated[bool, Field(description="Verify the certificate of https URLs")]
-CaBundle = Annotated[
-    str | None, Field(description="CA certificates (PEM) to trust instead of the system store")
-]
-ExpectStatus = Annotated[
-    str,
-    Field(
-        description='Statuses that count as up: codes, classes and ranges, e.g. "200-399" or "2xx,301,404"'
-    ),
-]
+# Parameters whose name, type and default say it all have no description: every host puts the
+# tool listing in every prompt (see monitor_common._compact).
+Url = str  # http or https
+Timeout = float | None  # seconds for the whole check, default 10 (capped by the server)
+VerifyTls = bool
+CaBundle = str | None  # PEM CA certificates to trust instead of the system store
+ExpectStatus = Annotated[str, Field(description='Statuses that count as up, e.g. "200-399" or "2xx,301"')]
 
 
 @lru_cache(maxsize=8)
@@ -66,39 +58,30 @@ def _resolver(settings: Settings) -> Resolver | None:
 @mcp.tool()
 async def http_check(
     url: Url,
-    method: Annotated[str, Field(description="HTTP method, e.g. GET or HEAD")] = "GET",
+    method: str = "GET",
     expect_status: ExpectStatus = "200-399",
     body_contains: Annotated[str | None, Field(description="Text the body must contain")] = None,
     body_regex: Annotated[str | None, Field(description="Regular expression the body must match")] = None,
     expect_json: Annotated[
         dict[str, Any] | None,
-        Field(
-            description='JSON paths and the values they must have, e.g. {"data.status": "ok", "items.0.id": 1}'
-        ),
+        Field(description='JSON path -> value the body must have, e.g. {"data.status": "ok"}'),
     ] = None,
-    max_response_ms: Annotated[
-        float | None, Field(description="Warn (http_slow) when the whole check takes longer")
-    ] = None,
-    follow_redirects: Annotated[bool, Field(description="Follow 3xx redirects")] = True,
-    max_redirects: Annotated[int, Field(ge=0, le=30, description="Most redirects to follow")] = 10,
-    headers: Annotated[dict[str, str] | None, Field(description="Extra request headers")] = None,
+    max_response_ms: Annotated[float | None, Field(description="Warn when slower than this")] = None,
+    follow_redirects: bool = True,
+    max_redirects: Annotated[int, Field(ge=0, le=30)] = 10,
+    headers: dict[str, str] | None = None,
     timeout_s: Timeout = None,
     connect_ip: Annotated[
         str | None,
-        Field(description="Send the request to this address, keeping the URL's Host and SNI (one backend)"),
+        Field(description="Connect to this IP, keeping Host and SNI"),
     ] = None,
-    ip_version: Annotated[
-        Literal["auto", "4", "6"], Field(description='"4" or "6" forces a family')
-    ] = "auto",
+    ip_version: Annotated[Literal["auto", "4", "6"], Field(description="Address family")] = "auto",
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpCheckResult:
-    """Check one URL in depth: is it up, how fast (per phase), and if not, why.
+    """Check one URL in depth: is it up, why not, where the time goes (per phase).
 
-    Use this for "is my site or API up?". Follows redirects; reports status, HTTP version, remote
-    address, DNS/connect/TLS/first-byte/transfer timings, certificate expiry and content
-    assertions (text, regex, JSON values). For many URLs at once use http_check_many; for a
-    latency profile over several samples use http_timing.
+    Also TLS expiry and body assertions. Many URLs: http_check_many.
     """
     from http_monitor.probe import http_check as run
 
@@ -127,23 +110,14 @@ async def http_check(
 
 @mcp.tool()
 async def http_check_many(
-    urls: Annotated[
-        list[str], Field(description="The URLs to check (at most the server's limit, 1000 by default)")
-    ],
+    urls: Annotated[list[str], Field(description="URLs (at most 1000 by default)")],
     ctx: Context[Any, Any],
     expect_status: ExpectStatus = "200-399",
-    max_response_ms: Annotated[float | None, Field(description="Warn when a URL takes longer")] = None,
+    max_response_ms: Annotated[float | None, Field(description="Warn when slower than this")] = None,
     timeout_s: Timeout = None,
-    concurrency: Annotated[
-        int | None, Field(ge=1, description="Checks at once (default and maximum: the server's setting, 20)")
-    ] = None,
+    concurrency: Annotated[int | None, Field(ge=1, description="Checks at once (default 20)")] = None,
 ) -> HttpCheckManyResult:
-    """Check many URLs at once; compact rows, worst first, with counts per verdict.
-
-    Use this for a status board or a sweep of a site's pages. Each row has the verdict, status,
-    total time and a one-line summary; run http_check on a failing URL for the details. Reports
-    progress as results arrive; at most a few checks run against one host at a time.
-    """
+    """Check many URLs at once: one row each, worst first, counts per verdict."""
     from http_monitor.bulk import http_check_many as run
 
     settings = get_settings()
@@ -170,19 +144,12 @@ async def http_check_many(
 @mcp.tool()
 async def http_timing(
     url: Url,
-    samples: Annotated[
-        int, Field(ge=1, le=20, description="How many requests, each on a fresh connection")
-    ] = 5,
+    samples: Annotated[int, Field(ge=1, le=20, description="Requests, each on a new connection")] = 5,
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpTimingResult:
-    """Profile where the time goes: several fresh-connection requests, per-phase min/median/p95/max.
-
-    Use this for "why is it slow?" or to compare latency over time; it names the slowest phase
-    (dns, connect, tls, ttfb, transfer) and the jitter between samples. Redirects are not
-    followed: point it at the final URL.
-    """
+    """Find out why a URL is slow: per-phase min/median/p95/max over several fresh connections."""
     from http_monitor.timing import http_timing as run
 
     settings = get_settings()
@@ -201,19 +168,12 @@ async def http_timing(
 @mcp.tool()
 async def http_check_each_ip(
     url: Url,
-    ip_version: Annotated[
-        Literal["both", "4", "6"], Field(description="Which address families to check")
-    ] = "both",
+    ip_version: Annotated[Literal["both", "4", "6"], Field(description="Address families")] = "both",
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpEachIpResult:
-    """Check every address a name resolves to (A and AAAA) with the same Host and SNI.
-
-    Use this when a site is up for some visitors and not others: it flags backends or load
-    balancer members that differ (status, certificate, body, latency) and an IPv6 path that
-    fails where IPv4 works. Redirects are not followed.
-    """
+    """Check every address of a URL's host, when it fails for some visitors only (backends, IPv6)."""
     from http_monitor.backends import http_check_each_ip as run
 
     settings = get_settings()
@@ -232,17 +192,12 @@ async def http_check_each_ip(
 @mcp.tool()
 async def http_redirects(
     url: Url,
-    max_hops: Annotated[int, Field(ge=1, le=30, description="Most redirects to follow")] = 10,
+    max_hops: Annotated[int, Field(ge=1, le=30)] = 10,
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpRedirectsResult:
-    """Trace a redirect chain hop by hop: status, Location, time, HSTS and certificate per hop.
-
-    Use this to debug redirects (http to https, www or not, trailing slashes): it finds loops,
-    plain http that never upgrades to https, downgrades from https to http, long chains and
-    hops to another domain. http_check follows the same chain but reports only the end.
-    """
+    """Trace a redirect chain hop by hop: loops, missing https upgrade, downgrades, long chains."""
     from http_monitor.redirects import http_redirects as run
 
     settings = get_settings()
@@ -264,12 +219,7 @@ async def http_security_headers(
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpSecurityHeadersResult:
-    """Grade a site's security headers A to F: HSTS, CSP, framing, nosniff, referrer, permissions, cookies.
-
-    Use this for a quick hardening review of a web page; each check says what is missing or weak
-    and why it matters, and version banners (Server, X-Powered-By) are flagged. It follows
-    redirects and judges the final response.
-    """
+    """Grade a page's security headers A to F (HSTS, CSP, framing, cookies) and say what to fix."""
     from http_monitor.headers import http_security_headers as run
 
     settings = get_settings()
@@ -285,24 +235,16 @@ async def http_security_headers(
 
 @mcp.tool()
 async def tcp_check(
-    host: Annotated[str, Field(description="Host name or IP address")],
-    port: Annotated[int, Field(ge=1, le=65535, description="TCP port")],
-    send: Annotated[
-        str | None, Field(description="Text to send after connecting, e.g. a protocol greeting")
-    ] = None,
+    host: str,
+    port: Annotated[int, Field(ge=1, le=65535)],
+    send: Annotated[str | None, Field(description="Text to send after connecting")] = None,
     expect_regex: Annotated[str | None, Field(description="Regular expression the reply must match")] = None,
-    tls: Annotated[
-        bool, Field(description="Start TLS after connecting (SNI and verification use host)")
-    ] = False,
+    tls: Annotated[bool, Field(description="Start TLS after connecting")] = False,
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> TcpCheckResult:
-    """Check a TCP port that is not HTTP: connect time, optional TLS, optional payload, the banner.
-
-    Use this for mail, database, SSH or custom services ("does port 5432 accept connections?",
-    "does the SMTP banner say 220?"). For web servers use http_check.
-    """
+    """Check a TCP port that is not HTTP (mail, database, SSH): connect, optional TLS, banner."""
     from http_monitor.tcp import tcp_check as run
 
     settings = get_settings()

@@ -35,22 +35,18 @@ mcp = MonitorServer(
     ),
 )
 
-Host = Annotated[str, Field(description="Host name or IP address of the TLS server, e.g. example.com")]
-Port = Annotated[int, Field(ge=1, le=65535, description="TCP port of the TLS server")]
-OptionalPort = Annotated[
-    int | None, Field(ge=1, le=65535, description="TCP port (default 443, or the STARTTLS protocol's port)")
-]
-Sni = Annotated[str | None, Field(description="Server name to send and check (default: the host name)")]
+Host = str  # host name or IP address; self-evident parameters have no description (see _compact)
+Port = Annotated[int, Field(ge=1, le=65535)]
+OptionalPort = Annotated[int | None, Field(ge=1, le=65535, description="Default 443 or the STARTTLS port")]
+Sni = Annotated[str | None, Field(description="Server name to send (default host)")]
 StartTLS = Annotated[
     Literal["smtp", "imap", "pop3", "ftp", "xmpp", "postgres"] | None,
-    Field(description="Upgrade a plaintext protocol to TLS first (mail, FTP, XMPP, PostgreSQL)"),
+    Field(description="Plaintext protocol to upgrade first"),
 ]
-WarnDays = Annotated[float, Field(ge=0, description="Warn when fewer days are left")]
-CriticalDays = Annotated[float, Field(ge=0, description="Critical when fewer days are left")]
-CaBundle = Annotated[
-    str | None, Field(description="PEM roots to trust instead of the system store (for a private CA)")
-]
-Timeout = Annotated[float | None, Field(description="Time limit in seconds (default: the server's, 10)")]
+WarnDays = Annotated[float, Field(ge=0, description="Warn below this many days left")]
+CriticalDays = Annotated[float, Field(ge=0, description="Critical below this many days left")]
+CaBundle = Annotated[str | None, Field(description="PEM roots to trust instead of the system's")]
+Timeout = float | None  # seconds, default 10
 
 
 @mcp.tool()
@@ -60,7 +56,7 @@ async def cert_check(
     sni: Sni = None,
     connect_ip: Annotated[
         str | None,
-        Field(description="Connect to this address instead of resolving host (one server of many)"),
+        Field(description="Connect to this IP instead of resolving host"),
     ] = None,
     starttls: StartTLS = None,
     warn_days: WarnDays = 21,
@@ -68,13 +64,9 @@ async def cert_check(
     ca_bundle_pem: CaBundle = None,
     timeout_s: Timeout = None,
 ) -> CertCheckResult:
-    """Check one TLS server's certificate in full: expiry, trust chain, host name, key, signature.
+    """Check one TLS server's certificate: expiry, chain trust, host name match, key, signature.
 
-    Use this for "is the certificate on host X OK and when does it expire?". For many hosts at
-    once use cert_check_many; for pasted PEM use cert_decode; for protocol versions and ciphers
-    use tls_scan; for revocation use cert_revocation. Expired, self-signed and wrong-host
-    certificates are still described, with findings such as cert_expired, hostname_mismatch,
-    untrusted_chain, chain_incomplete, weak_key, must_staple_not_stapled.
+    Bad certificates are described too, with findings such as cert_expired.
     """
     from ssl_monitor.certs import cert_check as run
 
@@ -98,22 +90,16 @@ async def cert_check(
 async def cert_check_many(
     targets: Annotated[
         list[str],
-        Field(description="host or host:port entries, e.g. ['example.com', 'mail.example.com:465']"),
+        Field(description="host or host:port entries"),
     ],
     warn_days: WarnDays = 21,
     critical_days: CriticalDays = 7,
-    concurrency: Annotated[
-        int | None, Field(ge=1, description="Checks at once (default: the server's, 20)")
-    ] = None,
+    concurrency: Annotated[int | None, Field(ge=1, description="Checks at once (default 20)")] = None,
     ca_bundle_pem: CaBundle = None,
     timeout_s: Timeout = None,
     ctx: Context[Any, Any] | None = None,
 ) -> CertCheckManyResult:
-    """Check the certificates of many hosts at once; rows sorted by days left, counts per verdict.
-
-    Use this for an inventory ("which of my certificates expire soon?"); for the full detail of
-    one host use cert_check. Reports progress while it runs.
-    """
+    """Check many hosts' certificates at once ("which expire soon?"), by days left."""
     from ssl_monitor.bulk import cert_check_many as run
 
     settings = get_settings()
@@ -134,13 +120,9 @@ async def cert_check_many(
 
 @mcp.tool()
 def cert_decode(
-    pem: Annotated[str, Field(description="PEM text of one certificate or a chain, or base64 DER")],
+    pem: Annotated[str, Field(description="PEM certificate(s) or base64 DER")],
 ) -> CertDecodeResult:
-    """Decode pasted certificates (PEM or base64 DER): every field, chain order, who signed whom.
-
-    Use this when you have the certificate text rather than a server to connect to; it makes no
-    network connection and reads no file. For a live server use cert_check.
-    """
+    """Decode pasted certificates (PEM or DER) without connecting: fields, chain, signers."""
     from ssl_monitor.decode import cert_decode as run
 
     return run(pem)
@@ -152,16 +134,9 @@ async def tls_scan(
     port: OptionalPort = None,
     sni: Sni = None,
     starttls: StartTLS = None,
-    timeout_s: Annotated[
-        float | None, Field(description="Limit for the whole scan, seconds (default 30)")
-    ] = None,
+    timeout_s: Annotated[float | None, Field(description="Seconds (default 30)")] = None,
 ) -> TlsScanResult:
-    """Scan which TLS versions (1.0 to 1.3), cipher suites and ALPN protocols a server accepts.
-
-    Use this for "does my server still allow TLS 1.0 or weak ciphers?"; it makes dozens of
-    handshakes, so prefer cert_check for the certificate itself. Versions this host's TLS
-    library cannot offer are reported as not testable, never as disabled.
-    """
+    """Scan which TLS versions, cipher suites and ALPN protocols a server accepts (is TLS 1.0 on?)."""
     from ssl_monitor.scan import tls_scan as run
 
     settings = get_settings()
@@ -183,21 +158,14 @@ async def tls_scan(
 async def cert_compare_endpoints(
     host: Host,
     port: Port = 443,
-    ip_version: Annotated[
-        Literal["ipv4", "ipv6", "both"], Field(description="Which addresses of the name to compare")
-    ] = "both",
+    ip_version: Annotated[Literal["ipv4", "ipv6", "both"], Field(description="Address families")] = "both",
     connect_ips: Annotated[
-        list[str] | None, Field(description="Compare these addresses instead of resolving the name")
+        list[str] | None, Field(description="Compare these IPs instead of resolving")
     ] = None,
     sni: Sni = None,
     timeout_s: Timeout = None,
 ) -> CompareEndpointsResult:
-    """Compare the certificate served on every address of a name (after a partial renewal, say).
-
-    Use this when a name has several servers behind it (several A/AAAA records, a load balancer
-    pool); cert_check looks at one address only. Finding cert_differs_between_endpoints names
-    the odd ones out.
-    """
+    """Compare the certificate on every address of a name (after a partial renewal, say)."""
     from ssl_monitor.compare import cert_compare_endpoints as run
 
     settings = get_settings()
@@ -222,11 +190,7 @@ async def cert_revocation(
     ca_bundle_pem: CaBundle = None,
     timeout_s: Timeout = None,
 ) -> RevocationResult:
-    """Check whether a server's certificate is revoked, by its CRL and its OCSP responder.
-
-    Use this for "has this certificate been revoked?"; cert_check does not fetch CRLs or ask
-    OCSP responders. Answers good, revoked (with time and reason) or unknown with the reason.
-    """
+    """Check whether a server's certificate is revoked, via CRL and OCSP."""
     from ssl_monitor.revocation import cert_revocation as run
 
     settings = get_settings()
