@@ -320,7 +320,7 @@ async def test_resources(watch_settings: Settings, http_server: HttpServer) -> N
         )
         assert [w["name"] for w in listing] == ["r"]
         templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
-        assert templates == ["monitor://watches/{name}"]
+        assert sorted(templates) == ["monitor://schemas/{tool}", "monitor://watches/{name}"]
 
 
 def test_config_resource_hides_the_database_password() -> None:
