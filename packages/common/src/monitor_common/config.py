@@ -66,6 +66,7 @@ class Settings:
     rollup_retention_days: int = 400
     watch_min_interval_s: float = 10.0
     watch_concurrency: int = 50
+    rate_limit_per_host: float = 10.0
 
     @property
     def network_policy(self) -> NetworkPolicy:
@@ -180,6 +181,16 @@ def _positive_float(text: str) -> float:
         raise ValueError("expected a number of seconds") from None
     if not value > 0 or value == float("inf"):
         raise ValueError("expected a positive, finite number")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number of requests per second") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected 0 (no limit) or a positive, finite number")
     return value
 
 
@@ -365,6 +376,12 @@ _SPECS: tuple[_Spec, ...] = (
         "shortest interval_s a watch may have (lower it only for tests)",
     ),
     _Spec("watch_concurrency", _positive_int, "50", "watch checks one process runs at once"),
+    _Spec(
+        "rate_limit_per_host",
+        _rate,
+        "10",
+        "requests per second this process sends to one target host, all calls together (0: no limit)",
+    ),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"
