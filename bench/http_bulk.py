@@ -61,6 +61,7 @@ async def via_mcp(
     marker = f"bench-{uuid.uuid4().hex}"
     code = "import sys; sys.argv = ['mcp-http-monitor']; from http_monitor.server import main; main()"
     env = {**os.environ, "MCP_MONITOR_ALLOW_NETWORKS": LOOPBACK, "MCP_MONITOR_AUDIT_LOG": os.devnull}
+    env["MCP_MONITOR_RATE_LIMIT_PER_HOST"] = "0"  # the engine's speed is measured, not the per-host limit
     params = StdioServerParameters(command=sys.executable, args=["-c", code, marker], env=env)
     async with Client(params) as client:
         await client.call_tool("http_check", {"url": urls[0]})  # warm: imports, TLS contexts

@@ -32,6 +32,7 @@ async def run(calls: int) -> None:
     proc, port = serve(["127.0.0.1"])
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "MCP_MONITOR_ALLOW_NETWORKS": "127.0.0.0/8", "MCP_MONITOR_AUDIT_LOG": os.devnull}
+    env["MCP_MONITOR_RATE_LIMIT_PER_HOST"] = "0"  # the overhead per call is measured, not the per-host limit
     params = StdioServerParameters(command=sys.executable, args=["-m", "http_monitor"], env=env)
     mcp_ms: list[float] = []
     plain_ms: list[float] = []

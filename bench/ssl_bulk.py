@@ -105,6 +105,7 @@ async def run(count: int, delay_ms: float, concurrency: int, rounds: int) -> Non
             "MCP_MONITOR_ALLOW_NETWORKS": "127.0.0.0/8",
             "MCP_MONITOR_CONCURRENCY": str(concurrency),
             "MCP_MONITOR_AUDIT_LOG": "/dev/null",
+            "MCP_MONITOR_RATE_LIMIT_PER_HOST": "0",  # the engine's speed is measured, not the limit
         }
         server = StdioServerParameters(
             command=sys.executable, args=["-m", "ssl_monitor"], env={**os.environ, **env}

@@ -121,6 +121,7 @@ def run_phase(
         MCP_MONITOR_DB=db,
         MCP_MONITOR_ALLOW_NETWORKS="127.0.0.0/8",
         MCP_MONITOR_LOG_LEVEL="warning",
+        MCP_MONITOR_RATE_LIMIT_PER_HOST="0",  # every watch checks one local host: measure the scheduler
     )
     children = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)

@@ -14,6 +14,9 @@ Errors out of `client.send()` and friends:
 - ResolutionError, unchanged, for the same reason: callers tell a name that does not resolve
   (`dns_resolution_failed`) from a host that does not answer (httpx2.ConnectError /
   httpx2.ConnectTimeout) by exception type, the same contract as `netpolicy.open_tcp`.
+- ratelimit.RateLimited, unchanged: `GuardedTransport` takes a token of the per-host rate limit
+  for every request it sends (each redirect hop, pooled connection or not) and raises it, before
+  sending anything, when the wait for one does not fit in the request's timeout.
 
 Environment proxies and .netrc are ignored (trust_env=False): a proxy would dial on our behalf
 and the policy would only ever see the proxy's address. SSL_CERT_FILE / SSL_CERT_DIR are still
@@ -32,6 +35,7 @@ import httpx2
 
 from monitor_common.errors import TargetError
 from monitor_common.netpolicy import NetworkPolicy, Resolver, resolve
+from monitor_common.ratelimit import acquire
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
 __all__ = ["GuardedBackend", "GuardedTransport", "guarded_client", "guarded_transport"]
@@ -136,7 +140,11 @@ def _reason(exc: BaseException) -> str:
 
 
 class GuardedTransport(httpx2.AsyncHTTPTransport):
-    """An AsyncHTTPTransport whose connection pool dials through a `GuardedBackend`."""
+    """An AsyncHTTPTransport whose connection pool dials through a `GuardedBackend`.
+
+    Every request first waits for the per-host rate limit (`ratelimit.acquire`), within its
+    pool timeout and the enclosing cancel scope's deadline.
+    """
 
     def __init__(
         self,
@@ -167,6 +175,12 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
             retries=retries,
             network_backend=self.backend,
         )
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        # Per request, not per connection: a pooled connection is reused without being dialled.
+        timeouts = cast("dict[str, float | None]", request.extensions.get("timeout") or {})
+        await acquire(request.url.raw_host.decode("ascii"), timeouts.get("pool"))
+        return await super().handle_async_request(request)
 
 
 def guarded_transport(

@@ -36,6 +36,7 @@ import anyio
 import anyio.abc
 
 from monitor_common.errors import PolicyError, TargetError
+from monitor_common.ratelimit import acquire
 from monitor_common.targets import IPAddress, parse_host, parse_hostname, parse_ip
 
 if TYPE_CHECKING:
@@ -500,12 +501,17 @@ async def open_tcp(
     and it is still checked against the policy. `timeout` bounds the lookup and each connection
     attempt separately. The peer's address is `stream.extra(SocketAttribute.remote_address)`.
 
+    Every call takes a token of the per-host rate limit for `host` first (`ratelimit.acquire`,
+    waiting at most `timeout` and the enclosing deadline).
+
     Raises PolicyError (refused by the policy, before any packet is sent), ResolutionError,
-    TargetError (a malformed `connect_ip`), TimeoutError or OSError (no address accepted).
+    TargetError (a malformed `connect_ip`), RateLimited (over the rate limit, nothing sent),
+    TimeoutError or OSError (no address accepted).
     """
     addresses = await _addresses(
         host, policy, family=family, timeout=timeout, connect_ip=connect_ip, resolver=resolver
     )
+    await acquire(host, timeout)  # after the policy: a refused target costs no token
     failures: list[tuple[IPAddress, OSError]] = []
     for ip in addresses:
         policy.check(ip, host=host)  # the address about to be dialled is the one that counts

@@ -333,6 +333,7 @@ class _Check:
         import httpx2
         from monitor_common.errors import PolicyError
         from monitor_common.netpolicy import ResolutionError, dns_resolver, guarded_client
+        from monitor_common.ratelimit import RATE_LIMITED, RateLimited
 
         assert info.policy_url is not None
         resolver = (
@@ -345,6 +346,10 @@ class _Check:
                 self.policy, timeout=self.timeout, verify=verify, resolver=resolver
             ) as client:
                 response = await client.get(info.policy_url)
+        except RateLimited as exc:
+            info.error = str(exc)
+            self.add(Verdict.UNKNOWN, RATE_LIMITED, f"the MTA-STS policy was not fetched: {exc}", exc.hint)
+            return None
         except (httpx2.HTTPError, ResolutionError, PolicyError) as exc:
             info.error = str(exc)
             self.add(

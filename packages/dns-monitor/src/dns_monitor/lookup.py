@@ -1,7 +1,8 @@
 """`dns_lookup`: one name, one or more record types, one server, with every detail of the answers.
 
 Findings: `nxdomain`, `nodata`, `servfail`, `refused`, `rcode_error`, `timeout`,
-`server_unreachable`, `bad_response`, `answer_unexpected`, `truncated_retried_tcp` (ok).
+`server_unreachable`, `bad_response`, `rate_limited` (unknown: the query was not sent, held back
+by the per-host rate limit), `answer_unexpected`, `truncated_retried_tcp` (ok).
 """
 
 from __future__ import annotations
@@ -112,6 +113,16 @@ def lookup_one(record_type: str, done: Exchange) -> tuple[TypeLookup, list[Findi
             )
         )
     response = done.response
+    if response is None and done.error == "rate_limited":
+        findings.append(
+            Finding(
+                severity=Verdict.UNKNOWN,
+                code="rate_limited",
+                message=f"{server}: {done.detail} ({record_type})",
+                hint="space the calls to this server out, or pass a longer timeout to wait for a slot",
+            )
+        )
+        return TypeLookup(record_type=record_type, transport=done.transport, error=done.detail), findings
     if response is None:
         code = (
             "timeout"

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
 from monitor_common.netpolicy import NetworkPolicy, Resolver
+from monitor_common.ratelimit import RateLimited, acquire
 from monitor_common.targets import parse_host_port, parse_url
 
 from dns_monitor.models import DnsFlags, DnsRecord, ExtendedError
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 Transport = Literal["auto", "udp", "tcp"]
-ErrorKind = Literal["timeout", "unreachable", "bad_response"]
+ErrorKind = Literal["timeout", "unreachable", "bad_response", "rate_limited"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,10 @@ async def exchange(
     `verify` is how DoT and DoH certificates are checked: True for the system's CAs, an
     SSLContext for others (a private CA), False not at all. A DoT server named by its IP address
     must present a certificate for that address, as the public ones (1.1.1.1, 9.9.9.9) do.
+
+    Every query sent (the TCP retry of a truncated answer too) first takes a token of the
+    per-host rate limit for the server asked; one that cannot get it in time is not sent and the
+    exchange ends with error "rate_limited". The wait is not counted in `latency_ms`.
     """
     import dns.exception
     import dns.flags
@@ -199,12 +204,17 @@ async def exchange(
     def left() -> float:
         return max(deadline - time.monotonic(), 0.001)
 
+    async def slot() -> None:
+        nonlocal started
+        started += await acquire(server.address, left())  # the wait is not the server's latency
+
     try:
         if server.kind == "https":
             result.response = await _https(query, server, left(), policy or NetworkPolicy(), verify, resolver)
         elif server.kind == "tls":
             import dns.asyncquery
 
+            await slot()
             result.response = await dns.asyncquery.tls(  # pyright: ignore[reportUnknownMemberType]
                 query,
                 server.address,
@@ -214,10 +224,12 @@ async def exchange(
                 server_hostname=server.address if verify is not False else None,
             )
         elif first == "tcp":
+            await slot()
             result.response = await _tcp(query, server, left())
         else:
             import dns.asyncquery
 
+            await slot()
             response = await dns.asyncquery.udp(
                 query,
                 server.address,
@@ -230,7 +242,11 @@ async def exchange(
             if response.flags & dns.flags.TC and transport == "auto":
                 result.transport = "tcp"
                 result.truncated_retried = True
+                await slot()
                 result.response = await _tcp(query, server, left())
+    except RateLimited as exc:
+        result.error = "rate_limited"
+        result.detail = f"{result.transport} query to {server.shown} not sent: {exc}"
     except dns.exception.Timeout:
         result.error = "timeout"
         result.detail = f"no answer over {result.transport} within {timeout:g} s"

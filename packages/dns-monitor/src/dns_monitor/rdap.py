@@ -119,6 +119,7 @@ class _Fetcher:
         import httpx2
         from monitor_common.errors import PolicyError
         from monitor_common.netpolicy import ResolutionError, guarded_client
+        from monitor_common.ratelimit import RateLimited
 
         timeout = max(self.deadline - time.monotonic(), 0.001)
         try:
@@ -131,7 +132,7 @@ class _Fetcher:
                 headers={"accept": "application/rdap+json, application/json"},
             ) as client:
                 response = await client.get(url)
-        except (httpx2.HTTPError, ResolutionError, PolicyError) as exc:
+        except (httpx2.HTTPError, ResolutionError, PolicyError, RateLimited) as exc:
             raise OSError(f"{url}: {exc}") from exc
         if len(response.content) > MAX_BYTES:
             raise OSError(f"{url}: answer larger than {MAX_BYTES} bytes")

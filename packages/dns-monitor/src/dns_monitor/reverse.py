@@ -2,7 +2,7 @@
 each name resolves forward to the same address (forward-confirmed reverse DNS, FCrDNS).
 
 Findings: `ptr_missing`, `fcrdns_mismatch`, `nxdomain`, `no_addresses`, `timeout`,
-`server_unreachable`.
+`server_unreachable`, `rate_limited`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ def _rcode(done: Exchange) -> str | None:
     import dns.rcode
 
     return None if done.response is None else dns.rcode.to_text(done.response.rcode())
+
+
+def _failure_code(done: Exchange) -> str:
+    if done.error in ("timeout", "rate_limited"):
+        return done.error
+    return "server_unreachable"
 
 
 async def _forward(
@@ -96,7 +102,7 @@ async def reverse_dns(
         if not addresses:
             failed = [o for o in outcomes if o.response is None]
             if failed:
-                code = "timeout" if failed[0].error == "timeout" else "server_unreachable"
+                code = _failure_code(failed[0])
                 findings.append(
                     Finding(severity=Verdict.UNKNOWN, code=code, message=f"{spec.shown}: {failed[0].detail}")
                 )
@@ -138,7 +144,7 @@ async def reverse_dns(
             if address in forward:
                 confirmed.append(name)
         if done.error is not None:
-            error_kinds[address] = "timeout" if done.error == "timeout" else "server_unreachable"
+            error_kinds[address] = _failure_code(done)
         entries[address] = ReverseEntry(
             address=address,
             ptr_name=ptr_name,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor_common.errors import PolicyError, TargetError
 from monitor_common.netpolicy import ResolutionError
+from monitor_common.ratelimit import RATE_LIMITED, RateLimited, wait_meter
 from monitor_common.results import Finding, Verdict
 from monitor_common.targets import parse_url, redact_url
 
@@ -119,6 +120,14 @@ class Walk:
             except _DnsTimeout:
                 self.failure = timeout_finding("dns", self.timeout, self.current_url)
                 return
+            except RateLimited as exc:
+                self.failure = Finding(
+                    severity=Verdict.UNKNOWN,
+                    code=RATE_LIMITED,
+                    message=f"{self.current_url} was not requested: {exc}",
+                    hint=exc.hint,
+                )
+                return
             except (ResolutionError, httpx2.HTTPError, httpx2.InvalidURL) as exc:
                 self.failure = failure_finding(exc, self.phase, self.current_url)
                 return
@@ -189,7 +198,9 @@ class Walk:
             extensions={"trace": trace},
             timeout=httpx2.Timeout(remaining),
         )
-        response = await self.session.client.send(request, stream=True)
+        with wait_meter() as meter:  # the wait for a rate-limit slot is not the server's time
+            response = await self.session.client.send(request, stream=True)
+        started += meter.waited_s
         try:
             headers_at = time.perf_counter()
             stream: Any = response.extensions.get("network_stream")

@@ -19,6 +19,7 @@ import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
 from monitor_common.errors import InputError
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.ratelimit import RATE_LIMITED, RateLimited, wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
@@ -106,9 +107,10 @@ async def tcp_check(
     with anyio.move_on_after(timeout_s) as scope:
         try:
             clock = time.perf_counter()
-            sock = await open_tcp(name, port, policy, timeout=timeout_s, resolver=resolver)
+            with wait_meter() as meter:
+                sock = await open_tcp(name, port, policy, timeout=timeout_s, resolver=resolver)
             stream = sock
-            fields["connect_ms"] = _ms(clock)
+            fields["connect_ms"] = _ms(clock + meter.waited_s)  # not the wait for a rate-limit slot
             fields["remote_ip"] = str(sock.extra(anyio.abc.SocketAttribute.remote_address)[0])
             if context is not None:
                 phase = "tls"
@@ -147,6 +149,15 @@ async def tcp_check(
                             hint="the service answered with something else, or not at all within the timeout",
                         )
                     )
+        except RateLimited as exc:
+            findings.append(
+                Finding(
+                    severity=Verdict.UNKNOWN,
+                    code=RATE_LIMITED,
+                    message=f"{name}:{port} was not contacted: {exc}",
+                    hint=exc.hint,
+                )
+            )
         except ResolutionError as exc:
             findings.append(
                 Finding(

@@ -295,9 +295,12 @@ async def cert_check(
             alpn=() if starttls else ("h2", "http/1.1"),
         )
     except HandshakeFailure as exc:
-        findings = [_finding(Verdict.CRITICAL, exc.code, exc.message, exc.hint)]
+        findings = [_finding(exc.severity, exc.code, exc.message, exc.hint)]
         return CertCheckResult.build(
-            summary=f"critical: {shown}: {exc.message}", findings=findings, started=started, **base
+            summary=f"{exc.severity.value}: {shown}: {exc.message}",
+            findings=findings,
+            started=started,
+            **base,
         )
     base.update(
         remote_ip=shake.remote_ip,

@@ -22,6 +22,8 @@ import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.ratelimit import RATE_LIMITED, RateLimited
+from monitor_common.results import Verdict
 from monitor_common.targets import Host
 
 from ssl_monitor.starttls import StartTLSError, negotiate
@@ -44,15 +46,26 @@ class Handshake:
 
 
 class HandshakeFailure(Exception):
-    """No handshake: `code` is the finding code (timeout, connect_refused, tls_handshake_failed, ...)."""
+    """No handshake: `code` is the finding code (timeout, connect_refused, tls_handshake_failed,
+    rate_limited, ...)."""
 
-    def __init__(self, code: str, message: str, hint: str, *, ssl_reason: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        hint: str,
+        *,
+        ssl_reason: str | None = None,
+        severity: Verdict = Verdict.CRITICAL,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.hint = hint
         self.ssl_reason = ssl_reason
         """OpenSSL's reason for a failed handshake, e.g. NO_PROTOCOLS_AVAILABLE, when there is one."""
+        self.severity = severity
+        """The finding's severity: critical (the target failed), unknown (`rate_limited`: not tried)."""
 
 
 def default_sni(target: Host, sni: str | None) -> str | None:
@@ -154,6 +167,10 @@ async def handshake(
                 )
             finally:
                 await anyio.aclose_forcefully(tls)
+    except RateLimited as exc:
+        raise HandshakeFailure(
+            RATE_LIMITED, f"no connection attempted: {exc}", exc.hint, severity=Verdict.UNKNOWN
+        ) from None
     except TimeoutError:
         raise HandshakeFailure(
             "timeout",

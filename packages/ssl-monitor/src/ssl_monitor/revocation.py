@@ -43,6 +43,7 @@ async def _fetch(
 ) -> bytes:
     import httpx2
     from monitor_common.netpolicy import guarded_client
+    from monitor_common.ratelimit import RateLimited
 
     if not url.lower().startswith(("http://", "https://")):
         raise _Unknown(f"only http(s) URLs are fetched, not {url!r}")
@@ -60,6 +61,8 @@ async def _fetch(
                         raise _Unknown(f"{url} sent more than {_MAX_CRL_BYTES // 2**20} MB")
                 return data
     except PolicyError as exc:
+        raise _Unknown(f"not fetched: {exc}") from None
+    except RateLimited as exc:
         raise _Unknown(f"not fetched: {exc}") from None
     except ResolutionError as exc:
         raise _Unknown(f"could not resolve {exc.host}: {exc.reason}") from None
@@ -207,9 +210,9 @@ async def cert_revocation(
             resolver=resolver,
         )
     except HandshakeFailure as exc:
-        finding = Finding(severity=Verdict.CRITICAL, code=exc.code, message=exc.message, hint=exc.hint)
+        finding = Finding(severity=exc.severity, code=exc.code, message=exc.message, hint=exc.hint)
         return RevocationResult.build(
-            summary=f"critical: {shown}: {exc.message}",
+            summary=f"{exc.severity.value}: {shown}: {exc.message}",
             findings=[finding],
             started=started,
             status="unknown",

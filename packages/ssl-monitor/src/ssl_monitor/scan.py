@@ -26,7 +26,7 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
 from ssl_monitor.certs import resolve_port
-from ssl_monitor.handshake import HandshakeFailure, client_context, default_sni, handshake
+from ssl_monitor.handshake import Handshake, HandshakeFailure, client_context, default_sni, handshake
 from ssl_monitor.models import ProtocolState, ProtocolSupport, TlsScanResult
 
 __all__ = ["classify_failure", "tls_scan"]
@@ -51,7 +51,9 @@ _FORWARD_SECRET_KX: Final = frozenset({"kx-ecdhe", "kx-dhe", "kx-any", "kx-ecdhe
 _LOCAL_REASONS: Final = frozenset(
     {"NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "NO_SUITABLE_SIGNATURE_ALGORITHM"}
 )
-_UNREACHABLE: Final = frozenset({"timeout", "dns_resolution_failed", "connect_refused", "connect_failed"})
+_UNREACHABLE: Final = frozenset(
+    {"timeout", "dns_resolution_failed", "connect_refused", "connect_failed", "rate_limited"}
+)
 
 
 def classify_failure(failure: HandshakeFailure) -> ProtocolState:
@@ -115,11 +117,22 @@ async def tls_scan(
     protocols: list[ProtocolSupport] = []
     alpn: list[str] = []
     findings: list[Finding] = []
+    limited: HandshakeFailure | None = None
 
     async def attempt(context: ssl.SSLContext) -> tuple[str | None, str | None]:
         """(cipher, alpn) of one handshake; HandshakeFailure when there is none."""
-        nonlocal remote_ip
-        shake = await handshake(
+        nonlocal remote_ip, limited
+        try:
+            shake = await _handshake(context)
+        except HandshakeFailure as exc:
+            if exc.code == "rate_limited":
+                limited = exc  # reported once for the scan; the version it hit says "error"
+            raise
+        remote_ip = shake.remote_ip
+        return shake.cipher, shake.alpn
+
+    async def _handshake(context: ssl.SSLContext) -> Handshake:
+        return await handshake(
             target.name,
             port,
             policy=policy,
@@ -130,8 +143,6 @@ async def tls_scan(
             resolver=resolver,
             context=context,
         )
-        remote_ip = shake.remote_ip
-        return shake.cipher, shake.alpn
 
     async def probe_version(label: str, attribute: str, flag: str) -> ProtocolSupport:
         if not getattr(ssl, flag, False):
@@ -183,10 +194,10 @@ async def tls_scan(
         except HandshakeFailure as exc:
             if exc.code in _UNREACHABLE or exc.code == "starttls_failed":
                 findings.append(
-                    Finding(severity=Verdict.CRITICAL, code=exc.code, message=exc.message, hint=exc.hint)
+                    Finding(severity=exc.severity, code=exc.code, message=exc.message, hint=exc.hint)
                 )
                 return TlsScanResult.build(
-                    summary=f"critical: {target.name}:{port}: {exc.message}",
+                    summary=f"{exc.severity.value}: {target.name}:{port}: {exc.message}",
                     findings=findings,
                     started=started,
                     **base,
@@ -206,6 +217,15 @@ async def tls_scan(
                         continue
                     if chosen == protocol:
                         alpn.append(protocol)
+    if limited is not None:
+        findings.append(
+            Finding(
+                severity=Verdict.UNKNOWN,
+                code=limited.code,
+                message=f"the scan is partial: {limited.message}",
+                hint=limited.hint,
+            )
+        )
     if scope.cancelled_caught:
         findings.append(
             Finding(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.abc
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.ratelimit import RateLimited
 
 from ssl_monitor.starttls import StartTLSError, negotiate
 
@@ -149,7 +150,7 @@ async def probe_staple(
                 return await _read_staple(stream)
     except TimeoutError:
         return StapleProbe(None, detail=f"no answer to the stapling probe within {timeout_s:g} s")
-    except (ResolutionError, StartTLSError, _ProbeError) as exc:
+    except (ResolutionError, StartTLSError, _ProbeError, RateLimited) as exc:
         return StapleProbe(None, detail=f"stapling probe failed: {exc}")
     except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
         return StapleProbe(None, detail="the server closed the connection during the stapling probe")
