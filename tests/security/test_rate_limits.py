@@ -1,0 +1,334 @@
+"""The per-host rate limit end to end: tools called in a loop or in bulk against loopback servers.
+
+The servers here record when each connection and request arrives (on the test's own event loop),
+so the assertions are about what a target host saw, not about how long a call took: a token
+bucket of rate R and burst R lets at most R + R*w requests through in any window of w seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import dns.message
+import pytest
+from mcp import Client
+from monitor_common.config import Settings, set_settings
+from monitor_common.ratelimit import limiter
+from support.certs import CertAuthority, serve_tls
+from support.dns_server import DNSServer, zone
+from support.reliability import record
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def use(rate: float) -> Settings:
+    settings = Settings(allow_networks=LOOPBACK, rate_limit_per_host=rate)
+    set_settings(settings)
+    return settings
+
+
+class Target:
+    """An HTTP/1.1 server on a loopback address that records when each connection and request came.
+
+    `/` answers 200; `/redirect/N` answers 302 to `/redirect/N-1`, and `/redirect/0` 200.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self.connections: list[float] = []
+        self.requests: list[float] = []
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    async def __aenter__(self) -> Target:
+        self._server = await asyncio.start_server(self._serve, self.host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections.append(time.monotonic())
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.requests.append(time.monotonic())
+                path = head.split(b" ", 2)[1].decode()
+                if path.startswith("/redirect/") and path != "/redirect/0":
+                    hops = int(path.rsplit("/", 1)[1])
+                    reply = (
+                        f"HTTP/1.1 302 Found\r\nLocation: /redirect/{hops - 1}\r\nContent-Length: 0\r\n\r\n"
+                    )
+                else:
+                    reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+                writer.write(reply.encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+def peak(stamps: Sequence[float], window: float = 1.0) -> int:
+    """The most events in any `window` seconds."""
+    ordered = sorted(stamps)
+    best, start = 0, 0
+    for end, stamp in enumerate(ordered):
+        while stamp - ordered[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def assert_paced(stamps: Sequence[float], rate: float) -> None:
+    """Held to `rate` (burst `rate`): never more than burst + rate*w in a window of w seconds, and
+    the whole run took at least as long as the tokens beyond the burst need (5% clock slack)."""
+    count = len(stamps)
+    assert peak(stamps, 1.0) <= 2 * rate + 1, stamps
+    span = max(stamps) - min(stamps)
+    assert span >= (count - rate) / rate * 0.95, (span, count)
+
+
+class Session:
+    """One in-process MCP client session on a server, kept open so that a loop of calls is fast."""
+
+    def __init__(self, module: Any) -> None:
+        self._client = Client(module.mcp)
+
+    async def __aenter__(self) -> Session:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._client.__aexit__(*exc_info)
+
+    async def __call__(self, tool: str, **arguments: Any) -> dict[str, Any]:
+        result = await self._client.call_tool(tool, arguments)
+        assert not result.is_error, result.content
+        assert result.structured_content is not None
+        return result.structured_content
+
+
+async def call(module: Any, tool: str, **arguments: Any) -> dict[str, Any]:
+    async with Session(module) as session:
+        return await session(tool, **arguments)
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[Target]:
+    async with Target() as server:
+        yield server
+    from http_monitor.session import close_shared_clients
+
+    await close_shared_clients()
+
+
+async def test_a_loop_of_http_checks_is_held_to_the_default_rate(target: Target) -> None:
+    import http_monitor.server
+
+    settings = use(Settings().rate_limit_per_host)  # the default: 10 per second per host
+    rate = settings.rate_limit_per_host
+    calls = 20
+    async with Session(http_monitor.server) as session:
+        for _ in range(calls):
+            result = await session("http_check", url=target.url())
+            assert result["verdict"] == "ok", result["findings"]
+    assert len(target.requests) == calls  # every call was served: none dropped
+    assert_paced(target.requests, rate)
+    stats = limiter().stats()
+    # Calls beyond the burst waited (a few fewer than calls - rate: the loop's own time refills some).
+    assert stats.granted == calls and stats.refused == 0 and stats.delayed >= calls - 2 * rate
+    observed = peak(target.requests)
+    record("ratelimit", "http_check loop: most requests seen in one second", observed, "requests",
+           limit_per_s=rate, calls=calls)  # fmt: skip
+    record("ratelimit", "http_check loop: requests per second after the burst",
+           round((calls - rate) / (max(target.requests) - sorted(target.requests)[int(rate) - 1]), 2),
+           "requests/s", limit_per_s=rate)  # fmt: skip
+
+
+async def test_http_check_many_paces_the_urls_of_one_host(target: Target) -> None:
+    import http_monitor.server
+
+    rate = 10
+    use(rate)
+    urls = [target.url(f"/?i={i}") for i in range(30)]
+    result = await call(http_monitor.server, "http_check_many", urls=urls)
+    assert result["counts"]["ok"] == 30, result["rows"]
+    assert len(target.requests) == 30
+    assert_paced(target.requests, rate)
+    assert limiter().stats().delayed == 20
+    record("ratelimit", "http_check_many, 30 URLs of one host: span of the requests",
+           round(max(target.requests) - min(target.requests), 2), "s", limit_per_s=rate)  # fmt: skip
+
+
+async def test_every_redirect_hop_counts(target: Target) -> None:
+    import http_monitor.server
+
+    use(1)
+    result = await call(http_monitor.server, "http_check", url=target.url("/redirect/3"), timeout_s=0.5)
+    # The first hop took the only token; the second would wait 1 s, past the 0.5 s timeout.
+    assert result["verdict"] == "unknown"
+    assert [f["code"] for f in result["findings"]] == ["rate_limited"]
+    assert len(target.requests) == 1
+
+
+async def test_a_call_whose_timeout_is_shorter_than_the_wait_gets_a_finding_at_once(target: Target) -> None:
+    import http_monitor.server
+
+    use(1)
+    first = await call(http_monitor.server, "http_check", url=target.url())
+    assert first["verdict"] == "ok"
+    started = time.monotonic()
+    second = await call(http_monitor.server, "http_check", url=target.url(), timeout_s=0.5)
+    elapsed = time.monotonic() - started
+    assert second["verdict"] == "unknown"
+    (finding,) = second["findings"]
+    assert finding["code"] == "rate_limited" and finding["severity"] == "unknown"
+    assert "limited to 1/s" in finding["message"] and "not sent" in finding["message"]
+    assert finding["hint"]
+    assert second["duration_ms"] < 400  # refused at once, not after sitting out its 0.5 s timeout
+    assert len(target.requests) == 1  # and nothing was sent
+    # A call with time to wait waits, and is served.
+    third = await call(http_monitor.server, "http_check", url=target.url(), timeout_s=5)
+    assert third["verdict"] == "ok" and len(target.requests) == 2
+    record("ratelimit", "over-limit call answered with rate_limited after", round(elapsed * 1000), "ms",
+           timeout_s=0.5, wait_needed_s=1)  # fmt: skip
+
+
+async def test_bulk_rows_that_cannot_get_a_slot_in_time_are_rows_with_the_finding(target: Target) -> None:
+    import http_monitor.server
+
+    use(2)
+    urls = [target.url(f"/?i={i}") for i in range(8)]
+    result = await call(http_monitor.server, "http_check_many", urls=urls, timeout_s=1)
+    rows = result["rows"]
+    assert len(rows) == 8  # one row per URL: nothing silently dropped
+    limited = [row for row in rows if "rate limit:" in row["summary"]]
+    served = [row for row in rows if row["verdict"] == "ok"]
+    assert len(limited) + len(served) == 8 and limited and served
+    assert all(row["verdict"] == "unknown" for row in limited)
+    assert "http_urls_unchecked" in [f["code"] for f in result["findings"]]
+    assert len(target.requests) == len(served)
+    assert_paced(target.requests, 2)
+
+
+async def test_hosts_have_their_own_buckets(target: Target) -> None:
+    import http_monitor.server
+
+    use(1)
+    async with Target("127.0.0.2") as other:
+        assert (await call(http_monitor.server, "http_check", url=target.url()))["verdict"] == "ok"
+        assert (await call(http_monitor.server, "http_check", url=other.url()))["verdict"] == "ok"
+        again = await call(http_monitor.server, "http_check", url=target.url(), timeout_s=0.3)
+        assert again["findings"][0]["code"] == "rate_limited"
+        # Another spelling of the same address is the same host.
+        spelled = await call(
+            http_monitor.server, "http_check", url=f"http://127.1:{target.port}/", timeout_s=0.3
+        )
+        assert spelled["findings"][0]["code"] == "rate_limited"
+        assert (len(target.requests), len(other.requests)) == (1, 1)
+
+
+async def test_zero_turns_the_limit_off(target: Target) -> None:
+    import http_monitor.server
+
+    use(0)
+    urls = [target.url(f"/?i={i}") for i in range(40)]
+    result = await call(http_monitor.server, "http_check_many", urls=urls)
+    assert result["counts"]["ok"] == 40
+    stats = limiter().stats()
+    assert (stats.granted, stats.delayed, stats.buckets) == (0, 0, 0)
+
+
+async def test_tcp_check_honours_the_limit(target: Target) -> None:
+    import http_monitor.server
+
+    rate = 5
+    use(rate)
+    async with Session(http_monitor.server) as session:
+        for _ in range(8):
+            result = await session(
+                "tcp_check", host=target.host, port=target.port, send="GET / HTTP/1.1\r\n\r\n"
+            )
+            assert result["verdict"] == "ok"
+            assert result["connect_ms"] < 200  # the wait for a slot is not reported as connect time
+    await asyncio.sleep(0.05)  # the last accept callback runs on this loop
+    assert len(target.connections) == 8
+    assert_paced(target.connections, rate)
+
+
+async def test_http_and_tcp_share_a_host_bucket(target: Target) -> None:
+    import http_monitor.server
+
+    use(1)
+    assert (await call(http_monitor.server, "http_check", url=target.url()))["verdict"] == "ok"
+    result = await call(http_monitor.server, "tcp_check", host=target.host, port=target.port, timeout_s=0.3)
+    assert [f["code"] for f in result["findings"]] == ["rate_limited"]
+
+
+async def test_cert_check_honours_the_limit(ca: CertAuthority) -> None:
+    import ssl_monitor.server
+
+    rate = 5
+    use(rate)
+    leaf = ca.valid()
+    async with serve_tls(leaf.server_ssl_context()) as (_, port):
+        started = time.monotonic()
+        async with Session(ssl_monitor.server) as session:
+            for _ in range(8):
+                result = await session("cert_check", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem)
+                assert result["verdict"] == "ok", result["findings"]
+        stats = limiter().stats()
+        assert stats.granted == 8 and stats.delayed >= 8 - 2 * rate
+        # A lower bound on the time taken holds however loaded the machine is.
+        assert time.monotonic() - started >= (8 - rate) / rate * 0.95
+        limited = await call(
+            ssl_monitor.server, "cert_check", host="127.0.0.1", port=port, timeout_s=0.1,
+            ca_bundle_pem=leaf.ca_pem,
+        )  # fmt: skip
+    assert limited["verdict"] == "unknown"
+    assert [f["code"] for f in limited["findings"]] == ["rate_limited"]
+
+
+async def test_dns_lookup_honours_the_limit_per_nameserver(dns_server: DNSServer) -> None:
+    import dns_monitor.server
+
+    rate = 5
+    use(rate)
+    answered: list[float] = []
+    records = zone({("www.example.com.", "A"): ["192.0.2.1"]})
+
+    def handler(request: dns.message.Message, transport: Any) -> Any:
+        answered.append(time.monotonic())
+        return records(request, transport)
+
+    dns_server.handler = handler
+    server = f"127.0.0.1:{dns_server.port}"
+    async with Session(dns_monitor.server) as session:
+        for _ in range(8):
+            result = await session("dns_lookup", name="www.example.com", server=server)
+            assert result["verdict"] == "ok", result["findings"]
+            assert result["lookups"][0]["latency_ms"] < 200  # the wait is not the server's latency
+    assert len(answered) == 8
+    assert_paced(answered, rate)
+    limited = await call(
+        dns_monitor.server, "dns_lookup", name="www.example.com", server=server, timeout_s=0.1
+    )
+    assert limited["verdict"] == "unknown"
+    assert [f["code"] for f in limited["findings"]] == ["rate_limited"]
+    assert len(answered) == 8
