@@ -133,9 +133,6 @@ async def call(module: Any, tool: str, **arguments: Any) -> dict[str, Any]:
 async def target() -> AsyncIterator[Target]:
     async with Target() as server:
         yield server
-    from http_monitor.session import close_shared_clients
-
-    await close_shared_clients()
 
 
 async def test_a_loop_of_http_checks_is_held_to_the_default_rate(target: Target) -> None:

@@ -25,6 +25,7 @@ honoured for `verify=True`, as they are how an operator adds a private CA.
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 from collections.abc import Iterable, Mapping
@@ -177,10 +178,22 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         )
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        host = request.url.raw_host.decode("ascii")
+        literal = _literal(host)
+        if literal is not None:  # refused before taking a token, as open_tcp does
+            self.backend.policy.check(literal, host=host)
         # Per request, not per connection: a pooled connection is reused without being dialled.
         timeouts = cast("dict[str, float | None]", request.extensions.get("timeout") or {})
-        await acquire(request.url.raw_host.decode("ascii"), timeouts.get("pool"))
+        await acquire(host, timeouts.get("pool"))
         return await super().handle_async_request(request)
+
+
+@functools.lru_cache(maxsize=1024)
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return parse_ip(host)
+    except TargetError:
+        return None
 
 
 def guarded_transport(
