@@ -14,6 +14,7 @@ from http_monitor.headers import http_security_headers, judge_headers
 from http_monitor.redirects import http_redirects, registrable_domain
 from http_monitor.tcp import tcp_check
 from http_monitor.timing import http_timing, percentile
+from monitor_common.config import Settings, set_settings
 from monitor_common.errors import InputError, LimitError, PolicyError
 from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.results import CheckResult
@@ -49,6 +50,8 @@ async def test_many_rows_worst_first_with_counts_and_progress(
 async def test_many_reuses_pooled_connections_within_the_per_host_limit(
     http_server: HttpServer, policy: NetworkPolicy
 ) -> None:
+    # 28 requests to one host: the per-host rate limit (tested in tests/security) would pace them.
+    set_settings(Settings(rate_limit_per_host=0))
     urls = [http_server.url_for(f"/delay/20?i={i}") for i in range(24)]
     first = await http_check_many(urls, policy=policy, per_host=4)
     second = await http_check_many(urls[:4], policy=policy, per_host=4)
