@@ -1,0 +1,106 @@
+"""The abridged tool schemas of tools/list: smaller, and never stricter than the full ones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import pytest
+from jsonschema import Draft202012Validator
+from monitor_common._compact import compact_input, shallow_output
+from pydantic import BaseModel, Field
+
+
+class Colour(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Inner(BaseModel):
+    """Nested detail that the shallow output schema leaves out."""
+
+    depth: int
+    note: str | None = None
+
+
+class Result(BaseModel):
+    verdict: Colour
+    summary: str
+    count: int
+    ratio: float
+    maybe: str | None = None
+    maybe_count: int | None = None
+    when: datetime
+    amount: Decimal
+    inner: Inner
+    inners: list[Inner] = []
+    kind: Literal["a", "b"] = "a"
+    labels: dict[str, str] = {}
+
+
+class Arguments(BaseModel):
+    url: Annotated[str, Field(description="where")]
+    colour: Colour = Colour.RED
+    limit: Annotated[int | None, Field(ge=1, description="at most")] = None
+    tags: list[str] | None = None
+    nested: Inner | None = None
+
+
+@pytest.mark.parametrize(
+    ("instance", "valid"),
+    [
+        (
+            {
+                "verdict": "red", "summary": "s", "count": 1, "ratio": 0.5, "maybe": None, "maybe_count": 3,
+                "when": "2026-01-01T00:00:00Z", "amount": "1.5", "inner": {"depth": 1, "note": None},
+                "inners": [], "kind": "b", "labels": {"a": "b"}, "extra": "fields are allowed",
+            },
+            True,
+        ),
+        ({"verdict": "red", "summary": "s", "count": 1.5}, False),  # an integer field gets a float
+        ({"verdict": "red", "ratio": 2}, True),  # an integer is a number
+        ({"verdict": None}, False),  # a non-null field is not nullable
+        ({"maybe": 5, "maybe_count": "x"}, True),  # nullable fields: any value
+    ],
+)  # fmt: skip
+def test_shallow_output_keeps_the_top_level_types(instance: dict[str, Any], valid: bool) -> None:
+    full = Result.model_json_schema()  # as the SDK makes it
+    shallow = shallow_output(full)
+    assert set(shallow["properties"]) == set(Result.model_fields)
+    assert "$defs" not in shallow and "required" not in shallow
+    assert shallow["properties"]["inner"] == {"type": "object"}
+    assert shallow["properties"]["verdict"] == {"type": "string"}
+    assert shallow["properties"]["amount"] == {"type": ["number", "string"]}
+    Draft202012Validator.check_schema(shallow)
+    assert Draft202012Validator(shallow).is_valid(instance) is valid
+
+
+def test_shallow_output_accepts_every_real_result() -> None:
+    shallow = shallow_output(Result.model_json_schema())
+    result = Result(
+        verdict=Colour.BLUE, summary="x", count=2, ratio=1.0, when=datetime(2026, 1, 1), amount=Decimal("2"),
+        inner=Inner(depth=0), inners=[Inner(depth=1, note="n")],
+    )  # fmt: skip
+    assert Draft202012Validator(shallow).is_valid(result.model_dump(mode="json"))
+
+
+def test_compact_input_keeps_what_a_model_needs() -> None:
+    full = Arguments.model_json_schema()
+    compact = compact_input(full, brief={"limit"})
+    assert compact["required"] == ["url"]
+    props = compact["properties"]
+    assert props["url"] == {"description": "where", "type": "string"}
+    # The enum is inlined from $defs with its default; no titles anywhere.
+    assert props["colour"] == {"default": "red", "enum": ["red", "blue"], "type": "string"}
+    # Optional with a null default: just optional, one type; `brief` drops the description.
+    assert props["limit"] == {"minimum": 1, "type": "integer"}
+    assert props["tags"] == {"items": {"type": "string"}, "type": "array"}
+    assert props["nested"]["type"] == "object" and set(props["nested"]["properties"]) == {"depth", "note"}
+    assert "title" not in str(compact) and "$defs" not in compact and "$ref" not in str(compact)
+    Draft202012Validator.check_schema(compact)
+    # What the model sends by the abridged schema, the full model accepts.
+    sent = {"url": "u", "colour": "blue", "limit": 3, "tags": ["a"], "nested": {"depth": 1}}
+    assert Draft202012Validator(compact).is_valid(sent)
+    Arguments.model_validate(sent)
