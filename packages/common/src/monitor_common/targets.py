@@ -45,6 +45,9 @@ DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443}
 
 _MAX_NAME = 253  # octets of a name without its trailing dot (RFC 1035 255 minus length and root octets)
 _MAX_LABEL = 63
+# RFC 9110 asks for at least 8000 octets; in UTF-8 bytes, so that even fully percent-encoded the URL
+# stays under the HTTP client's own limit (64 KiB), which would otherwise fail mid-check.
+_MAX_URL_BYTES = 8192
 _ASCII_LABEL = re.compile(r"[a-z0-9_-]+")
 _DIGITS = re.compile(r"[0-9]+")
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -447,6 +450,10 @@ def parse_url(text: str) -> Url:
     s = text.strip()
     if not s:
         raise TargetError(f"URL is empty: give one, {_URL_EXAMPLE}")
+    if (size := len(s.encode("utf-8", "surrogatepass"))) > _MAX_URL_BYTES:
+        raise TargetError(
+            f"URL {redact_url(s)[:60]!r}... is {size} bytes long: at most {_MAX_URL_BYTES} are accepted, {_URL_EXAMPLE}"
+        )
     shown = redact_url(s)  # messages quote the URL, so they must not leak its password
     _reject_bad_characters(s, "URL", _URL_EXAMPLE, shown)
     match = _SCHEME.match(s)
