@@ -94,7 +94,7 @@ class Settings:
 
         if timeout_s is None:
             return min(self.timeout_s, self.max_timeout_s)
-        if timeout_s <= 0:
+        if not timeout_s > 0:  # also NaN, which compares false to everything
             raise LimitError(f"timeout_s must be positive, got {timeout_s}: use e.g. timeout_s=10")
         if timeout_s > self.max_timeout_s:
             raise LimitError(
