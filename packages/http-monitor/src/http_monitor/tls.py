@@ -50,7 +50,7 @@ def _context(verify_tls: bool, ca_bundle_pem: str | None, alpn: bool) -> ssl.SSL
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:
             context.load_verify_locations(cadata=ca_bundle_pem)
-        except (ssl.SSLError, ValueError) as exc:
+        except (ssl.SSLError, ValueError, TypeError) as exc:  # TypeError: text that is not ASCII
             raise InputError(
                 f"ca_bundle_pem holds no usable PEM certificate ({exc}): pass CA certificates in PEM, "
                 "starting with -----BEGIN CERTIFICATE-----"
