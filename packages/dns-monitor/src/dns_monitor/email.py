@@ -406,6 +406,13 @@ async def email_auth_check(
     for selector in selectors:
         if not selector or " " in selector:
             raise InputError(f"DKIM selector {selector!r} is not a DNS label, e.g. 'selector1' or 's2024'")
+        try:
+            parse_hostname(f"{selector}._domainkey.{name}")
+        except InputError as exc:
+            raise InputError(
+                f"DKIM selector {selector!r} does not make a valid DNS name ({exc}): use the s= value "
+                "of a DKIM-Signature header, e.g. 'selector1'"
+            ) from None
     spec = system_server(system_resolver) if server is None else parse_server(server, policy)
     check = _Check(name, spec, timeout_s, policy, resolver)
     mx = await check.mx()

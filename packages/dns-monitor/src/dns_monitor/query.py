@@ -388,10 +388,17 @@ async def ask_values(
     """Ask `spec` (a resolver) for `name`/`rdtype`; TXT records come back as their joined strings.
 
     `policy` and `resolver` are for a DoH server's connections, as in `exchange`."""
+    import dns.exception
     import dns.rcode
     import dns.rdatatype
 
-    done = await exchange(make_query(name, rdtype), spec, timeout=timeout, policy=policy, resolver=resolver)
+    try:
+        query = make_query(name, rdtype)
+    except dns.exception.DNSException as exc:
+        # A name built from a record's content (an SPF include, a selector) can be too long or
+        # not encodable: nothing can be asked about it, which the caller reports like a failure.
+        return Values(rcode=None, values=[], error=f"{name!r} is not a valid DNS name: {exc}")
+    done = await exchange(query, spec, timeout=timeout, policy=policy, resolver=resolver)
     if done.response is None:
         return Values(rcode=None, values=[], error=done.detail)
     wanted = dns.rdatatype.from_text(rdtype)
