@@ -1,0 +1,163 @@
+"""Malformed JSON-RPC written byte for byte to a real stdio server: errors as JSON-RPC 2.0 says.
+
+Section 5 of the JSON-RPC 2.0 specification: a line that is not JSON gets -32700 (id null); JSON
+that is not a Request gets -32600 (the request's id when it has a usable one, else null); an
+unknown method -32601; parameters the method cannot take -32602. Notifications get no answer.
+After each case the server must still answer a valid request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.reliability import record
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+PING = b'{"jsonrpc":"2.0","id":"ping","method":"ping"}'
+
+# (line, expected error code, expected id)
+CASES: list[tuple[bytes, int, Any]] = [
+    (b'{"jsonrpc":"2.0","id":2,"method":"tools/li', -32700, None),  # truncated
+    (b"{", -32700, None),
+    (b"\xff\xfe\x00garbage", -32700, None),  # not UTF-8
+    (b'{"jsonrpc":"2.0","id":3,"method":"ping","x":"\\ud800"}', -32700, None),  # lone surrogate
+    (b"[1,2]", -32600, None),  # not an object (and MCP has no batches)
+    (b"42", -32600, None),
+    (b'"tools/list"', -32600, None),
+    (b"null", -32600, None),
+    (b"{}", -32600, None),
+    (b'{"jsonrpc":"2.0","id":4,"method":5}', -32600, 4),  # method of the wrong type
+    (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"x"}', -32600, 5),  # params not structured
+    (b'{"jsonrpc":"1.0","id":6,"method":"tools/list"}', -32600, 6),
+    (b'{"jsonrpc":"2.0","id":7,"method":"no/such/method"}', -32601, 7),
+    (b'{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":5}}', -32602, 8),
+    (b'{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"arguments":{}}}', -32602, 9),
+    (b'{"jsonrpc":"2.0","id":10,"method":"resources/read","params":{"uri":7}}', -32602, 10),
+]
+
+
+class StdioServer:
+    """A server subprocess spoken to in raw lines."""
+
+    def __init__(self, module: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith("MCP_MONITOR_")},
+        )
+        self._buffer = b""
+
+    def send(self, line: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + b"\n")
+        self.process.stdin.flush()
+
+    def receive(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next message on stdout; fails after `timeout` seconds without one."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise AssertionError(
+                    f"no answer within {timeout} s (server alive: {self.process.poll() is None})"
+                )
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise AssertionError(f"the server closed stdout (exit status {self.process.wait()})")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def request(self, line: bytes, timeout: float = 10.0) -> dict[str, Any]:
+        self.send(line)
+        return self.receive(timeout)
+
+    def answers_ping(self) -> bool:
+        return self.request(PING) == {"jsonrpc": "2.0", "id": "ping", "result": {}}
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+# One process per server for the module: each test also checks it survived the ones before.
+@pytest.fixture(scope="module", params=["http_monitor", "ssl_monitor", "dns_monitor"])
+def server(request: pytest.FixtureRequest) -> Iterator[StdioServer]:
+    served = StdioServer(request.param)
+    try:
+        answer = served.request(json.dumps(INIT).encode(), timeout=30)
+        assert answer["id"] == 0 and "result" in answer
+        served.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
+        yield served
+    finally:
+        served.close()
+
+
+def test_malformed_lines_get_the_specified_errors(server: StdioServer) -> None:
+    wrong: list[str] = []
+    for line, code, request_id in CASES:
+        answer = server.request(line)
+        error = answer.get("error") or {}
+        if (error.get("code"), answer.get("id")) != (code, request_id) or not error.get("message"):
+            wrong.append(f"{line[:50]!r}: expected {code} id={request_id}, got {answer}")
+        assert server.answers_ping(), line
+    assert not wrong, "\n".join(wrong)
+    assert server.process.poll() is None
+    record("fuzz", "stdio malformed messages answered", len(CASES), "cases")
+
+
+def test_ten_megabyte_lines_are_answered_and_survived(server: StdioServer) -> None:
+    garbage = b"x" * (10 * 1024 * 1024)
+    assert server.request(garbage, timeout=60)["error"]["code"] == -32700
+    huge = {"jsonrpc": "2.0", "id": 11, "method": "tools/call",
+            "params": {"name": "no_such_tool", "arguments": {"value": "a" * (10 * 1024 * 1024)}}}  # fmt: skip
+    answer = server.request(json.dumps(huge).encode(), timeout=60)
+    assert answer["id"] == 11 and answer["result"]["isError"] is True
+    assert server.answers_ping()
+
+
+def test_a_flood_of_notifications_then_a_request(server: StdioServer) -> None:
+    kinds = [
+        b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":424242}}',
+        b'{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"x","progress":1}}',
+        b'{"jsonrpc":"2.0","method":"notifications/no_such_thing","params":{"a":[1,2,3]}}',
+        b'{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}',
+    ]
+    flood = b"\n".join(kinds[i % len(kinds)] for i in range(10_000))
+    started = time.monotonic()
+    server.send(flood)
+    assert server.answers_ping()  # nothing was answered before (notifications get no answer)
+    elapsed = time.monotonic() - started
+    assert server.request(b'{"jsonrpc":"2.0","id":12,"method":"tools/list"}')["result"]["tools"]
+    record(
+        "fuzz", "stdio notification flood", 10_000, "notifications", seconds_to_next_answer=round(elapsed, 2)
+    )
