@@ -25,6 +25,7 @@ from ipaddress import ip_address
 from typing import Any, Protocol, TypeVar, cast
 
 __all__ = [
+    "EXOTIC_HOSTS",
     "LOOPBACK_NAMES",
     "LOOPBACK_SPELLINGS",
     "NETNS_NAMES",
@@ -36,6 +37,7 @@ __all__ = [
     "Outcome",
     "Spelling",
     "cases_for",
+    "exotic_cases",
     "name_records",
     "refusal_in",
     "refusal_problems",
@@ -152,6 +154,53 @@ NETNS_SPELLINGS: tuple[Spelling, ...] = (
     _s("240.0.0.1", "reserved", "240.0.0.1"),
     _s("192.0.2.1", "reserved", "192.0.2.1"),
 )
+
+
+# Malformed or unusual host text around 127.0.0.1 / ::1 / localhost: each must be refused by the
+# policy or rejected as input (a ToolError saying what is wrong), never dialled.
+EXOTIC_HOSTS: tuple[str, ...] = (
+    "%31%32%37.0.0.1",
+    "127.0.0.1%2e",
+    "0x7f.0x0.0x0.0x1",
+    "0177.1",
+    "00000177.0.0.1",
+    "0x00007f.1",
+    "127.0.0.0x1",
+    "127.1.",
+    "2130706433.",
+    "127\u30020\u30020\u30021",  # ideographic full stops
+    "\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3",  # circled letters: localhost under UTS 46
+    "LocalHost",
+    "localhost.",
+    "[::ffff:127.0.0.1%25lo]",
+    "[0:0:0:0:0:ffff:127.0.0.1]",
+    "[::ffff:0:127.0.0.1]",
+    "[0000::0001]",
+    "[::1]%2f",
+    "[::1]:",
+    " 127.0.0.1",
+    "127.0.0.1\t",
+    "user@127.0.0.1",
+    "example.com@127.0.0.1",
+    "127.0.0.1#@example.com",
+    "127.0.0.1\\@example.com",
+)
+
+
+def exotic_cases(host: str, port: int) -> list[Case]:
+    """The URL, host and DNS-server forms of one unusual host text."""
+    # Judged as what they stand for (the label shows the text given).
+    s, t, shown = (
+        Spelling("127.0.0.1", "loopback", "127.0.0.1|::1|::ffff:7f00:1|::ffff:0:7f00:1"),
+        {"timeout_s": 2},
+        repr(host),
+    )
+    return [
+        Case("http", "http_check", {"url": f"http://{host}:{port}/", **t}, s, shown),
+        Case("http", "tcp_check", {"host": host, "port": port, **t}, s, shown),
+        Case("ssl", "cert_check", {"host": host, "port": port, **t}, s, shown),
+        Case("dns", "dns_lookup", {"name": "example.com", "server": f"{host}:{port}", **t}, s, shown),
+    ]
 
 
 # Names the local DNS server answers with internal addresses: (spelling, record type).

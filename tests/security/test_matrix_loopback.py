@@ -15,11 +15,13 @@ from support.dns_server import DNSServer, zone
 from support.reliability import record
 
 from security.probe import (
+    EXOTIC_HOSTS,
     LOOPBACK_NAMES,
     LOOPBACK_SPELLINGS,
     DialRecorder,
     Listener,
     cases_for,
+    exotic_cases,
     name_records,
     refusal_problems,
     run_cases,
@@ -87,3 +89,27 @@ async def test_every_tool_refuses_names_that_resolve_to_loopback(
     assert listener.hits == []
     assert dns_server.queries["udp"] >= len(cases)  # every name was looked up there, not elsewhere
     record("security", "refusals_loopback_names", len(outcomes), "cases", names=len(LOOPBACK_NAMES))
+
+
+async def test_unusual_host_text_is_refused_or_rejected_never_dialled(tmp_path: Path) -> None:
+    recorder = DialRecorder()
+    with Listener() as listener, recorder.installed():
+        cases = [case for host in EXOTIC_HOSTS for case in exotic_cases(host, listener.port)]
+        outcomes = await run_cases(cases, recorder)
+    wrong: dict[str, list[str]] = {}
+    kinds = Counter[str]()
+    for case, outcome in zip(cases, outcomes, strict=True):
+        if outcome.message is not None:
+            kinds["refused"] += 1
+            if problems := refusal_problems(outcome, case.spelling, named=True):
+                wrong[outcome.label] = problems
+        elif outcome.is_error and outcome.text and outcome.dials == []:
+            kinds["rejected as input"] += 1  # a TargetError: says what is wrong, nothing sent
+        else:
+            wrong[outcome.label] = [
+                f"neither refused nor rejected: {outcome.text[:200]!r} dials={outcome.dials}"
+            ]
+    assert wrong == {}
+    assert listener.hits == []
+    assert kinds["refused"] > len(EXOTIC_HOSTS)  # most of them are real spellings of loopback
+    record("security", "unusual_host_texts", len(outcomes), "cases", **kinds)
