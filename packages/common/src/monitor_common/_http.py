@@ -3,27 +3,30 @@
 The rules, from ARCHITECTURE.md: loopback binds may run without a token; any other bind refuses
 to start unless `MCP_MONITOR_AUTH_TOKEN` is set. Host and Origin headers are validated (421 / 403)
 so that a web page cannot reach a local server through a rebound DNS name. The token check runs
-first and compares in constant time.
+first and compares in constant time. A POST body that is JSON but no JSON-RPC message is answered
+-32600 here (`ProtocolErrors`); bodies over the SDK's limit (4 MiB) get 413.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 
 from monitor_common.config import ENV_PREFIX, Settings
 from monitor_common.errors import ConfigError
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from mcp_types import JSONRPCError
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from monitor_common.serve import MonitorServer
 
-__all__ = ["BearerAuth", "build_app", "serve_http"]
+__all__ = ["BearerAuth", "ProtocolErrors", "build_app", "serve_http"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,89 @@ class BearerAuth:
         await self._app(scope, receive, send)
 
 
+class ProtocolErrors:
+    """ASGI middleware: a POST body that is JSON but not a JSON-RPC message gets -32600.
+
+    JSON-RPC 2.0 section 5 answers an Invalid Request with -32600. The SDK answers such a body
+    -32602 (invalid params), and takes a request whose id is of the wrong type (an object, a list)
+    for a notification: 202 and no answer at all. Bodies that are not JSON (-32700), that are
+    valid messages, or that are larger than `limit` (413) go to the SDK unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self._app = app
+        self._limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more and size <= self._limit:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk: bytes = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        error = None if more else _invalid_request(body)
+        if error is not None:
+            payload = error.model_dump_json(by_alias=True, exclude_unset=True).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": more}
+
+        await self._app(scope, replay, send)
+
+
+def _invalid_request(body: bytes) -> JSONRPCError | None:
+    """The -32600 answer to `body` when it is JSON but no JSON-RPC message, else None."""
+    import mcp_types
+    from pydantic import ValidationError
+
+    from monitor_common.serve import protocol_error
+
+    try:
+        parsed: object = json.loads(body)
+    except ValueError:  # not JSON (or not UTF-8): the SDK's -32700
+        return None
+    try:
+        mcp_types.jsonrpc_message_adapter.validate_python(parsed, by_name=False)
+    except ValidationError as exc:
+        return protocol_error(exc)
+    if isinstance(parsed, dict) and "method" in parsed and "id" in parsed:
+        request_id = cast("dict[str, object]", parsed)["id"]
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+            return mcp_types.JSONRPCError(
+                jsonrpc="2.0",
+                id=None,
+                error=mcp_types.ErrorData(
+                    code=mcp_types.INVALID_REQUEST, message="Invalid Request: id must be a string or a number"
+                ),
+            )
+    return None
+
+
 def build_app(server: MonitorServer, settings: Settings) -> ASGIApp:
     """The ASGI app for `settings`; raises ConfigError for an unsafe combination."""
     loopback = _is_loopback(settings.host)
@@ -92,8 +178,12 @@ def build_app(server: MonitorServer, settings: Settings) -> ASGIApp:
         allowed_origins=origins + list(settings.http_allowed_origins),
     )
     app: ASGIApp = server.streamable_http_app(
-        transport_security=security, host=settings.host, stateless_http=settings.http_stateless
+        transport_security=security,
+        host=settings.host,
+        stateless_http=settings.http_stateless,
+        max_request_body_size=DEFAULT_MAX_REQUEST_BODY_SIZE,
     )
+    app = ProtocolErrors(app, DEFAULT_MAX_REQUEST_BODY_SIZE)
     if settings.auth_token:
         app = BearerAuth(app, settings.auth_token)
     return app
