@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from http_monitor.backends import http_check_each_ip
 from http_monitor.bulk import http_check_many
 from http_monitor.headers import http_security_headers, judge_headers
+from http_monitor.probe import http_check
 from http_monitor.redirects import http_redirects, registrable_domain
 from http_monitor.tcp import tcp_check
 from http_monitor.timing import http_timing, percentile
@@ -83,6 +86,38 @@ async def test_many_refused_url_is_a_row(http_server: HttpServer, policy: Networ
     result = await http_check_many([http_server.url, "http://10.1.2.3/"], policy=policy)
     refused = next(r for r in result.rows if "10.1.2.3" in r.url)
     assert refused.verdict == "unknown" and "refused" in refused.summary
+
+
+async def test_many_rows_say_what_http_check_says(
+    http_server: HttpServer, https_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    # The bulk path skips the full result, not the judgement: redirects, TLS failures, refused
+    # ports and timeouts (with their phase) read as they do in http_check. A dozen requests to
+    # one address at once: the per-host rate limit (tested in tests/security) is off.
+    set_settings(Settings(rate_limit_per_host=0))
+    with contextlib.closing(socket.socket()) as closed:
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+        urls = [
+            http_server.url_for("/redirect/2"),
+            http_server.url_for("/status/503"),
+            http_server.url_for("/hang"),
+            https_server.url_for("/"),
+            refused,
+        ]
+        many = await http_check_many(urls, policy=policy, timeout_s=1.0)
+        singles = await asyncio.gather(*(http_check(url, policy=policy, timeout_s=1.0) for url in urls))
+    rows = {row.url: row for row in many.rows}
+    for single in singles:
+        row = rows[single.url]
+        assert (row.verdict, row.status_code) == (single.verdict, single.status_code), single.url
+        assert _without_ms(row.summary) == _without_ms(single.summary)
+    assert "timed out in phase first byte" in rows[http_server.url_for("/hang")].summary
+    assert rows[http_server.url_for("/redirect/2")].status_code == 200
+
+
+def _without_ms(summary: str) -> str:
+    return re.sub(r"in \d+ ms", "in N ms", summary)
 
 
 # --- http_timing ------------------------------------------------------------------------------
