@@ -30,6 +30,7 @@ __all__ = [
     "LOOPBACK_SPELLINGS",
     "NETNS_NAMES",
     "NETNS_SPELLINGS",
+    "NETNS_TARGETS",
     "WIDENED_NETNS",
     "Case",
     "DialRecorder",
@@ -266,8 +267,9 @@ class Case:
 
     @property
     def named(self) -> bool:
-        """Whether the address stands for a name the caller gave (a connect_ip override)."""
-        return self.variant.startswith("connect_ip")
+        """Whether the address stands for another name than the spelling (a connect_ip override,
+        the MTA-STS host of a domain)."""
+        return self.variant.startswith(("connect_ip", "mta-sts"))
 
     @property
     def label(self) -> str:
@@ -573,11 +575,12 @@ def refusal_problems(outcome: Outcome, spelling: Spelling, *, named: bool = Fals
         problems.append(f"refusal names another address than {' or '.join(shown)}: {message!r}")
     if f"({DESCRIPTIONS[spelling.category]}" not in message:
         problems.append(f"refusal does not say {DESCRIPTIONS[spelling.category]!r}: {message!r}")
-    if spelling.is_name and f"resolved from {spelling.text.lower()!r}" not in message:
+    named = named or outcome.named
+    if spelling.is_name and not named and f"resolved from {spelling.text.lower()!r}" not in message:
         problems.append(
             f"refusal does not name {spelling.text!r} as where the address came from: {message!r}"
         )
-    if not (named or outcome.named or spelling.is_name) and "resolved from" in message:
+    if not (named or spelling.is_name) and "resolved from" in message:
         problems.append(f"refusal calls the literal {spelling.text!r} a name: {message!r}")
     hosts = [w.rstrip(",") for w in message.split() if w.startswith("MCP_MONITOR_ALLOW_HOSTS=")]
     if any(not re.fullmatch(r"MCP_MONITOR_ALLOW_HOSTS=[a-z0-9_.-]+", h) for h in hosts):
@@ -705,6 +708,10 @@ async def _netns_suites(tmp: str) -> dict[str, Any]:
                 widened.append({"environ": environ, "host": host, "allowed": allowed, **asdict(outcome)})
         report["widened"] = widened
 
+        fetches, first_hops, dns_queries = await _fetch_suite(tmp, recorder)
+        report["fetches"] = _outcomes(fetches)
+        report["fetch_servers"] = {"http_requests": first_hops, "dns_queries": dns_queries}
+
         # Controls: allowed, the same calls dial, and fail inside the namespace (no route out).
         set_settings(Settings(allow_private=True))
         controls = [
@@ -715,6 +722,99 @@ async def _netns_suites(tmp: str) -> dict[str, Any]:
         ]
         report["controls"] = _outcomes(await run_cases(controls, recorder))
     return report
+
+
+# Addresses beyond loopback that redirects and fetches are aimed at, inside the sealed namespace.
+NETNS_TARGETS: tuple[tuple[Spelling, str], ...] = (
+    (_s("169.254.169.254", "link-local", "169.254.169.254"), "http://169.254.169.254/latest/meta-data/"),
+    (_s("0xa9fea9fe", "link-local", "169.254.169.254"), "http://0xa9fea9fe/latest/meta-data/"),
+    (_s("10.0.0.1", "private", "10.0.0.1"), "http://10.0.0.1/"),
+    (_s("[fd00::1]", "unique-local", "fd00::1"), "http://[fd00::1]/"),
+    (_s("100.64.0.1", "cgnat", "100.64.0.1"), "http://100.64.0.1/"),
+    (_s("metadata.test", "link-local", "169.254.169.254"), "http://metadata.test/latest/meta-data/"),
+)
+
+
+async def _fetch_suite(tmp: str, recorder: DialRecorder) -> tuple[list[Outcome], int, int]:
+    """Redirects, MTA-STS, RDAP, CRL and OCSP aimed at NETNS_TARGETS, from servers on 127.0.0.2.
+
+    The policy allows exactly 127.0.0.2, where the HTTP, TLS and DNS servers of the case run.
+    """
+    import ipaddress
+    from urllib.parse import quote
+
+    from monitor_common.config import Settings, set_settings
+    from support.certs import CertAuthority, serve_tls
+    from support.dns_server import DNSServer, zone
+    from support.http_server import HttpServer
+
+    records: dict[tuple[str, str], str | list[str]] = {("metadata.test.", "A"): "169.254.169.254"}
+    for spelling, _ in NETNS_TARGETS:
+        host = f"mta-sts.{spelling.text.strip('[]').replace(':', '-').replace('.', '-')}.test"
+        ip = ipaddress.ip_address(spelling.address)
+        records[(f"{host}.", "A" if ip.version == 4 else "AAAA")] = spelling.address
+        records[(f"_mta-sts.{host[len('mta-sts.') :]}.", "TXT")] = '"v=STSv1; id=1"'
+    ca = CertAuthority()
+    cases: list[Case] = []
+    with (
+        DNSServer(zone(records, origin="test.", ttl=0), host="127.0.0.2") as dns,
+        HttpServer(host="127.0.0.2") as web,
+    ):
+        resolver = f"127.0.0.2:{dns.port}"
+        services = [[[f"tld{i}"], [target]] for i, (_, target) in enumerate(NETNS_TARGETS)]
+        body = quote(json.dumps({"version": "1.0", "services": services}), safe="")
+        bootstrap = web.url_for(f"/text?content_type=application/json&body={body}")
+        set_settings(
+            Settings(
+                allow_networks=(ipaddress.ip_network("127.0.0.2/32"),),
+                resolver=resolver,
+                rdap_url=(f"bootstrap={bootstrap}",),
+                db=f"{tmp}/fetches.db",
+            )
+        )
+        t = {"timeout_s": 3}
+        for i, (spelling, target) in enumerate(NETNS_TARGETS):
+            for status in (301, 302, 307, 308):
+                url = web.url_for(f"/redirect-to?status={status}&url={quote(target, safe='')}")
+                for tool in ("http_check", "http_redirects", "http_security_headers"):
+                    cases.append(Case("http", tool, {"url": url, **t}, spelling, f"redirect-{status}"))
+                cases.append(
+                    Case("http", "http_check_many", {"urls": [url], **t}, spelling, f"redirect-{status}")
+                )
+            domain = f"{spelling.text.strip('[]').replace(':', '-').replace('.', '-')}.test"
+            cases.append(
+                Case(
+                    "dns",
+                    "email_auth_check",
+                    {"domain": domain, "server": resolver, **t},
+                    spelling,
+                    "mta-sts",
+                )
+            )
+            cases.append(Case("dns", "domain_expiry", {"domain": f"example.tld{i}", **t}, spelling, "rdap"))
+        infrastructure = [resolver, f"127.0.0.2:{web.port}"]
+        outcomes = await run_cases(cases, recorder, infrastructure=infrastructure)
+        # CRL and OCSP URLs of a certificate served from 127.0.0.2, one source per certificate.
+        for spelling, target in NETNS_TARGETS:
+            for method in ("crl", "ocsp"):
+                leaf = (
+                    ca.issue_leaf(["127.0.0.2"], crl_url=target)
+                    if method == "crl"
+                    else ca.issue_leaf(["127.0.0.2"], ocsp_url=target)
+                )
+                async with serve_tls(leaf.server_ssl_context(), host="127.0.0.2") as (_, port):
+                    case = Case(
+                        "ssl",
+                        "cert_revocation",
+                        {"host": "127.0.0.2", "port": port, "ca_bundle_pem": leaf.ca_pem, **t},
+                        spelling,
+                        method,
+                    )
+                    outcomes += await run_cases(
+                        [case], recorder, infrastructure=[*infrastructure, f"127.0.0.2:{port}"]
+                    )
+        # What the allowed servers saw: the first hops and the DNS questions really happened.
+        return outcomes, web.count(), dns.queries["udp"] + dns.queries["tcp"]
 
 
 def _netns_main() -> None:

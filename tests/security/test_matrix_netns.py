@@ -3,7 +3,9 @@
 One child process (`python -m security.probe` under `unshare -n`/`-rn`) runs every case: the
 spellings of private, link-local (cloud metadata), CGNAT, unique-local, unspecified, multicast,
 reserved, NAT64 and 6to4 addresses against every tool that connects, then names that the local
-DNS server (the servers' configured resolver) answers with such addresses. The namespace has only
+DNS server (the servers' configured resolver) answers with such addresses, then redirects and the
+fetches made on the caller's behalf (MTA-STS, RDAP, CRL, OCSP) aimed at them from servers on the
+one allowed address (127.0.0.2, on the namespace's own loopback), and widened policies. It has only
 its own loopback: even a broken policy could not send a packet off the machine. Control calls
 with `allow_private` show that the same calls would dial, and fail locally, so the refusals are
 the policy's doing and the dial recorder sees dials when there are some.
@@ -25,6 +27,7 @@ from support.reliability import record
 from security.probe import (
     NETNS_NAMES,
     NETNS_SPELLINGS,
+    NETNS_TARGETS,
     WIDENED_NETNS,
     Outcome,
     refusal_problems,
@@ -68,7 +71,13 @@ def test_the_probe_ran_in_a_sealed_namespace(report: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("suite", "spellings"), [("spellings", NETNS_SPELLINGS), ("names", [s for s, _ in NETNS_NAMES])]
+    ("suite", "spellings"),
+    [
+        ("spellings", NETNS_SPELLINGS),
+        ("names", [s for s, _ in NETNS_NAMES]),
+        # redirects, MTA-STS, RDAP, CRL and OCSP from servers on the one allowed address
+        ("fetches", [s for s, _ in NETNS_TARGETS]),
+    ],
 )
 def test_every_tool_refuses_internal_addresses(report: dict[str, Any], suite: str, spellings: Any) -> None:
     by_text = {s.text: s for s in spellings}
@@ -78,7 +87,10 @@ def test_every_tool_refuses_internal_addresses(report: dict[str, Any], suite: st
     }
     assert problems == {}
     assert {o.label.split(" ", 1)[1] for o in outcomes} == set(by_text)
-    assert len({o.tool for o in outcomes}) == (19 if suite == "spellings" else 18)
+    assert len({o.tool for o in outcomes}) == {"spellings": 19, "names": 18, "fetches": 7}[suite]
+    if suite == "fetches":  # the allowed servers were really asked: the refusals came later
+        assert report["fetch_servers"]["http_requests"] >= 4 * 4 * len(NETNS_TARGETS)
+        assert report["fetch_servers"]["dns_queries"] > 0
     categories = Counter(o.category for o in outcomes)
     record(
         "security",
