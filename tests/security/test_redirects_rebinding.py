@@ -85,10 +85,16 @@ async def test_redirects_to_refused_addresses_are_refused(
             ),
             (Spelling("loop4.test", "loopback", "127.0.0.1"), f"http://loop4.test:{port}/x"),
             (Spelling("loop6.test", "loopback", "::1"), f"http://loop6.test:{port}/x"),
+            (Spelling("0x7f.1", "loopback", "127.0.0.1"), f"http://0x7f.1:{port}/"),
+            (Spelling("017700000001", "loopback", "127.0.0.1"), f"http://017700000001:{port}/"),
+            (Spelling("127.0.0.1.", "loopback", "127.0.0.1"), f"http://127.0.0.1.:{port}/"),
+            (Spelling("[::FFFF:7F00:1]", "loopback", "::ffff:7f00:1"), f"http://[::FFFF:7F00:1]:{port}/"),
+            (Spelling("127.0.0.1", "loopback", "127.0.0.1"), f"http://user:secret@127.0.0.1:{port}/"),
+            (Spelling("127.0.0.1", "loopback", "127.0.0.1"), f"HTTP://127.0.0.1:{port}/"),
         ]
         cases: list[Case] = []
         for (spelling, target), status, tool in itertools.product(
-            targets, (301, 302, 307, 308), REDIRECT_TOOLS
+            targets, (301, 302, 303, 307, 308), REDIRECT_TOOLS
         ):
             url = server.url_for(f"/redirect-to?status={status}&url={quote(target, safe='')}")
             cases.append(redirect_case(tool, url, spelling, str(status)))
@@ -127,7 +133,7 @@ async def test_redirects_to_refused_addresses_are_refused(
         "refusals_redirects",
         len(cases),
         "cases",
-        statuses=[301, 302, 307, 308],
+        statuses=[301, 302, 303, 307, 308],
         tools=list(REDIRECT_TOOLS),
     )
 
