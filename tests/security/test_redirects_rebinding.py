@@ -15,16 +15,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import dns.message
 import dns.rdatatype
 import dns.rrset
 import pytest
+from mcp import Client
 from monitor_common.config import Settings, set_settings
 from support.dns_server import DNSServer, Transport, zone
 from support.http_server import HttpServer
 from support.reliability import record
 
-from security.probe import Case, DialRecorder, Listener, Spelling, refusal_problems, run_cases, watched
+from security.probe import (
+    Case,
+    DialRecorder,
+    Listener,
+    Spelling,
+    refusal_problems,
+    run_cases,
+    servers,
+    watched,
+)
 
 ALLOWED = (ipaddress.ip_network("127.0.0.2/32"),)
 
@@ -207,3 +218,59 @@ async def test_a_name_that_rebinds_is_judged_by_the_address_dialled(
         answers=dict(served),
         reached_allowed=reached,
     )
+
+
+@pytest.mark.parametrize(
+    ("server_name", "tool", "arguments"),
+    [
+        ("http", "http_watch", {"url": "http://site.test:{port}/"}),
+        ("ssl", "cert_watch", {"host": "site.test", "port": "{port}"}),
+    ],
+)
+async def test_a_watch_whose_name_moves_inside_is_refused_on_its_next_run(
+    tmp_path: Path, dns_server: DNSServer, server_name: str, tool: str, arguments: dict[str, str]
+) -> None:
+    dns_server.handler = zone({("site.test.", "A"): "127.0.0.2"}, ttl=0)
+    resolver = f"{dns_server.host}:{dns_server.port}"
+    set_settings(
+        Settings(
+            allow_networks=ALLOWED,
+            resolver=resolver,
+            db=str(tmp_path / "monitor.db"),
+            watch_min_interval_s=0.1,
+        )
+    )
+    mcp = servers()[server_name]
+    service = watch_service(server_name)
+    service.poll_s, service.start_delay_s = 0.1, 0.0
+    with watched(lambda: HttpServer(host="127.0.0.2"), ("127.0.0.1",)) as (server, listener):
+        filled = {
+            k: int(v.format(port=server.port)) if k == "port" else v.format(port=server.port)
+            for k, v in arguments.items()
+        }
+        async with Client(mcp) as client:
+            added = await client.call_tool(
+                tool, {"action": "add", "name": "site", "interval_s": 0.2, "timeout_s": 2, **filled}
+            )
+            assert not added.is_error, added.content  # allowed at first: the check ran against 127.0.0.2
+            dns_server.handler = zone({("site.test.", "A"): "127.0.0.1"}, ttl=0)  # the owner moves it inside
+            summary = ""
+            for _ in range(100):
+                await anyio.sleep(0.1)
+                report = await client.call_tool(f"{tool}_report", {"name": "site", "window": "1h"})
+                assert report.structured_content is not None
+                summary = report.structured_content["watches"][0]["last_result"]["summary"]
+                if "refused to connect to" in summary:
+                    break
+    assert "refused to connect to 127.0.0.1 (loopback address, resolved from 'site.test')" in summary
+    assert listener.hits == []
+    record("security", "watch_runs_refused_after_rebinding", 1, "watch", tool=tool)
+
+
+def watch_service(server_name: str) -> Any:
+    """The watch service a server registered (its scheduler's poll interval is set by the tests)."""
+    if server_name == "http":
+        from http_monitor import watch
+    else:
+        from ssl_monitor import watch
+    return watch.service
