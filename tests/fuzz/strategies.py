@@ -142,6 +142,7 @@ _SERVERS = (
     "10.0.0.1:5353",
     "tls://127.0.0.1",
     "tls://loop.test:853",
+    "https://loop.test/dns-query",  # a DoH host name, resolved through the configured resolver
     "https://127.0.0.1/dns-query",
     "https://[::1]:8443/dns-query",
     "udp://127.0.0.1",
