@@ -17,7 +17,7 @@ import functools
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
@@ -227,23 +227,15 @@ async def exchange(
             await slot()
             result.response = await _tcp(query, server, left())
         else:
-            import dns.asyncquery
-
             await slot()
-            response = await dns.asyncquery.udp(
-                query,
-                server.address,
-                timeout=left(),
-                port=server.port,
-                ignore_unexpected=True,
-                ignore_errors=True,
-            )
-            result.response = response
+            response = await _udp(query, server, left())
             if response.flags & dns.flags.TC and transport == "auto":
+                # The truncated answer is not the answer: if TCP fails, there is none.
                 result.transport = "tcp"
                 result.truncated_retried = True
                 await slot()
-                result.response = await _tcp(query, server, left())
+                response = await _tcp(query, server, left())
+            result.response = response
     except RateLimited as exc:
         result.error = "rate_limited"
         result.detail = f"{result.transport} query to {server.shown} not sent: {exc}"
@@ -257,12 +249,67 @@ async def exchange(
             if isinstance(exc, OSError)
             else f"{result.transport} connection to {server.shown} closed early"
         )
-    except dns.exception.DNSException as exc:
+    except (dns.exception.DNSException, _OnlyMismatched) as exc:
         result.error = "bad_response"
         result.detail = f"unusable answer over {result.transport}: {exc}"
     if result.response is not None:
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
     return result
+
+
+class _OnlyMismatched(Exception):
+    """Only datagrams that do not answer the query came back (wrong ID, question or garbage)."""
+
+
+async def _udp(query: dns.message.Message, server: ServerSpec, timeout: float) -> dns.message.Message:  # noqa: ASYNC109
+    """`dns.asyncquery.udp` that ignores datagrams not answering `query`, as resolvers do, but
+    remembers them: when nothing else arrives in time, `_OnlyMismatched` says what came instead
+    of a bare timeout (a server answering with the wrong message ID or about another name)."""
+    import socket
+
+    import dns.asyncbackend
+    import dns.asyncquery
+    import dns.exception
+    import dns.inet
+    import dns.rdatatype
+
+    backend = dns.asyncbackend.get_default_backend()
+    family = dns.inet.af_for_address(server.address)
+    destination = dns.inet.low_level_address_tuple((server.address, server.port), family)
+    connected = (server.address, server.port) if backend.datagram_connection_required() else None
+    expiration = time.time() + timeout  # dnspython's clock for expirations
+    ignored: list[str] = []
+    # dnspython types its backends' sockets loosely; this is a dns.asyncbackend.DatagramSocket.
+    made = cast("Any", await backend.make_socket(family, socket.SOCK_DGRAM, 0, None, connected))  # pyright: ignore[reportUnknownMemberType]
+    async with made as sock:
+        await dns.asyncquery.send_udp(sock, query, destination, expiration)
+        while True:
+            try:
+                response, _, _ = await dns.asyncquery.receive_udp(
+                    sock, destination, expiration, ignore_unexpected=True
+                )
+            except dns.exception.Timeout:
+                if ignored:
+                    raise _OnlyMismatched(
+                        f"only answers that do not match the query came within {timeout:g} s "
+                        f"(ignored, as they could be spoofed): {'; '.join(dict.fromkeys(ignored))}"
+                    ) from None
+                raise
+            except dns.exception.DNSException as exc:
+                ignored.append(f"an unparseable message ({exc})")
+                continue
+            if query.is_response(response):
+                return response
+            if response.id != query.id:
+                ignored.append(f"message ID {response.id} instead of {query.id}")
+            elif response.question and query.question and response.question[0] != query.question[0]:
+                asked, got = query.question[0], response.question[0]
+                ignored.append(
+                    f"an answer about {got.name} {dns.rdatatype.to_text(got.rdtype)} instead of "
+                    f"{asked.name} {dns.rdatatype.to_text(asked.rdtype)}"
+                )
+            else:
+                ignored.append("a message that is not a response to the query")
 
 
 async def _tcp(query: dns.message.Message, server: ServerSpec, timeout: float) -> dns.message.Message:  # noqa: ASYNC109
@@ -368,7 +415,11 @@ def extended_errors(response: dns.message.Message) -> list[ExtendedError]:
 
 @dataclass
 class Values:
-    """The records of one type at one name, as text (TXT strings joined), or why there are none."""
+    """The records of one type at one name, as text (TXT strings joined), or why there are none.
+
+    `rcode` is NOERROR or NXDOMAIN; None when there is no usable answer (`error` says why: no
+    response, or one like SERVFAIL or REFUSED).
+    """
 
     rcode: str | None
     values: list[str]
@@ -401,6 +452,10 @@ async def ask_values(
     done = await exchange(query, spec, timeout=timeout, policy=policy, resolver=resolver)
     if done.response is None:
         return Values(rcode=None, values=[], error=done.detail)
+    if done.response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        # SERVFAIL, REFUSED...: the server could not say, which is not "no such record".
+        failure = dns.rcode.to_text(done.response.rcode())
+        return Values(rcode=None, values=[], error=f"{spec.shown} answered {failure}")
     wanted = dns.rdatatype.from_text(rdtype)
     values: list[str] = []
     cname: str | None = None
