@@ -10,7 +10,9 @@ Findings besides SPF's: `domain_nxdomain`, `mx_missing`, `mx_null` (ok), `mx_unr
 `dmarc_pct_partial`, `dmarc_no_reports`, `dkim_missing`, `dkim_revoked`, `dkim_invalid`,
 `dkim_weak_key`, `dkim_not_checked` (ok), `mta_sts_missing` (ok), `mta_sts_invalid`,
 `mta_sts_policy_unreachable`, `mta_sts_mx_not_covered`, `mta_sts_testing` (ok),
-`tls_rpt_missing` (ok), `bimi_missing` (ok), `bimi_needs_enforced_dmarc`.
+`tls_rpt_missing` (ok), `bimi_missing` (ok), `bimi_needs_enforced_dmarc`; `mx_lookup_failed`,
+`dmarc_lookup_failed`, `dkim_lookup_failed`, `mta_sts_lookup_failed`, `tls_rpt_lookup_failed`,
+`bimi_lookup_failed` when a lookup gets no usable answer (timeout, SERVFAIL, REFUSED).
 """
 
 from __future__ import annotations
@@ -82,6 +84,16 @@ class _Check:
     def add(self, severity: Verdict, code: str, message: str, hint: str | None = None) -> None:
         self.findings.append(Finding(severity=severity, code=code, message=message, hint=hint))
 
+    def failed(self, answer: Values, what: str, name: str) -> bool:
+        """Add `<what>_lookup_failed` when the lookup of `name` got no usable answer: a record
+        that could not be read is not a missing record."""
+        if answer.rcode is not None:
+            return False
+        self.add(
+            Verdict.UNKNOWN, f"{what}_lookup_failed", f"the TXT lookup for {name} failed: {answer.error}"
+        )
+        return True
+
     async def mx(self) -> MxInfo:
         info = MxInfo()
         answer = await self.ask(self.domain, "MX")
@@ -144,6 +156,8 @@ class _Check:
     async def dmarc(self) -> DmarcInfo:
         info = DmarcInfo()
         answer = await self.ask(f"_dmarc.{self.domain}", "TXT")
+        if self.failed(answer, "dmarc", f"_dmarc.{self.domain}"):
+            return info
         records = [v for v in answer.values if v.lower().replace(" ", "").startswith("v=dmarc1")]
         if not records:
             self.add(
@@ -204,6 +218,8 @@ class _Check:
         info = DkimInfo(selector=selector, present=False)
         name = f"{selector}._domainkey.{self.domain}"
         answer = await self.ask(name, "TXT")
+        if self.failed(answer, "dkim", name):
+            return info
         records = [v for v in answer.values if "p=" in v.replace(" ", "")]
         if not records:
             self.add(
@@ -268,6 +284,8 @@ class _Check:
     async def mta_sts(self, mx: MxInfo, *, verify: ssl.SSLContext | bool, https_port: int) -> MtaStsInfo:
         info = MtaStsInfo()
         answer = await self.ask(f"_mta-sts.{self.domain}", "TXT")
+        if self.failed(answer, "mta_sts", f"_mta-sts.{self.domain}"):
+            return info
         records = [v for v in answer.values if v.replace(" ", "").lower().startswith("v=stsv1")]
         if not records:
             self.add(
@@ -372,6 +390,8 @@ class _Check:
 
     async def simple(self, name: str, prefix: str, code: str, what: str) -> str | None:
         answer = await self.ask(name, "TXT")
+        if self.failed(answer, code.removesuffix("_missing"), name):
+            return None
         records = [v for v in answer.values if v.replace(" ", "").lower().startswith(prefix)]
         if not records:
             self.add(Verdict.OK, code, f"{self.domain} publishes no {what} record ({name})")
