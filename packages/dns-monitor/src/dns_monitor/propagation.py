@@ -5,7 +5,8 @@ timeout once, not once per resolver. The reference answer is the expected one wh
 gives it, else what the authoritative nameservers say, else the largest group.
 
 Findings: `propagation_incomplete`, `resolver_disagrees`, `resolver_unreachable`,
-`authoritative_disagree`, `answer_unexpected`, `no_answer`.
+`authoritative_disagree`, `answer_unexpected`, `no_answer`, and `servfail`, `refused` or
+`rcode_error` for servers whose answer says nothing about the record.
 """
 
 from __future__ import annotations
@@ -202,6 +203,10 @@ async def dns_propagation(
     return _judge(qname, rtype, every, expected, notes, started)
 
 
+_USABLE_RCODES = frozenset({"NOERROR", "NXDOMAIN"})
+_RCODE_CODES = {"SERVFAIL": "servfail", "REFUSED": "refused"}
+
+
 def _judge(
     qname: str,
     rtype: str,
@@ -210,7 +215,9 @@ def _judge(
     notes: list[str],
     started: Stopwatch,
 ) -> PropagationResult:
-    answered = [a for a in every if a.rcode is not None]
+    # SERVFAIL, REFUSED and the like say nothing about the record: such a server is reported, not
+    # counted as agreeing or disagreeing.
+    answered = [a for a in every if a.rcode in _USABLE_RCODES]
     groups_by_key: dict[tuple[str, tuple[str, ...]], list[ResolverAnswer]] = {}
     for a in answered:
         groups_by_key.setdefault((a.rcode or "", tuple(a.values)), []).append(a)
@@ -239,14 +246,30 @@ def _judge(
                 hint="a resolver that stays unreachable cannot tell whether the change has reached it",
             )
         )
+    failing: dict[str, list[ResolverAnswer]] = {}
+    for a in every:
+        if a.rcode is not None and a.rcode not in _USABLE_RCODES:
+            failing.setdefault(a.rcode, []).append(a)
+    for rcode, members in failing.items():
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code=_RCODE_CODES.get(rcode, "rcode_error"),
+                message=f"{len(members)} of {len(every)} servers answered {rcode}: "
+                + ", ".join(a.server for a in members),
+                hint="a server that fails to answer cannot tell whether the change has reached it",
+            )
+        )
     if not answered:
         findings.append(
             Finding(
-                severity=Verdict.UNKNOWN, code="no_answer", message=f"no server answered for {qname} {rtype}"
+                severity=Verdict.UNKNOWN,
+                code="no_answer",
+                message=f"no server gave a usable answer for {qname} {rtype}",
             )
         )
         return PropagationResult.build(
-            summary=f"unknown: no server answered for {qname} {rtype}",
+            summary=f"unknown: no server gave a usable answer for {qname} {rtype}",
             findings=findings,
             started=started,
             name=qname,
