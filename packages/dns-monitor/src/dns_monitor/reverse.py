@@ -2,12 +2,13 @@
 each name resolves forward to the same address (forward-confirmed reverse DNS, FCrDNS).
 
 Findings: `ptr_missing`, `fcrdns_mismatch`, `nxdomain`, `no_addresses`, `timeout`,
-`server_unreachable`, `rate_limited`.
+`server_unreachable`, `rate_limited`, `bad_response`, `servfail`, `refused`, `rcode_error`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import anyio
 from monitor_common.netpolicy import NetworkPolicy, Resolver
@@ -43,7 +44,7 @@ def _rcode(done: Exchange) -> str | None:
 
 
 def _failure_code(done: Exchange) -> str:
-    if done.error in ("timeout", "rate_limited"):
+    if done.error in ("timeout", "rate_limited", "bad_response"):
         return done.error
     return "server_unreachable"
 
@@ -71,6 +72,9 @@ async def _forward(
     return found, outcomes
 
 
+_RCODE_CODES = {"SERVFAIL": "servfail", "REFUSED": "refused"}
+
+
 async def reverse_dns(
     target: str,
     *,
@@ -91,20 +95,36 @@ async def reverse_dns(
     started = Stopwatch()
     spec = system_server(system_resolver) if server is None else parse_server(server, policy)
     findings: list[Finding] = []
+    deadline = time.monotonic() + timeout_s
+
+    def left() -> float:
+        # One deadline for every lookup, so that each ends (as a finding) by the check's timeout.
+        return max(deadline - time.monotonic(), 0.001)
+
     literal = parse_ip(target)
     if literal is not None:
         addresses = [literal.compressed]
         shown_target = literal.compressed
     else:
         shown_target = parse_hostname(target)
-        found, outcomes = await _forward(shown_target + ".", spec, timeout_s, policy, resolver)
+        found, outcomes = await _forward(shown_target + ".", spec, left(), policy, resolver)
         addresses = sorted(found, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))
         if not addresses:
             failed = [o for o in outcomes if o.response is None]
+            refusing = [o for o in outcomes if _rcode(o) not in (None, "NOERROR", "NXDOMAIN")]
             if failed:
                 code = _failure_code(failed[0])
                 findings.append(
                     Finding(severity=Verdict.UNKNOWN, code=code, message=f"{spec.shown}: {failed[0].detail}")
+                )
+            elif refusing:
+                rcode = _rcode(refusing[0]) or ""
+                findings.append(
+                    Finding(
+                        severity=Verdict.UNKNOWN,
+                        code=_RCODE_CODES.get(rcode, "rcode_error"),
+                        message=f"{spec.shown} answered {rcode} for {shown_target}",
+                    )
                 )
             elif any(_rcode(o) == "NXDOMAIN" for o in outcomes):
                 findings.append(
@@ -135,12 +155,12 @@ async def reverse_dns(
     async def check(address: str) -> None:
         ptr_name = dns.reversename.from_address(address).to_text()
         done = await exchange(
-            make_query(ptr_name, "PTR"), spec, timeout=timeout_s, policy=policy, resolver=resolver
+            make_query(ptr_name, "PTR"), spec, timeout=left(), policy=policy, resolver=resolver
         )
         names = sorted({v.lower() for v in _values(done, "PTR")})
         confirmed: list[str] = []
         for name in names:
-            forward, _ = await _forward(name, spec, timeout_s, policy, resolver)
+            forward, _ = await _forward(name, spec, left(), policy, resolver)
             if address in forward:
                 confirmed.append(name)
         if done.error is not None:
@@ -154,7 +174,7 @@ async def reverse_dns(
             error=done.detail if done.response is None else None,
         )
 
-    with anyio.move_on_after(timeout_s * 1.05):
+    with anyio.move_on_after(left() + timeout_s * 0.05):
         async with anyio.create_task_group() as group:
             for address in addresses:
                 group.start_soon(check, address)
@@ -171,6 +191,16 @@ async def reverse_dns(
                     severity=Verdict.UNKNOWN,
                     code=error_kinds.get(entry.address, "timeout"),
                     message=f"PTR of {entry.address}: {entry.error}",
+                )
+            )
+        elif entry.rcode not in ("NOERROR", "NXDOMAIN"):
+            # SERVFAIL, REFUSED...: the server could not say whether there is a PTR.
+            findings.append(
+                Finding(
+                    severity=Verdict.UNKNOWN,
+                    code=_RCODE_CODES.get(entry.rcode or "", "rcode_error"),
+                    message=f"PTR of {entry.address}: {spec.shown} answered {entry.rcode}",
+                    hint="ask another resolver (server=...), or check the one that failed",
                 )
             )
         elif not entry.names:
