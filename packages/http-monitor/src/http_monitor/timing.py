@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+import time
 
 import anyio
 from monitor_common.errors import InputError
@@ -27,6 +28,7 @@ __all__ = ["PHASES", "http_timing", "percentile"]
 
 PHASES = ("dns", "connect", "tls", "ttfb", "transfer", "total")
 MAX_SAMPLES = 20
+_MIN_SAMPLE_S = 0.05  # less time than this left: a sample could not even connect
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -85,9 +87,11 @@ async def http_timing(
     resolver: Resolver | None = None,
     body_cap: int = DEFAULT_BODY_CAP,
 ) -> HttpTimingResult:
-    """Request `url` `samples` times on fresh connections; `timeout_s` bounds each sample.
+    """Request `url` `samples` times on fresh connections, one after the other, within `timeout_s`.
 
-    PolicyError propagates (the target is forbidden); failed samples are findings.
+    `timeout_s` bounds the whole profile: each sample gets what is left of it, and samples that
+    no longer fit are not taken (the summary says so). PolicyError propagates (the target is
+    forbidden); failed samples are findings.
     """
     started = Stopwatch()
     target = parse_url(url)
@@ -96,11 +100,15 @@ async def http_timing(
     client_context(verify_tls, ca_bundle_pem)
     taken: list[TimingSample] = []
     failures: list[Finding] = []
+    deadline = time.monotonic() + timeout_s
     for _ in range(samples):
+        left = deadline - time.monotonic()
+        if left <= _MIN_SAMPLE_S and taken:
+            break
         sample, failure = await _sample(
             target.geturl(),
             policy,
-            timeout_s=timeout_s,
+            timeout_s=max(left, _MIN_SAMPLE_S),
             verify_tls=verify_tls,
             ca_bundle_pem=ca_bundle_pem,
             resolver=resolver,
@@ -136,7 +144,7 @@ async def http_timing(
             first.model_copy(
                 update={
                     "severity": severity,
-                    "message": f"{len(failures)} of {samples} samples failed ({', '.join(codes)}): {first.message}",
+                    "message": f"{len(failures)} of {len(taken)} samples failed ({', '.join(codes)}): {first.message}",
                 }
             )
         )
@@ -152,6 +160,10 @@ async def http_timing(
             summary += f", jitter {jitter:.0f} ms"
     else:
         summary = f"critical: {target.redacted}: every sample failed: {failures[0].message}"
+    if len(taken) < samples:
+        summary += (
+            f"; {samples - len(taken)} of {samples} samples not taken: the {timeout_s:g} s deadline passed"
+        )
     return HttpTimingResult.build(
         summary=summary,
         findings=findings,
