@@ -345,9 +345,16 @@ def failure_finding(exc: Exception, phase: str, url: str) -> Finding:
             message=f"could not connect: {text}",
             hint="the host is unreachable from here",
         )
+    detail = f"{type(exc).__name__}: {text}"
+    link: BaseException | None = exc
+    while link is not None:
+        if isinstance(link, ConnectionResetError):
+            detail = "the server reset the connection"  # httpx2's ReadError says only its name
+            break
+        link = link.__cause__ or link.__context__
     return Finding(
         severity=Verdict.CRITICAL,
         code="http_protocol_error",
-        message=f"broken response during {phase} ({type(exc).__name__}: {text})",
+        message=f"broken response during {phase} ({detail})",
         hint="the server sent something that is not valid HTTP, reset the connection or closed it early",
     )
