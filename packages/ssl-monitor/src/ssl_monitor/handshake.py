@@ -174,7 +174,7 @@ async def handshake(
     except TimeoutError:
         raise HandshakeFailure(
             "timeout",
-            f"no TLS handshake within {timeout_s:g} s",
+            f"no TLS handshake within {timeout_s:.3g} s",
             "the server or the path to it is slow, or a firewall drops the traffic",
         ) from None
     except ResolutionError as exc:

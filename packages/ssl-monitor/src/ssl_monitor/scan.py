@@ -17,6 +17,7 @@ default security level, so the scan lowers it (`@SECLEVEL=0`) before concluding 
 from __future__ import annotations
 
 import ssl
+import time
 import warnings
 from typing import Final
 
@@ -119,6 +120,8 @@ async def tls_scan(
     findings: list[Finding] = []
     limited: HandshakeFailure | None = None
 
+    deadline = time.monotonic() + timeout_s
+
     async def attempt(context: ssl.SSLContext) -> tuple[str | None, str | None]:
         """(cipher, alpn) of one handshake; HandshakeFailure when there is none."""
         nonlocal remote_ip, limited
@@ -132,11 +135,14 @@ async def tls_scan(
         return shake.cipher, shake.alpn
 
     async def _handshake(context: ssl.SSLContext) -> Handshake:
+        # A little less than what is left, so that a handshake that stalls ends as a timeout
+        # of its own (a finding) rather than by the scan's deadline.
+        left = deadline - time.monotonic() - min(0.05, timeout_s / 20)
         return await handshake(
             target.name,
             port,
             policy=policy,
-            timeout_s=min(timeout_s, 10.0),
+            timeout_s=max(min(left, 10.0), 0.001),
             sni=server_name,
             connect_ip=remote_ip,
             starttls=starttls,
@@ -189,9 +195,11 @@ async def tls_scan(
 
     with anyio.move_on_after(timeout_s) as scope:
         # One plain handshake first: an unreachable target is one finding, not four.
+        first_failure: HandshakeFailure | None = None
         try:
             await attempt(client_context())
         except HandshakeFailure as exc:
+            first_failure = exc
             if exc.code in _UNREACHABLE or exc.code == "starttls_failed":
                 findings.append(
                     Finding(severity=exc.severity, code=exc.code, message=exc.message, hint=exc.hint)
@@ -204,6 +212,19 @@ async def tls_scan(
                 )
         for label, attribute, flag in _VERSIONS:
             protocols.append(await probe_version(label, attribute, flag))
+        if (
+            first_failure is not None
+            and first_failure.code != "rate_limited"  # reported below, once
+            and not any(p.state == "enabled" for p in protocols)
+        ):
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code=first_failure.code,
+                    message=f"no handshake with any TLS version: {first_failure.message}",
+                    hint=first_failure.hint,
+                )
+            )
         if starttls is None:
             newest = max(
                 (p for p in protocols if p.state == "enabled"), key=lambda p: p.version, default=None
@@ -266,7 +287,7 @@ def _result(
                 hint="disable TLS 1.1; every current client speaks TLS 1.2",
             )
         )
-    if state.get("TLSv1.3") == "disabled":
+    if state.get("TLSv1.3") == "disabled" and "enabled" in state.values():
         findings.append(
             Finding(
                 severity=Verdict.WARNING,
