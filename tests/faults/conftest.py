@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from monitor_common.config import Settings, set_settings
 from support.reliability import record
 
 from faults.harness import Tally
@@ -41,3 +43,12 @@ async def close_shared_pools() -> AsyncIterator[None]:
     from http_monitor.session import close_shared_clients
 
     await close_shared_clients()
+
+
+@pytest.fixture
+def loopback_unlimited() -> Settings:
+    """Loopback allowed and no per-host rate limit: every fault server lives on 127.0.0.1, and
+    this campaign is about faults (tests/security covers the limiter)."""
+    settings = Settings(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), rate_limit_per_host=0)
+    set_settings(settings)
+    return settings

@@ -78,6 +78,7 @@ def point_at(server: str, directory: Path) -> None:
             dns_root_hints=hints,
             resolver=server,
             dns_resolvers=(server,),
+            rate_limit_per_host=0,  # the campaign is about faults; tests/security covers the limiter
         )
     )
 

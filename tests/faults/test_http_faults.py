@@ -151,7 +151,7 @@ def healthy_calls(faults: FaultServers, tls: bool) -> list[Case]:
 
 @pytest.mark.parametrize("fault", sorted(MATRIX))
 async def test_http_monitor_survives(
-    fault: str, faults: FaultServers, allow_loopback: Settings, tally: Tally
+    fault: str, faults: FaultServers, loopback_unlimited: Settings, tally: Tally
 ) -> None:
     from http_monitor.server import mcp
 

@@ -73,7 +73,7 @@ def healthy_calls(faults: FaultServers) -> list[Case]:
 
 @pytest.mark.parametrize("fault", sorted(MATRIX))
 async def test_ssl_monitor_survives(
-    fault: str, faults: FaultServers, allow_loopback: Settings, tally: Tally
+    fault: str, faults: FaultServers, loopback_unlimited: Settings, tally: Tally
 ) -> None:
     from ssl_monitor.server import mcp
 
