@@ -28,6 +28,18 @@ _PHASE_OF_STEP = {
 }
 
 
+# Event names split once (httpcore2 sends a few dozen distinct ones, about ten per request,
+# and a bulk check makes thousands of requests); capped in case a version sends unique ones.
+_EVENTS: dict[str, tuple[str, str]] = {}
+_EVENTS_CAP = 256
+
+
+def _parse(name: str) -> tuple[str, str]:
+    # "connection.connect_tcp.started" -> ("connect_tcp", "started")
+    step, _, stage = name.partition(".")[2].rpartition(".")
+    return step, stage
+
+
 class PhaseTrace:
     """Collects the trace events of one request; pass it as `extensions={"trace": trace}`."""
 
@@ -38,8 +50,12 @@ class PhaseTrace:
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         now = time.perf_counter()
-        event = name.partition(".")[2]  # "connection.connect_tcp.started" -> "connect_tcp.started"
-        step, _, stage = event.rpartition(".")
+        parsed = _EVENTS.get(name)
+        if parsed is None:
+            parsed = _parse(name)
+            if len(_EVENTS) < _EVENTS_CAP:
+                _EVENTS[name] = parsed
+        step, stage = parsed
         if stage == "started":
             self.started.setdefault(step, now)
             self.phase = _PHASE_OF_STEP.get(step, self.phase)
