@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -68,9 +69,19 @@ def test_every_server_is_fuzzed() -> None:
     assert {"http_watch", "cert_watch", "dns_watch"} <= {tool for _, tool, _ in TOOLS}
 
 
+@pytest.fixture(scope="module")
+def tally() -> Iterator[Counter[str]]:
+    """Cases run per server, recorded when the module is done."""
+    cases: Counter[str] = Counter()
+    yield cases
+    for server, count in sorted(cases.items()):
+        tools = sum(1 for s, _, _ in TOOLS if s == server)
+        record("fuzz", f"{server} cases", count, "cases", tools=tools, profile=PROFILE)
+
+
 @pytest.mark.parametrize(("server", "tool", "schema"), TOOLS, ids=[f"{s}.{t}" for s, t, _ in TOOLS])
 def test_tool_answers_hostile_input(
-    server: str, tool: str, schema: dict[str, Any], fuzz_settings: Settings
+    server: str, tool: str, schema: dict[str, Any], fuzz_settings: Settings, tally: Counter[str]
 ) -> None:
     mcp = _server(server)
     mcp.run_background = False  # the watch scheduler would run generated watches meanwhile
@@ -92,6 +103,7 @@ def test_tool_answers_hostile_input(
                     portal.call(close_shared_clients)
     finally:
         mcp.run_background = True
+    tally[server] += outcomes.total()
     record("fuzz", f"{server}.{tool}", outcomes.total(), "cases", server=server, profile=PROFILE, **outcomes)
     # Both kinds of answer are reached: the generator exercises the checks, not only validation.
     assert outcomes["tool_error"] > 0, outcomes
