@@ -18,7 +18,6 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from monitor_common import _http
-from monitor_common.config import setting_specs
 from support.http_server import HttpServer
 from support.mcp_http import INIT, MCP_HEADERS, Served, serving
 from support.reliability import record
@@ -29,12 +28,13 @@ CALLS = 20
 
 
 def _server_env() -> dict[str, str]:
-    env = {"MCP_MONITOR_AUTH_TOKEN": TOKEN, "MCP_MONITOR_ALLOW_NETWORKS": "127.0.0.0/8"}
     # 2000 calls to one target host would otherwise be paced by the per-host rate limit (10/s by
-    # default): this measures the transport, so the limit is switched off where it exists.
-    if any(spec.attr == "rate_limit_per_host" for spec in setting_specs()):
-        env["MCP_MONITOR_RATE_LIMIT_PER_HOST"] = "0"
-    return env
+    # default): this measures the transport, so the limit is off.
+    return {
+        "MCP_MONITOR_AUTH_TOKEN": TOKEN,
+        "MCP_MONITOR_ALLOW_NETWORKS": "127.0.0.0/8",
+        "MCP_MONITOR_RATE_LIMIT_PER_HOST": "0",
+    }
 
 
 async def _client(served: Served, url: str, latencies: list[float], failures: list[str]) -> None:
