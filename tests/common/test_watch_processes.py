@@ -114,7 +114,9 @@ async def test_two_servers_share_the_watches_and_one_takes_over_after_kill(
         for name in names:
             results = [r for r in await store.results("probe", name, 0) if r.scheduled_at is not None]
             slots = [r.scheduled_at for r in results]
-            assert len(slots) == len(set(slots)), f"{name}: a slot ran twice"
+            assert len(slots) == len(set(slots)), (
+                f"{name}: a slot ran twice: {[(r.scheduled_at, r.checked_at, r.figures['pid']) for r in results]}"
+            )
             # The first run after start-up catches up on the slots missed while the servers were
             # starting and restarts the schedule; from then on, one run per interval exactly.
             before = [r for r in results[1:] if r.checked_at < killed_at - 0.2]
