@@ -29,7 +29,8 @@ TLS:
     tls_healthy      a valid handshake with a leaf from the session CA (ca_pem)
 
 DNS (`support.dns_server.DNSServer`, each on its own loopback address, port 53, so that root hints,
-which carry no port, can name it as well):
+which carry no port, can name it as well; the addresses are in a random 127.x.y.0/24, away from
+BIND9's 127.0.x.y, so that concurrent runs do not collide):
 
     dns_silent       never answers
     dns_servfail     SERVFAIL to everything
@@ -46,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import random
 import socket
 import ssl
 import struct
@@ -111,7 +113,6 @@ DNS_NAME = "www.fault.test."
 
 CHAIN_HOPS = 50
 BIG_TXT_BYTES = 64_000
-_DNS_NET = "127.0.153."  # one address per DNS fault, port 53 (BIND9's tier uses 127.0.3.x)
 
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -363,12 +364,29 @@ class FaultServers:
         self._thread.start()
         try:
             self._run(self._start_streams())
-            for index, (name, handler) in enumerate(_dns_handlers().items(), start=1):
-                self.dns[name] = _Port53DNSServer(handler, host=f"{_DNS_NET}{index}").start()
+            self._start_dns()
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def _start_dns(self) -> None:
+        # Port 53 on a /24 of loopback picked at random, so that two runs on one machine (CI and
+        # a developer, parallel helpers) do not collide; taken already: try another.
+        rng = random.Random()
+        for _ in range(20):
+            network = f"127.{rng.randrange(100, 250)}.{rng.randrange(1, 250)}."
+            try:
+                for index, (name, handler) in enumerate(_dns_handlers().items(), start=1):
+                    self.dns[name] = _Port53DNSServer(handler, host=f"{network}{index}").start()
+                return
+            except OSError as exc:
+                for server in self.dns.values():
+                    server.stop()
+                self.dns.clear()
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        raise OSError(errno.EADDRINUSE, "no free loopback /24 for the DNS faults")
 
     def __exit__(self, *exc_info: object) -> None:
         for server in self.dns.values():
