@@ -16,10 +16,10 @@ most 1.5x the plain gather, at least 20x faster than the loop) and the MCP serve
 `--sequential N` times the loop on the first N URLs only and scales it to all of them (the
 printed line says so); by default the loop runs over every URL (about a minute).
 
-Measured 2026-11-26 on the shared 2-core machine (other jobs running, load 1-8): the bulk call
-1.03-1.11x the plain gather, the loop 19.2-22.1x slower than it (the gather itself 19.7-23.3x
-faster than the loop in the same runs, so the 20x target sits at what this machine allows),
-server peak RSS 86 MB. Before the lean bulk path: 1.07x, 18-20x.
+Measured 2026-11-26 on the shared 2-core machine (other jobs running): at load ~1, the bulk
+call 1.01-1.03x the plain gather and 20.7-21.4x faster than the loop (the gather itself
+21.2-21.6x, so the 20x target sits near what this machine allows); at load 3-8, 1.04-1.11x
+and 19.2-22.1x. Server peak RSS 86 MB. Before the lean bulk path: 1.07x, 18-20x.
 """
 
 from __future__ import annotations
