@@ -8,6 +8,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from http_monitor.backends import http_check_each_ip
@@ -62,6 +63,23 @@ async def test_many_reuses_pooled_connections_within_the_per_host_limit(
     assert first.counts["ok"] == 24 and second.counts["ok"] == 4
     ports = {r.client[1] for r in http_server.requests if r.client}
     assert len(ports) <= 4  # 28 requests over at most per_host connections, kept across calls
+
+
+async def test_cookies_carry_within_a_redirect_chain_and_never_to_a_later_check(
+    http_server: HttpServer, policy: NetworkPolicy
+) -> None:
+    # One hop sets a cookie and redirects: the next hop of the same walk sends it back, as a
+    # browser does. The pooled client keeps nothing: a later bulk check (or another caller's) and
+    # a single check start without it.
+    query = urlencode([("status", "302"), ("header", "Location: /headers?i=1"), ("header", "Set-Cookie: sid=abc")])
+    first = await http_check_many([http_server.url_for(f"/text?{query}")], policy=policy)
+    assert first.counts["ok"] == 1, first.rows
+    later = await http_check_many([http_server.url_for("/headers?i=2")], policy=policy)
+    assert later.counts["ok"] == 1
+    single = await http_check(http_server.url_for("/headers?i=3"), policy=policy)
+    assert single.status_code == 200
+    cookies = {r.query: r.header("cookie") for r in http_server.requests if r.path == "/headers"}
+    assert cookies == {"i=1": "sid=abc", "i=2": None, "i=3": None}
 
 
 async def test_many_limits(http_server: HttpServer, policy: NetworkPolicy) -> None:

@@ -87,6 +87,9 @@ class Walk:
     current_url: str = field(default="", init=False)
     trace: PhaseTrace | None = field(default=None, init=False)
     _phase: str | None = field(default="dns", init=False)
+    # The cookies of this walk only: set by one hop, sent on the next (as a new visitor's browser
+    # does); the session's clients keep none, so no cookie outlives its walk or reaches another call.
+    _cookies: httpx2.Cookies | None = field(default=None, init=False)
 
     @property
     def phase(self) -> str:
@@ -100,6 +103,7 @@ class Walk:
 
         method = self.method
         next_url = httpx2.URL(url)
+        self._cookies = httpx2.Cookies()
         seen: set[tuple[str, str]] = set()
         deadline = time.perf_counter() + self.timeout
         while True:
@@ -195,6 +199,7 @@ class Walk:
             method,
             url,
             headers=self.headers,
+            cookies=self._cookies,
             extensions={"trace": trace},
             timeout=httpx2.Timeout(remaining),
         )
@@ -203,6 +208,8 @@ class Walk:
         started += meter.waited_s
         try:
             headers_at = time.perf_counter()
+            if self._cookies is not None and "set-cookie" in response.headers:
+                self._cookies.extract_cookies(response)
             stream: Any = response.extensions.get("network_stream")
             hop = Hop(
                 url=redact_url(str(url)),

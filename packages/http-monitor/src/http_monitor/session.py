@@ -26,6 +26,8 @@ from http_monitor import __version__
 from http_monitor.tls import client_context
 
 if TYPE_CHECKING:
+    from http.cookiejar import CookieJar
+
     import httpx2
 
 __all__ = ["USER_AGENT", "Session", "close_shared_clients"]
@@ -36,6 +38,14 @@ _SharedKey = tuple[NetworkPolicy, bool, "str | None", "Resolver | None"]
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_SharedKey, httpx2.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that stores nothing, for the clients: a walk carries its own cookies (exchange.Walk),
+    so a cookie one site sets is never sent on a later check, nor to another caller of a pool."""
+    from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def _key(host: str) -> str:
@@ -99,7 +109,9 @@ class Session:
             resolver=lookup,
             limits=httpx2.Limits(max_connections=10, max_keepalive_connections=10),
         )
-        client = httpx2.AsyncClient(transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT})
+        client = httpx2.AsyncClient(
+            transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT}, cookies=_no_cookies()
+        )
         session = cls(client, policy=policy, family=family, resolver=resolver, pinned=pinned, owned=True)
         for host in connect_ip or {}:
             session.pinned_hosts.add(_key(host))
@@ -130,7 +142,10 @@ class Session:
                 limits=httpx2.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=30),
             )
             client = httpx2.AsyncClient(
-                transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT}
+                transport=transport,
+                trust_env=False,
+                headers={"User-Agent": USER_AGENT},
+                cookies=_no_cookies(),
             )
             clients[key] = client
         return cls(client, policy=policy, family=None, resolver=resolver, pinned=None, owned=False)
