@@ -124,7 +124,6 @@ async def http_check(
     ca_bundle_pem: str | None = None,
     resolver: Resolver | None = None,
     body_cap: int = DEFAULT_BODY_CAP,
-    shared: bool = False,
 ) -> HttpCheckResult:
     """Request `url`, follow redirects, and judge the last response.
 
@@ -141,8 +140,9 @@ async def http_check(
         verify_tls / ca_bundle_pem: certificate checks, against the system store or these CAs.
         resolver: how to look up names; default the system resolver.
         body_cap: most body bytes read; the rest is cut and the result says so.
-        shared: use the connection pool shared across calls instead of fresh connections; the
-            phase timings then describe a reused connection and DNS is not timed separately.
+
+    The check has connections of its own (`Session.fresh`), so that its phase timings describe
+    what a new visitor sees; the bulk checks use the shared pool (`bulk.py`).
     """
     started = Stopwatch()
     target = parse_url(url)
@@ -158,21 +158,14 @@ async def http_check(
     family = family_of(ip_version)
     override = _connect_override(target, connect_ip, family)
     client_context(verify_tls, ca_bundle_pem)  # a bad CA bundle is the caller's error, raised now
-    if shared and (override is not None or family is not None):
-        raise InputError("connect_ip and ip_version need fresh connections; they cannot use the shared pool")
-    if shared:
-        session = Session.shared(
-            policy, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, resolver=resolver
-        )
-    else:
-        session = Session.fresh(
-            policy,
-            verify_tls=verify_tls,
-            ca_bundle_pem=ca_bundle_pem,
-            family=family,
-            resolver=resolver,
-            connect_ip=override,
-        )
+    session = Session.fresh(
+        policy,
+        verify_tls=verify_tls,
+        ca_bundle_pem=ca_bundle_pem,
+        family=family,
+        resolver=resolver,
+        connect_ip=override,
+    )
     try:
         walk = await walk_url(
             target,
