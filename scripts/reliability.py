@@ -72,14 +72,19 @@ SUITES = ["tests/faults", "tests/security", "tests/fuzz", "tests/load"]
 def _suites() -> list[str]:
     """The campaign suites present in this checkout, plus every rate-limit test file."""
     paths = [suite for suite in SUITES if (ROOT / suite).exists()]
-    paths += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_ratelimit*.py"))
-    return paths
+    extra = (
+        p
+        for pattern in ("test_ratelimit*.py", "test_rate_limit*.py")
+        for p in (ROOT / "tests").rglob(pattern)
+    )
+    paths += sorted({str(p.relative_to(ROOT)) for p in extra} - set(paths))
+    return [p for p in paths if not any(p.startswith(f"{suite}/") for suite in SUITES if suite in paths)]
 
 
 def _campaign_of(classname: str) -> str:
     """`tests.faults.test_http` or `faults.test_http` -> "faults"; rate-limit files -> "ratelimit"."""
     parts = [p for p in classname.split(".") if p != "tests"]
-    if any(p.startswith("test_ratelimit") for p in parts):
+    if any(p.replace("_", "").startswith("testratelimit") for p in parts):
         return "ratelimit"
     return parts[0] if parts else "other"
 
