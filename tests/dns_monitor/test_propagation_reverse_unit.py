@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from dns_monitor.propagation import dns_propagation
 from dns_monitor.reverse import reverse_dns
-from monitor_common.config import Settings
+from monitor_common.config import Settings, set_settings
 from monitor_common.errors import PolicyError
 from monitor_common.netpolicy import NetworkPolicy
 from support.dns_server import DNSServer, delayed, drop, servfail, zone
@@ -167,3 +168,25 @@ async def test_reverse_dns_server_failure_is_unknown(allow_loopback: Settings, d
         timeout_s=0.3,
     )
     assert result.verdict == "unknown" and codes(result) == ["timeout"]
+
+
+async def test_servers_held_back_by_the_rate_limit_are_named_as_such(servers: list[DNSServer]) -> None:
+    # The four servers share one host (127.0.0.1), so at one query a second with a burst of one,
+    # only the first is asked within the 0.6 s deadline; the others are reported as not asked,
+    # not as unreachable.
+    settings = Settings(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), rate_limit_per_host=1.0)
+    set_settings(settings)
+    for server in servers:
+        server.handler = zone(NEW)
+    result = await dns_propagation(
+        "www.example.com",
+        policy=settings.network_policy,
+        resolvers=addresses(servers),
+        include_authoritative=False,
+        timeout_s=0.6,
+    )
+    limited = next(f for f in result.findings if f.code == "rate_limited")
+    assert limited.severity == "unknown" and "3 of 4 servers were not asked" in limited.message
+    assert "resolver_unreachable" not in codes(result)
+    assert [a.failure for a in result.answers if a.rcode is None] == ["rate_limited"] * 3
+    assert sum(sum(s.queries.values()) for s in servers) == 1  # held back means never sent

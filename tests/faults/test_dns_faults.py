@@ -44,9 +44,9 @@ MATRIX: dict[str, dict[str, Expect]] = {
     "dns_refused": _no_usable_answer("refused", "REFUSED", "refused", "refused"),
     # TC over UDP, then a TCP connection that never answers: the truncated answer is no answer.
     "dns_truncated": _no_usable_answer("timeout", "no answer over tcp", "resolver_unreachable", "timeout"),
-    "dns_wrong_id": _no_usable_answer("bad_response", "instead of", "resolver_unreachable", "bad_response"),
+    "dns_wrong_id": _no_usable_answer("bad_response", "instead of", "resolver_bad_response", "bad_response"),
     "dns_other_name": _no_usable_answer(
-        "bad_response", "an answer about elsewhere.example.", "resolver_unreachable", "bad_response"
+        "bad_response", "an answer about elsewhere.example.", "resolver_bad_response", "bad_response"
     ),
     # 64 KB over TCP is legitimate: the tools retry over TCP and read it all.
     "dns_big_tcp": {

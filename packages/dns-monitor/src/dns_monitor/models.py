@@ -103,6 +103,10 @@ class ResolverAnswer(BaseModel):
     ttl: int | None = Field(default=None, description="TTL of the answer set (remaining, for a cache)")
     latency_ms: float | None = None
     error: str | None = None
+    failure: Literal["timeout", "unreachable", "bad_response", "rate_limited"] | None = Field(
+        default=None,
+        description="Why there is no answer: no reply, no route, a reply not to our query, not asked",
+    )
 
 
 class AnswerGroup(BaseModel):

@@ -5,7 +5,7 @@ timeout once, not once per resolver. The reference answer is the expected one wh
 gives it, else what the authoritative nameservers say, else the largest group.
 
 Findings: `propagation_incomplete`, `resolver_disagrees`, `resolver_unreachable`,
-`authoritative_disagree`, `answer_unexpected`, `no_answer`, and `servfail`, `refused` or
+`resolver_bad_response`, `rate_limited`, `authoritative_disagree`, `answer_unexpected`, `no_answer`, and `servfail`, `refused` or
 `rcode_error` for servers whose answer says nothing about the record.
 """
 
@@ -46,7 +46,7 @@ def _answer(
     import dns.rdatatype
 
     if done.response is None:
-        return ResolverAnswer(server=server, kind=kind, error=done.detail or done.error)
+        return ResolverAnswer(server=server, kind=kind, error=done.detail or done.error, failure=done.error)
     rtype = dns.rdatatype.from_text(record_type)
     rrsets = [r for r in done.response.answer if r.rdtype == rtype]
     values = sorted({str(rdata).lower() for rrset in rrsets for rdata in rrset})  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
@@ -207,6 +207,33 @@ _USABLE_RCODES = frozenset({"NOERROR", "NXDOMAIN"})
 _RCODE_CODES = {"SERVFAIL": "servfail", "REFUSED": "refused"}
 
 
+# Servers without a usable reply, by why: finding code -> (what they did, hint).
+_FAILURES: dict[str, tuple[str, str]] = {
+    "resolver_unreachable": (
+        "did not answer",
+        "a resolver that stays unreachable cannot tell whether the change has reached it",
+    ),
+    "resolver_bad_response": (
+        "sent replies that do not answer the question (wrong message ID, another name, malformed)",
+        "such a server is broken or something on the path rewrites DNS; its answers cannot be trusted",
+    ),
+    "rate_limited": (
+        "were not asked within the deadline (the per-host rate limit)",
+        "ask again later, or raise MCP_MONITOR_RATE_LIMIT_PER_HOST",
+    ),
+}
+
+
+def _by_failure(answers: list[ResolverAnswer]) -> dict[str, list[ResolverAnswer]]:
+    grouped: dict[str, list[ResolverAnswer]] = {}
+    for a in answers:
+        code = {"bad_response": "resolver_bad_response", "rate_limited": "rate_limited"}.get(
+            a.failure or "", "resolver_unreachable"
+        )
+        grouped.setdefault(code, []).append(a)
+    return grouped
+
+
 def _judge(
     qname: str,
     rtype: str,
@@ -236,14 +263,15 @@ def _judge(
     )
     findings: list[Finding] = []
     unreachable = [a for a in every if a.rcode is None]
-    if unreachable:
+    for code, members in _by_failure(unreachable).items():
+        what, hint = _FAILURES[code]
         findings.append(
             Finding(
-                severity=Verdict.WARNING,
-                code="resolver_unreachable",
-                message=f"{len(unreachable)} of {len(every)} servers did not answer: "
-                + ", ".join(f"{a.server} ({a.error})" for a in unreachable),
-                hint="a resolver that stays unreachable cannot tell whether the change has reached it",
+                severity=Verdict.UNKNOWN if code == "rate_limited" else Verdict.WARNING,
+                code=code,
+                message=f"{len(members)} of {len(every)} servers {what}: "
+                + ", ".join(f"{a.server} ({a.error})" for a in members),
+                hint=hint,
             )
         )
     failing: dict[str, list[ResolverAnswer]] = {}
