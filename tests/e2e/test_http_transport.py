@@ -17,22 +17,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from support.certs import Leaf
 from support.http_server import HttpServer
+from support.mcp_http import INIT
+from support.mcp_http import MCP_HEADERS as HEADERS
 from support.ports import free_port
 
 from e2e.helpers import LOOPBACK_ENV, child_env, run_cli
 
 TOKEN = "test-token-0123456789abcdef"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
 @contextmanager
