@@ -382,3 +382,28 @@ async def test_dns_lookup_honours_the_limit_per_nameserver(dns_server: DNSServer
     assert limited["verdict"] == "unknown"
     assert [f["code"] for f in limited["findings"]] == ["rate_limited"]
     assert len(answered) == 10
+
+
+async def test_the_wait_for_a_slot_does_not_count_against_max_response_ms(target: Target) -> None:
+    import http_monitor.server
+
+    use(1)  # a burst of one, then one request per second
+    first = await call(http_monitor.server, "http_check", url=target.url(), max_response_ms=500)
+    assert first["verdict"] == "ok", first["findings"]
+    # The second request waits about a second for its slot: our own pacing, not the target's time.
+    second = await call(http_monitor.server, "http_check", url=target.url(), max_response_ms=500, timeout_s=5)
+    assert limiter().stats().delayed == 1
+    assert second["verdict"] == "ok", second["findings"]
+    assert second["duration_ms"] >= 500  # the call itself did take the wait
+
+
+async def test_http_timing_profiles_the_target_not_the_wait_for_slots(target: Target) -> None:
+    import http_monitor.server
+
+    use(4)  # a burst of four, then one request per 250 ms: samples 5 and 6 wait for theirs
+    result = await call(http_monitor.server, "http_timing", url=target.url(), samples=6, timeout_s=10)
+    assert len(target.requests) == 6 and limiter().stats().delayed >= 1
+    totals = result["phases_ms"]["total"]
+    # A loopback answer takes milliseconds; a sample that counted its wait would show about 250.
+    assert totals["max"] < 150, totals
+    assert result["duration_ms"] >= 250  # the profile itself did take the waits

@@ -70,7 +70,8 @@ class Walk:
     After `run`, `hops` holds every response in order and `failure` the finding that stopped
     the walk (None when the last hop's response was read). `phase` is where the walk is now.
     `details=False` leaves out what only a full result shows (each hop's remote address), for
-    the bulk checks whose rows do not.
+    the bulk checks whose rows do not. `waited_s` is the time its hops spent waiting for a slot
+    of the per-host rate limit: this server's pacing, not the target's time.
     """
 
     session: Session
@@ -86,6 +87,7 @@ class Walk:
     failure: Finding | None = field(default=None, init=False)
     current_url: str = field(default="", init=False)
     trace: PhaseTrace | None = field(default=None, init=False)
+    waited_s: float = field(default=0.0, init=False)
     _phase: str | None = field(default="dns", init=False)
     # The cookies of this walk only: set by one hop, sent on the next (as a new visitor's browser
     # does); the session's clients keep none, so no cookie outlives its walk or reaches another call.
@@ -206,6 +208,7 @@ class Walk:
         with wait_meter() as meter:  # the wait for a rate-limit slot is not the server's time
             response = await self.session.client.send(request, stream=True)
         started += meter.waited_s
+        self.waited_s += meter.waited_s
         try:
             headers_at = time.perf_counter()
             if self._cookies is not None and "set-cookie" in response.headers:

@@ -232,7 +232,11 @@ class Outcome:
 
 
 async def judge(target: Url, walk: Walk, expectations: Expectations, total: float, body_cap: int) -> Outcome:
-    """Judge a finished walk that took `total` ms: the findings and the one-line summary."""
+    """Judge a finished walk that took `total` ms: the findings and the one-line summary.
+
+    The response time judged and reported is `total` less the walk's rate-limit waits: how long
+    the target took, not how long this server held the request back."""
+    answered_ms = round(max(total - walk.waited_s * 1000, 0.0), 2)
     hops = walk.hops
     findings: list[Finding] = []
     assertions: list[Assertion] = []
@@ -253,7 +257,7 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
             reason=last.reason,
             body=last.body,
             truncated=last.body_truncated,
-            total_ms=total,
+            total_ms=answered_ms,
         )
         findings.extend(judged)
     if last is not None and last.body_truncated:
@@ -272,9 +276,7 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
     if last is None:
         summary = f"{verdict.value}: {target.redacted}: {problem}"
     else:
-        summary = (
-            f"{verdict.value}: {target.redacted} answered {last.status_code} {last.reason} in {total:.0f} ms"
-        )
+        summary = f"{verdict.value}: {target.redacted} answered {last.status_code} {last.reason} in {answered_ms:.0f} ms"
         if problem is not None:
             summary += f"; {problem}"
     return Outcome(findings=findings, assertions=assertions, verdict=verdict, summary=summary, total_ms=total)

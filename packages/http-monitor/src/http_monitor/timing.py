@@ -57,7 +57,8 @@ async def _sample(
     finally:
         with anyio.CancelScope(shield=True):
             await session.aclose()
-    total = clock.elapsed_ms()
+    # The wait for a rate-limit slot is this server's pacing, not part of the target's profile.
+    total = round(max(clock.elapsed_ms() - walk.waited_s * 1000, 0.0), 2)
     failure = walk.failure
     if deadline.cancelled_caught:
         failure = timeout_finding(walk.phase, timeout_s, walk.current_url)
