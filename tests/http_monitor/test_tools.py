@@ -71,7 +71,9 @@ async def test_cookies_carry_within_a_redirect_chain_and_never_to_a_later_check(
     # One hop sets a cookie and redirects: the next hop of the same walk sends it back, as a
     # browser does. The pooled client keeps nothing: a later bulk check (or another caller's) and
     # a single check start without it.
-    query = urlencode([("status", "302"), ("header", "Location: /headers?i=1"), ("header", "Set-Cookie: sid=abc")])
+    query = urlencode(
+        [("status", "302"), ("header", "Location: /headers?i=1"), ("header", "Set-Cookie: sid=abc")]
+    )
     first = await http_check_many([http_server.url_for(f"/text?{query}")], policy=policy)
     assert first.counts["ok"] == 1, first.rows
     later = await http_check_many([http_server.url_for("/headers?i=2")], policy=policy)
