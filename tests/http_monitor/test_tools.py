@@ -217,6 +217,26 @@ async def test_each_ip_flags_differences(
     assert "backend_latency_outlier" in codes(slow)
 
 
+async def test_each_ip_an_address_held_back_by_the_rate_limit_is_unknown_not_down(
+    two_backends: tuple[HttpServer, HttpServer], names: Callable[..., Any], policy: NetworkPolicy
+) -> None:
+    first, second = two_backends
+    resolver = names({("pool.test.", "A"): ["127.0.0.1", "127.0.0.2"]})
+    url = f"http://pool.test:{first.port}/status/200"
+    set_settings(Settings(rate_limit_per_host=1))  # one token for pool.test, the next a second away
+    limited = await http_check_each_ip(url, policy=policy, resolver=resolver, timeout_s=0.5)
+    # One address got the token and answered; the other was never asked: nothing says it is down.
+    assert len(first.requests) + len(second.requests) == 1
+    assert codes(limited) == ["rate_limited"], limited.findings
+    assert limited.verdict == "unknown"
+    assert sorted(b.verdict for b in limited.backends) == ["ok", "unknown"]
+    # With time to wait, the second address waits for its slot: that wait is not its latency.
+    set_settings(Settings(rate_limit_per_host=1))
+    waited = await http_check_each_ip(url, policy=policy, resolver=resolver, timeout_s=5)
+    assert waited.verdict == "ok" and codes(waited) == [], waited.findings
+    assert all(b.total_ms is not None and b.total_ms < 500 for b in waited.backends), waited.backends
+
+
 async def test_each_ip_certificate_differs(names: Callable[..., Any], policy: NetworkPolicy) -> None:
     import trustme
 

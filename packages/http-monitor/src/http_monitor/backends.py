@@ -4,7 +4,9 @@ A name served by several machines (A/AAAA records, a load balancer pool reached 
 member's address) can be up for some visitors and down for others. Each address is dialled
 directly (curl --resolve), the responses are compared, and differences become findings:
 a backend down, different statuses, certificates or bodies, a latency outlier, and an IPv6 path
-that fails where IPv4 works.
+that fails where IPv4 works. An address the per-host rate limit held back (every address
+shares the name's bucket) was not asked: its row is unknown and one `rate_limited` finding says
+so, rather than calling it down.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import anyio
 from monitor_common.errors import InputError
 from monitor_common.fanout import TimeoutReason, fanout
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, resolve
+from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import IPAddress, parse_url
 
@@ -67,19 +70,21 @@ async def _probe_one(
     if deadline.cancelled_caught:
         failure = timeout_finding(walk.phase, timeout_s, f"{url} via {ip}")
     hop = walk.hops[0] if walk.hops else None
-    return _Probe(ip, hop, failure, clock.elapsed_ms())
+    # The wait for a rate-limit slot is this server's pacing, not the backend's latency.
+    return _Probe(ip, hop, failure, round(max(clock.elapsed_ms() - walk.waited_s * 1000, 0.0), 2))
 
 
 def _row(probe: _Probe) -> BackendRow:
     family = "IPv4" if isinstance(probe.ip, IPv4Address) else "IPv6"
     if probe.hop is None or probe.failure is not None:
         message = probe.failure.message if probe.failure else "no response"
+        verdict = Verdict.UNKNOWN if _held_back(probe) else Verdict.CRITICAL
         return BackendRow(
             ip=probe.ip.compressed,
             family=family,
-            verdict=Verdict.CRITICAL,
-            total_ms=probe.total_ms,
-            summary=f"critical: {message}",
+            verdict=verdict,
+            total_ms=None if verdict == Verdict.UNKNOWN else probe.total_ms,
+            summary=f"{verdict.value}: {message}",
         )
     hop = probe.hop
     verdict = Verdict.OK if 200 <= hop.status_code < 400 else Verdict.CRITICAL
@@ -93,6 +98,10 @@ def _row(probe: _Probe) -> BackendRow:
         cert_sha256=hop.tls.cert_sha256 if hop.tls else None,
         summary=f"{verdict.value}: {hop.status_code} {hop.reason} in {probe.total_ms:.0f} ms",
     )
+
+
+def _held_back(probe: _Probe) -> bool:
+    return probe.failure is not None and probe.failure.code == RATE_LIMITED
 
 
 def _differs(rows: list[BackendRow], attribute: str, code: str, what: str) -> Finding | None:
@@ -173,8 +182,19 @@ async def http_check_each_ip(
     )
     rows = [_row(p) for p in probes]
     findings: list[Finding] = []
+    held_back = [p for p in probes if _held_back(p)]
+    if held_back:
+        assert held_back[0].failure is not None
+        findings.append(
+            Finding(
+                severity=Verdict.UNKNOWN,
+                code=RATE_LIMITED,
+                message=f"{', '.join(p.ip.compressed for p in held_back)} not checked: {held_back[0].failure.message}",
+                hint=held_back[0].failure.hint,
+            )
+        )
     for row in rows:
-        if row.verdict != Verdict.OK:
+        if row.verdict == Verdict.CRITICAL:
             findings.append(
                 Finding(
                     severity=Verdict.CRITICAL,
@@ -186,7 +206,7 @@ async def http_check_each_ip(
     up = [r for r in rows if r.verdict == Verdict.OK]
     if (
         any(r.family == "IPv4" for r in up)
-        and any(r.family == "IPv6" for r in rows)
+        and any(r.family == "IPv6" and r.verdict != Verdict.UNKNOWN for r in rows)
         and not any(r.family == "IPv6" for r in up)
     ):
         findings.append(
