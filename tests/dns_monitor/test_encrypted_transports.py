@@ -58,3 +58,27 @@ async def test_dns_over_https() -> None:
 async def test_internal_encrypted_servers_refused_before_dialling(server: str) -> None:
     with pytest.raises(PolicyError):
         await dns_lookup("www.example.com", policy=NetworkPolicy(), server=server)
+
+
+async def test_dns_over_https_latency_leaves_out_the_wait_for_a_rate_limit_slot() -> None:
+    from dns_monitor.query import exchange, make_query, parse_server
+    from monitor_common.config import Settings, set_settings
+    from monitor_common.ratelimit import limiter
+
+    set_settings(Settings(rate_limit_per_host=2))  # a burst of two, then one query per 500 ms
+    with DnsOverHttps(zone(RECORDS)) as doh:
+        spec = parse_server(doh.url, LOOPBACK)
+        done = [
+            await exchange(
+                make_query("www.example.com", "A"),
+                spec,
+                timeout=5,
+                policy=LOOPBACK,
+                verify=doh.client_context(),
+            )
+            for _ in range(3)
+        ]
+    assert [d.error for d in done] == [None, None, None] and doh.queries == 3
+    assert limiter().stats().delayed == 1  # the third query waited about 500 ms for its slot
+    # latency_ms is the server's: a local DoH answer takes milliseconds, not the wait.
+    assert all(d.latency_ms is not None and d.latency_ms < 300 for d in done), [d.latency_ms for d in done]

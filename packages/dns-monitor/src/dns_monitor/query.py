@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
 from monitor_common.netpolicy import NetworkPolicy, Resolver
-from monitor_common.ratelimit import RateLimited, acquire
+from monitor_common.ratelimit import RateLimited, acquire, wait_meter
 from monitor_common.targets import parse_host_port, parse_url
 
 from dns_monitor.models import DnsFlags, DnsRecord, ExtendedError
@@ -210,7 +210,10 @@ async def exchange(
 
     try:
         if server.kind == "https":
-            result.response = await _https(query, server, left(), policy or NetworkPolicy(), verify, resolver)
+            with wait_meter() as meter:  # the HTTP client takes the slot: leave its wait out too
+                response = await _https(query, server, left(), policy or NetworkPolicy(), verify, resolver)
+            started += meter.waited_s
+            result.response = response
         elif server.kind == "tls":
             import dns.asyncquery
 
