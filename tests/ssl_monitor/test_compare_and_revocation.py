@@ -101,6 +101,24 @@ async def test_an_address_that_is_down(tool: Tool, ca: CertAuthority) -> None:
     assert result["consistent"] is True and "127.0.0.9" in result["findings"][0]["message"]
 
 
+async def test_an_address_held_back_by_the_rate_limit_is_not_called_unreachable(
+    tool: Tool, ca: CertAuthority
+) -> None:
+    from monitor_common.config import Settings, set_settings
+
+    # One token for "localhost" (every address shares the name's bucket), the next a second away.
+    set_settings(Settings(allow_networks=LOOPBACK, rate_limit_per_host=1))
+    leaf = ca.valid()
+    contexts = {"127.0.0.1": leaf.server_ssl_context(), "127.0.0.2": leaf.server_ssl_context()}
+    async with same_port(contexts) as port:
+        result = await tool(
+            "cert_compare_endpoints", host="localhost", port=port, connect_ips=list(contexts), timeout_s=0.5
+        )
+    assert codes(result) == ["rate_limited"], result["findings"]
+    assert result["verdict"] == "unknown"
+    assert sorted(e["ok"] for e in result["endpoints"]) == [False, True]
+
+
 async def test_compare_refuses_internal_addresses_by_default(tool_error: Any) -> None:
     text = await tool_error("cert_compare_endpoints", host="localhost", connect_ips=["127.0.0.1"])
     assert "refused to connect to 127.0.0.1" in text

@@ -4,18 +4,21 @@
 
 A name with several A/AAAA records is often several servers, and a renewal that reached only
 some of them is a classic partial outage: most clients see the new certificate, some the
-expired one. Every address is dialled with the same SNI, concurrently.
+expired one. Every address is dialled with the same SNI, concurrently. An address the per-host rate
+limit held back (all share the name's bucket) is reported as `rate_limited`, not as unreachable.
 """
 
 from __future__ import annotations
 
 import socket
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import anyio
 from monitor_common.errors import InputError, PolicyError, TargetError
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, resolve
+from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
@@ -101,6 +104,9 @@ async def cert_compare_endpoints(
 
     now = datetime.now(UTC)
     endpoints: dict[IPAddress, EndpointCert] = {}
+    # Addresses the per-host rate limit held back (they share the name's bucket): not asked, so
+    # neither reachable nor unreachable as far as this check knows.
+    held_back: dict[IPAddress, HandshakeFailure] = {}
 
     async def one(ip: IPAddress) -> None:
         if ip in refusals:
@@ -119,6 +125,10 @@ async def cert_compare_endpoints(
                 resolver=resolver,
             )
         except HandshakeFailure as exc:
+            if exc.code == RATE_LIMITED:
+                held_back[ip] = exc
+                endpoints[ip] = EndpointCert(ip=ip.compressed, ok=False, error=f"not checked: {exc.message}")
+                return
             endpoints[ip] = EndpointCert(ip=ip.compressed, ok=False, error=f"{exc.code}: {exc.message}")
             return
         certs = load_der_chain(shake.chain)
@@ -142,11 +152,16 @@ async def cert_compare_endpoints(
         for ip in addresses:
             tg.start_soon(one, ip)
     ordered = [endpoints[ip] for ip in addresses]
-    return _judge(started, base, ordered)
+    held = [(ip.compressed, held_back[ip]) for ip in addresses if ip in held_back]
+    return _judge(started, base, ordered, held_back=held)
 
 
 def _judge(
-    started: Stopwatch, base: dict[str, object], endpoints: list[EndpointCert]
+    started: Stopwatch,
+    base: dict[str, object],
+    endpoints: list[EndpointCert],
+    *,
+    held_back: Sequence[tuple[str, HandshakeFailure]] = (),
 ) -> CompareEndpointsResult:
     findings: list[Finding] = []
     reached = [e for e in endpoints if e.ok]
@@ -172,6 +187,16 @@ def _judge(
                 code="endpoint_unreachable",
                 message=f"no handshake with {', '.join(e.ip for e in failed)}: {failed[0].error}",
                 hint="a server behind the name is down or does not speak TLS",
+            )
+        )
+    if held_back:
+        first = held_back[0][1]
+        findings.append(
+            Finding(
+                severity=Verdict.UNKNOWN,
+                code=RATE_LIMITED,
+                message=f"{', '.join(ip for ip, _ in held_back)} not checked: {first.message}",
+                hint=first.hint,
             )
         )
     verdict = Verdict.worst([f.severity for f in findings])
