@@ -407,3 +407,25 @@ async def test_http_timing_profiles_the_target_not_the_wait_for_slots(target: Ta
     # A loopback answer takes milliseconds; a sample that counted its wait would show about 250.
     assert totals["max"] < 150, totals
     assert result["duration_ms"] >= 250  # the profile itself did take the waits
+
+
+async def test_http_timing_whose_samples_were_all_held_back_is_unknown_not_critical(target: Target) -> None:
+    import http_monitor.server
+
+    use(1)  # one token, the next a second away
+    assert (await call(http_monitor.server, "http_check", url=target.url()))["verdict"] == "ok"
+    result = await call(http_monitor.server, "http_timing", url=target.url(), samples=2, timeout_s=0.5)
+    assert len(target.requests) == 1  # no sample was sent: nothing was learnt about the target
+    assert result["verdict"] == "unknown", result["findings"]
+    assert [f["code"] for f in result["findings"]] == ["rate_limited"]
+    assert result["summary"].startswith("unknown: ")
+
+
+async def test_a_headers_check_held_back_says_unknown_in_its_summary_too(target: Target) -> None:
+    import http_monitor.server
+
+    use(1)
+    assert (await call(http_monitor.server, "http_check", url=target.url()))["verdict"] == "ok"
+    result = await call(http_monitor.server, "http_security_headers", url=target.url(), timeout_s=0.5)
+    assert [f["code"] for f in result["findings"]] == ["rate_limited"]
+    assert result["verdict"] == "unknown" and result["summary"].startswith("unknown: "), result["summary"]

@@ -220,7 +220,7 @@ async def http_security_headers(
     if walk.failure is not None or not walk.hops:
         failure = walk.failure or timeout_finding(walk.phase, timeout_s, target.redacted)
         return HttpSecurityHeadersResult.build(
-            summary=f"critical: {target.redacted}: {failure.message}",
+            summary=f"{failure.severity.value}: {target.redacted}: {failure.message}",
             findings=[failure],
             started=started,
             url=target.redacted,

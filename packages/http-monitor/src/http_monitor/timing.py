@@ -15,6 +15,7 @@ import time
 import anyio
 from monitor_common.errors import InputError
 from monitor_common.netpolicy import NetworkPolicy, Resolver
+from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url
 
@@ -140,6 +141,8 @@ async def http_timing(
     if failures:
         first = failures[0]
         severity = Verdict.CRITICAL if not good else Verdict.WARNING
+        if all(f.code == RATE_LIMITED for f in failures):
+            severity = Verdict.UNKNOWN  # not sent: nothing was learnt about the target
         codes = sorted({f.code for f in failures})
         findings.append(
             first.model_copy(
@@ -160,7 +163,9 @@ async def http_timing(
         if jitter is not None:
             summary += f", jitter {jitter:.0f} ms"
     else:
-        summary = f"critical: {target.redacted}: every sample failed: {failures[0].message}"
+        summary = (
+            f"{findings[0].severity.value}: {target.redacted}: every sample failed: {failures[0].message}"
+        )
     if len(taken) < samples:
         summary += (
             f"; {samples - len(taken)} of {samples} samples not taken: the {timeout_s:g} s deadline passed"
