@@ -207,6 +207,28 @@ async def test_reply_with_wrong_id_is_ignored_until_timeout(dns_server: DNSServe
     assert "instead of" in result["findings"][0]["message"]
 
 
+async def test_a_flood_of_mismatched_replies_makes_a_short_finding(dns_server: DNSServer) -> None:
+    import dns.message
+
+    answer = zone(RECORDS)
+
+    def flood(request: dns.message.Message, transport: Any) -> Any:
+        # The server asked is the untrusted party: 3000 replies, each with another wrong ID.
+        replies: list[Any] = []
+        for offset in range(1, 3001):
+            reply = answer(request, transport)
+            assert isinstance(reply, dns.message.Message)
+            reply.id = (request.id + offset) % 65536
+            replies.append(reply)
+        return replies
+
+    dns_server.handler = flood
+    _, result, _ = await lookup(dns_server, name="www.example.com", timeout_s=1)
+    assert result is not None and codes(result) == ["bad_response"]
+    message = result["findings"][0]["message"]
+    assert "instead of" in message and len(message) < 1000, len(message)
+
+
 async def test_late_answer_within_timeout_is_accepted(dns_server: DNSServer) -> None:
     dns_server.handler = delayed(0.3, zone(RECORDS))
     _, result, _ = await lookup(dns_server, name="www.example.com", timeout_s=2)

@@ -260,6 +260,9 @@ async def exchange(
     return result
 
 
+_SHOWN_MISMATCHES = 3
+
+
 class _OnlyMismatched(Exception):
     """Only datagrams that do not answer the query came back (wrong ID, question or garbage)."""
 
@@ -293,9 +296,14 @@ async def _udp(query: dns.message.Message, server: ServerSpec, timeout: float) -
                 )
             except dns.exception.Timeout:
                 if ignored:
+                    # The server is the untrusted party: a flood of replies must not make a huge message.
+                    distinct = list(dict.fromkeys(ignored))
+                    shown = "; ".join(distinct[:_SHOWN_MISMATCHES])
+                    if len(distinct) > _SHOWN_MISMATCHES:
+                        shown += f"; and {len(distinct) - _SHOWN_MISMATCHES} more"
                     raise _OnlyMismatched(
-                        f"only answers that do not match the query came within {timeout:g} s "
-                        f"(ignored, as they could be spoofed): {'; '.join(dict.fromkeys(ignored))}"
+                        f"only answers that do not match the query came within {timeout:.3g} s "
+                        f"(ignored, as they could be spoofed): {shown}"
                     ) from None
                 raise
             except dns.exception.DNSException as exc:
