@@ -173,3 +173,17 @@ async def test_acquire_fits_the_wait_in_the_enclosing_deadline() -> None:
         await acquire("example.com", timeout=0.1)
     assert limiter().stats().refused == 2
     assert math.isclose(limiter().stats().waited_s, waited, abs_tol=0.05)
+
+
+async def test_acquire_leaves_the_request_its_share_of_the_timeout() -> None:
+    # At 1/s the second request waits 1 s for its slot. With 1.5 s to go, waiting would leave
+    # 0.5 s for the request itself (less than half): it is refused as rate_limited rather than
+    # sent to time out and be blamed on the target. With 2.5 s it waits (1.5 s stay for it).
+    set_settings(Settings(rate_limit_per_host=1))
+    await acquire("example.com")
+    with pytest.raises(RateLimited):
+        await acquire("example.com", timeout=1.5)
+    with anyio.fail_after(1.5), pytest.raises(RateLimited):
+        await acquire("example.com")
+    waited = await acquire("example.com", timeout=2.5)
+    assert waited == pytest.approx(1.0, abs=0.1)

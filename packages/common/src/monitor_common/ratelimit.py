@@ -247,19 +247,29 @@ def limiter() -> RateLimiter:
 
 
 def _budget(timeout: float | None) -> float:
-    """Seconds left before the innermost cancel scope's deadline, capped at `timeout`."""
+    """How long a request may wait for its slot: the time left before the innermost cancel
+    scope's deadline (capped at `timeout`), less what the request itself needs.
+
+    Half of the time left, or one second when there is more, stays for the request: a wait that
+    ate the whole timeout would end in a timeout blamed on the target, where the truth is that
+    the limiter held the request back (`rate_limited`).
+    """
     budget = math.inf if timeout is None else timeout
     deadline = anyio.current_effective_deadline()
     if deadline != math.inf:
         budget = min(budget, deadline - anyio.current_time())
-    return budget
+    return budget - min(_REQUEST_SHARE_S, budget / 2)
+
+
+_REQUEST_SHARE_S = 1.0
 
 
 async def acquire(host: str, timeout: float | None = None) -> float:  # noqa: ASYNC109 - a budget, not a scope
     """Wait for the process limiter to let a request to `host` through; the seconds waited.
 
-    The wait must fit in `timeout` (None: no cap) and in the deadline of the enclosing anyio
-    cancel scopes; otherwise RateLimited is raised before anything is sent. The wait is added to
+    The wait and the request after it must fit in `timeout` (None: no cap) and in the deadline of
+    the enclosing anyio cancel scopes (see `_budget`); otherwise RateLimited is raised before
+    anything is sent. The wait is added to
     the `wait_meter` open in this task, if any.
     """
     current = limiter()
