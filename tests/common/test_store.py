@@ -44,6 +44,23 @@ def test_flap_suppression(
     assert got == expected
 
 
+def test_a_run_held_back_by_the_rate_limit_moves_the_watch_neither_way() -> None:
+    # Two rate-limited runs in a row would open an incident if they counted as failures; an
+    # unknown run with another finding, or with rate_limited beside it, still counts.
+    held = {"failure_threshold": 2, "success_threshold": 2, "codes": ("rate_limited",)}
+    assert advance_state("up", 1, 0, "unknown", **held) == ("up", 1, 0, None)
+    assert advance_state("down", 3, 1, "unknown", **held) == ("down", 3, 1, None)
+    assert advance_state(
+        "up", 1, 0, "unknown", failure_threshold=2, success_threshold=2, codes=("rate_limited", "timeout")
+    ) == ("down", 2, 0, "opened")
+    assert advance_state("up", 1, 0, "unknown", failure_threshold=2, success_threshold=2) == (
+        "down",
+        2,
+        0,
+        "opened",
+    )
+
+
 def test_percentile_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50

@@ -29,6 +29,9 @@ __all__ = [
 ]
 
 FAILING_VERDICTS = frozenset({"critical", "unknown"})
+# Finding codes of a run that did not look at the target (the per-host rate limit held it back):
+# such a run is evidence of nothing, so it moves the watch neither down nor up.
+NOT_CHECKED_CODES = frozenset({"rate_limited"})
 VERDICTS = ("ok", "warning", "critical", "unknown")
 WatchState = Literal["pending", "up", "down"]
 Change = Literal["opened", "closed"]
@@ -158,13 +161,17 @@ def advance_state(
     *,
     failure_threshold: int,
     success_threshold: int,
+    codes: Sequence[str] = (),
 ) -> tuple[WatchState, int, int, Change | None]:
     """The state after one more result: (state, consecutive failures, successes, change).
 
     `pending` (no verdict yet) becomes `up` at the first success (there is nothing to recover
     from) and `down` after `failure_threshold` failures; only going down opens an incident and only
-    coming back up from `down` closes one.
+    coming back up from `down` closes one. An unknown result whose finding `codes` all say the
+    target was not checked (`NOT_CHECKED_CODES`) changes nothing.
     """
+    if verdict == "unknown" and codes and all(code in NOT_CHECKED_CODES for code in codes):
+        return state, failures, successes, None
     if verdict in FAILING_VERDICTS:
         failures, successes = failures + 1, 0
         if state != "down" and failures >= failure_threshold:

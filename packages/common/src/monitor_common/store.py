@@ -282,6 +282,7 @@ class Store:
             result.verdict,
             failure_threshold=current.failure_threshold,
             success_threshold=current.success_threshold,
+            codes=result.codes,
         )
         incident: Incident | None = None
         if change == "opened":
