@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from monitor_common.results import utc_now
-from monitor_common.targets import redact_url
 
 __all__ = ["AuditLog", "redact"]
 
@@ -33,6 +32,8 @@ def redact(value: Any, key: str | None = None) -> Any:
     if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
         return REDACTED
     if isinstance(value, str):
+        from monitor_common.targets import redact_url  # not needed to start the server
+
         return redact_url(value)
     if isinstance(value, dict):
         return {str(k): redact(v, str(k)) for k, v in cast("dict[Any, Any]", value).items()}

@@ -17,10 +17,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from monitor_common.errors import ConfigError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
+
+if TYPE_CHECKING:
+    # Imported where used: the address policy (and its rate limiter and target parsing) is only
+    # needed once a check runs, not to start the server and list its tools.
+    from monitor_common.netpolicy import NetworkPolicy, Resolver
 
 __all__ = ["ENV_PREFIX", "Settings", "get_settings", "set_settings", "setting_specs"]
 
@@ -71,6 +75,8 @@ class Settings:
     @property
     def network_policy(self) -> NetworkPolicy:
         """The address policy these settings describe (default deny for internal addresses)."""
+        from monitor_common.netpolicy import NetworkPolicy
+
         return NetworkPolicy(
             allow_private=self.allow_private,
             allow_networks=self.allow_networks,

@@ -7,12 +7,11 @@ imported inside the tools so that start-up does not load httpx2 and friends.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from monitor_common.config import Settings, get_settings
 from monitor_common.errors import LimitError
-from monitor_common.netpolicy import Resolver
 from monitor_common.serve import MonitorServer, progress_reporter
 from monitor_common.serve import main as serve_main
 from pydantic import Field
@@ -27,6 +26,9 @@ from http_monitor.models import (
     HttpTimingResult,
     TcpCheckResult,
 )
+
+if TYPE_CHECKING:
+    from monitor_common.netpolicy import Resolver
 
 __all__ = ["main", "mcp"]
 
