@@ -12,7 +12,6 @@ messages (or, for `call` and `tools`, the requested output) is written to stdout
 
 from __future__ import annotations
 
-import argparse
 import gc
 import inspect
 import json
@@ -22,7 +21,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import anyio
 from mcp.server import MCPServer
@@ -62,6 +61,9 @@ from monitor_common.config import Settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
 from monitor_common.fanout import ProgressCallback
 from monitor_common.results import Verdict
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = [
     "CHECK_ANNOTATIONS",
@@ -433,6 +435,8 @@ def progress_reporter(ctx: Context[Any, Any]) -> ProgressCallback | None:
 
 
 def _parser(server: MonitorServer) -> argparse.ArgumentParser:
+    import argparse  # only when there is a command line to parse (see `main`)
+
     # Flags default to SUPPRESS so that a subcommand's parser cannot overwrite a value given
     # before the subcommand (an argparse quirk), and so "not given" is distinguishable.
     common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -490,7 +494,10 @@ def _configure_logging(settings: Settings, verbose: int) -> None:
 
 def main(server: MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:
     """Parse the command line, apply the settings and run the subcommand; exits with its status."""
-    args = vars(_parser(server).parse_args(argv))
+    argv = sys.argv[1:] if argv is None else argv
+    # No arguments (how hosts usually launch a server): serve with the environment's settings,
+    # without building the parser for every setting's flag - a few ms of every cold start.
+    args = vars(_parser(server).parse_args(argv)) if argv else {}
     command = args.pop("command", None) or "serve"
     verbose = int(args.pop("verbose", 0) or 0)
     tool = args.pop("tool", None)
