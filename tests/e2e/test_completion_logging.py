@@ -128,3 +128,29 @@ async def test_log_messages_follow_the_requests_opt_in_on_the_2026_protocol() ->
     async with Client(_logging_server(), logging_callback=on_log, log_level="error") as client:
         await client.call_tool("noisy", {})
         assert received == ["error"]
+
+
+async def test_a_log_line_that_cannot_be_formatted_does_not_spoil_the_result() -> None:
+    server = MonitorServer("log-test", version="0.0.0", instructions="a bad log call")
+    log = logging.getLogger("monitor_common.log_test")
+
+    @server.tool()
+    async def sloppy() -> CheckResult:
+        """Log with arguments that do not fit the format, then answer ok."""
+        started = Stopwatch()
+        log.warning("retried %d times", "three")  # %d of a string: getMessage raises TypeError
+        return CheckResult.build(summary="done", findings=[], started=started)
+
+    received: list[LoggingMessageNotificationParams] = []
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        received.append(params)
+
+    logging.raiseExceptions, saved = False, logging.raiseExceptions  # the stderr handler stays quiet
+    try:
+        async with Client(server, mode="legacy", logging_callback=on_log) as client:
+            result = await client.call_tool("sloppy", {})
+    finally:
+        logging.raiseExceptions = saved
+    assert not result.is_error, result.content
+    assert [m.data for m in received] == ["retried %d times ('three',)"]

@@ -324,10 +324,12 @@ class MonitorServer(MCPServer):
             level = _mcp_level(record)
             if level not in allowed:
                 continue
+            try:
+                text = record.getMessage()
+            except (TypeError, ValueError):  # a log call whose arguments do not fit its format
+                text = f"{record.msg!s} {record.args!r}"
             message = LoggingMessageNotification(
-                params=LoggingMessageNotificationParams(
-                    level=level, logger=record.name, data=record.getMessage()
-                )
+                params=LoggingMessageNotificationParams(level=level, logger=record.name, data=text)
             )
             try:
                 await session.send_notification(message, related_request_id=request.request_id)
