@@ -1,6 +1,8 @@
 """The MCP tool declarations of dns-monitor; the checks themselves live in the engine modules."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here (unlike elsewhere, see STYLE.md): the SDK evaluates
+# every tool signature's annotations several times when it registers the tools, and string
+# annotations make that a compile and eval per parameter - some ms of every cold start.
 
 from typing import Annotated, Literal
 

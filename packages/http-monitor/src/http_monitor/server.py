@@ -4,7 +4,9 @@ Each tool parses its input, calls one engine function and returns its result mod
 imported inside the tools so that start-up does not load httpx2 and friends.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here (unlike elsewhere, see STYLE.md): the SDK evaluates
+# every tool signature's annotations several times when it registers the tools, and string
+# annotations make that a compile and eval per parameter - some ms of every cold start.
 
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -52,7 +54,7 @@ ExpectStatus = Annotated[str, Field(description='Statuses that count as up, e.g.
 
 
 @lru_cache(maxsize=8)
-def _resolver(settings: Settings) -> Resolver | None:
+def _resolver(settings: Settings) -> "Resolver | None":
     # One resolver per settings, so that the shared connection pools (keyed by it) are reused.
     return settings.target_resolver
 
