@@ -429,3 +429,28 @@ async def test_a_headers_check_held_back_says_unknown_in_its_summary_too(target:
     result = await call(http_monitor.server, "http_security_headers", url=target.url(), timeout_s=0.5)
     assert [f["code"] for f in result["findings"]] == ["rate_limited"]
     assert result["verdict"] == "unknown" and result["summary"].startswith("unknown: "), result["summary"]
+
+
+async def test_many_names_of_one_server_share_its_limit(target: Target) -> None:
+    # Each name has a bucket of its own, but every connection also takes a token of the address
+    # it dials: a thousand wildcard names pointing at one server cannot multiply its limit.
+    import http_monitor.server
+
+    def url(name: str) -> str:
+        return f"http://{name}.example.test:{target.port}/"
+
+    use(0.05)  # a burst of one, then one request per 20 s: no refill while the test runs
+    first = await call(http_monitor.server, "http_check", url=url("a"), connect_ip=target.host)
+    assert first["verdict"] == "ok"
+    second = await call(http_monitor.server, "http_check", url=url("b"), connect_ip=target.host, timeout_s=1)
+    assert [f["code"] for f in second["findings"]] == ["rate_limited"]
+    assert target.host in second["findings"][0]["message"]
+    assert len(target.connections) == 1  # held back before dialling
+    # With time to wait it waits for the address's slot (2.5 s at 0.4/s), and the wait is not
+    # counted as connect time.
+    use(0.4)
+    await call(http_monitor.server, "http_check", url=url("c"), connect_ip=target.host)
+    waited = await call(http_monitor.server, "http_check", url=url("d"), connect_ip=target.host, timeout_s=6)
+    assert waited["verdict"] == "ok" and len(target.connections) == 3
+    assert limiter().stats().delayed == 1
+    assert waited["timings_ms"]["connect"] < 500 < limiter().stats().waited_s * 1000

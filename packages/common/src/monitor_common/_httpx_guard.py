@@ -36,7 +36,7 @@ import httpx2
 
 from monitor_common.errors import TargetError
 from monitor_common.netpolicy import NetworkPolicy, Resolver, resolve
-from monitor_common.ratelimit import acquire
+from monitor_common.ratelimit import acquire, acquire_address
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
 __all__ = ["GuardedBackend", "GuardedTransport", "guarded_client", "guarded_transport"]
@@ -100,6 +100,7 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         reasons: list[str] = []
         for ip in addresses:
             self.policy.check(ip, host=host)  # the address about to be dialled is the one that counts
+            await acquire_address(ip, host, timeout)  # many names of one server share its limit
             try:
                 return await self._backend.connect_tcp(
                     ip.compressed,

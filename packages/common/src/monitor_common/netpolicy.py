@@ -36,7 +36,7 @@ import anyio
 import anyio.abc
 
 from monitor_common.errors import PolicyError, TargetError
-from monitor_common.ratelimit import acquire
+from monitor_common.ratelimit import acquire, acquire_address
 from monitor_common.targets import IPAddress, parse_host, parse_hostname, parse_ip
 
 if TYPE_CHECKING:
@@ -502,7 +502,8 @@ async def open_tcp(
     attempt separately. The peer's address is `stream.extra(SocketAttribute.remote_address)`.
 
     Every call takes a token of the per-host rate limit for `host` first (`ratelimit.acquire`,
-    waiting at most `timeout` and the enclosing deadline).
+    waiting at most `timeout` and the enclosing deadline), and one of each address it dials when
+    `host` is a name (`ratelimit.acquire_address`).
 
     Raises PolicyError (refused by the policy, before any packet is sent), ResolutionError,
     TargetError (a malformed `connect_ip`), RateLimited (over the rate limit, nothing sent),
@@ -515,6 +516,7 @@ async def open_tcp(
     failures: list[tuple[IPAddress, OSError]] = []
     for ip in addresses:
         policy.check(ip, host=host)  # the address about to be dialled is the one that counts
+        await acquire_address(ip, host, timeout)  # many names of one server share its limit
         try:
             with anyio.fail_after(timeout):
                 return await anyio.connect_tcp(ip.compressed, port)

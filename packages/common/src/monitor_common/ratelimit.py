@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from monitor_common.errors import LimitError, TargetError
-from monitor_common.targets import parse_ip
+from monitor_common.targets import IPAddress, parse_ip
 
 if TYPE_CHECKING:
     from monitor_common.config import Settings
@@ -269,8 +269,7 @@ async def acquire(host: str, timeout: float | None = None) -> float:  # noqa: AS
 
     The wait and the request after it must fit in `timeout` (None: no cap) and in the deadline of
     the enclosing anyio cancel scopes (see `_budget`); otherwise RateLimited is raised before
-    anything is sent. The wait is added to
-    the `wait_meter` open in this task, if any.
+    anything is sent. The wait is added to the `wait_meter` open in this task, if any.
     """
     current = limiter()
     if not current.enabled:
@@ -282,9 +281,29 @@ async def acquire(host: str, timeout: float | None = None) -> float:  # noqa: AS
     return waited
 
 
+async def acquire_address(ip: IPAddress, host: str, timeout: float | None = None) -> float:  # noqa: ASYNC109
+    """Wait for a token of the address about to be dialled for `host`; the seconds waited.
+
+    A request takes a token of the host it names (`acquire`); a connection to a name takes one
+    of the address as well, so that many names of one server (wildcard DNS, `connect_ip`) share
+    that server's limit instead of having one each. A host written as that very address has
+    paid already. The wait also counts in the `wait_meter` as `connect_waited_s`, which the HTTP
+    checks take out of their connect phase.
+    """
+    address = (getattr(ip, "ipv4_mapped", None) or ip).compressed
+    if host_key(host) == address:
+        return 0.0
+    waited = await acquire(address, timeout)
+    meter = _meter.get()
+    if meter is not None and waited:
+        meter.connect_waited_s += waited
+    return waited
+
+
 @dataclass(slots=True)
 class WaitMeter:
     waited_s: float = 0.0
+    connect_waited_s: float = 0.0  # the part of waited_s spent inside a connect (acquire_address)
 
 
 _meter: contextvars.ContextVar[WaitMeter | None] = contextvars.ContextVar("ratelimit_meter", default=None)

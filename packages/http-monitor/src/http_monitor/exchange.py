@@ -225,7 +225,8 @@ class Walk:
                 remote_ip=_remote_ip(stream) if self.details else None,
                 tls=_tls(stream) if url.scheme == "https" else None,
                 dns_ms=dns_ms,
-                connect_ms=trace.span_ms("connect_tcp"),
+                # A wait for the dialled address's rate-limit slot happens inside the connect span.
+                connect_ms=round(max(trace.span_ms("connect_tcp") - meter.connect_waited_s * 1000, 0.0), 2),
                 tls_ms=trace.span_ms("start_tls"),
                 ttfb_ms=trace.ttfb_ms(),
             )
