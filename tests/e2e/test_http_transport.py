@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from support.certs import Leaf
 from support.http_server import HttpServer
-from support.mcp_http import INIT
+from support.mcp_http import INIT, serving
 from support.mcp_http import MCP_HEADERS as HEADERS
 from support.ports import free_port
 
@@ -26,46 +24,11 @@ from e2e.helpers import LOOPBACK_ENV, child_env, run_cli
 TOKEN = "test-token-0123456789abcdef"
 
 
-@contextmanager
-def _serving(module: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`module` serving streamable HTTP on a free loopback port; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module, "serve", "--transport", "http", "--port", str(port), *args],
-        env=child_env(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"server did not start: {proc.stderr.read() if proc.stderr else ''}"
-                    ) from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-    # Over HTTP the protocol does not use stdout, so nothing at all may appear there.
-    assert out == b""
-
-
 @pytest.fixture
 def http_mcp() -> Iterator[str]:
     """mcp-http-monitor serving streamable HTTP on loopback with a token; yields its base URL."""
-    with _serving("http_monitor", env={**LOOPBACK_ENV, "MCP_MONITOR_AUTH_TOKEN": TOKEN}) as url:
-        yield url
+    with serving("http_monitor", env={**LOOPBACK_ENV, "MCP_MONITOR_AUTH_TOKEN": TOKEN}) as served:
+        yield served.url
 
 
 async def test_401_without_token(http_mcp: str) -> None:
@@ -147,9 +110,9 @@ async def test_stateless_mode_answers_without_a_session(stateless: bool, status:
     # Replicas behind a load balancer cannot share sessions; stateless mode needs none.
     request = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
     headers = {**HEADERS, "mcp-protocol-version": "2025-06-18"}
-    with _serving("dns_monitor", "--http-stateless", str(stateless).lower()) as url:
+    with serving("dns_monitor", "--http-stateless", str(stateless).lower()) as served:
         async with httpx2.AsyncClient() as client:
-            response = await client.post(f"{url}/mcp", json=request, headers=headers)
+            response = await client.post(served.mcp_url, json=request, headers=headers)
     assert response.status_code == status
     if stateless:
         assert '"dns_lookup"' in response.text
