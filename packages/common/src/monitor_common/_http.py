@@ -58,20 +58,25 @@ class BearerAuth:
                 break
         if not hmac.compare_digest(supplied, self._expected):
             body = b'{"error":"unauthorized","error_description":"missing or wrong bearer token"}'
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"www-authenticate", b'Bearer realm="mcp-monitor"'),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _send_json(send, 401, body, (b"www-authenticate", b'Bearer realm="mcp-monitor"'))
             return
         await self._app(scope, receive, send)
+
+
+async def _send_json(send: Send, status: int, body: bytes, *headers: tuple[bytes, bytes]) -> None:
+    """Answer the request with `status` and the JSON `body` (plus `headers`), bypassing the app."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class ProtocolErrors:
@@ -104,18 +109,7 @@ class ProtocolErrors:
         body = b"".join(chunks)
         error = None if more else _invalid_request(body)
         if error is not None:
-            payload = error.model_dump_json(by_alias=True, exclude_unset=True).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 400,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})
+            await _send_json(send, 400, error.model_dump_json(by_alias=True, exclude_unset=True).encode())
             return
         replayed = False
 
