@@ -54,6 +54,7 @@ from monitor_common.targets import IPAddress, parse_ip
 
 if TYPE_CHECKING:
     from monitor_common.config import Settings
+    from monitor_common.results import Finding
 
 __all__ = [
     "RATE_LIMITED",
@@ -95,6 +96,12 @@ class RateLimited(LimitError):
             f"calls to {self.host} come faster than {self.rate:g}/s: space them out, "
             "or pass a timeout long enough to wait for a slot"
         )
+
+    def finding(self, what: str) -> Finding:
+        """The `rate_limited` finding (unknown: nothing was learnt) for `what` was not done."""
+        from monitor_common.results import Finding, Verdict
+
+        return Finding(severity=Verdict.UNKNOWN, code=RATE_LIMITED, message=f"{what}: {self}", hint=self.hint)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor_common.errors import PolicyError, TargetError
 from monitor_common.netpolicy import ResolutionError
-from monitor_common.ratelimit import RATE_LIMITED, RateLimited, wait_meter
+from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Verdict
 from monitor_common.targets import parse_url, redact_url
 
@@ -127,12 +127,7 @@ class Walk:
                 self.failure = timeout_finding("dns", self.timeout, self.current_url)
                 return
             except RateLimited as exc:
-                self.failure = Finding(
-                    severity=Verdict.UNKNOWN,
-                    code=RATE_LIMITED,
-                    message=f"{self.current_url} was not requested: {exc}",
-                    hint=exc.hint,
-                )
+                self.failure = exc.finding(f"{self.current_url} was not requested")
                 return
             except (ResolutionError, httpx2.HTTPError, httpx2.InvalidURL) as exc:
                 self.failure = failure_finding(exc, self.phase, self.current_url)

@@ -19,7 +19,7 @@ import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
 from monitor_common.errors import InputError
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
-from monitor_common.ratelimit import RATE_LIMITED, RateLimited, wait_meter
+from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
@@ -150,14 +150,7 @@ async def tcp_check(
                         )
                     )
         except RateLimited as exc:
-            findings.append(
-                Finding(
-                    severity=Verdict.UNKNOWN,
-                    code=RATE_LIMITED,
-                    message=f"{name}:{port} was not contacted: {exc}",
-                    hint=exc.hint,
-                )
-            )
+            findings.append(exc.finding(f"{name}:{port} was not contacted"))
         except ResolutionError as exc:
             findings.append(
                 Finding(
