@@ -70,7 +70,7 @@ async def test_a_stdio_server_runs_the_stored_watches(tmp_path: Path, http_serve
 def test_an_http_server_runs_the_stored_watches(tmp_path: Path, http_server: HttpServer) -> None:
     import time
 
-    from e2e.test_http_transport import _serving  # pyright: ignore[reportPrivateUsage]
+    from support.mcp_http import serving
 
     env = env_for(tmp_path, MCP_MONITOR_WATCH_MIN_INTERVAL_S="0.2")
     url = http_server.url_for("/status/200?over=http")
@@ -78,7 +78,7 @@ def test_an_http_server_runs_the_stored_watches(tmp_path: Path, http_server: Htt
         "http_monitor", "call", "http_watch", "action=add", "name=h", f"url={url}", "interval_s=0.3", env=env
     )
     assert added.returncode == 0, added.stderr
-    with _serving("http_monitor", env=env):
+    with serving("http_monitor", env=env):
         deadline = time.monotonic() + 15
         while http_server.count("/status/200") < 4:
             assert time.monotonic() < deadline, "the HTTP server ran no watches"
