@@ -94,12 +94,17 @@ class Settings:
         parsed = parse_host_port(self.resolver, default_port=53)
         return dns_resolver(str(parsed.host.ip), parsed.port)
 
-    def clamp_timeout(self, timeout_s: float | None) -> float:
-        """The timeout a check should use: the caller's, else the default, never above the maximum."""
+    def clamp_timeout(self, timeout_s: float | None, *, scale: float = 1.0) -> float:
+        """The timeout a check should use: the caller's, else the default, never above the maximum.
+
+        `scale` derives a tool's own default from `MCP_MONITOR_TIMEOUT_S` where one call does more
+        or less than one check (a single DNS question takes half, a TLS scan's many handshakes
+        three times); the README's settings table lists each. It never applies to a caller's value.
+        """
         from monitor_common.errors import LimitError
 
         if timeout_s is None:
-            return min(self.timeout_s, self.max_timeout_s)
+            return min(self.timeout_s * scale, self.max_timeout_s)
         if not timeout_s > 0:  # also NaN, which compares false to everything
             raise LimitError(f"timeout_s must be positive, got {timeout_s}: use e.g. timeout_s=10")
         if timeout_s > self.max_timeout_s:

@@ -35,16 +35,16 @@ mcp = MonitorServer(
     ),
 )
 
-DEFAULT_TIMEOUT_S = 5.0
+# One DNS question needs less than a whole check: the lookups default to half of
+# MCP_MONITOR_TIMEOUT_S (5 s at the default 10), as the settings table says.
+QUESTION_TIMEOUT_SCALE = 0.5
 
-Timeout = Annotated[float | None, Field(description="Seconds (default 5)")]
+Timeout = Annotated[float | None, Field(description="Seconds (default half the server's)")]
+CheckTimeout = float | None  # seconds for the whole check, default the server's (MCP_MONITOR_TIMEOUT_S)
 
 
 def _timeout(timeout_s: float | None) -> float:
-    settings = get_settings()
-    return settings.clamp_timeout(
-        timeout_s if timeout_s is not None else min(DEFAULT_TIMEOUT_S, settings.timeout_s)
-    )
+    return get_settings().clamp_timeout(timeout_s, scale=QUESTION_TIMEOUT_SCALE)
 
 
 @mcp.tool()
@@ -139,7 +139,7 @@ async def reverse_dns(
 @mcp.tool()
 async def dns_delegation(
     domain: Annotated[str, Field(description="Zone, e.g. example.com")],
-    timeout_s: Annotated[float | None, Field(description="Seconds (default 10)")] = None,
+    timeout_s: CheckTimeout = None,
 ) -> DelegationResult:
     """Check a zone's delegation from the root: lame servers, glue, NS and SOA mismatches."""
     from dns_monitor.anchors import load_root_hints
@@ -150,9 +150,7 @@ async def dns_delegation(
         domain,
         policy=settings.network_policy,
         hints=load_root_hints(settings.dns_root_hints),
-        timeout_s=settings.clamp_timeout(
-            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
-        ),
+        timeout_s=settings.clamp_timeout(timeout_s),
     )
 
 
@@ -160,7 +158,7 @@ async def dns_delegation(
 async def dnssec_check(
     domain: Annotated[str, Field(description="Zone or a name in it")],
     warn_days: Annotated[float, Field(description="Warn when an RRSIG expires sooner", gt=0)] = 7,
-    timeout_s: Annotated[float | None, Field(description="Seconds (default 10)")] = None,
+    timeout_s: CheckTimeout = None,
 ) -> DnssecResult:
     """Validate DNSSEC from the root to a zone: secure, insecure or bogus, and the broken link."""
     from dns_monitor.anchors import load_root_hints, load_trust_anchors
@@ -173,9 +171,7 @@ async def dnssec_check(
         hints=load_root_hints(settings.dns_root_hints),
         anchors=load_trust_anchors(settings.dns_trust_anchors),
         warn_days=warn_days,
-        timeout_s=settings.clamp_timeout(
-            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
-        ),
+        timeout_s=settings.clamp_timeout(timeout_s),
     )
 
 
@@ -184,7 +180,7 @@ async def email_auth_check(
     domain: Annotated[str, Field(description="Mail domain")],
     dkim_selectors: Annotated[list[str] | None, Field(description="DKIM selectors (s=)")] = None,
     server: Annotated[str | None, Field(description="Resolver; default the system's")] = None,
-    timeout_s: Annotated[float | None, Field(description="Seconds (default 10)")] = None,
+    timeout_s: CheckTimeout = None,
 ) -> EmailAuthResult:
     """Check why mail is spam or spoofable: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI."""
     from dns_monitor.email import email_auth_check as run
@@ -197,9 +193,7 @@ async def email_auth_check(
         server=server,
         system_resolver=settings.resolver,
         resolver=settings.target_resolver,
-        timeout_s=settings.clamp_timeout(
-            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
-        ),
+        timeout_s=settings.clamp_timeout(timeout_s),
     )
 
 
@@ -208,7 +202,7 @@ async def domain_expiry(
     domain: Annotated[str, Field(description="Registered domain")],
     warn_days: Annotated[float, Field(description="Warn within days", ge=0)] = 30,
     critical_days: Annotated[float, Field(description="Critical within days", ge=0)] = 7,
-    timeout_s: Annotated[float | None, Field(description="Seconds (default 10)")] = None,
+    timeout_s: CheckTimeout = None,
 ) -> DomainExpiryResult:
     """Check when a domain's registration expires, its registrar and status (RDAP)."""
     from dns_monitor.rdap import domain_expiry as run
@@ -221,9 +215,7 @@ async def domain_expiry(
         config=parse_rdap_config(settings.rdap_url),
         warn_days=warn_days,
         critical_days=critical_days,
-        timeout_s=settings.clamp_timeout(
-            timeout_s if timeout_s is not None else min(10.0, settings.max_timeout_s)
-        ),
+        timeout_s=settings.clamp_timeout(timeout_s),
         resolver=settings.target_resolver,
     )
 

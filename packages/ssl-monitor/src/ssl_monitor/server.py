@@ -130,21 +130,23 @@ def cert_decode(
     return run(pem)
 
 
+TLS_SCAN_TIMEOUT_SCALE = 3.0
+
+
 @mcp.tool()
 async def tls_scan(
     host: Host,
     port: OptionalPort = None,
     sni: Sni = None,
     starttls: StartTLS = None,
-    timeout_s: Annotated[float | None, Field(description="Seconds (default 30)")] = None,
+    timeout_s: Annotated[float | None, Field(description="Seconds (default 3x the server's)")] = None,
 ) -> TlsScanResult:
     """Scan which TLS versions, cipher suites and ALPN protocols a server accepts (is TLS 1.0 on?)."""
     from ssl_monitor.scan import tls_scan as run
 
     settings = get_settings()
-    timeout = settings.clamp_timeout(
-        timeout_s if timeout_s is not None else min(30.0, settings.max_timeout_s)
-    )
+    # A scan is many handshakes, one per version and suite offered: three checks' worth.
+    timeout = settings.clamp_timeout(timeout_s, scale=TLS_SCAN_TIMEOUT_SCALE)
     return await run(
         host,
         policy=settings.network_policy,
