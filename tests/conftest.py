@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from monitor_common.config import Settings
+    from monitor_common.context import CheckContext
 
 # Proxy and TLS variables would route test traffic elsewhere or change which CAs are trusted;
 # MCP_MONITOR_* variables would change the settings under test.
@@ -48,6 +49,15 @@ def allow_loopback() -> Settings:
     settings = Settings(allow_networks=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")))
     set_settings(settings)
     return settings
+
+
+@pytest.fixture
+def loopback_ctx(allow_loopback: Settings) -> CheckContext:
+    """The check context of `allow_loopback`'s settings, for tests that call an engine directly
+    (the same context, rate limiter included, that the tools of this test use)."""
+    from monitor_common.context import get_context
+
+    return get_context()
 
 
 from support.dns_fixtures import *  # noqa: E402, F403

@@ -29,14 +29,17 @@ import functools
 import os
 import ssl
 from collections.abc import Iterable, Mapping
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httpcore2
 import httpx2
 
 from monitor_common.errors import TargetError
-from monitor_common.netpolicy import NetworkPolicy, Resolver, resolve
+from monitor_common.netpolicy import resolve
 from monitor_common.ratelimit import acquire, acquire_address
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
 __all__ = ["GuardedBackend", "GuardedTransport", "guarded_client", "guarded_transport"]
@@ -46,25 +49,29 @@ _DEFAULT_RESOLVE_TIMEOUT = 5.0
 
 
 class GuardedBackend(httpcore2.AsyncNetworkBackend):
-    """An httpcore2 network backend that dials only addresses the policy permits.
+    """An httpcore2 network backend that dials only addresses the context's policy permits.
 
     `connect_ip` maps host names to the address to dial instead of resolving them (curl
     --resolve semantics, for any port); those addresses are checked like resolved ones.
-    `family` (socket.AF_INET / AF_INET6 / None) and `resolver` are passed to `resolve`.
+    `pinned` maps host names to the addresses a check already resolved (and the policy already
+    passed) with `netpolicy.resolve`: those are dialled as they are, so a name is looked up and
+    its addresses checked once per connection, not once by the check and again here. Other names
+    are resolved with the context's resolver, for `family` (socket.AF_INET / AF_INET6 / None).
     """
 
     def __init__(
         self,
-        policy: NetworkPolicy,
+        ctx: CheckContext,
         *,
         connect_ip: Mapping[str, str] | None = None,
         family: int | None = None,
-        resolver: Resolver | None = None,
+        pinned: Mapping[str, list[IPAddress]] | None = None,
         backend: httpcore2.AsyncNetworkBackend | None = None,
     ) -> None:
-        self.policy = policy
+        self.ctx = ctx
+        self.policy = ctx.policy
         self.family = family
-        self.resolver = resolver
+        self.pinned = pinned
         self.connect_ip: dict[str, IPAddress] = {}
         for name, address in (connect_ip or {}).items():
             ip = parse_ip(address)
@@ -82,9 +89,13 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         if override is not None:
             self.policy.check(override, host=host)
             return [override]
+        if self.pinned is not None:
+            known = self.pinned.get(host.lower().rstrip("."))
+            if known is not None:
+                return known  # resolved and checked by the check itself (Session.resolve)
         resolve_timeout = _DEFAULT_RESOLVE_TIMEOUT if timeout is None else timeout
         return await resolve(
-            host, self.policy, family=self.family, timeout=resolve_timeout, resolver=self.resolver
+            host, self.policy, family=self.family, timeout=resolve_timeout, resolver=self.ctx.resolver
         )
 
     async def connect_tcp(
@@ -95,12 +106,12 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
+        # Every address returned was checked against the policy: what is dialled is what was checked.
         addresses = await self._addresses(host, timeout)
         failure: httpcore2.ConnectError | httpcore2.ConnectTimeout | None = None
         reasons: list[str] = []
         for ip in addresses:
-            self.policy.check(ip, host=host)  # the address about to be dialled is the one that counts
-            await acquire_address(ip, host, timeout)  # many names of one server share its limit
+            await acquire_address(self.ctx.limiter, ip, host, timeout)  # many names of one server share its limit
             try:
                 return await self._backend.connect_tcp(
                     ip.compressed,
@@ -150,13 +161,13 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
 
     def __init__(
         self,
-        policy: NetworkPolicy,
+        ctx: CheckContext,
         *,
         verify: ssl.SSLContext | bool = True,
         http2: bool = False,
         connect_ip: Mapping[str, str] | None = None,
         family: int | None = None,
-        resolver: Resolver | None = None,
+        pinned: Mapping[str, list[IPAddress]] | None = None,
         limits: httpx2.Limits | None = None,
         retries: int = 0,
     ) -> None:
@@ -165,7 +176,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         )
         ssl_context = httpx2.create_ssl_context(verify=verify)
         super().__init__(verify=ssl_context, http2=http2, limits=limits, trust_env=False, retries=retries)
-        self.backend = GuardedBackend(policy, connect_ip=connect_ip, family=family, resolver=resolver)
+        self.backend = GuardedBackend(ctx, connect_ip=connect_ip, family=family, pinned=pinned)
         # The parent built a pool with the default backend; this one is the same but for the backend.
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=ssl_context,
@@ -185,7 +196,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
             self.backend.policy.check(literal, host=host)
         # Per request, not per connection: a pooled connection is reused without being dialled.
         timeouts = cast("dict[str, float | None]", request.extensions.get("timeout") or {})
-        await acquire(host, timeouts.get("pool"))
+        await acquire(self.backend.ctx.limiter, host, timeouts.get("pool"))
         return await super().handle_async_request(request)
 
 
@@ -198,34 +209,34 @@ def _literal(host: str) -> IPAddress | None:
 
 
 def guarded_transport(
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     *,
     verify: ssl.SSLContext | bool = True,
     http2: bool = False,
     connect_ip: Mapping[str, str] | None = None,
     family: int | None = None,
-    resolver: Resolver | None = None,
+    pinned: Mapping[str, list[IPAddress]] | None = None,
     limits: httpx2.Limits | None = None,
 ) -> httpx2.AsyncHTTPTransport:
-    """An httpx2 transport that connects only to addresses `policy` permits.
+    """An httpx2 transport that connects only to addresses the context's policy permits.
 
     Defaults: verify=True (system CAs, or SSL_CERT_FILE/SSL_CERT_DIR), HTTP/1.1 only, no
-    connect_ip overrides, both address families, the system resolver, limits of 100 connections
-    and 20 kept alive. No proxies are used.
+    connect_ip overrides, both address families, nothing pinned (names are looked up with the
+    context's resolver), limits of 100 connections and 20 kept alive. No proxies are used.
     """
     return GuardedTransport(
-        policy,
+        ctx,
         verify=verify,
         http2=http2,
         connect_ip=connect_ip,
         family=family,
-        resolver=resolver,
+        pinned=pinned,
         limits=limits,
     )
 
 
 def guarded_client(
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     *,
     timeout: float | httpx2.Timeout,
     verify: ssl.SSLContext | bool = True,
@@ -233,18 +244,16 @@ def guarded_client(
     follow_redirects: bool = False,
     connect_ip: Mapping[str, str] | None = None,
     family: int | None = None,
-    resolver: Resolver | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx2.AsyncClient:
-    """An httpx2.AsyncClient whose every connection, redirect hops included, obeys `policy`.
+    """An httpx2.AsyncClient whose every connection, redirect hops included, obeys the context's
+    policy and rate limit, and looks names up with its resolver.
 
     Defaults as for `guarded_transport`; redirects are not followed unless asked, environment
     proxies and .netrc are ignored. PolicyError and ResolutionError propagate unchanged from
     `send()`/`get()`; connection failures are httpx2.ConnectError / ConnectTimeout as usual.
     """
-    transport = guarded_transport(
-        policy, verify=verify, http2=http2, connect_ip=connect_ip, family=family, resolver=resolver
-    )
+    transport = guarded_transport(ctx, verify=verify, http2=http2, connect_ip=connect_ip, family=family)
     return httpx2.AsyncClient(
         transport=transport,
         timeout=timeout,

@@ -6,8 +6,9 @@ then the default. A malformed value, or an `MCP_MONITOR_*` variable that names n
 that would otherwise be ignored silently), fails at start-up with a `ConfigError` naming the
 variable or flag, so an operator never runs with a setting they did not mean.
 
-The settings in force are kept process-wide (`get_settings()` / `set_settings()`): the tool
-functions of each server read them, the engines receive what they need as arguments.
+The settings in force are kept process-wide (`get_settings()` / `set_settings()`) and read by
+`serve` and the tool layer only: what the checks need is built from them once, as a
+`context.CheckContext`, and passed down.
 """
 
 from __future__ import annotations
@@ -17,14 +18,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from monitor_common.errors import ConfigError
-
-if TYPE_CHECKING:
-    # Imported where used: the address policy (and its rate limiter and target parsing) is only
-    # needed once a check runs, not to start the server and list its tools.
-    from monitor_common.netpolicy import NetworkPolicy, Resolver
 
 __all__ = ["ENV_PREFIX", "Settings", "get_settings", "set_settings", "setting_specs"]
 
@@ -71,48 +67,8 @@ class Settings:
     watch_min_interval_s: float = 10.0
     watch_concurrency: int = 50
     rate_limit_per_host: float = 10.0
-
-    @property
-    def network_policy(self) -> NetworkPolicy:
-        """The address policy these settings describe (default deny for internal addresses)."""
-        from monitor_common.netpolicy import NetworkPolicy
-
-        return NetworkPolicy(
-            allow_private=self.allow_private,
-            allow_networks=self.allow_networks,
-            allow_hosts=self.allow_hosts,
-        )
-
-    @property
-    def target_resolver(self) -> Resolver | None:
-        """The resolver for target names: the configured DNS server, or None for the system's."""
-        if self.resolver is None:
-            return None
-        from monitor_common.netpolicy import dns_resolver
-        from monitor_common.targets import parse_host_port
-
-        parsed = parse_host_port(self.resolver, default_port=53)
-        return dns_resolver(str(parsed.host.ip), parsed.port)
-
-    def clamp_timeout(self, timeout_s: float | None, *, scale: float = 1.0) -> float:
-        """The timeout a check should use: the caller's, else the default, never above the maximum.
-
-        `scale` derives a tool's own default from `MCP_MONITOR_TIMEOUT_S` where one call does more
-        or less than one check (a single DNS question takes half, a TLS scan's many handshakes
-        three times); the README's settings table lists each. It never applies to a caller's value.
-        """
-        from monitor_common.errors import LimitError
-
-        if timeout_s is None:
-            return min(self.timeout_s * scale, self.max_timeout_s)
-        if not timeout_s > 0:  # also NaN, which compares false to everything
-            raise LimitError(f"timeout_s must be positive, got {timeout_s}: use e.g. timeout_s=10")
-        if timeout_s > self.max_timeout_s:
-            raise LimitError(
-                f"timeout_s={timeout_s} exceeds the server's maximum of {self.max_timeout_s} s: pass a smaller "
-                f"value (the operator can raise the limit with {ENV_PREFIX}MAX_TIMEOUT_S)"
-            )
-        return timeout_s
+    cert_warn_days: int = 21
+    cert_critical_days: int = 7
 
     @classmethod
     def load(
@@ -160,6 +116,11 @@ class Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError(
                 f"{ENV_PREFIX}TLS_CERT and {ENV_PREFIX}TLS_KEY (--tls-cert/--tls-key) must be given together"
+            )
+        if self.cert_critical_days > self.cert_warn_days:
+            raise ConfigError(
+                f"{ENV_PREFIX}CERT_CRITICAL_DAYS={self.cert_critical_days} is above "
+                f"{ENV_PREFIX}CERT_WARN_DAYS={self.cert_warn_days}"
             )
         if self.max_timeout_s < self.timeout_s:
             raise ConfigError(
@@ -393,6 +354,13 @@ _SPECS: tuple[_Spec, ...] = (
         "10",
         "requests per second this process sends to one target host, all calls together (0: no limit)",
     ),
+    _Spec(
+        "cert_warn_days",
+        _positive_int,
+        "21",
+        "a certificate that expires within this many days is a warning (http-monitor and ssl-monitor)",
+    ),
+    _Spec("cert_critical_days", _positive_int, "7", "a certificate that expires within this many days is critical"),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"

@@ -15,9 +15,12 @@ rebinding, an answer that changes between the two lookups.
     classify(ip)                   why an address is internal, or None
     NetworkPolicy.check(ip, host)  raise PolicyError unless permitted
     resolve(host, policy)          the permitted addresses of a name or literal
-    open_tcp(host, port, policy)   a connected anyio stream to a permitted address
+    open_tcp(host, port, ctx)      a connected anyio stream to a permitted address
     dns_resolver(nameserver)       a resolver that asks one nameserver (dnspython)
-    guarded_client(policy, ...)    an httpx2.AsyncClient that enforces the policy (lazy import)
+    guarded_client(ctx, ...)       an httpx2.AsyncClient that enforces the policy (lazy import)
+
+`open_tcp` and the guarded clients take the check context (`context.CheckContext`): its policy,
+its resolver for target names and its rate limiter.
 
 Infrastructure the operator configured (the system resolver, a nameserver given to
 `dns_resolver`) is not subject to the policy: only the targets a caller names are.
@@ -41,6 +44,7 @@ from monitor_common.targets import IPAddress, parse_host, parse_hostname, parse_
 
 if TYPE_CHECKING:
     from monitor_common._httpx_guard import GuardedBackend, guarded_client, guarded_transport
+    from monitor_common.context import CheckContext
 
 __all__ = [
     "CATEGORIES",
@@ -443,15 +447,14 @@ def dns_resolver(nameserver: str, port: int = 53, *, timeout: float = 5.0) -> Re
 
 async def _addresses(
     host: str,
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     *,
     family: int | None,
     timeout: float | None,  # noqa: ASYNC109 - passed on to resolve()
     connect_ip: str | IPAddress | None,
-    resolver: Resolver | None,
 ) -> list[IPAddress]:
     if connect_ip is None:
-        return await resolve(host, policy, family=family, timeout=timeout, resolver=resolver)
+        return await resolve(host, ctx.policy, family=family, timeout=timeout, resolver=ctx.resolver)
     _check_family(family)
     ip = connect_ip if isinstance(connect_ip, IPv4Address | IPv6Address) else parse_ip(connect_ip)
     if ip is None:
@@ -461,7 +464,7 @@ async def _addresses(
             f"connect_ip {ip} is an IPv{ip.version} address, but {_FAMILIES[family]} is required"
         )
     # An override chooses the address, not the permission: it is checked like a resolved one.
-    policy.check(ip, host=host)
+    ctx.policy.check(ip, host=host)
     return [ip]
 
 
@@ -488,35 +491,34 @@ def _connect_failure(
 async def open_tcp(
     host: str,
     port: int,
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     *,
     timeout: float,  # noqa: ASYNC109 - per step (lookup, each attempt), which one scope cannot express
     family: int | None = None,
     connect_ip: str | IPAddress | None = None,
-    resolver: Resolver | None = None,
 ) -> anyio.abc.SocketStream:
     """A TCP connection to the first permitted address of `host` that accepts within `timeout`.
 
-    With `connect_ip` that address is dialled instead of resolving `host` (like curl --resolve),
-    and it is still checked against the policy. `timeout` bounds the lookup and each connection
-    attempt separately. The peer's address is `stream.extra(SocketAttribute.remote_address)`.
+    `host` is looked up once, with the context's resolver, and each address it stands for is
+    checked against the context's policy once, before anything is dialled. With `connect_ip`
+    that address is dialled instead of resolving `host` (like curl --resolve), and it is still
+    checked against the policy. `timeout` bounds the lookup and each connection attempt
+    separately. The peer's address is `stream.extra(SocketAttribute.remote_address)`.
 
-    Every call takes a token of the per-host rate limit for `host` first (`ratelimit.acquire`,
-    waiting at most `timeout` and the enclosing deadline), and one of each address it dials when
-    `host` is a name (`ratelimit.acquire_address`).
+    Every call takes a token of the context's per-host rate limit for `host` first
+    (`ratelimit.acquire`, waiting at most `timeout` and the enclosing deadline), and one of each
+    address it dials when `host` is a name (`ratelimit.acquire_address`).
 
     Raises PolicyError (refused by the policy, before any packet is sent), ResolutionError,
     TargetError (a malformed `connect_ip`), RateLimited (over the rate limit, nothing sent),
     TimeoutError or OSError (no address accepted).
     """
-    addresses = await _addresses(
-        host, policy, family=family, timeout=timeout, connect_ip=connect_ip, resolver=resolver
-    )
-    await acquire(host, timeout)  # after the policy: a refused target costs no token
+    # Every address returned was checked against the policy: what is dialled is what was checked.
+    addresses = await _addresses(host, ctx, family=family, timeout=timeout, connect_ip=connect_ip)
+    await acquire(ctx.limiter, host, timeout)  # after the policy: a refused target costs no token
     failures: list[tuple[IPAddress, OSError]] = []
     for ip in addresses:
-        policy.check(ip, host=host)  # the address about to be dialled is the one that counts
-        await acquire_address(ip, host, timeout)  # many names of one server share its limit
+        await acquire_address(ctx.limiter, ip, host, timeout)  # many names of one server share its limit
         try:
             with anyio.fail_after(timeout):
                 return await anyio.connect_tcp(ip.compressed, port)

@@ -5,8 +5,9 @@ limit an agent in a loop (or a bulk call naming one host a thousand times) turns
 tool. `RateLimiter` is a token bucket per host: `rate` requests per second, with a burst of
 `rate` requests (at least one), so a call that makes a few requests is not slowed and a loop is
 held to the rate. There is one limiter per process, shared by every call and every tool of the
-server (`limiter()`), built from the `rate_limit_per_host` setting (`MCP_MONITOR_RATE_LIMIT_PER_HOST`,
-default 10; 0 turns the limit off).
+server, built from the `rate_limit_per_host` setting (`MCP_MONITOR_RATE_LIMIT_PER_HOST`,
+default 10; 0 turns the limit off) into the check context (`context.CheckContext.limiter`), which
+every check passes down to where it connects; this module never reads the settings.
 
 It is applied where every outbound request passes, so no tool can bypass it:
 
@@ -53,7 +54,6 @@ from monitor_common.errors import LimitError, TargetError
 from monitor_common.targets import IPAddress, parse_ip
 
 if TYPE_CHECKING:
-    from monitor_common.config import Settings
     from monitor_common.results import Finding
 
 __all__ = [
@@ -63,7 +63,6 @@ __all__ = [
     "WaitMeter",
     "acquire",
     "host_key",
-    "limiter",
     "wait_meter",
 ]
 
@@ -235,24 +234,6 @@ class RateLimiter:
         self._sweep_at = max(_SWEEP_MIN, 2 * len(self._buckets))
 
 
-_current: tuple[Settings, RateLimiter] | None = None
-
-
-def limiter() -> RateLimiter:
-    """The process's limiter, for the settings in force (`config.get_settings()`).
-
-    Installing other settings (`config.set_settings`) starts a fresh limiter, so each test gets
-    its own buckets; within one set of settings, every call of every tool shares one.
-    """
-    global _current
-    from monitor_common.config import get_settings
-
-    settings = get_settings()
-    if _current is None or _current[0] is not settings:
-        _current = (settings, RateLimiter(settings.rate_limit_per_host))
-    return _current[1]
-
-
 def _budget(timeout: float | None) -> float:
     """How long a request may wait for its slot: the time left before the innermost cancel
     scope's deadline (capped at `timeout`), less what the request itself needs.
@@ -271,24 +252,25 @@ def _budget(timeout: float | None) -> float:
 _REQUEST_SHARE_S = 1.0
 
 
-async def acquire(host: str, timeout: float | None = None) -> float:  # noqa: ASYNC109 - a budget, not a scope
-    """Wait for the process limiter to let a request to `host` through; the seconds waited.
+async def acquire(limiter: RateLimiter, host: str, timeout: float | None = None) -> float:  # noqa: ASYNC109 - a budget, not a scope
+    """Wait for `limiter` (the check context's) to let a request to `host` through; the seconds waited.
 
     The wait and the request after it must fit in `timeout` (None: no cap) and in the deadline of
     the enclosing anyio cancel scopes (see `_budget`); otherwise RateLimited is raised before
     anything is sent. The wait is added to the `wait_meter` open in this task, if any.
     """
-    current = limiter()
-    if not current.enabled:
+    if not limiter.enabled:
         return 0.0
-    waited = await current.acquire(host, _budget(timeout))
+    waited = await limiter.acquire(host, _budget(timeout))
     meter = _meter.get()
     if meter is not None and waited:
         meter.waited_s += waited
     return waited
 
 
-async def acquire_address(ip: IPAddress, host: str, timeout: float | None = None) -> float:  # noqa: ASYNC109
+async def acquire_address(  # noqa: ASYNC109 - a budget, not a scope
+    limiter: RateLimiter, ip: IPAddress, host: str, timeout: float | None = None
+) -> float:
     """Wait for a token of the address about to be dialled for `host`; the seconds waited.
 
     A request takes a token of the host it names (`acquire`); a connection to a name takes one
@@ -300,7 +282,7 @@ async def acquire_address(ip: IPAddress, host: str, timeout: float | None = None
     address = (getattr(ip, "ipv4_mapped", None) or ip).compressed
     if host_key(host) == address:
         return 0.0
-    waited = await acquire(address, timeout)
+    waited = await acquire(limiter, address, timeout)
     meter = _meter.get()
     if meter is not None and waited:
         meter.connect_waited_s += waited

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from monitor_common.netpolicy import NetworkPolicy, Resolver, resolve, system_resolver
+from monitor_common.netpolicy import resolve
 from monitor_common.targets import IPAddress, parse_ip
 
 from http_monitor import __version__
@@ -29,12 +29,13 @@ if TYPE_CHECKING:
     from http.cookiejar import CookieJar
 
     import httpx2
+    from monitor_common.context import CheckContext
 
 __all__ = ["USER_AGENT", "Session", "close_shared_clients"]
 
 USER_AGENT = f"mcp-http-monitor/{__version__}"
 
-_SharedKey = tuple[NetworkPolicy, bool, "str | None", "Resolver | None"]
+_SharedKey = tuple["CheckContext", bool, "str | None"]
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_SharedKey, httpx2.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
@@ -59,16 +60,14 @@ class Session:
         self,
         client: httpx2.AsyncClient,
         *,
-        policy: NetworkPolicy,
+        ctx: CheckContext,
         family: int | None,
-        resolver: Resolver | None,
         pinned: dict[str, list[IPAddress]] | None,
         owned: bool,
     ) -> None:
         self.client = client
-        self.policy = policy
+        self.ctx = ctx
         self.family = family
-        self.resolver = resolver
         self.pinned = pinned
         self.owned = owned
         # Hosts whose address the caller chose (connect_ip): the transport dials those directly.
@@ -77,42 +76,36 @@ class Session:
     @classmethod
     def fresh(
         cls,
-        policy: NetworkPolicy,
+        ctx: CheckContext,
         *,
         verify_tls: bool = True,
         ca_bundle_pem: str | None = None,
         family: int | None = None,
-        resolver: Resolver | None = None,
         connect_ip: Mapping[str, str] | None = None,
     ) -> Session:
-        """A session with its own connections. Defaults: system CAs, both families, system resolver.
+        """A session with its own connections. Defaults: system CAs, both families.
 
         `connect_ip` maps a host name to the address to dial instead (curl --resolve); the
-        address is still checked against the policy.
+        address is still checked against the policy. Names are looked up with the context's
+        resolver, once: the answer `resolve` pins is what the transport dials.
         """
         import httpx2
         from monitor_common.netpolicy import guarded_transport
 
         pinned: dict[str, list[IPAddress]] = {}
-        fallback = system_resolver if resolver is None else resolver
-
-        async def lookup(host: str, wanted: int | None) -> list[IPAddress]:
-            answer = pinned.get(_key(host))
-            return answer if answer is not None else await fallback(host, wanted)
-
         transport = guarded_transport(
-            policy,
+            ctx,
             verify=client_context(verify_tls, ca_bundle_pem),
             http2=True,
             connect_ip=connect_ip,
             family=family,
-            resolver=lookup,
+            pinned=pinned,
             limits=httpx2.Limits(max_connections=10, max_keepalive_connections=10),
         )
         client = httpx2.AsyncClient(
             transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT}, cookies=_no_cookies()
         )
-        session = cls(client, policy=policy, family=family, resolver=resolver, pinned=pinned, owned=True)
+        session = cls(client, ctx=ctx, family=family, pinned=pinned, owned=True)
         for host in connect_ip or {}:
             session.pinned_hosts.add(_key(host))
         return session
@@ -120,25 +113,23 @@ class Session:
     @classmethod
     def shared(
         cls,
-        policy: NetworkPolicy,
+        ctx: CheckContext,
         *,
         verify_tls: bool = True,
         ca_bundle_pem: str | None = None,
-        resolver: Resolver | None = None,
     ) -> Session:
         """A session on the pool shared by every call in this event loop with the same settings."""
         import httpx2
         from monitor_common.netpolicy import guarded_transport
 
         clients = _shared.setdefault(asyncio.get_running_loop(), {})
-        key: _SharedKey = (policy, verify_tls, ca_bundle_pem, resolver)
+        key: _SharedKey = (ctx, verify_tls, ca_bundle_pem)
         client = clients.get(key)
         if client is None or client.is_closed:
             transport = guarded_transport(
-                policy,
+                ctx,
                 verify=client_context(verify_tls, ca_bundle_pem),
                 http2=True,
-                resolver=resolver,
                 limits=httpx2.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=30),
             )
             client = httpx2.AsyncClient(
@@ -148,7 +139,7 @@ class Session:
                 cookies=_no_cookies(),
             )
             clients[key] = client
-        return cls(client, policy=policy, family=None, resolver=resolver, pinned=None, owned=False)
+        return cls(client, ctx=ctx, family=None, pinned=None, owned=False)
 
     async def resolve(self, host: str, timeout: float) -> float | None:  # noqa: ASYNC109 - bounds the lookup only
         """Resolve `host` ahead of connecting and pin the answer; the milliseconds it took.
@@ -164,7 +155,7 @@ class Session:
             return 0.0
         started = time.perf_counter()
         addresses = await resolve(
-            host, self.policy, family=self.family, timeout=timeout, resolver=self.resolver
+            host, self.ctx.policy, family=self.family, timeout=timeout, resolver=self.ctx.resolver
         )
         self.pinned[name] = addresses
         return round((time.perf_counter() - started) * 1000, 2)
