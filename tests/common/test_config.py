@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from monitor_common.config import Settings, setting_specs
+from monitor_common.context import CheckContext
 from monitor_common.errors import ConfigError, LimitError
 
 
@@ -14,7 +15,7 @@ def test_defaults_deny_internal_addresses() -> None:
     settings = Settings.load(environ={})
     assert settings.transport == "stdio"
     assert settings.host == "127.0.0.1"
-    policy = settings.network_policy
+    policy = CheckContext.from_settings(settings).policy
     assert policy.allow_private is False
     assert policy.allow_networks == ()
 
@@ -99,13 +100,13 @@ def test_settings_are_frozen() -> None:
 
 @pytest.mark.parametrize(("asked", "expected"), [(None, 10.0), (3, 3), (60, 60)])
 def test_clamp_timeout(asked: float | None, expected: float) -> None:
-    assert Settings().clamp_timeout(asked) == expected
+    assert CheckContext.from_settings(Settings()).timeout(asked) == expected
 
 
 @pytest.mark.parametrize("asked", [0, -1, 61])
 def test_clamp_timeout_refuses_out_of_range(asked: float) -> None:
     with pytest.raises(LimitError, match="timeout_s"):
-        Settings().clamp_timeout(asked)
+        CheckContext.from_settings(Settings()).timeout(asked)
 
 
 def test_every_setting_has_env_and_flag() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from monitor_common.config import Settings, set_settings
+from monitor_common.context import CheckContext
 
 # (server module, tool, engine module, engine function, required arguments, scale of the setting)
 CASES = [
@@ -107,5 +108,6 @@ async def test_default_timeout_follows_the_setting(
 
 
 def test_a_scaled_default_never_exceeds_the_maximum() -> None:
-    assert Settings(timeout_s=30.0, max_timeout_s=60.0).clamp_timeout(None, scale=3) == 60.0
-    assert Settings(timeout_s=30.0, max_timeout_s=60.0).clamp_timeout(5, scale=3) == 5
+    context = CheckContext.from_settings(Settings(timeout_s=30.0, max_timeout_s=60.0))
+    assert context.timeout(None, scale=3) == 60.0
+    assert context.timeout(5, scale=3) == 5

@@ -24,6 +24,7 @@ import dns.rdatatype
 import dns.rrset
 import httpx2
 import pytest
+from monitor_common.context import CheckContext
 from monitor_common.errors import InputError, MonitorError, PolicyError
 from monitor_common.netpolicy import (
     CATEGORIES,
@@ -37,7 +38,13 @@ from monitor_common.netpolicy import (
     open_tcp,
     resolve,
 )
+from monitor_common.ratelimit import RateLimiter
 from monitor_common.targets import parse_ip
+
+
+def C(policy: NetworkPolicy, resolver: Resolver | None = None) -> CheckContext:
+    """A check context with `policy` and `resolver` (None: the system's) and no rate limit."""
+    return CheckContext(policy=policy, resolver=resolver, limiter=RateLimiter(0))
 
 
 def ip(text: str) -> IPAddress:
@@ -552,7 +559,7 @@ LOOPBACK_SPELLINGS = ["127.0.0.1", "localhost", "127.1", "2130706433"]
 async def test_open_tcp_refuses_loopback_without_dialling(spelling: str, servers: StartServer) -> None:
     server = await servers()
     with pytest.raises(PolicyError) as caught:
-        await open_tcp(spelling, server.port, NetworkPolicy(), timeout=5)
+        await open_tcp(spelling, server.port, C(NetworkPolicy()), timeout=5)
     assert caught.value.category == "loopback"
     assert caught.value.address == "127.0.0.1"
     await settle()
@@ -562,7 +569,7 @@ async def test_open_tcp_refuses_loopback_without_dialling(spelling: str, servers
 @pytest.mark.parametrize("spelling", LOOPBACK_SPELLINGS)
 async def test_guarded_client_refuses_loopback_without_dialling(spelling: str, servers: StartServer) -> None:
     server = await servers()
-    async with guarded_client(NetworkPolicy(), timeout=5) as client:
+    async with guarded_client(C(NetworkPolicy()), timeout=5) as client:
         with pytest.raises(PolicyError) as caught:
             await client.get(f"http://{spelling}:{server.port}/")
     assert caught.value.category == "loopback"
@@ -576,13 +583,13 @@ async def test_widened_policy_connects(spelling: str, servers: StartServer) -> N
     server = await servers()
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
 
-    stream = await open_tcp(spelling, server.port, policy, timeout=5)
+    stream = await open_tcp(spelling, server.port, C(policy), timeout=5)
     async with stream:
         assert stream.extra(anyio.abc.SocketAttribute.remote_address) == ("127.0.0.1", server.port)
         await stream.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await stream.receive()).startswith(b"HTTP/1.1 200 OK")
 
-    async with guarded_client(policy, timeout=5) as client:
+    async with guarded_client(C(policy), timeout=5) as client:
         response = await client.get(f"http://{spelling}:{server.port}/")
     assert (response.status_code, response.text) == (200, "hello")
     assert server.connections == 2
@@ -591,7 +598,7 @@ async def test_widened_policy_connects(spelling: str, servers: StartServer) -> N
 async def test_allow_hosts_lets_a_name_through_but_not_its_address(servers: StartServer) -> None:
     server = await servers()
     policy = NetworkPolicy(allow_hosts=("localhost",))
-    async with guarded_client(policy, timeout=5) as client:
+    async with guarded_client(C(policy), timeout=5) as client:
         assert (await client.get(f"http://localhost:{server.port}/")).status_code == 200
         with pytest.raises(PolicyError):
             await client.get(f"http://127.0.0.1:{server.port}/")
@@ -603,14 +610,14 @@ async def test_ipv6_loopback(servers: StartServer) -> None:
         server = await servers("::1")
     except OSError as exc:
         pytest.skip(f"no IPv6 loopback here: {exc}")
-    async with guarded_client(NetworkPolicy(), timeout=5) as client:
+    async with guarded_client(C(NetworkPolicy()), timeout=5) as client:
         with pytest.raises(PolicyError, match=r"refused to connect to ::1 \(loopback"):
             await client.get(server.url)
     with pytest.raises(PolicyError):
-        await open_tcp("::1", server.port, NetworkPolicy(), timeout=5)
+        await open_tcp("::1", server.port, C(NetworkPolicy()), timeout=5)
     await settle()
     assert server.connections == 0
-    async with guarded_client(NetworkPolicy(allow_networks=(ip_network("::1/128"),)), timeout=5) as client:
+    async with guarded_client(C(NetworkPolicy(allow_networks=(ip_network("::1/128"),))), timeout=5) as client:
         assert (await client.get(server.url)).status_code == 200
 
 
@@ -619,14 +626,14 @@ async def test_a_changing_dns_answer_is_checked_when_dialled(servers: StartServe
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.2/32"),))
     lookup, calls = fixed(["127.0.0.2"], ["127.0.0.1"])  # rebinding: a permitted answer, then another
 
-    stream = await open_tcp("rebind.test", allowed.port, policy, timeout=5, resolver=lookup)
+    stream = await open_tcp("rebind.test", allowed.port, C(policy, lookup), timeout=5)
     await stream.aclose()
     with pytest.raises(PolicyError, match=r"127\.0\.0\.1 \(loopback address, resolved from 'rebind.test'\)"):
-        await open_tcp("rebind.test", allowed.port, policy, timeout=5, resolver=lookup)
+        await open_tcp("rebind.test", allowed.port, C(policy, lookup), timeout=5)
 
     lookup, calls = fixed(["127.0.0.2"], ["127.0.0.1"])
     url = f"http://rebind.test:{allowed.port}/"
-    async with guarded_client(policy, timeout=5, resolver=lookup) as client:
+    async with guarded_client(C(policy, lookup), timeout=5) as client:
         assert (await client.get(url)).status_code == 200
         with pytest.raises(PolicyError):
             await client.get(url)  # the server closed the first connection: a new one is dialled
@@ -640,9 +647,9 @@ async def test_only_permitted_addresses_of_an_answer_are_dialled(servers: StartS
     allowed, refused = await start_same_port(servers, ("127.0.0.2", "127.0.0.1"))
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.2/32"),))
     lookup, _ = fixed(["127.0.0.1", "127.0.0.2"])
-    async with guarded_client(policy, timeout=5, resolver=lookup) as client:
+    async with guarded_client(C(policy, lookup), timeout=5) as client:
         assert (await client.get(f"http://mixed.test:{allowed.port}/")).status_code == 200
-    stream = await open_tcp("mixed.test", allowed.port, policy, timeout=5, resolver=lookup)
+    stream = await open_tcp("mixed.test", allowed.port, C(policy, lookup), timeout=5)
     async with stream:
         assert stream.extra(anyio.abc.SocketAttribute.remote_address)[0] == "127.0.0.2"
     await settle()
@@ -653,10 +660,10 @@ async def test_next_address_is_tried_when_one_refuses(servers: StartServer) -> N
     server = await servers("127.0.0.3")
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
     lookup, _ = fixed(["127.0.0.4", "127.0.0.3"])  # nothing listens on 127.0.0.4
-    stream = await open_tcp("two.test", server.port, policy, timeout=5, resolver=lookup)
+    stream = await open_tcp("two.test", server.port, C(policy, lookup), timeout=5)
     async with stream:
         assert stream.extra(anyio.abc.SocketAttribute.remote_address) == ("127.0.0.3", server.port)
-    async with guarded_client(policy, timeout=5, resolver=lookup) as client:
+    async with guarded_client(C(policy, lookup), timeout=5) as client:
         assert (await client.get(f"http://two.test:{server.port}/")).status_code == 200
 
 
@@ -666,7 +673,7 @@ async def test_a_redirect_to_a_refused_address_is_refused(servers: StartServer) 
         "127.0.0.2", http_response("302 Found", b"", (f"Location: http://127.0.0.3:{second.port}/next",))
     )
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.2/32"),))
-    async with guarded_client(policy, timeout=5, follow_redirects=True) as client:
+    async with guarded_client(C(policy), timeout=5, follow_redirects=True) as client:
         with pytest.raises(PolicyError) as caught:
             await client.get(first.url)
     assert caught.value.address == "127.0.0.3"
@@ -674,7 +681,7 @@ async def test_a_redirect_to_a_refused_address_is_refused(servers: StartServer) 
     assert (first.connections, second.connections) == (1, 0)
 
     both = NetworkPolicy(allow_networks=(ip_network("127.0.0.2/32"), ip_network("127.0.0.3/32")))
-    async with guarded_client(both, timeout=5, follow_redirects=True) as client:
+    async with guarded_client(C(both), timeout=5, follow_redirects=True) as client:
         response = await client.get(first.url)
     assert (response.status_code, str(response.url)) == (200, f"http://127.0.0.3:{second.port}/next")
 
@@ -686,7 +693,7 @@ async def test_a_redirect_to_a_name_of_a_refused_address_is_refused(servers: Sta
         http_response("301 Moved Permanently", b"", (f"Location: http://localhost:{second.port}/",)),
     )
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.2/32"),))
-    async with guarded_client(policy, timeout=5, follow_redirects=True) as client:
+    async with guarded_client(C(policy), timeout=5, follow_redirects=True) as client:
         with pytest.raises(PolicyError, match="resolved from 'localhost'"):
             await client.get(first.url)
     await settle()
@@ -698,16 +705,16 @@ async def test_connect_ip_override_is_checked_too(servers: StartServer) -> None:
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.2/32"),))
     url = f"http://pinned.test:{allowed.port}/"
 
-    async with guarded_client(policy, timeout=5, connect_ip={"pinned.test": "127.0.0.2"}) as client:
+    async with guarded_client(C(policy), timeout=5, connect_ip={"pinned.test": "127.0.0.2"}) as client:
         assert (await client.get(url)).status_code == 200
     assert b"\r\nhost: pinned.test:" in allowed.requests[0].lower()  # the URL's name is still sent
 
-    async with guarded_client(policy, timeout=5, connect_ip={"PINNED.test": "2130706433"}) as client:
+    async with guarded_client(C(policy), timeout=5, connect_ip={"PINNED.test": "2130706433"}) as client:
         with pytest.raises(PolicyError, match=r"127\.0\.0\.1"):
             await client.get(url)
     with pytest.raises(PolicyError):
-        await open_tcp("pinned.test", allowed.port, policy, timeout=5, connect_ip="127.0.0.1")
-    stream = await open_tcp("pinned.test", allowed.port, policy, timeout=5, connect_ip="127.0.0.2")
+        await open_tcp("pinned.test", allowed.port, C(policy), timeout=5, connect_ip="127.0.0.1")
+    stream = await open_tcp("pinned.test", allowed.port, C(policy), timeout=5, connect_ip="127.0.0.2")
     await stream.aclose()
     await settle()
     assert (allowed.connections, refused.connections) == (2, 0)
@@ -716,9 +723,7 @@ async def test_connect_ip_override_is_checked_too(servers: StartServer) -> None:
 async def test_family_selects_the_addresses_dialled(servers: StartServer) -> None:
     server = await servers("127.0.0.1")
     lookup, calls = fixed(["::1", "127.0.0.1"])
-    async with guarded_client(
-        NetworkPolicy.open(), timeout=5, family=socket.AF_INET, resolver=lookup
-    ) as client:
+    async with guarded_client(C(NetworkPolicy.open(), lookup), timeout=5, family=socket.AF_INET) as client:
         assert (await client.get(f"http://dual.test:{server.port}/")).status_code == 200
     assert calls == [("dual.test", socket.AF_INET)]
 
@@ -727,7 +732,7 @@ async def test_resolution_errors_propagate_unchanged_from_the_client() -> None:
     async def nxdomain(host: str, family: int | None) -> list[IPAddress]:
         raise ResolutionError(host, "no such domain")
 
-    async with guarded_client(NetworkPolicy(), timeout=5, resolver=nxdomain) as client:
+    async with guarded_client(C(NetworkPolicy(), nxdomain), timeout=5) as client:
         with pytest.raises(ResolutionError, match=r"could not resolve 'gone\.test': no such domain"):
             await client.get("http://gone.test/")
 
@@ -742,8 +747,8 @@ async def test_connect_failures_are_os_errors_and_http_connect_errors() -> None:
     port = closed_port()
     policy = NetworkPolicy(allow_networks=(ip_network("127.0.0.0/8"),))
     with pytest.raises(ConnectionRefusedError):
-        await open_tcp("127.0.0.1", port, policy, timeout=5)
-    async with guarded_client(policy, timeout=5) as client:
+        await open_tcp("127.0.0.1", port, C(policy), timeout=5)
+    async with guarded_client(C(policy), timeout=5) as client:
         with pytest.raises(httpx2.ConnectError, match=rf"^127\.0\.0\.1 port {port}: Connection refused$"):
             await client.get(f"http://127.0.0.1:{port}/")
 
@@ -752,13 +757,13 @@ async def test_several_failed_addresses_are_reported_together() -> None:
     port = closed_port()
     lookup, _ = fixed(["127.0.0.5", "127.0.0.6"])
     with pytest.raises(OSError) as caught:
-        await open_tcp("many.test", port, NetworkPolicy.open(), timeout=5, resolver=lookup)
+        await open_tcp("many.test", port, C(NetworkPolicy.open(), lookup), timeout=5)
     assert caught.value.errno == errno.ECONNREFUSED
     assert caught.value.strerror == (
         f"could not connect to many.test port {port} "
         "(127.0.0.5: Connection refused; 127.0.0.6: Connection refused)"
     )
-    async with guarded_client(NetworkPolicy.open(), timeout=5, resolver=lookup) as client:
+    async with guarded_client(C(NetworkPolicy.open(), lookup), timeout=5) as client:
         with pytest.raises(httpx2.ConnectError) as http_caught:
             await client.get(f"http://many.test:{port}/")
     assert str(http_caught.value) == (
@@ -770,7 +775,7 @@ def test_guarded_transport_ignores_proxy_environment(monkeypatch: pytest.MonkeyP
     # A proxy would dial for us, and the policy would only see the proxy's address.
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.9:3128")
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.9:3128")
-    client = guarded_client(NetworkPolicy(), timeout=5)
+    client = guarded_client(C(NetworkPolicy()), timeout=5)
     assert not client.trust_env
     transport = client._transport_for_url(httpx2.URL("http://example.com/"))  # pyright: ignore[reportPrivateUsage]
     assert type(transport).__name__ == "GuardedTransport"

@@ -28,10 +28,11 @@ from ipaddress import ip_address
 import httpx2
 
 from monitor_common.errors import PolicyError
+from monitor_common.context import CheckContext
 from monitor_common.netpolicy import NetworkPolicy, guarded_client, open_tcp
 
-DEFAULT = NetworkPolicy()
-OPEN = NetworkPolicy(allow_private=True)
+DEFAULT = CheckContext(policy=NetworkPolicy())
+OPEN = CheckContext(policy=NetworkPolicy(allow_private=True))
 
 
 async def intranet(host, family):
@@ -76,7 +77,7 @@ async def main():
         "tcp 100.64.0.1": await tcp("100.64.0.1", 80, DEFAULT),
         "tcp fd00::1": await tcp("fd00::1", 80, DEFAULT),
         "tcp 0xa9fea9fe": await tcp("0xa9fea9fe", 80, DEFAULT),
-        "tcp via resolver": await tcp("intranet.test", 80, DEFAULT, resolver=intranet),
+        "tcp via resolver": await tcp("intranet.test", 80, DEFAULT.replace(resolver=intranet)),
         "tcp connect_ip 10.1.2.3": await tcp("example.test", 443, DEFAULT, connect_ip="10.1.2.3"),
         "http 10.0.0.1": await http("http://10.0.0.1/", DEFAULT),
         "http 169.254.169.254": await http("http://169.254.169.254/latest/meta-data/", DEFAULT),
@@ -84,7 +85,7 @@ async def main():
         "http 100.64.0.1": await http("http://100.64.0.1:8080/", DEFAULT),
         "http [fd00::1]": await http("http://[fd00::1]/", DEFAULT),
         "http [::ffff:a9fe:a9fe]": await http("http://[::ffff:a9fe:a9fe]/", DEFAULT),
-        "http via resolver": await http("http://intranet.test/", DEFAULT, resolver=intranet),
+        "http via resolver": await http("http://intranet.test/", DEFAULT.replace(resolver=intranet)),
         "http connect_ip 10.1.2.3": await http(
             "https://example.test/", DEFAULT, connect_ip={"example.test": "10.1.2.3"}
         ),

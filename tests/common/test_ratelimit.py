@@ -7,8 +7,9 @@ import math
 import anyio
 import pytest
 from monitor_common.config import Settings, set_settings
+from monitor_common.context import CheckContext, get_context
 from monitor_common.errors import ConfigError, LimitError
-from monitor_common.ratelimit import RateLimited, RateLimiter, acquire, host_key, limiter, wait_meter
+from monitor_common.ratelimit import RateLimited, RateLimiter, acquire, host_key, wait_meter
 
 
 class FakeClock:
@@ -154,36 +155,43 @@ def test_the_setting_parses_and_defaults_to_ten() -> None:
 def test_one_limiter_per_settings() -> None:
     settings = Settings(rate_limit_per_host=3)
     set_settings(settings)
-    shared = limiter()
-    assert shared is limiter() and shared.rate == 3
+    shared = get_context().limiter
+    assert shared is get_context().limiter and shared.rate == 3
     set_settings(settings.replace(rate_limit_per_host=4))
-    assert limiter() is not shared and limiter().rate == 4
+    assert get_context().limiter is not shared and get_context().limiter.rate == 4
+
+
+def test_the_limiter_reads_no_settings() -> None:
+    # The limit a check obeys is its context's, whatever the process-wide settings say.
+    set_settings(Settings(rate_limit_per_host=1))
+    context = CheckContext(limiter=RateLimiter(5))
+    assert context.limiter.rate == 5 and get_context().limiter.rate == 1
 
 
 async def test_acquire_fits_the_wait_in_the_enclosing_deadline() -> None:
-    set_settings(Settings(rate_limit_per_host=2))
-    await acquire("example.com")
-    await acquire("example.com")
+    bucket = RateLimiter(2)
+    await acquire(bucket, "example.com")
+    await acquire(bucket, "example.com")
     with wait_meter() as meter:
-        waited = await acquire("example.com", timeout=5)  # 0.5 s: fits
+        waited = await acquire(bucket, "example.com", timeout=5)  # 0.5 s: fits
     assert waited == pytest.approx(0.5, abs=0.05) and meter.waited_s == waited
     with anyio.fail_after(0.2), pytest.raises(RateLimited):
-        await acquire("example.com")  # 0.5 s away, 0.2 s left: refused at once, not timed out
+        await acquire(bucket, "example.com")  # 0.5 s away, 0.2 s left: refused at once, not timed out
     with pytest.raises(RateLimited):
-        await acquire("example.com", timeout=0.1)
-    assert limiter().stats().refused == 2
-    assert math.isclose(limiter().stats().waited_s, waited, abs_tol=0.05)
+        await acquire(bucket, "example.com", timeout=0.1)
+    assert bucket.stats().refused == 2
+    assert math.isclose(bucket.stats().waited_s, waited, abs_tol=0.05)
 
 
 async def test_acquire_leaves_the_request_its_share_of_the_timeout() -> None:
     # At 1/s the second request waits 1 s for its slot. With 1.5 s to go, waiting would leave
     # 0.5 s for the request itself (less than half): it is refused as rate_limited rather than
     # sent to time out and be blamed on the target. With 2.5 s it waits (1.5 s stay for it).
-    set_settings(Settings(rate_limit_per_host=1))
-    await acquire("example.com")
+    bucket = RateLimiter(1)
+    await acquire(bucket, "example.com")
     with pytest.raises(RateLimited):
-        await acquire("example.com", timeout=1.5)
+        await acquire(bucket, "example.com", timeout=1.5)
     with anyio.fail_after(1.5), pytest.raises(RateLimited):
-        await acquire("example.com")
-    waited = await acquire("example.com", timeout=2.5)
+        await acquire(bucket, "example.com")
+    waited = await acquire(bucket, "example.com", timeout=2.5)
     assert waited == pytest.approx(1.0, abs=0.1)

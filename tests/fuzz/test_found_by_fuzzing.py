@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from monitor_common.config import Settings
+from monitor_common.context import CheckContext
 from monitor_common.errors import LimitError
 from support.reliability import record
 
@@ -62,4 +63,4 @@ def test_nan_timeout_is_refused() -> None:
     # JSON parsers accept NaN; it compared false to every bound and reached anyio as a deadline
     # ("deadline must not be NaN" from eight tools).
     with pytest.raises(LimitError, match="must be positive"):
-        Settings().clamp_timeout(math.nan)
+        CheckContext.from_settings(Settings()).timeout(math.nan)

@@ -6,7 +6,9 @@ import ipaddress
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import pytest
+from monitor_common.context import CheckContext
 from monitor_common.netpolicy import NetworkPolicy, Resolver, dns_resolver
+from monitor_common.ratelimit import RateLimiter
 from support.dns_server import DNSServer, zone
 
 LOOPBACK = NetworkPolicy(
@@ -18,6 +20,12 @@ LOOPBACK = NetworkPolicy(
 def policy() -> NetworkPolicy:
     """Loopback allowed (127.0.0.0/8 and ::1), everything else internal refused."""
     return LOOPBACK
+
+
+@pytest.fixture
+def ctx() -> CheckContext:
+    """The check context of the engine tests: loopback allowed, the default rate limit (10/s)."""
+    return CheckContext(policy=LOOPBACK, limiter=RateLimiter(10))
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import dns.message
 import pytest
 from mcp import Client
 from monitor_common.config import Settings, set_settings
-from monitor_common.ratelimit import limiter
+from monitor_common.context import get_context
 from support.certs import CertAuthority, serve_tls
 from support.dns_server import DNSServer, zone
 from support.reliability import record
@@ -165,7 +165,7 @@ async def test_a_loop_of_http_checks_is_held_to_the_default_rate(target: Target)
                 assert result["verdict"] == "ok", result["findings"]
     assert len(target.requests) == calls  # every call was served: none dropped
     assert_paced(target.requests, rate, took.seconds)
-    stats = limiter().stats()
+    stats = get_context().limiter.stats()
     # Calls beyond the burst waited (a few fewer than calls - rate: the loop's own time refills some).
     assert stats.granted == calls and stats.refused == 0 and stats.delayed >= calls - 2 * rate
     ordered = sorted(target.requests)
@@ -187,7 +187,7 @@ async def test_concurrent_calls_share_one_limiter(target: Target) -> None:
     assert [r["verdict"] for r in results] == ["ok"] * 40
     assert len(target.requests) == 40
     assert_paced(target.requests, rate, took.seconds)
-    assert limiter().stats().delayed >= 40 - 2 * rate
+    assert get_context().limiter.stats().delayed >= 40 - 2 * rate
     record("ratelimit", "40 concurrent http_check calls: most requests seen in any one second",
            peak(target.requests), "requests", limit_per_s=rate, bound=2 * rate)  # fmt: skip
 
@@ -203,7 +203,7 @@ async def test_http_check_many_paces_the_urls_of_one_host(target: Target) -> Non
     assert result["counts"]["ok"] == 30, result["rows"]
     assert len(target.requests) == 30
     assert_paced(target.requests, rate, took.seconds)
-    assert limiter().stats().delayed >= 10  # (20 when the machine keeps up with the rate)
+    assert get_context().limiter.stats().delayed >= 10  # (20 when the machine keeps up with the rate)
     record("ratelimit", "http_check_many, 30 URLs of one host: span of the requests",
            round(max(target.requests) - min(target.requests), 2), "s", limit_per_s=rate)  # fmt: skip
 
@@ -238,7 +238,7 @@ async def test_a_call_whose_timeout_is_shorter_than_the_wait_gets_a_finding_at_o
     # A call with time to wait waits, and is served.
     third = await call(http_monitor.server, "http_check", url=target.url(), timeout_s=5)
     assert third["verdict"] == "ok" and len(target.requests) == 2
-    assert limiter().stats().delayed == 1
+    assert get_context().limiter.stats().delayed == 1
     record("ratelimit", "over-limit call answered with rate_limited after", round(elapsed * 1000), "ms",
            timeout_s=0.3, wait_needed_s=2)  # fmt: skip
 
@@ -283,7 +283,7 @@ async def test_zero_turns_the_limit_off(target: Target) -> None:
     urls = [target.url(f"/?i={i}") for i in range(40)]
     result = await call(http_monitor.server, "http_check_many", urls=urls)
     assert result["counts"]["ok"] == 40
-    stats = limiter().stats()
+    stats = get_context().limiter.stats()
     assert (stats.granted, stats.delayed, stats.buckets) == (0, 0, 0)
 
 
@@ -309,8 +309,8 @@ async def test_tcp_check_honours_the_limit(target: Target) -> None:
         waited = await session(
             "tcp_check", host=target.host, port=target.port, send="GET / HTTP/1.1\r\n\r\n", timeout_s=5
         )
-    assert limiter().stats().delayed == 1 and waited["verdict"] == "ok"
-    assert waited["connect_ms"] < limiter().stats().waited_s * 1000
+    assert get_context().limiter.stats().delayed == 1 and waited["verdict"] == "ok"
+    assert waited["connect_ms"] < get_context().limiter.stats().waited_s * 1000
 
 
 async def test_http_and_tcp_share_a_host_bucket(target: Target) -> None:
@@ -336,7 +336,7 @@ async def test_cert_check_honours_the_limit(ca: CertAuthority) -> None:
                         "cert_check", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem
                     )
                     assert result["verdict"] == "ok", result["findings"]
-        stats = limiter().stats()
+        stats = get_context().limiter.stats()
         assert stats.granted == 8 and stats.delayed >= 8 - 2 * rate
         assert took.seconds >= (8 - rate) / rate * 0.99
         use(0.2)
@@ -375,9 +375,9 @@ async def test_dns_lookup_honours_the_limit_per_nameserver(dns_server: DNSServer
         await session("dns_lookup", name="www.example.com", server=server)
         waited = await session("dns_lookup", name="www.example.com", server=server, timeout_s=5)
         limited = await session("dns_lookup", name="www.example.com", server=server, timeout_s=0.1)
-    assert waited["verdict"] == "ok" and limiter().stats().delayed == 1
+    assert waited["verdict"] == "ok" and get_context().limiter.stats().delayed == 1
     # The wait for the slot is not the server's latency.
-    assert waited["lookups"][0]["latency_ms"] < limiter().stats().waited_s * 1000
+    assert waited["lookups"][0]["latency_ms"] < get_context().limiter.stats().waited_s * 1000
     # Asked again at once with 0.1 s to spare: a whole second away, so not sent.
     assert limited["verdict"] == "unknown"
     assert [f["code"] for f in limited["findings"]] == ["rate_limited"]
@@ -392,7 +392,7 @@ async def test_the_wait_for_a_slot_does_not_count_against_max_response_ms(target
     assert first["verdict"] == "ok", first["findings"]
     # The second request waits about a second for its slot: our own pacing, not the target's time.
     second = await call(http_monitor.server, "http_check", url=target.url(), max_response_ms=500, timeout_s=5)
-    assert limiter().stats().delayed == 1
+    assert get_context().limiter.stats().delayed == 1
     assert second["verdict"] == "ok", second["findings"]
     assert second["duration_ms"] >= 500  # the call itself did take the wait
 
@@ -402,7 +402,7 @@ async def test_http_timing_profiles_the_target_not_the_wait_for_slots(target: Ta
 
     use(4)  # a burst of four, then one request per 250 ms: samples 5 and 6 wait for theirs
     result = await call(http_monitor.server, "http_timing", url=target.url(), samples=6, timeout_s=10)
-    assert len(target.requests) == 6 and limiter().stats().delayed >= 1
+    assert len(target.requests) == 6 and get_context().limiter.stats().delayed >= 1
     totals = result["phases_ms"]["total"]
     # A loopback answer takes milliseconds; a sample that counted its wait would show about 250.
     assert totals["max"] < 150, totals
@@ -452,5 +452,5 @@ async def test_many_names_of_one_server_share_its_limit(target: Target) -> None:
     await call(http_monitor.server, "http_check", url=url("c"), connect_ip=target.host)
     waited = await call(http_monitor.server, "http_check", url=url("d"), connect_ip=target.host, timeout_s=6)
     assert waited["verdict"] == "ok" and len(target.connections) == 3
-    assert limiter().stats().delayed == 1
-    assert waited["timings_ms"]["connect"] < 500 < limiter().stats().waited_s * 1000
+    assert get_context().limiter.stats().delayed == 1
+    assert waited["timings_ms"]["connect"] < 500 < get_context().limiter.stats().waited_s * 1000

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from monitor_common.config import get_settings
+from monitor_common.context import get_context
 from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
 from monitor_common.serve import MonitorServer
 from monitor_common.serve import main as serve_main
@@ -49,13 +49,11 @@ def build(name: str = "watch-test-server") -> tuple[MonitorServer, WatchService]
         import httpx2
         from monitor_common.netpolicy import guarded_client
 
-        settings = get_settings()
+        context = get_context()
         started = Stopwatch()
         t0 = time.perf_counter()
         try:
-            async with guarded_client(
-                settings.network_policy, timeout=settings.clamp_timeout(timeout_s)
-            ) as client:
+            async with guarded_client(context, timeout=context.timeout(timeout_s)) as client:
                 response = await client.get(url)
         except httpx2.HTTPError as exc:
             finding = Finding(

@@ -111,7 +111,9 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         failure: httpcore2.ConnectError | httpcore2.ConnectTimeout | None = None
         reasons: list[str] = []
         for ip in addresses:
-            await acquire_address(self.ctx.limiter, ip, host, timeout)  # many names of one server share its limit
+            await acquire_address(
+                self.ctx.limiter, ip, host, timeout
+            )  # many names of one server share its limit
             try:
                 return await self._backend.connect_tcp(
                     ip.compressed,

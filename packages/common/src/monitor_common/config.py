@@ -360,7 +360,12 @@ _SPECS: tuple[_Spec, ...] = (
         "21",
         "a certificate that expires within this many days is a warning (http-monitor and ssl-monitor)",
     ),
-    _Spec("cert_critical_days", _positive_int, "7", "a certificate that expires within this many days is critical"),
+    _Spec(
+        "cert_critical_days",
+        _positive_int,
+        "7",
+        "a certificate that expires within this many days is critical",
+    ),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"

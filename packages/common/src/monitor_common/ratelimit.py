@@ -268,8 +268,11 @@ async def acquire(limiter: RateLimiter, host: str, timeout: float | None = None)
     return waited
 
 
-async def acquire_address(  # noqa: ASYNC109 - a budget, not a scope
-    limiter: RateLimiter, ip: IPAddress, host: str, timeout: float | None = None
+async def acquire_address(
+    limiter: RateLimiter,
+    ip: IPAddress,
+    host: str,
+    timeout: float | None = None,  # noqa: ASYNC109 - a budget, not a scope
 ) -> float:
     """Wait for a token of the address about to be dialled for `host`; the seconds waited.
 

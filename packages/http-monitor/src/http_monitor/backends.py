@@ -15,20 +15,24 @@ import hashlib
 import statistics
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError
 from monitor_common.fanout import TimeoutReason, fanout
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, resolve
+from monitor_common.netpolicy import ResolutionError, resolve
 from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import IPAddress, parse_url
 
 from http_monitor.exchange import Hop, Walk, failure_finding, timeout_finding
 from http_monitor.models import BackendRow, HttpEachIpResult
-from http_monitor.probe import DEFAULT_BODY_CAP, family_of
+from http_monitor.probe import family_of
 from http_monitor.session import Session
 from http_monitor.tls import client_context
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["http_check_each_ip"]
 
@@ -48,17 +52,16 @@ async def _probe_one(
     url: str,
     host: str,
     ip: IPAddress,
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     *,
     timeout_s: float,
     verify_tls: bool,
     ca_bundle_pem: str | None,
-    body_cap: int,
 ) -> _Probe:
     session = Session.fresh(
-        policy, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, connect_ip={host: ip.compressed}
+        ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, connect_ip={host: ip.compressed}
     )
-    walk = Walk(session, follow=False, body_cap=body_cap, timeout=timeout_s)
+    walk = Walk(session, follow=False, body_cap=ctx.body_cap, timeout=timeout_s)
     clock = Stopwatch()
     try:
         with anyio.move_on_after(timeout_s) as deadline:
@@ -123,14 +126,12 @@ def _differs(rows: list[BackendRow], attribute: str, code: str, what: str) -> Fi
 
 async def http_check_each_ip(
     url: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     ip_version: str = "both",
     timeout_s: float = 10.0,
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
-    resolver: Resolver | None = None,
-    body_cap: int = DEFAULT_BODY_CAP,
     concurrency: int = 8,
 ) -> HttpEachIpResult:
     """Resolve `url`'s host (A and AAAA, or one family) and check each address on its own.
@@ -144,7 +145,9 @@ async def http_check_each_ip(
     family = family_of(ip_version)
     client_context(verify_tls, ca_bundle_pem)
     try:
-        addresses = await resolve(target.host, policy, family=family, timeout=timeout_s, resolver=resolver)
+        addresses = await resolve(
+            target.host, ctx.policy, family=family, timeout=timeout_s, resolver=ctx.resolver
+        )
     except ResolutionError as exc:
         finding = failure_finding(exc, "dns", target.redacted)
         return HttpEachIpResult.build(
@@ -162,11 +165,10 @@ async def http_check_each_ip(
             target.geturl(),
             target.host,
             ip,
-            policy,
+            ctx,
             timeout_s=timeout_s,
             verify_tls=verify_tls,
             ca_bundle_pem=ca_bundle_pem,
-            body_cap=body_cap,
         )
 
     def timed_out(ip: IPAddress, why: TimeoutReason) -> _Probe:

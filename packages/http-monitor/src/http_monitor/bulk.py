@@ -19,17 +19,20 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from monitor_common.errors import InputError, LimitError, PolicyError, TargetError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url, redact_url
 
 from http_monitor.assertions import Expectations
 from http_monitor.models import HttpCheckManyResult, ManyRow
-from http_monitor.probe import DEFAULT_BODY_CAP, judge, walk_url
+from http_monitor.probe import judge, walk_url
 from http_monitor.session import Session
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["http_check_many"]
 
@@ -85,26 +88,26 @@ def _thinned(progress: ProgressCallback | None, total: int) -> ProgressCallback 
 
 async def http_check_many(
     urls: Sequence[str],
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     expect_status: str = "200-399",
     max_response_ms: float | None = None,
     timeout_s: float = 10.0,
-    concurrency: int = 20,
-    per_host: int = 4,
-    max_targets: int = 1000,
+    concurrency: int | None = None,
     deadline_s: float | None = None,
-    resolver: Resolver | None = None,
-    body_cap: int = DEFAULT_BODY_CAP,
     progress: ProgressCallback | None = None,
 ) -> HttpCheckManyResult:
-    """Check every URL (at most `max_targets`), `concurrency` at once and `per_host` per host.
+    """Check every URL (at most `ctx.max_targets`), `concurrency` at once (default and maximum:
+    `ctx.concurrency`) and `ctx.per_host_concurrency` per host.
 
     `deadline_s` bounds the whole call (default: enough for every URL to time out once at the
     given concurrency, plus one timeout); URLs not checked by then are rows with verdict unknown.
-    Raises LimitError for too many URLs, InputError for an empty list or a bad expect_status.
+    Raises LimitError for too many URLs or a concurrency above the server's, InputError for an
+    empty list or a bad expect_status.
     """
     started = Stopwatch()
+    concurrency = ctx.check_concurrency(concurrency)
+    max_targets = ctx.max_targets
     if not urls:
         raise InputError('urls is empty: give at least one URL, e.g. ["https://example.com/"]')
     if len(urls) > max_targets:
@@ -116,17 +119,17 @@ async def http_check_many(
     expectations = Expectations.parse(expect_status=expect_status, max_response_ms=max_response_ms)
     if deadline_s is None:
         deadline_s = timeout_s * (len(urls) // max(min(concurrency, len(urls)), 1) + 2)
-    session = Session.shared(policy, resolver=resolver)
+    session = Session.shared(ctx)
 
     async def check(url: str) -> ManyRow:
         begun = time.perf_counter()
         try:
             target = parse_url(url)
-            walk = await walk_url(target, session, body_cap=body_cap, timeout_s=timeout_s, details=False)
+            walk = await walk_url(target, session, timeout_s=timeout_s, details=False)
         except (TargetError, PolicyError) as exc:
             return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"not checked: {exc}")
         total = round((time.perf_counter() - begun) * 1000, 2)
-        outcome = await judge(target, walk, expectations, total, body_cap)
+        outcome = await judge(target, walk, expectations, total)
         return ManyRow(
             url=target.redacted,
             verdict=outcome.verdict,
@@ -149,7 +152,7 @@ async def http_check_many(
         on_timeout=timed_out,
         key=_host_keys(),
         concurrency=concurrency,
-        per_host=per_host,
+        per_host=ctx.per_host_concurrency,
         item_timeout=timeout_s + _GRACE_S,
         deadline=deadline_s,
         progress=_thinned(progress, len(urls)),

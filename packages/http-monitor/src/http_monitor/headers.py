@@ -17,9 +17,9 @@ Grades: A >= 90, B >= 75, C >= 60, D >= 45, E >= 30, F below. Grades C and worse
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import anyio
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url
 
@@ -27,6 +27,9 @@ from http_monitor.exchange import Walk, timeout_finding
 from http_monitor.models import HeaderCheck, HttpSecurityHeadersResult
 from http_monitor.session import Session
 from http_monitor.tls import client_context
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["grade", "http_security_headers", "judge_headers"]
 
@@ -196,18 +199,17 @@ def judge_headers(
 
 async def http_security_headers(
     url: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     timeout_s: float = 10.0,
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
-    resolver: Resolver | None = None,
 ) -> HttpSecurityHeadersResult:
     """Fetch `url` (following redirects) and grade the final response's security headers."""
     started = Stopwatch()
     target = parse_url(url)
     client_context(verify_tls, ca_bundle_pem)
-    session = Session.fresh(policy, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, resolver=resolver)
+    session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
     walk = Walk(session, follow=True, max_redirects=10, timeout=timeout_s, read_body=False)
     try:
         with anyio.move_on_after(timeout_s) as deadline:

@@ -13,11 +13,10 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from monitor_common.errors import InputError, TargetError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import Url, parse_ip, parse_url
 
@@ -27,8 +26,10 @@ from http_monitor.models import Assertion, HttpCheckResult, HttpTimings, Redirec
 from http_monitor.session import Session
 from http_monitor.tls import cert_findings, client_context
 
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
+
 __all__ = [
-    "DEFAULT_BODY_CAP",
     "IpVersion",
     "Outcome",
     "check_headers",
@@ -39,7 +40,6 @@ __all__ = [
     "walk_url",
 ]
 
-DEFAULT_BODY_CAP = 1024 * 1024
 IpVersion = Literal["auto", "4", "6"]
 
 SELECTED_HEADERS = (
@@ -106,8 +106,8 @@ def _connect_override(target: Url, connect_ip: str | None, family: int | None) -
 
 async def http_check(
     url: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     method: str = "GET",
     expect_status: str = "200-399",
     body_contains: str | None = None,
@@ -122,14 +122,13 @@ async def http_check(
     ip_version: str = "auto",
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
-    resolver: Resolver | None = None,
-    body_cap: int = DEFAULT_BODY_CAP,
 ) -> HttpCheckResult:
     """Request `url`, follow redirects, and judge the last response.
 
     Args:
         url: http or https URL; credentials in it are sent but never echoed.
-        policy: which addresses may be dialled (every redirect hop included).
+        ctx: the operator's settings: the policy on every address dialled (each redirect hop
+            included), the resolver, the rate limit, the body cap and the expiry thresholds.
         expect_status, body_contains, body_regex, expect_json, max_response_ms: what counts as up
             (see `Expectations`); by default any status from 200 to 399.
         follow_redirects / max_redirects: follow 3xx responses, at most this many.
@@ -138,8 +137,6 @@ async def http_check(
         connect_ip: dial this address for the URL's host, keeping Host and SNI (curl --resolve).
         ip_version: "auto", "4" or "6".
         verify_tls / ca_bundle_pem: certificate checks, against the system store or these CAs.
-        resolver: how to look up names; default the system resolver.
-        body_cap: most body bytes read; the rest is cut and the result says so.
 
     The check has connections of its own (`Session.fresh`), so that its phase timings describe
     what a new visitor sees; the bulk checks use the shared pool (`bulk.py`).
@@ -159,12 +156,7 @@ async def http_check(
     override = _connect_override(target, connect_ip, family)
     client_context(verify_tls, ca_bundle_pem)  # a bad CA bundle is the caller's error, raised now
     session = Session.fresh(
-        policy,
-        verify_tls=verify_tls,
-        ca_bundle_pem=ca_bundle_pem,
-        family=family,
-        resolver=resolver,
-        connect_ip=override,
+        ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, family=family, connect_ip=override
     )
     try:
         walk = await walk_url(
@@ -174,14 +166,13 @@ async def http_check(
             headers=request_headers,
             follow=follow_redirects,
             max_redirects=max_redirects,
-            body_cap=body_cap,
             timeout_s=timeout_s,
         )
     finally:
         with anyio.CancelScope(shield=True):
             await session.aclose()
     total = started.elapsed_ms()
-    outcome = await judge(target, walk, expectations, total, body_cap)
+    outcome = await judge(target, walk, expectations, total)
     return _result(target, walk, outcome, started)
 
 
@@ -193,7 +184,6 @@ async def walk_url(
     headers: dict[str, str] | None = None,
     follow: bool = True,
     max_redirects: int = 10,
-    body_cap: int = DEFAULT_BODY_CAP,
     timeout_s: float = 10.0,
     details: bool = True,
 ) -> Walk:
@@ -201,7 +191,8 @@ async def walk_url(
 
     A timeout is the walk's `failure` (naming the phase it struck in), like any other failure.
     PolicyError propagates for a refused first hop. The session is left open. `details=False`
-    skips what only `http_check`'s full result shows (see `Walk.details`).
+    skips what only `http_check`'s full result shows (see `Walk.details`). The body is read up to
+    the session's context's `body_cap`.
     """
     walk = Walk(
         session,
@@ -209,7 +200,7 @@ async def walk_url(
         headers=dict(headers or {}),
         follow=follow,
         max_redirects=max_redirects,
-        body_cap=body_cap,
+        body_cap=session.ctx.body_cap,
         timeout=timeout_s,
         details=details,
     )
@@ -231,7 +222,7 @@ class Outcome:
     total_ms: float
 
 
-async def judge(target: Url, walk: Walk, expectations: Expectations, total: float, body_cap: int) -> Outcome:
+async def judge(target: Url, walk: Walk, expectations: Expectations, total: float) -> Outcome:
     """Judge a finished walk that took `total` ms: the findings and the one-line summary.
 
     The response time judged and reported is `total` less the walk's rate-limit waits: how long
@@ -248,7 +239,7 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
         host = parse_url(hop.url).host
         if host not in checked_hosts:
             checked_hosts.add(host)
-            findings.extend(cert_findings(hop.tls, host))
+            findings.extend(cert_findings(hop.tls, host, walk.session.ctx))
     if walk.failure is not None:
         findings.append(walk.failure)
     elif last is not None:
@@ -265,7 +256,7 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
             Finding(
                 severity=Verdict.OK,
                 code="http_body_truncated",
-                message=f"the body is longer than {body_cap} bytes; only those were read",
+                message=f"the body is longer than {walk.body_cap} bytes; only those were read",
                 hint="raise MCP_MONITOR_HTTP_MAX_BODY_BYTES if content checks need more",
             )
         )

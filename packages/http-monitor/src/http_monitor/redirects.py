@@ -13,9 +13,9 @@ hop cross-domain, which is only ever a warning.
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import anyio
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_ip, parse_url
 
@@ -23,6 +23,9 @@ from http_monitor.exchange import Walk, timeout_finding
 from http_monitor.models import HttpRedirectsResult, RedirectStep
 from http_monitor.session import Session
 from http_monitor.tls import cert_findings, client_context
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["LONG_CHAIN", "http_redirects", "registrable_domain"]
 
@@ -67,13 +70,12 @@ def registrable_domain(host: str) -> str:
 
 async def http_redirects(
     url: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     max_hops: int = 10,
     timeout_s: float = 10.0,
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
-    resolver: Resolver | None = None,
 ) -> HttpRedirectsResult:
     """Follow `url`'s redirects (at most `max_hops`) within `timeout_s` and judge the chain.
 
@@ -82,7 +84,7 @@ async def http_redirects(
     started = Stopwatch()
     target = parse_url(url)
     client_context(verify_tls, ca_bundle_pem)
-    session = Session.fresh(policy, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, resolver=resolver)
+    session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
     walk = Walk(
         session, method="GET", follow=True, max_redirects=max_hops, timeout=timeout_s, read_body=False
     )
@@ -116,7 +118,7 @@ async def http_redirects(
         host = parse_url(hop.url).host
         if hop.tls is not None and host not in seen_hosts:
             seen_hosts.add(host)
-            findings.extend(cert_findings(hop.tls, host))
+            findings.extend(cert_findings(hop.tls, host, ctx))
     urls = [parse_url(step.url) for step in steps]
     redirects = max(len(steps) - 1, 0)
     for before, after in itertools.pairwise(urls):

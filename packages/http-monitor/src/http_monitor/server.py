@@ -8,12 +8,9 @@ imported inside the tools so that start-up does not load httpx2 and friends.
 # every tool signature's annotations several times when it registers the tools, and string
 # annotations make that a compile and eval per parameter - some ms of every cold start.
 
-from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from monitor_common.config import Settings, get_settings
-from monitor_common.errors import LimitError
 from monitor_common.serve import MonitorServer, progress_reporter
 from monitor_common.serve import main as serve_main
 from pydantic import Field
@@ -28,9 +25,6 @@ from http_monitor.models import (
     HttpTimingResult,
     TcpCheckResult,
 )
-
-if TYPE_CHECKING:
-    from monitor_common.netpolicy import Resolver
 
 __all__ = ["main", "mcp"]
 
@@ -51,12 +45,6 @@ Timeout = float | None  # seconds for the whole check, default 10 (capped by the
 VerifyTls = bool
 CaBundle = str | None  # PEM CA certificates to trust instead of the system store
 ExpectStatus = Annotated[str, Field(description='Statuses that count as up, e.g. "200-399" or "2xx,301"')]
-
-
-@lru_cache(maxsize=8)
-def _resolver(settings: Settings) -> "Resolver | None":
-    # One resolver per settings, so that the shared connection pools (keyed by it) are reused.
-    return settings.target_resolver
 
 
 @mcp.tool()
@@ -87,12 +75,14 @@ async def http_check(
 
     Also TLS expiry and body assertions. Many URLs: http_check_many.
     """
+    from monitor_common.context import get_context
+
     from http_monitor.probe import http_check as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         url,
-        policy=settings.network_policy,
+        ctx,
         method=method,
         expect_status=expect_status,
         body_contains=body_contains,
@@ -102,13 +92,11 @@ async def http_check(
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         headers=headers,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        timeout_s=ctx.timeout(timeout_s),
         connect_ip=connect_ip,
         ip_version=ip_version,
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
-        resolver=_resolver(settings),
-        body_cap=settings.http_max_body_bytes,
     )
 
 
@@ -122,25 +110,18 @@ async def http_check_many(
     concurrency: Annotated[int | None, Field(ge=1, description="Checks at once (default 20)")] = None,
 ) -> HttpCheckManyResult:
     """Check many URLs at once: one row each, worst first, counts per verdict."""
+    from monitor_common.context import get_context
+
     from http_monitor.bulk import http_check_many as run
 
-    settings = get_settings()
-    if concurrency is not None and concurrency > settings.concurrency:
-        raise LimitError(
-            f"concurrency={concurrency} exceeds the server's maximum of {settings.concurrency}: pass a smaller "
-            "value (the operator can raise it with MCP_MONITOR_CONCURRENCY)"
-        )
+    check = get_context()
     return await run(
         urls,
-        policy=settings.network_policy,
+        check,
         expect_status=expect_status,
         max_response_ms=max_response_ms,
-        timeout_s=settings.clamp_timeout(timeout_s),
-        concurrency=concurrency or settings.concurrency,
-        per_host=settings.per_host_concurrency,
-        max_targets=settings.max_targets,
-        resolver=_resolver(settings),
-        body_cap=settings.http_max_body_bytes,
+        timeout_s=check.timeout(timeout_s),
+        concurrency=concurrency,
         progress=progress_reporter(ctx),
     )
 
@@ -154,18 +135,18 @@ async def http_timing(
     ca_bundle_pem: CaBundle = None,
 ) -> HttpTimingResult:
     """Find out why a URL is slow: per-phase min/median/p95/max over several fresh connections."""
+    from monitor_common.context import get_context
+
     from http_monitor.timing import http_timing as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         url,
-        policy=settings.network_policy,
+        ctx,
         samples=samples,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        timeout_s=ctx.timeout(timeout_s),
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
-        resolver=_resolver(settings),
-        body_cap=settings.http_max_body_bytes,
     )
 
 
@@ -178,18 +159,18 @@ async def http_check_each_ip(
     ca_bundle_pem: CaBundle = None,
 ) -> HttpEachIpResult:
     """Check every address of a URL's host, when it fails for some visitors only (backends, IPv6)."""
+    from monitor_common.context import get_context
+
     from http_monitor.backends import http_check_each_ip as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         url,
-        policy=settings.network_policy,
+        ctx,
         ip_version=ip_version,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        timeout_s=ctx.timeout(timeout_s),
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
-        resolver=_resolver(settings),
-        body_cap=settings.http_max_body_bytes,
     )
 
 
@@ -202,17 +183,18 @@ async def http_redirects(
     ca_bundle_pem: CaBundle = None,
 ) -> HttpRedirectsResult:
     """Trace a redirect chain hop by hop: loops, missing https upgrade, downgrades, long chains."""
+    from monitor_common.context import get_context
+
     from http_monitor.redirects import http_redirects as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         url,
-        policy=settings.network_policy,
+        ctx,
         max_hops=max_hops,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        timeout_s=ctx.timeout(timeout_s),
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
-        resolver=_resolver(settings),
     )
 
 
@@ -224,16 +206,17 @@ async def http_security_headers(
     ca_bundle_pem: CaBundle = None,
 ) -> HttpSecurityHeadersResult:
     """Grade a page's security headers A to F (HSTS, CSP, framing, cookies) and say what to fix."""
+    from monitor_common.context import get_context
+
     from http_monitor.headers import http_security_headers as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         url,
-        policy=settings.network_policy,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        ctx,
+        timeout_s=ctx.timeout(timeout_s),
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
-        resolver=_resolver(settings),
     )
 
 
@@ -249,20 +232,21 @@ async def tcp_check(
     ca_bundle_pem: CaBundle = None,
 ) -> TcpCheckResult:
     """Check a TCP port that is not HTTP (mail, database, SSH): connect, optional TLS, banner."""
+    from monitor_common.context import get_context
+
     from http_monitor.tcp import tcp_check as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         host,
         port,
-        policy=settings.network_policy,
+        ctx,
         send=send,
         expect_regex=expect_regex,
         tls=tls,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        timeout_s=ctx.timeout(timeout_s),
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
-        resolver=_resolver(settings),
     )
 
 

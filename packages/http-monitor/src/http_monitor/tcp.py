@@ -13,18 +13,22 @@ import errno
 import re
 import ssl
 import time
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
 from monitor_common.errors import InputError
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.netpolicy import ResolutionError, open_tcp
 from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
 from http_monitor.models import TcpCheckResult
 from http_monitor.tls import cert_findings, client_context, tls_info
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["BANNER_CAP", "tcp_check"]
 
@@ -72,15 +76,14 @@ async def _read(
 async def tcp_check(
     host: str,
     port: int,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     send: str | None = None,
     expect_regex: str | None = None,
     tls: bool = False,
     timeout_s: float = 10.0,
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
-    resolver: Resolver | None = None,
 ) -> TcpCheckResult:
     """Connect to `host`:`port` within `timeout_s` (the whole check) and report what happened."""
     started = Stopwatch()
@@ -108,7 +111,7 @@ async def tcp_check(
         try:
             clock = time.perf_counter()
             with wait_meter() as meter:
-                sock = await open_tcp(name, port, policy, timeout=timeout_s, resolver=resolver)
+                sock = await open_tcp(name, port, ctx, timeout=timeout_s)
             stream = sock
             fields["connect_ms"] = _ms(clock + meter.waited_s)  # not the wait for a rate-limit slot
             fields["remote_ip"] = str(sock.extra(anyio.abc.SocketAttribute.remote_address)[0])
@@ -122,7 +125,7 @@ async def tcp_check(
                 fields["tls_ms"] = _ms(clock)
                 info = tls_info(wrapped.extra(TLSAttribute.ssl_object))
                 fields["tls"] = info
-                findings.extend(cert_findings(info, name))
+                findings.extend(cert_findings(info, name, ctx))
             if payload is not None:
                 phase = "send"
                 await stream.send(payload)

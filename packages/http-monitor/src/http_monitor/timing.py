@@ -11,19 +11,21 @@ import itertools
 import math
 import statistics
 import time
+from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url
 
 from http_monitor.exchange import Walk, timeout_finding
 from http_monitor.models import HttpTimingResult, HttpTimings, PhaseStats, TimingSample
-from http_monitor.probe import DEFAULT_BODY_CAP
 from http_monitor.session import Session
 from http_monitor.tls import client_context
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["PHASES", "http_timing", "percentile"]
 
@@ -41,16 +43,14 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def _sample(
     url: str,
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     *,
     timeout_s: float,
     verify_tls: bool,
     ca_bundle_pem: str | None,
-    resolver: Resolver | None,
-    body_cap: int,
 ) -> tuple[TimingSample, Finding | None]:
-    session = Session.fresh(policy, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, resolver=resolver)
-    walk = Walk(session, follow=False, body_cap=body_cap, timeout=timeout_s)
+    session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
+    walk = Walk(session, follow=False, body_cap=ctx.body_cap, timeout=timeout_s)
     clock = Stopwatch()
     try:
         with anyio.move_on_after(timeout_s) as deadline:
@@ -80,14 +80,12 @@ async def _sample(
 
 async def http_timing(
     url: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     samples: int = 5,
     timeout_s: float = 10.0,
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
-    resolver: Resolver | None = None,
-    body_cap: int = DEFAULT_BODY_CAP,
 ) -> HttpTimingResult:
     """Request `url` `samples` times on fresh connections, one after the other, within `timeout_s`.
 
@@ -109,12 +107,10 @@ async def http_timing(
             break
         sample, failure = await _sample(
             target.geturl(),
-            policy,
+            ctx,
             timeout_s=max(left, _MIN_SAMPLE_S),
             verify_tls=verify_tls,
             ca_bundle_pem=ca_bundle_pem,
-            resolver=resolver,
-            body_cap=body_cap,
         )
         taken.append(sample)
         if failure is not None:

@@ -11,17 +11,18 @@ import ssl
 import time
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from monitor_common.errors import InputError
 from monitor_common.results import Finding, Verdict
 
 from http_monitor.models import TlsInfo
 
-__all__ = ["CERT_WARN_DAYS", "cert_findings", "client_context", "tls_info"]
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
-CERT_WARN_DAYS = 14.0
-"""A certificate with fewer days left than this earns `cert_expiring_soon` (warning)."""
-CERT_CRITICAL_DAYS = 3.0
+__all__ = ["cert_findings", "client_context", "tls_info"]
+
 """... and a critical one below this."""
 
 
@@ -89,8 +90,9 @@ def tls_info(ssl_object: ssl.SSLObject | None) -> TlsInfo | None:
     )
 
 
-def cert_findings(info: TlsInfo | None, host: str) -> list[Finding]:
-    """`cert_expiring_soon` (or `cert_expired` when verification was off) for a session's certificate."""
+def cert_findings(info: TlsInfo | None, host: str, ctx: CheckContext) -> list[Finding]:
+    """`cert_expiring_soon` (or `cert_expired` when verification was off) for a session's certificate,
+    with the operator's thresholds (`ctx.cert_warn_days`, `ctx.cert_critical_days`)."""
     if info is None or info.days_left is None:
         return []
     days = info.days_left
@@ -103,10 +105,10 @@ def cert_findings(info: TlsInfo | None, host: str) -> list[Finding]:
                 hint="renew and deploy the certificate now",
             )
         ]
-    if days < CERT_WARN_DAYS:
+    if days < ctx.cert_warn_days:
         return [
             Finding(
-                severity=Verdict.CRITICAL if days < CERT_CRITICAL_DAYS else Verdict.WARNING,
+                severity=Verdict.CRITICAL if days < ctx.cert_critical_days else Verdict.WARNING,
                 code="cert_expiring_soon",
                 message=f"the certificate of {host} expires in {days:.1f} days ({info.not_after})",
                 hint="renew the certificate; check that automatic renewal works",
