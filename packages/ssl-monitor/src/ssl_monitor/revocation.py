@@ -85,7 +85,9 @@ async def _crl(
     resolver: Resolver | None,
 ) -> RevocationSource:
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    from ssl_monitor.x509info import is_dsa_key
 
     data = await _fetch(url, policy, timeout_s, resolver)
     try:
@@ -107,13 +109,11 @@ async def _crl(
         source.reason = f"the CRL is issued by {crl.issuer.rfc4514_string()}, not by the certificate's issuer"
         return source
     key = issuer.public_key()
-    if not isinstance(
-        key,
-        rsa.RSAPublicKey
-        | ec.EllipticCurvePublicKey
-        | ed25519.Ed25519PublicKey
-        | ed448.Ed448PublicKey
-        | dsa.DSAPublicKey,
+    if not (
+        isinstance(
+            key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+        )
+        or is_dsa_key(key)
     ):
         source.reason = "the issuer's key type cannot sign a CRL"
         return source
