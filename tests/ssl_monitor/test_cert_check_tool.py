@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -75,6 +76,51 @@ async def test_expiring_soon(tool: Tool, ca: CertAuthority, days: int, verdict: 
 async def test_thresholds_are_the_callers(tool: Tool, ca: CertAuthority) -> None:
     result = await check_leaf(tool, ca.expiring_in(40), warn_days=60, critical_days=30)
     assert result["verdict"] == "warning"
+
+
+def loopback_settings(**changes: Any) -> Any:
+    from monitor_common.config import Settings, set_settings
+
+    settings = Settings(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), **changes)
+    set_settings(settings)
+    return settings
+
+
+@pytest.mark.parametrize(("days", "verdict"), [(50, "warning"), (20, "critical"), (70, "ok")])
+async def test_default_thresholds_are_the_servers(
+    tool: Tool, ca: CertAuthority, days: int, verdict: str
+) -> None:
+    loopback_settings(cert_warn_days=60, cert_critical_days=30)  # MCP_MONITOR_CERT_WARN_DAYS / _CRITICAL_DAYS
+    result = await check_leaf(tool, ca.expiring_in(days))
+    assert result["verdict"] == verdict
+    assert codes(result) == ([] if verdict == "ok" else ["cert_expiring_soon"])
+
+
+async def test_a_callers_threshold_beats_the_servers(tool: Tool, ca: CertAuthority) -> None:
+    loopback_settings(cert_warn_days=60, cert_critical_days=30)
+    result = await check_leaf(tool, ca.expiring_in(20), critical_days=10)  # warn_days stays the server's 60
+    assert result["verdict"] == "warning"
+
+
+async def test_a_callers_warn_below_the_servers_critical_says_whose_it_is(tool_error: Any) -> None:
+    text = await tool_error("cert_check", host="127.0.0.1", warn_days=5)  # the default critical is 7
+    assert "critical_days=7 (the server's default) is above warn_days=5" in text
+
+
+async def test_the_engine_takes_its_thresholds_from_the_context(ca: CertAuthority) -> None:
+    from monitor_common.context import CheckContext
+    from monitor_common.netpolicy import NetworkPolicy
+    from ssl_monitor.certs import cert_check
+
+    leaf = ca.expiring_in(10)
+    loose = CheckContext(policy=NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)))
+    strict = loose.replace(cert_warn_days=30, cert_critical_days=14)
+    async with serve_tls(leaf.server_ssl_context()) as (_, port):
+        verdicts = [
+            (await cert_check("127.0.0.1", ctx, port=port, ca_bundle_pem=leaf.ca_pem)).verdict.value
+            for ctx in (loose, strict)
+        ]
+    assert verdicts == ["warning", "critical"]  # 10 days: under 21, over 7; then under 14
 
 
 async def test_expired_is_described_in_full(tool: Tool, ca: CertAuthority) -> None:

@@ -139,6 +139,40 @@ async def test_many_respects_the_target_limit(tool_error: Any) -> None:
     assert "3 targets exceed the limit of 2" in text and "MCP_MONITOR_MAX_TARGETS" in text
 
 
+async def test_many_refuses_a_concurrency_above_the_servers(tool_error: Any) -> None:
+    from monitor_common.config import Settings, set_settings
+
+    set_settings(Settings(concurrency=5))
+    # Refused, not quietly lowered: the caller learns the limit and who can raise it.
+    text = await tool_error("cert_check_many", targets=["a.example"], concurrency=6)
+    assert "concurrency=6 exceeds the server's maximum of 5" in text and "MCP_MONITOR_CONCURRENCY" in text
+
+
+async def test_many_runs_at_the_servers_concurrency_or_below(ca: CertAuthority) -> None:
+    import ipaddress
+
+    from monitor_common.context import CheckContext
+    from monitor_common.errors import LimitError
+    from monitor_common.netpolicy import NetworkPolicy
+    from ssl_monitor.bulk import cert_check_many
+
+    ctx = CheckContext(
+        policy=NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)),
+        concurrency=2,
+        cert_warn_days=30,
+        cert_critical_days=14,
+    )
+    leaf = ca.expiring_in(20)
+    async with serve_tls(leaf.server_ssl_context()) as (_, port):
+        targets = [f"127.0.0.1:{port}"] * 3
+        for concurrency in (None, 1, 2):
+            result = await cert_check_many(targets, ctx, concurrency=concurrency, ca_bundle_pem=leaf.ca_pem)
+            # 20 days left: a warning under the context's thresholds (30/14), not the usual 21/7's ok.
+            assert [row.verdict for row in result.rows] == ["warning"] * 3
+        with pytest.raises(LimitError, match="concurrency=3 exceeds the server's maximum of 2"):
+            await cert_check_many(targets, ctx, concurrency=3, ca_bundle_pem=leaf.ca_pem)
+
+
 async def test_many_refuses_loopback_by_default(tool_error: Any) -> None:
     text = await tool_error("cert_check_many", targets=["127.0.0.1:1"])
     assert "refused to connect to 127.0.0.1" in text

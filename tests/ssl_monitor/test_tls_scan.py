@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from monitor_common.context import CheckContext
 from ssl_monitor.handshake import HandshakeFailure
 from ssl_monitor.scan import classify_failure
 from support.certs import CertAuthority, Leaf, serve_tls
@@ -144,7 +145,7 @@ def test_a_failure_on_this_side_is_never_called_disabled(reason: str | None, cod
 
 
 async def test_tls10_at_the_default_security_level_is_a_local_limit(
-    rsa_leaf: Leaf, allow_loopback: Any
+    rsa_leaf: Leaf, loopback_ctx: CheckContext
 ) -> None:
     # What the scan would have said had it not lowered the security level: OpenSSL 3 cannot even
     # offer TLS 1.0 at level 2 (no suite qualifies), so the server was never asked.
@@ -160,7 +161,6 @@ async def test_tls10_at_the_default_security_level_is_a_local_limit(
     server = rsa_leaf.server_ssl_context(security_level=0, minimum_version=ssl.TLSVersion.MINIMUM_SUPPORTED)
     async with serve_tls(server) as (_, port):
         with pytest.raises(HandshakeFailure) as failure:
-            await handshake("127.0.0.1", port, policy=allow_loopback.network_policy, timeout_s=3, sni=None,
-                            context=context)  # fmt: skip
+            await handshake("127.0.0.1", port, loopback_ctx, timeout_s=3, sni=None, context=context)
     assert failure.value.ssl_reason == "NO_CIPHERS_AVAILABLE"
     assert classify_failure(failure.value) == "not_testable"

@@ -10,15 +10,18 @@ row with verdict critical, not an error of the call.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from monitor_common.errors import InputError, LimitError, PolicyError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import HostPort, parse_host_port
 
-from ssl_monitor.certs import cert_check, check_thresholds
+from ssl_monitor.certs import cert_check, thresholds
 from ssl_monitor.models import CertCheckManyResult, CertCheckResult, CertCheckRow
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["cert_check_many"]
 
@@ -71,31 +74,37 @@ def _failed_row(target: str, code: str, message: str) -> CertCheckRow:
 
 async def cert_check_many(
     targets: list[str],
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
-    warn_days: float = 21,
-    critical_days: float = 7,
-    concurrency: int = 20,
-    per_host: int = 4,
-    max_targets: int = 1000,
+    warn_days: float | None = None,
+    critical_days: float | None = None,
+    concurrency: int | None = None,
     timeout_s: float = 10.0,
     ca_bundle_pem: str | None = None,
-    resolver: Resolver | None = None,
     progress: ProgressCallback | None = None,
 ) -> CertCheckManyResult:
-    """`cert_check` every target, `concurrency` at once (`per_host` against one host).
+    """`cert_check` every target through `ctx`, `concurrency` at once.
 
-    Rows come sorted by days left (failed checks first, then soonest expiry); `counts` has the
-    targets per verdict. `timeout_s` bounds each check.
+    `concurrency` defaults to the context's and may not exceed it; the context also sets how many
+    checks run against one host at once (`per_host_concurrency`), the most targets per call
+    (`max_targets`) and the default `warn_days` / `critical_days`. Rows come sorted by days left
+    (failed checks first, then soonest expiry); `counts` has the targets per verdict.
+    `timeout_s` bounds each check.
+
+    Raises:
+        InputError: no targets, a malformed target or bad thresholds.
+        LimitError: more targets than `ctx.max_targets`, or `concurrency` above `ctx.concurrency`.
+        PolicyError: a target given as an IP address is refused by the policy.
     """
     from ssl_monitor.validate import TrustAnchors
 
     started = Stopwatch()
-    check_thresholds(warn_days, critical_days)
-    parsed = _parse_targets(targets, max_targets)
+    warn, critical = thresholds(ctx, warn_days, critical_days)
+    concurrency = ctx.check_concurrency(concurrency)
+    parsed = _parse_targets(targets, ctx.max_targets)
     for hp in parsed:
         if hp.host.ip is not None:  # a refused address fails the call before anything is dialled
-            policy.check(hp.host.ip, host=hp.host.name)
+            ctx.policy.check(hp.host.ip, host=hp.host.name)
     # Loaded once, not once per target.
     anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
 
@@ -103,12 +112,11 @@ async def cert_check_many(
         hp = parsed[index]
         result = await cert_check(
             hp.host.name,
-            policy=policy,
+            ctx,
             port=hp.port,
-            warn_days=warn_days,
-            critical_days=critical_days,
+            warn_days=warn,
+            critical_days=critical,
             timeout_s=timeout_s,
-            resolver=resolver,
             anchors=anchors,
         )
         return _row(targets[index], result)
@@ -136,7 +144,7 @@ async def cert_check_many(
         on_error=refused,
         key=lambda index: parsed[index].host.name,
         concurrency=concurrency,
-        per_host=per_host,
+        per_host=ctx.per_host_concurrency,
         # cert_check bounds itself; this is the backstop should a step ignore its own limit.
         item_timeout=timeout_s + 5,
         progress=progress,

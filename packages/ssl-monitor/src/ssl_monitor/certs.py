@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor_common.errors import InputError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host, parse_port
 
@@ -25,10 +24,11 @@ from ssl_monitor.starttls import DEFAULT_PORTS, PROTOCOLS
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from monitor_common.context import CheckContext
 
     from ssl_monitor.validate import TrustAnchors, Validation
 
-__all__ = ["cert_check", "check_thresholds", "resolve_port"]
+__all__ = ["cert_check", "resolve_port", "thresholds"]
 
 MAX_LIFETIME_DAYS = 398  # CA/Browser Forum baseline requirements since 2020-09-01
 OLD_VERSIONS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
@@ -44,14 +44,29 @@ def resolve_port(port: int | None, starttls: str | None) -> int:
     return parse_port(port)
 
 
-def check_thresholds(warn_days: float, critical_days: float) -> None:
-    if warn_days < 0 or critical_days < 0:
+def thresholds(
+    ctx: CheckContext, warn_days: float | None, critical_days: float | None
+) -> tuple[float, float]:
+    """(warn, critical) days left: the caller's, each defaulting to the context's
+    (`cert_warn_days` / `cert_critical_days`).
+
+    Raises:
+        InputError: a threshold is negative, or critical is above warn.
+    """
+    warn = ctx.cert_warn_days if warn_days is None else warn_days
+    critical = ctx.cert_critical_days if critical_days is None else critical_days
+    if warn < 0 or critical < 0:
         raise InputError("warn_days and critical_days must be 0 or more, e.g. warn_days=21 critical_days=7")
-    if critical_days > warn_days:
+    if critical > warn:
+        # One of the two may be the server's: say so, or the message names a value never passed.
+        def said(name: str, value: float, given: float | None) -> str:
+            return f"{name}={value:g}" + (" (the server's default)" if given is None else "")
+
         raise InputError(
-            f"critical_days={critical_days:g} is above warn_days={warn_days:g}: the critical threshold "
-            "must be the smaller one, e.g. warn_days=21 critical_days=7"
+            f"{said('critical_days', critical, critical_days)} is above {said('warn_days', warn, warn_days)}: "
+            "the critical threshold must be the smaller one, e.g. warn_days=21 critical_days=7"
         )
+    return warn, critical
 
 
 def _finding(severity: Verdict, code: str, message: str, hint: str | None = None) -> Finding:
@@ -241,32 +256,32 @@ def _summary(verdict: Verdict, target: str, leaf: CertInfo | None, findings: lis
 
 async def cert_check(
     host: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     port: int | None = None,
     sni: str | None = None,
     connect_ip: str | None = None,
     starttls: str | None = None,
-    warn_days: float = 21,
-    critical_days: float = 7,
+    warn_days: float | None = None,
+    critical_days: float | None = None,
     ca_bundle_pem: str | None = None,
     timeout_s: float = 10.0,
-    resolver: Resolver | None = None,
     anchors: TrustAnchors | None = None,
 ) -> CertCheckResult:
     """Fetch the chain `host:port` presents, validate it in-process and judge it.
 
     Args:
         host: host name or IP address of the TLS server.
-        policy: which addresses may be dialled.
+        ctx: the check context: policy, resolver and rate limit for the connections, and the
+            default expiry thresholds.
         port: TCP port (default 443, or the STARTTLS protocol's port).
         sni: server name to send and to validate for (default: `host` when it is a name).
-        connect_ip: dial this address instead of resolving `host` (still subject to `policy`).
+        connect_ip: dial this address instead of resolving `host` (still subject to the policy).
         starttls: smtp, imap, pop3, ftp, xmpp or postgres to upgrade a plaintext connection.
-        warn_days / critical_days: fewer days left than these is a warning / critical.
+        warn_days / critical_days: fewer days left than these is a warning / critical
+            (default: the context's `cert_warn_days` / `cert_critical_days`).
         ca_bundle_pem: trust these roots instead of the system store.
         timeout_s: limit for connect, STARTTLS and handshake together.
-        resolver: how to look up `host`; default the system resolver.
         anchors: already loaded trust anchors (the bulk check passes them in).
     """
     from ssl_monitor.validate import TrustAnchors, validate
@@ -275,7 +290,7 @@ async def cert_check(
     started = Stopwatch()
     target = parse_host(host)
     port = resolve_port(port, starttls)
-    check_thresholds(warn_days, critical_days)
+    warn, critical = thresholds(ctx, warn_days, critical_days)
     if anchors is None:
         anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
     server_name = default_sni(target, sni)
@@ -286,12 +301,11 @@ async def cert_check(
         shake = await handshake(
             target.name,
             port,
-            policy=policy,
+            ctx,
             timeout_s=timeout_s,
             sni=server_name,
             connect_ip=connect_ip,
             starttls=starttls,
-            resolver=resolver,
             alpn=() if starttls else ("h2", "http/1.1"),
         )
     except HandshakeFailure as exc:
@@ -336,12 +350,11 @@ async def cert_check(
         probe = await probe_staple(
             target.name,
             port,
-            policy=policy,
+            ctx,
             timeout_s=remaining,
             sni=server_name,
             connect_ip=shake.remote_ip,
             starttls=starttls,
-            resolver=resolver,
         )
         stapled = probe.stapled
     findings = judge(
@@ -350,8 +363,8 @@ async def cert_check(
         served,
         name=name,
         now=now,
-        warn_days=warn_days,
-        critical_days=critical_days,
+        warn_days=warn,
+        critical_days=critical,
         trust_source=anchors.source,
         tls_version=shake.tls_version,
         ocsp_stapled=stapled,

@@ -14,16 +14,20 @@ import socket
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError, PolicyError, TargetError
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, resolve
+from monitor_common.netpolicy import NetworkPolicy, ResolutionError, resolve
 from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
 from ssl_monitor.handshake import HandshakeFailure, default_sni, handshake
 from ssl_monitor.models import CompareEndpointsResult, EndpointCert
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["cert_compare_endpoints"]
 
@@ -47,19 +51,20 @@ def _parse_ips(connect_ips: list[str]) -> list[IPAddress]:
 
 async def cert_compare_endpoints(
     host: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     port: int = 443,
     ip_version: str = "both",
     connect_ips: list[str] | None = None,
     sni: str | None = None,
     timeout_s: float = 10.0,
-    resolver: Resolver | None = None,
 ) -> CompareEndpointsResult:
     """Handshake with every address of `host` (or `connect_ips`) and compare the certificates.
 
-    Raises InputError for a bad `ip_version` or address, PolicyError when the policy refuses
-    every address; addresses the policy refuses among permitted ones are listed as not checked.
+    `host` is looked up with `ctx`'s resolver; every handshake goes through `ctx` (policy, rate
+    limit). Raises InputError for a bad `ip_version` or address, PolicyError when the policy
+    refuses every address; addresses the policy refuses among permitted ones are listed as not
+    checked.
     """
     from ssl_monitor.x509info import days_until, fingerprint, iso, load_der_chain
 
@@ -76,7 +81,7 @@ async def cert_compare_endpoints(
         try:
             # Resolve without the policy so that refused addresses are listed, not silently dropped.
             addresses = await resolve(
-                target.name, NetworkPolicy.open(), family=family, timeout=timeout_s, resolver=resolver
+                target.name, NetworkPolicy.open(), family=family, timeout=timeout_s, resolver=ctx.resolver
             )
         except ResolutionError as exc:
             finding = Finding(
@@ -96,7 +101,7 @@ async def cert_compare_endpoints(
             )
     refusals: dict[IPAddress, PolicyError] = {}
     for ip in addresses:
-        refusal = policy.refusal(ip, host=target.name)
+        refusal = ctx.policy.refusal(ip, host=target.name)
         if refusal is not None:
             refusals[ip] = refusal
     if len(refusals) == len(addresses):
@@ -118,11 +123,10 @@ async def cert_compare_endpoints(
             shake = await handshake(
                 target.name,
                 port,
-                policy=policy,
+                ctx,
                 timeout_s=max(timeout_s - started.elapsed_ms() / 1000, 0.01),
                 sni=server_name,
                 connect_ip=ip.compressed,
-                resolver=resolver,
             )
         except HandshakeFailure as exc:
             if exc.code == RATE_LIMITED:

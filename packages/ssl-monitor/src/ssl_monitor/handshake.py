@@ -1,7 +1,7 @@
 """One TLS handshake that accepts whatever the server sends, and what it revealed.
 
     client_context(...)       an SSLContext that verifies nothing and offers old versions too
-    handshake(host, port, ...) connect (through the network policy), STARTTLS if asked, handshake
+    handshake(host, port, ctx, ...) connect (as the check context permits), STARTTLS if asked, handshake
     Handshake                 remote address, version, cipher, ALPN and the chain as served (DER)
     HandshakeFailure          why there is no handshake, as a finding code, message and hint
 
@@ -16,17 +16,20 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.netpolicy import ResolutionError, open_tcp
 from monitor_common.ratelimit import RATE_LIMITED, RateLimited
 from monitor_common.results import Verdict
 from monitor_common.targets import Host
 
 from ssl_monitor.starttls import StartTLSError, negotiate
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["Handshake", "HandshakeFailure", "client_context", "default_sni", "handshake"]
 
@@ -118,39 +121,41 @@ def _served_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
 async def handshake(
     host: str,
     port: int,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     timeout_s: float,
     sni: str | None,
     connect_ip: str | None = None,
     starttls: str | None = None,
-    resolver: Resolver | None = None,
     family: int | None = None,
     context: ssl.SSLContext | None = None,
     alpn: tuple[str, ...] = (),
 ) -> Handshake:
     """Connect to `host:port` (or `connect_ip`), run `starttls` if given, and handshake.
 
-    `timeout_s` bounds everything. `sni` is the server name sent (None: send none). `context`
+    The connection obeys `ctx`: its policy, its resolver and its rate limit. `timeout_s` bounds
+    everything. `sni` is the server name sent (None: send none). `context` (the TLS settings)
     defaults to `client_context(alpn=alpn)`.
 
     Raises:
         HandshakeFailure: the target could not be reached or did not complete a handshake.
         PolicyError, TargetError: the caller's target is refused or malformed.
     """
-    ctx = context if context is not None else _default_context(alpn)
+    ssl_context = context if context is not None else _default_context(alpn)
     remote_ip = ""
     try:
         with anyio.fail_after(timeout_s):
-            stream = await open_tcp(
-                host, port, policy, timeout=timeout_s, connect_ip=connect_ip, resolver=resolver, family=family
-            )
+            stream = await open_tcp(host, port, ctx, timeout=timeout_s, connect_ip=connect_ip, family=family)
             try:
                 remote_ip = str(stream.extra(anyio.abc.SocketAttribute.remote_address)[0])
                 if starttls is not None:
                     await negotiate(stream, starttls, sni or host)
                 tls = await TLSStream.wrap(
-                    stream, server_side=False, hostname=sni, ssl_context=ctx, standard_compatible=False
+                    stream,
+                    server_side=False,
+                    hostname=sni,
+                    ssl_context=ssl_context,
+                    standard_compatible=False,
                 )
             except BaseException:
                 await anyio.aclose_forcefully(stream)

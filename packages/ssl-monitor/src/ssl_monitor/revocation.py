@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor_common.errors import PolicyError
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver
+from monitor_common.netpolicy import ResolutionError
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
@@ -28,6 +28,7 @@ from ssl_monitor.staple import probe_staple
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from monitor_common.context import CheckContext
 
 __all__ = ["cert_revocation"]
 
@@ -38,9 +39,7 @@ class _Unknown(Exception):
     """A source gave no answer it can prove; the message says why."""
 
 
-async def _fetch(
-    url: str, policy: NetworkPolicy, timeout_s: float, resolver: Resolver | None, body: bytes | None = None
-) -> bytes:
+async def _fetch(url: str, ctx: CheckContext, timeout_s: float, body: bytes | None = None) -> bytes:
     import httpx2
     from monitor_common.netpolicy import guarded_client
     from monitor_common.ratelimit import RateLimited
@@ -49,7 +48,7 @@ async def _fetch(
         raise _Unknown(f"only http(s) URLs are fetched, not {url!r}")
     headers = {"Content-Type": "application/ocsp-request"} if body is not None else None
     try:
-        async with guarded_client(policy, timeout=timeout_s, resolver=resolver) as client:
+        async with guarded_client(ctx, timeout=timeout_s) as client:
             method = "POST" if body is not None else "GET"
             async with client.stream(method, url, content=body, headers=headers) as response:
                 if response.status_code != 200:
@@ -80,14 +79,15 @@ async def _crl(
     url: str,
     leaf: x509.Certificate,
     issuer: x509.Certificate,
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     timeout_s: float,
-    resolver: Resolver | None,
 ) -> RevocationSource:
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-    data = await _fetch(url, policy, timeout_s, resolver)
+    from ssl_monitor.x509info import is_dsa_key
+
+    data = await _fetch(url, ctx, timeout_s)
     try:
         crl = (
             x509.load_der_x509_crl(data)
@@ -107,13 +107,12 @@ async def _crl(
         source.reason = f"the CRL is issued by {crl.issuer.rfc4514_string()}, not by the certificate's issuer"
         return source
     key = issuer.public_key()
-    if not isinstance(
-        key,
-        rsa.RSAPublicKey
-        | ec.EllipticCurvePublicKey
-        | ed25519.Ed25519PublicKey
-        | ed448.Ed448PublicKey
-        | dsa.DSAPublicKey,
+    if not (
+        isinstance(
+            key,
+            rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey,
+        )
+        or is_dsa_key(key)
     ):
         source.reason = "the issuer's key type cannot sign a CRL"
         return source
@@ -142,18 +141,15 @@ async def _ocsp(
     url: str,
     leaf: x509.Certificate,
     issuer: x509.Certificate,
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     timeout_s: float,
-    resolver: Resolver | None,
 ) -> RevocationSource:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509 import ocsp
 
     # SHA-1 in the CertID is what every responder understands (RFC 5019); it names, it does not sign.
     request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()  # noqa: S303
-    data = await _fetch(
-        url, policy, timeout_s, resolver, body=request.public_bytes(serialization.Encoding.DER)
-    )
+    data = await _fetch(url, ctx, timeout_s, body=request.public_bytes(serialization.Encoding.DER))
     return judge_ocsp(data, leaf, issuer, method="ocsp", url=url)
 
 
@@ -166,20 +162,20 @@ def _find_issuer(served: list[x509.Certificate], anchors: list[x509.Certificate]
 
 async def cert_revocation(
     host: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     port: int | None = None,
     sni: str | None = None,
     connect_ip: str | None = None,
     starttls: str | None = None,
     ca_bundle_pem: str | None = None,
     timeout_s: float = 10.0,
-    resolver: Resolver | None = None,
 ) -> RevocationResult:
     """Ask the certificate's CRL and OCSP responder (and the server's staple) whether it is revoked.
 
-    The issuer's certificate comes from the served chain, else from `ca_bundle_pem` or the
-    system store. `timeout_s` bounds the handshake and each fetch.
+    The handshake, the staple probe and the CRL and OCSP fetches all go through `ctx` (policy,
+    resolver, rate limit). The issuer's certificate comes from the served chain, else from
+    `ca_bundle_pem` or the system store. `timeout_s` bounds the handshake and each fetch.
     """
     import anyio
 
@@ -202,12 +198,11 @@ async def cert_revocation(
         shake = await handshake(
             target.name,
             port,
-            policy=policy,
+            ctx,
             timeout_s=timeout_s,
             sni=server_name,
             connect_ip=connect_ip,
             starttls=starttls,
-            resolver=resolver,
         )
     except HandshakeFailure as exc:
         finding = Finding(severity=exc.severity, code=exc.code, message=exc.message, hint=exc.hint)
@@ -255,7 +250,7 @@ async def cert_revocation(
             fetch = _crl if method == "crl" else _ocsp
             try:
                 with anyio.move_on_after(left()):
-                    found[index] = await fetch(url, leaf, issuer, policy, left(), resolver)
+                    found[index] = await fetch(url, leaf, issuer, ctx, left())
                 if index not in found:
                     raise _Unknown(f"no answer from {url} within the time limit of {timeout_s:g} s")
             except _Unknown as exc:
@@ -271,12 +266,11 @@ async def cert_revocation(
             probe = await probe_staple(
                 target.name,
                 port,
-                policy=policy,
+                ctx,
                 timeout_s=left(),
                 sni=server_name,
                 connect_ip=shake.remote_ip,
                 starttls=starttls,
-                resolver=resolver,
             )
             if probe.stapled and probe.response is not None:
                 sources.append(judge_ocsp(probe.response, leaf, issuer, method="ocsp_stapled", url=None))

@@ -19,16 +19,18 @@ from __future__ import annotations
 import ssl
 import time
 import warnings
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
 from ssl_monitor.certs import resolve_port
 from ssl_monitor.handshake import Handshake, HandshakeFailure, client_context, default_sni, handshake
 from ssl_monitor.models import ProtocolState, ProtocolSupport, TlsScanResult
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["classify_failure", "tls_scan"]
 
@@ -95,16 +97,16 @@ def _weak_family(name: str) -> str | None:
 
 async def tls_scan(
     host: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     port: int | None = None,
     sni: str | None = None,
     starttls: str | None = None,
     timeout_s: float = 30.0,
-    resolver: Resolver | None = None,
 ) -> TlsScanResult:
     """Try TLS 1.0 to 1.3 one at a time, the suites of each, and ALPN h2 / http/1.1.
 
+    Every handshake goes through `ctx` (policy, resolver, rate limit).
     `timeout_s` bounds the whole scan; each handshake gets at most 10 s of it. A scan cut short
     reports what it found, with an `scan_incomplete` finding.
     """
@@ -141,12 +143,11 @@ async def tls_scan(
         return await handshake(
             target.name,
             port,
-            policy=policy,
+            ctx,
             timeout_s=max(min(left, 10.0), 0.001),
             sni=server_name,
             connect_ip=remote_ip,
             starttls=starttls,
-            resolver=resolver,
             context=context,
         )
 

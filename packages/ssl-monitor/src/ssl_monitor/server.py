@@ -10,7 +10,7 @@ Engines are imported inside each tool so that starting the server does not impor
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from monitor_common.config import get_settings
+from monitor_common.context import get_context
 from monitor_common.serve import MonitorServer, progress_reporter
 from monitor_common.serve import main as serve_main
 from pydantic import Field
@@ -45,8 +45,12 @@ StartTLS = Annotated[
     Literal["smtp", "imap", "pop3", "ftp", "xmpp", "postgres"] | None,
     Field(description="Plaintext protocol to upgrade first"),
 ]
-WarnDays = Annotated[float, Field(ge=0, description="Warn below this many days left")]
-CriticalDays = Annotated[float, Field(ge=0, description="Critical below this many days left")]
+WarnDays = Annotated[
+    float | None, Field(ge=0, description="Warn below this many days left (default: the server's)")
+]
+CriticalDays = Annotated[
+    float | None, Field(ge=0, description="Critical below this many days left (default: the server's)")
+]
 CaBundle = Annotated[str | None, Field(description="PEM roots to trust instead of the system's")]
 Timeout = float | None  # seconds, default 10
 
@@ -61,8 +65,8 @@ async def cert_check(
         Field(description="Connect to this IP instead of resolving host"),
     ] = None,
     starttls: StartTLS = None,
-    warn_days: WarnDays = 21,
-    critical_days: CriticalDays = 7,
+    warn_days: WarnDays = None,
+    critical_days: CriticalDays = None,
     ca_bundle_pem: CaBundle = None,
     timeout_s: Timeout = None,
 ) -> CertCheckResult:
@@ -72,10 +76,10 @@ async def cert_check(
     """
     from ssl_monitor.certs import cert_check as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         host,
-        policy=settings.network_policy,
+        ctx,
         port=port,
         sni=sni,
         connect_ip=connect_ip,
@@ -83,8 +87,7 @@ async def cert_check(
         warn_days=warn_days,
         critical_days=critical_days,
         ca_bundle_pem=ca_bundle_pem,
-        timeout_s=settings.clamp_timeout(timeout_s),
-        resolver=settings.target_resolver,
+        timeout_s=ctx.timeout(timeout_s),
     )
 
 
@@ -94,8 +97,8 @@ async def cert_check_many(
         list[str],
         Field(description="host or host:port entries"),
     ],
-    warn_days: WarnDays = 21,
-    critical_days: CriticalDays = 7,
+    warn_days: WarnDays = None,
+    critical_days: CriticalDays = None,
     concurrency: Annotated[int | None, Field(ge=1, description="Checks at once (default 20)")] = None,
     ca_bundle_pem: CaBundle = None,
     timeout_s: Timeout = None,
@@ -104,18 +107,15 @@ async def cert_check_many(
     """Check many hosts' certificates at once ("which expire soon?"), by days left."""
     from ssl_monitor.bulk import cert_check_many as run
 
-    settings = get_settings()
+    check_ctx = get_context()  # `ctx` is the MCP request's context here
     return await run(
         targets,
-        policy=settings.network_policy,
+        check_ctx,
         warn_days=warn_days,
         critical_days=critical_days,
-        concurrency=min(concurrency or settings.concurrency, settings.concurrency),
-        per_host=settings.per_host_concurrency,
-        max_targets=settings.max_targets,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        concurrency=concurrency,
+        timeout_s=check_ctx.timeout(timeout_s),
         ca_bundle_pem=ca_bundle_pem,
-        resolver=settings.target_resolver,
         progress=progress_reporter(ctx) if ctx is not None else None,
     )
 
@@ -144,18 +144,10 @@ async def tls_scan(
     """Scan which TLS versions, cipher suites and ALPN protocols a server accepts (is TLS 1.0 on?)."""
     from ssl_monitor.scan import tls_scan as run
 
-    settings = get_settings()
+    ctx = get_context()
     # A scan is many handshakes, one per version and suite offered: three checks' worth.
-    timeout = settings.clamp_timeout(timeout_s, scale=TLS_SCAN_TIMEOUT_SCALE)
-    return await run(
-        host,
-        policy=settings.network_policy,
-        port=port,
-        sni=sni,
-        starttls=starttls,
-        timeout_s=timeout,
-        resolver=settings.target_resolver,
-    )
+    timeout = ctx.timeout(timeout_s, scale=TLS_SCAN_TIMEOUT_SCALE)
+    return await run(host, ctx, port=port, sni=sni, starttls=starttls, timeout_s=timeout)
 
 
 @mcp.tool()
@@ -172,16 +164,15 @@ async def cert_compare_endpoints(
     """Compare the certificate on every address of a name (after a partial renewal, say)."""
     from ssl_monitor.compare import cert_compare_endpoints as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         host,
-        policy=settings.network_policy,
+        ctx,
         port=port,
         ip_version=ip_version,
         connect_ips=connect_ips,
         sni=sni,
-        timeout_s=settings.clamp_timeout(timeout_s),
-        resolver=settings.target_resolver,
+        timeout_s=ctx.timeout(timeout_s),
     )
 
 
@@ -197,16 +188,15 @@ async def cert_revocation(
     """Check whether a server's certificate is revoked, via CRL and OCSP."""
     from ssl_monitor.revocation import cert_revocation as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         host,
-        policy=settings.network_policy,
+        ctx,
         port=port,
         sni=sni,
         starttls=starttls,
         ca_bundle_pem=ca_bundle_pem,
-        timeout_s=settings.clamp_timeout(timeout_s),
-        resolver=settings.target_resolver,
+        timeout_s=ctx.timeout(timeout_s),
     )
 
 

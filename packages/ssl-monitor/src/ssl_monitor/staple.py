@@ -14,13 +14,17 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
-from monitor_common.netpolicy import NetworkPolicy, ResolutionError, Resolver, open_tcp
+from monitor_common.netpolicy import ResolutionError, open_tcp
 from monitor_common.ratelimit import RateLimited
 
 from ssl_monitor.starttls import StartTLSError, negotiate
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["StapleProbe", "client_hello", "probe_staple"]
 
@@ -125,24 +129,21 @@ async def _read_staple(stream: anyio.abc.ByteStream) -> StapleProbe:
 async def probe_staple(
     host: str,
     port: int,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     timeout_s: float,
     sni: str | None,
     connect_ip: str | None = None,
     starttls: str | None = None,
-    resolver: Resolver | None = None,
 ) -> StapleProbe:
-    """Ask `host:port` (or `connect_ip`) for a stapled OCSP response over TLS 1.2.
+    """Ask `host:port` (or `connect_ip`) for a stapled OCSP response over TLS 1.2, as `ctx` permits.
 
     Never raises for the target's behaviour: a failed probe is `StapleProbe(None, detail=...)`.
     PolicyError and TargetError propagate (the caller's target is refused or malformed).
     """
     try:
         with anyio.fail_after(timeout_s):
-            stream = await open_tcp(
-                host, port, policy, timeout=timeout_s, connect_ip=connect_ip, resolver=resolver
-            )
+            stream = await open_tcp(host, port, ctx, timeout=timeout_s, connect_ip=connect_ip)
             async with stream:
                 if starttls is not None:
                     await negotiate(stream, starttls, sni or host)

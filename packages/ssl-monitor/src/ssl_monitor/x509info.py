@@ -16,6 +16,7 @@ import binascii
 import re
 import warnings
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -32,6 +33,7 @@ __all__ = [
     "describe",
     "describe_signature",
     "fingerprint",
+    "is_dsa_key",
     "iso",
     "key_description",
     "load_der_chain",
@@ -55,6 +57,15 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
+def is_dsa_key(key: object) -> TypeGuard[dsa.DSAPublicKey]:
+    """Whether `key` is a DSA public key, without cryptography's deprecation warning."""
+    with warnings.catch_warnings():
+        # cryptography 51 warns on every use of its DSA classes; a CA that still has a DSA key
+        # must still be described and its CRL verified, not turned into a warning on stderr.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return isinstance(key, dsa.DSAPublicKey)
+
+
 def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
     """The key's type (rsa, ec, ed25519, ed448, dsa, other) and size in bits."""
     try:
@@ -69,7 +80,7 @@ def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
         return "ed25519", 256
     if isinstance(key, ed448.Ed448PublicKey):
         return "ed448", 456
-    if isinstance(key, dsa.DSAPublicKey):
+    if is_dsa_key(key):
         return "dsa", key.key_size
     return "other", None
 
