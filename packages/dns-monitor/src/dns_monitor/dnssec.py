@@ -81,6 +81,23 @@ def _ds(rrset: dns.rrset.RRset) -> list[DS]:
     return cast("list[DS]", list(rrset))  # pyright: ignore[reportUnknownArgumentType]
 
 
+def _load_dnssec() -> None:
+    """Import `dns.dnssec` without the CryptographyDeprecationWarning its import raises.
+
+    dnspython's DSA key classes name cryptography's DSA types, which recent cryptography
+    releases deprecate with a warning on first access; importing `dns.dnssec` loads them. This
+    check does not need DSA (it reports the algorithm as deprecated itself), and the warning
+    would reach the server's stderr on the first call, or fail it where warnings are errors.
+    """
+    import warnings
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        import dns.dnssec  # noqa: F401  # pyright: ignore[reportUnusedImport]
+
+
 def _key_text(key: DNSKEY) -> str:
     import dns.dnssec
 
@@ -293,6 +310,7 @@ async def dnssec_check(
     its rate limit. `port` is 53 except in tests.
     """
     started = Stopwatch()
+    _load_dnssec()
     name = parse_hostname(domain).rstrip(".") + "."
     walker = Walker(hints, ctx, deadline=time.monotonic() + timeout_s, port=port)
     walk = await walker.iterate(name, "SOA")
