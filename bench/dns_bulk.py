@@ -37,13 +37,18 @@ import dns.flags
 import dns.message
 from dns_monitor.lookup import dns_lookup
 from dns_monitor.propagation import dns_propagation
-from monitor_common.config import Settings, set_settings
+from monitor_common.context import CheckContext
 from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.ratelimit import RateLimiter
 from support.bind9 import ADDRESSES, BULK_NAMES, Bind9  # pyright: ignore[reportMissingImports]
 from support.dns_server import DNSServer, drop, zone  # pyright: ignore[reportMissingImports]
 
 SERVER = ADDRESSES["ns1"]
-POLICY = NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+# The engine's speed is measured: every lookup asks one local server, which the per-host rate
+# limit of the default settings would hold to 10 queries per second, so this context has none.
+CTX = CheckContext(
+    policy=NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)), limiter=RateLimiter(0)
+)
 NAMES = [f"host{i:04d}.bulk.test." for i in range(BULK_NAMES)]
 TARGET_RATIO = 1.5
 
@@ -53,7 +58,7 @@ async def engine(concurrency: int) -> int:
 
     async def one(name: str) -> bool:
         async with slots:
-            result = await dns_lookup(name, policy=POLICY, server=SERVER, timeout_s=5)
+            result = await dns_lookup(name, CTX, server=SERVER, timeout_s=5)
             return result.verdict == "ok" and len(result.answers) == 1
 
     return sum(await asyncio.gather(*(one(n) for n in NAMES)))
@@ -105,9 +110,7 @@ async def propagation(timeout_s: float) -> tuple[float, int, list[str]]:
         resolvers = [ADDRESSES["resolver"], ADDRESSES["ns1"], ADDRESSES["ns2"], ADDRESSES["stale"]]
         resolvers += [f"127.0.0.1:{s.port}" for s in [*local, silent]]
         started = time.perf_counter()
-        result = await dns_propagation(
-            "www.good.test", policy=POLICY, resolvers=resolvers, timeout_s=timeout_s
-        )
+        result = await dns_propagation("www.good.test", CTX, resolvers=resolvers, timeout_s=timeout_s)
         elapsed = time.perf_counter() - started
     finally:
         for server in [*local, silent]:
@@ -123,9 +126,6 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=2.0, help="dns_propagation timeout_s")
     args = parser.parse_args()
-    # The engine's speed is measured: every lookup asks one local server, which the per-host rate
-    # limit would otherwise hold to 10 queries per second.
-    set_settings(Settings(rate_limit_per_host=0))
     with Bind9() as _, tempfile.TemporaryDirectory() as tmp:
         names_file = Path(tmp) / "names.txt"
         names_file.write_text("".join(f"{n} A\n" for n in NAMES))

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from monitor_common.config import Settings, set_settings
+from monitor_common.context import CheckContext, get_context
 from support.bind9 import Bind9, Bind9Unavailable
 
 
@@ -35,3 +36,10 @@ def local_dns(bind9: Bind9) -> Settings:
     )
     set_settings(settings)
     return settings
+
+
+@pytest.fixture
+def local_ctx(local_dns: Settings) -> CheckContext:
+    """The check context of `local_dns`'s settings, for tests that call an engine directly (the
+    same context, rate limiter included, that the tools of this test use)."""
+    return get_context()

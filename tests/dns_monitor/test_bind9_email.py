@@ -11,6 +11,7 @@ from dns_monitor.email import email_auth_check
 from dns_monitor.server import mcp
 from mcp import Client
 from monitor_common.config import Settings
+from monitor_common.context import CheckContext
 from support.bind9 import ADDRESSES, dig
 from support.static_https import StaticHttps
 
@@ -31,11 +32,10 @@ def mta_sts() -> Iterator[StaticHttps]:
         yield server
 
 
-async def run(domain: str, settings: Settings, https: StaticHttps, **extra: Any) -> Any:
+async def run(domain: str, ctx: CheckContext, https: StaticHttps, **extra: Any) -> Any:
     return await email_auth_check(
         domain,
-        policy=settings.network_policy,
-        system_resolver=settings.resolver,
+        ctx,
         verify=https.client_context(),
         https_port=https.port,
         **extra,
@@ -46,8 +46,8 @@ def codes(result: Any) -> list[str]:
     return sorted(f.code for f in result.findings)
 
 
-async def test_healthy_mail_domain(local_dns: Settings, mta_sts: StaticHttps) -> None:
-    result = await run("mail.test", local_dns, mta_sts, dkim_selectors=["s2048"])
+async def test_healthy_mail_domain(local_ctx: CheckContext, mta_sts: StaticHttps) -> None:
+    result = await run("mail.test", local_ctx, mta_sts, dkim_selectors=["s2048"])
     assert result.verdict == "ok", result.findings
     assert [(h.preference, h.host, h.addresses) for h in result.mx.hosts] == [
         (10, "mx.mail.test.", ["192.0.2.25"])
@@ -70,8 +70,8 @@ async def test_healthy_mail_domain(local_dns: Settings, mta_sts: StaticHttps) ->
     )
 
 
-async def test_everything_wrong(local_dns: Settings, mta_sts: StaticHttps) -> None:
-    result = await run("spam.test", local_dns, mta_sts, dkim_selectors=["missing"])
+async def test_everything_wrong(local_ctx: CheckContext, mta_sts: StaticHttps) -> None:
+    result = await run("spam.test", local_ctx, mta_sts, dkim_selectors=["missing"])
     assert result.verdict == "critical"
     assert result.spf.dns_lookups == 11 and result.spf.all == "~all"
     assert set(codes(result)) >= {
@@ -94,15 +94,15 @@ async def test_everything_wrong(local_dns: Settings, mta_sts: StaticHttps) -> No
     [("s1024", 1024, "dkim_weak_key"), ("revoked", None, "dkim_revoked"), ("nope", None, "dkim_missing")],
 )
 async def test_dkim_variants(
-    local_dns: Settings, mta_sts: StaticHttps, selector: str, bits: int | None, code: str
+    local_ctx: CheckContext, mta_sts: StaticHttps, selector: str, bits: int | None, code: str
 ) -> None:
-    result = await run("mail.test", local_dns, mta_sts, dkim_selectors=[selector])
+    result = await run("mail.test", local_ctx, mta_sts, dkim_selectors=[selector])
     assert codes(result).count(code) == 1 and result.verdict == "warning"
     assert result.dkim[0].bits == bits
 
 
-async def test_null_mx(local_dns: Settings, mta_sts: StaticHttps) -> None:
-    result = await run("nomail.test", local_dns, mta_sts)
+async def test_null_mx(local_ctx: CheckContext, mta_sts: StaticHttps) -> None:
+    result = await run("nomail.test", local_ctx, mta_sts)
     assert result.mx.null_mx and "mx_null" in codes(result)
     assert result.verdict == "ok"
 

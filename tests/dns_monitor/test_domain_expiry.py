@@ -13,6 +13,7 @@ from dns_monitor.rdap import RdapConfig, domain_expiry, parse_rdap_config
 from dns_monitor.server import mcp
 from mcp import Client
 from monitor_common.config import Settings, set_settings
+from monitor_common.context import CheckContext
 from monitor_common.errors import ConfigError
 from monitor_common.netpolicy import NetworkPolicy
 from support.static_https import StaticHttps
@@ -76,7 +77,9 @@ def registry() -> Iterator[StaticHttps]:
     rdap._bootstrap_cache.clear()
 
 
-LOOPBACK = NetworkPolicy(allow_networks=(__import__("ipaddress").ip_network("127.0.0.0/8"),))
+LOOPBACK = CheckContext(
+    policy=NetworkPolicy(allow_networks=(__import__("ipaddress").ip_network("127.0.0.0/8"),))
+)
 
 
 async def check(server: StaticHttps, domain: str, *, bootstrap: bool = False, **extra: Any) -> Any:
@@ -86,9 +89,7 @@ async def check(server: StaticHttps, domain: str, *, bootstrap: bool = False, **
         if bootstrap
         else parse_rdap_config([f"test={base}/rdap"])
     )
-    return await domain_expiry(
-        domain, policy=LOOPBACK, config=config, verify=server.client_context(), **extra
-    )
+    return await domain_expiry(domain, LOOPBACK, config=config, verify=server.client_context(), **extra)
 
 
 def codes(result: Any) -> list[str]:
@@ -138,13 +139,13 @@ async def test_tld_missing_from_bootstrap(registry: StaticHttps) -> None:
 
 async def test_unreachable_rdap_server_is_unknown() -> None:
     config = parse_rdap_config(["https://127.0.0.1:9/rdap/"])  # discard port: nothing listens
-    result = await domain_expiry("fine.test", policy=LOOPBACK, config=config, timeout_s=2)
+    result = await domain_expiry("fine.test", LOOPBACK, config=config, timeout_s=2)
     assert result.verdict == "unknown" and codes(result) == ["rdap_unreachable"]
 
 
 async def test_rdap_server_on_internal_address_is_refused_by_default() -> None:
     config = parse_rdap_config(["https://127.0.0.1:9/rdap/"])
-    result = await domain_expiry("fine.test", policy=NetworkPolicy(), config=config, timeout_s=2)
+    result = await domain_expiry("fine.test", CheckContext(), config=config, timeout_s=2)
     assert codes(result) == ["rdap_unreachable"] and "refused" in result.findings[0].message
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from dns_monitor.propagation import dns_propagation
 from dns_monitor.reverse import reverse_dns
-from monitor_common.config import Settings, set_settings
+from monitor_common.context import CheckContext
 from monitor_common.errors import PolicyError
 from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.ratelimit import RateLimiter
 from support.dns_server import DNSServer, delayed, drop, servfail, zone
 
 NEW = {("www.example.com.", "A"): ["192.0.2.2"], ("example.com.", "NS"): ["ns1.example.com."]}
@@ -35,14 +36,14 @@ def codes(result: Any) -> list[str]:
     return sorted(f.code for f in result.findings)
 
 
-async def test_groups_outliers_and_unreachable(allow_loopback: Settings, servers: list[DNSServer]) -> None:
+async def test_groups_outliers_and_unreachable(loopback_ctx: CheckContext, servers: list[DNSServer]) -> None:
     servers[0].handler = servers[1].handler = zone(NEW)
     servers[2].handler = zone(OLD, ttl=120)
     servers[3].handler = drop
     started = time.monotonic()
     result = await dns_propagation(
         "www.example.com",
-        policy=allow_loopback.network_policy,
+        loopback_ctx,
         resolvers=addresses(servers),
         include_authoritative=False,
         timeout_s=0.6,
@@ -57,13 +58,13 @@ async def test_groups_outliers_and_unreachable(allow_loopback: Settings, servers
 
 
 async def test_expected_answer_decides_who_is_behind(
-    allow_loopback: Settings, servers: list[DNSServer]
+    loopback_ctx: CheckContext, servers: list[DNSServer]
 ) -> None:
     servers[0].handler = zone(OLD)
     servers[1].handler = servers[2].handler = servers[3].handler = zone(NEW)
     result = await dns_propagation(
         "www.example.com",
-        policy=allow_loopback.network_policy,
+        loopback_ctx,
         resolvers=addresses(servers[:1]) + addresses(servers[1:2]),
         include_authoritative=False,
         expected=["192.0.2.1"],
@@ -73,7 +74,7 @@ async def test_expected_answer_decides_who_is_behind(
 
 
 async def test_authoritative_servers_are_found_and_asked_without_recursion(
-    allow_loopback: Settings, servers: list[DNSServer]
+    loopback_ctx: CheckContext, servers: list[DNSServer]
 ) -> None:
     auth = servers[1]
     servers[0].handler = zone(
@@ -82,7 +83,7 @@ async def test_authoritative_servers_are_found_and_asked_without_recursion(
     auth.handler = zone(NEW)
     result = await dns_propagation(
         "www.example.com",
-        policy=allow_loopback.network_policy,
+        loopback_ctx,
         resolvers=addresses(servers[:1]),
         authoritative_port=auth.port,
     )
@@ -97,22 +98,22 @@ async def test_authoritative_servers_are_found_and_asked_without_recursion(
 
 
 async def test_nameserver_addresses_pass_the_policy(
-    allow_loopback: Settings, servers: list[DNSServer]
+    loopback_ctx: CheckContext, servers: list[DNSServer]
 ) -> None:
     servers[0].handler = zone({**NEW, ("ns1.example.com.", "A"): ["10.1.2.3"]})
     result = await dns_propagation(
-        "www.example.com", policy=allow_loopback.network_policy, resolvers=addresses(servers[:1]), timeout_s=1
+        "www.example.com", loopback_ctx, resolvers=addresses(servers[:1]), timeout_s=1
     )
     assert not [a for a in result.answers if a.kind == "authoritative"]
     notes = [f.message for f in result.findings if f.code == "authoritative_note"]
     assert notes and "10.1.2.3" in notes[0] and "refused" in notes[0]
 
 
-async def test_no_server_answers_is_unknown(allow_loopback: Settings, servers: list[DNSServer]) -> None:
+async def test_no_server_answers_is_unknown(loopback_ctx: CheckContext, servers: list[DNSServer]) -> None:
     servers[0].handler = drop
     result = await dns_propagation(
         "www.example.com",
-        policy=allow_loopback.network_policy,
+        loopback_ctx,
         resolvers=addresses(servers[:1]),
         timeout_s=0.3,
     )
@@ -121,7 +122,7 @@ async def test_no_server_answers_is_unknown(allow_loopback: Settings, servers: l
 
 async def test_caller_named_resolver_on_internal_address_is_refused() -> None:
     with pytest.raises(PolicyError):
-        await dns_propagation("www.example.com", policy=NetworkPolicy(), resolvers=["127.0.0.1"])
+        await dns_propagation("www.example.com", CheckContext(), resolvers=["127.0.0.1"])
 
 
 REVERSE = {
@@ -145,25 +146,25 @@ REVERSE = {
     ],
 )
 async def test_reverse_dns(
-    allow_loopback: Settings,
+    loopback_ctx: CheckContext,
     dns_server: DNSServer,
     target: str,
     codes_: list[str],
     confirmed: list[list[str]],
 ) -> None:
     dns_server.handler = zone(REVERSE, origin=".")
-    result = await reverse_dns(
-        target, policy=allow_loopback.network_policy, server=f"127.0.0.1:{dns_server.port}"
-    )
+    result = await reverse_dns(target, loopback_ctx, server=f"127.0.0.1:{dns_server.port}")
     assert codes(result) == codes_
     assert [e.confirmed for e in result.entries] == confirmed
 
 
-async def test_reverse_dns_server_failure_is_unknown(allow_loopback: Settings, dns_server: DNSServer) -> None:
+async def test_reverse_dns_server_failure_is_unknown(
+    loopback_ctx: CheckContext, dns_server: DNSServer
+) -> None:
     dns_server.handler = delayed(5, servfail)
     result = await reverse_dns(
         "192.0.2.10",
-        policy=allow_loopback.network_policy,
+        loopback_ctx,
         server=f"127.0.0.1:{dns_server.port}",
         timeout_s=0.3,
     )
@@ -174,13 +175,14 @@ async def test_servers_held_back_by_the_rate_limit_are_named_as_such(servers: li
     # The four servers share one host (127.0.0.1), so at one query a second with a burst of one,
     # only the first is asked within the 0.6 s deadline; the others are reported as not asked,
     # not as unreachable.
-    settings = Settings(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), rate_limit_per_host=1.0)
-    set_settings(settings)
+    ctx = CheckContext(
+        policy=NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)), limiter=RateLimiter(1.0)
+    )
     for server in servers:
         server.handler = zone(NEW)
     result = await dns_propagation(
         "www.example.com",
-        policy=settings.network_policy,
+        ctx,
         resolvers=addresses(servers),
         include_authoritative=False,
         timeout_s=0.6,

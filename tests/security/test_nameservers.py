@@ -25,6 +25,7 @@ from dns_monitor.delegation import dns_delegation
 from dns_monitor.dnssec import dnssec_check
 from mcp import Client
 from monitor_common.config import Settings, set_settings
+from monitor_common.context import CheckContext
 from monitor_common.netpolicy import NetworkPolicy
 from support.dns_server import DNSServer, Transport
 from support.reliability import record
@@ -32,6 +33,7 @@ from support.reliability import record
 from security.probe import DialRecorder, Listener, Outcome, Spelling, refusal_problems, servers, watched
 
 POLICY = NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.2/32"),))
+CTX = CheckContext(policy=POLICY)
 INSIDE = {
     "ns1.example.test": ("A", Spelling("ns1.example.test", "loopback", "127.0.0.1")),
     "ns2.example.test": ("AAAA", Spelling("ns2.example.test", "loopback", "::1")),
@@ -101,14 +103,12 @@ async def test_the_delegation_walk_refuses_internal_nameservers(root: tuple[DNSS
     recorder = DialRecorder()
     problems: dict[str, list[str]] = {}
     with recorder.installed():
-        delegation = await dns_delegation(
-            "example.test", policy=POLICY, hints=hints, timeout_s=5, port=server.port
-        )
+        delegation = await dns_delegation("example.test", CTX, hints=hints, timeout_s=5, port=server.port)
         dials = [d for d in recorder.take() if not d.endswith(f"127.0.0.2:{server.port}")]
         messages = [f.message for f in delegation.findings if f.code == "nameserver_not_asked"]
         problems |= problems_of("dns_delegation", messages, dials)
         secure = await dnssec_check(
-            "example.test", policy=POLICY, hints=hints, anchors=[], timeout_s=5, port=server.port
+            "example.test", CTX, hints=hints, anchors=[], timeout_s=5, port=server.port
         )
         dials = [d for d in recorder.take() if not d.endswith(f"127.0.0.2:{server.port}")]
         messages = [f.message for f in secure.findings if f.code == "nameserver_not_asked"]

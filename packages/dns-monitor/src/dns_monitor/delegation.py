@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from typing import TYPE_CHECKING
 
 import anyio
-from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.anchors import RootHints
 from dns_monitor.models import DelegationNameserver, DelegationResult
 from dns_monitor.walk import Walker, ZoneStep
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["dns_delegation"]
 
@@ -76,20 +79,21 @@ async def _open_recursion(walker: Walker, address: str) -> bool:
 
 async def dns_delegation(
     domain: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     hints: RootHints,
     timeout_s: float = 10.0,
     port: int = 53,
 ) -> DelegationResult:
     """Walk from `hints` to `domain`'s delegation and check every nameserver of it.
 
-    Every nameserver address found on the way passes `policy`. `port` is 53 except in tests.
+    Every nameserver address found on the way passes the context's policy, and every query
+    its rate limit. `port` is 53 except in tests.
     """
     started = Stopwatch()
     zone = parse_hostname(domain).rstrip(".") + "."
     deadline = time.monotonic() + timeout_s
-    walker = Walker(hints, policy=policy, deadline=deadline, port=port)
+    walker = Walker(hints, ctx, deadline=deadline, port=port)
     findings: list[Finding] = []
 
     def done(summary: str, **fields: object) -> DelegationResult:

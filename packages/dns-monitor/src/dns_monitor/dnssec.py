@@ -19,7 +19,6 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, cast
 
-from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from dns.rdtypes.ANY.DNSKEY import DNSKEY
     from dns.rdtypes.ANY.DS import DS
     from dns.rdtypes.ANY.RRSIG import RRSIG
+    from monitor_common.context import CheckContext
 
 __all__ = ["DEPRECATED_ALGORITHMS", "dnssec_check"]
 
@@ -79,6 +79,23 @@ def _sigs(rrset: dns.rrset.RRset) -> list[RRSIG]:
 
 def _ds(rrset: dns.rrset.RRset) -> list[DS]:
     return cast("list[DS]", list(rrset))  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _load_dnssec() -> None:
+    """Import `dns.dnssec` without the CryptographyDeprecationWarning its import raises.
+
+    dnspython's DSA key classes name cryptography's DSA types, which recent cryptography
+    releases deprecate with a warning on first access; importing `dns.dnssec` loads them. This
+    check does not need DSA (it reports the algorithm as deprecated itself), and the warning
+    would reach the server's stderr on the first call, or fail it where warnings are errors.
+    """
+    import warnings
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        import dns.dnssec  # noqa: F401  # pyright: ignore[reportUnusedImport]
 
 
 def _key_text(key: DNSKEY) -> str:
@@ -279,18 +296,23 @@ class _Chain:
 
 async def dnssec_check(
     domain: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     hints: RootHints,
     anchors: list[TrustAnchor],
     warn_days: float = 7,
     timeout_s: float = 10.0,
     port: int = 53,
 ) -> DnssecResult:
-    """The chain of trust from `anchors` to the zone holding `domain`, walked from `hints`."""
+    """The chain of trust from `anchors` to the zone holding `domain`, walked from `hints`.
+
+    Every nameserver address found on the way passes the context's policy, and every query
+    its rate limit. `port` is 53 except in tests.
+    """
     started = Stopwatch()
+    _load_dnssec()
     name = parse_hostname(domain).rstrip(".") + "."
-    walker = Walker(hints, policy=policy, deadline=time.monotonic() + timeout_s, port=port)
+    walker = Walker(hints, ctx, deadline=time.monotonic() + timeout_s, port=port)
     walk = await walker.iterate(name, "SOA")
     chain = _Chain(walker, anchors, warn_days)
     status: Status = "unknown"

@@ -22,16 +22,19 @@ import binascii
 import ssl
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError, LimitError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.models import DkimInfo, DmarcInfo, EmailAuthResult, MtaStsInfo, MxHost, MxInfo
 from dns_monitor.query import ServerSpec, Values, ask_values, parse_server, system_server
 from dns_monitor.spf import check_spf
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["email_auth_check", "mx_pattern_matches", "parse_tags"]
 
@@ -59,16 +62,12 @@ def mx_pattern_matches(pattern: str, host: str) -> bool:
 
 
 class _Check:
-    def __init__(
-        self, domain: str, spec: ServerSpec, timeout: float, policy: NetworkPolicy, resolver: Resolver | None
-    ) -> None:
+    def __init__(self, domain: str, spec: ServerSpec, timeout: float, ctx: CheckContext) -> None:
         self.domain = domain
         self.spec = spec
         self.deadline = time.monotonic() + timeout
-        self.policy = policy
-        self.resolver = (
-            resolver  # for host names: a DoH server's, and mta-sts.<domain> unless asked of `spec`
-        )
+        # Its resolver looks up host names: a DoH server's, and mta-sts.<domain> unless asked of `spec`.
+        self.ctx = ctx
         self.findings: list[Finding] = []
 
     @property
@@ -77,9 +76,7 @@ class _Check:
         return max(self.deadline - time.monotonic(), 0.001)
 
     async def ask(self, name: str, rdtype: str) -> Values:
-        return await ask_values(
-            self.spec, name, rdtype, timeout=self.timeout, policy=self.policy, resolver=self.resolver
-        )
+        return await ask_values(self.spec, name, rdtype, self.ctx, timeout=self.timeout)
 
     def add(self, severity: Verdict, code: str, message: str, hint: str | None = None) -> None:
         self.findings.append(Finding(severity=severity, code=code, message=message, hint=hint))
@@ -354,15 +351,14 @@ class _Check:
         from monitor_common.ratelimit import RATE_LIMITED, RateLimited
 
         assert info.policy_url is not None
-        resolver = (
-            dns_resolver(self.spec.address, self.spec.port, timeout=self.timeout)
-            if self.spec.kind == "dns"
-            else self.resolver
-        )
+        # mta-sts.<domain> is looked up on the server that answers the check's DNS questions, so
+        # one server answers for the whole check; `dns_resolver` speaks plain DNS only, so behind
+        # DoT or DoH the context's resolver looks it up.
+        ctx = self.ctx
+        if self.spec.kind == "dns":
+            ctx = ctx.replace(resolver=dns_resolver(self.spec.address, self.spec.port, timeout=self.timeout))
         try:
-            async with guarded_client(
-                self.policy, timeout=self.timeout, verify=verify, resolver=resolver
-            ) as client:
+            async with guarded_client(ctx, timeout=self.timeout, verify=verify) as client:
                 response = await client.get(info.policy_url)
         except RateLimited as exc:
             info.error = str(exc)
@@ -401,22 +397,21 @@ class _Check:
 
 async def email_auth_check(
     domain: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     dkim_selectors: Sequence[str] | None = None,
     server: str | None = None,
-    system_resolver: str | None = None,
     timeout_s: float = 10.0,
     verify: ssl.SSLContext | bool = True,
     https_port: int = 443,
-    resolver: Resolver | None = None,
 ) -> EmailAuthResult:
     """MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT and BIMI of `domain`, asked of one resolver.
 
-    `server` (policy-checked) or the operator's resolver answers the DNS questions; the MTA-STS
-    policy is fetched through the policy-guarded HTTP client. `verify` and `https_port` are for
-    tests (a local CA and port). `resolver` looks up host names (a DoH server's, and the MTA-STS
-    host when the DNS questions go over DoT or DoH); None: the system's resolver.
+    `server` (checked against the context's policy) or the operator's resolver
+    (`ctx.resolver_address`, else the system's) answers the DNS questions; the MTA-STS policy
+    is fetched through the policy-guarded HTTP client. `verify` and `https_port` are for tests
+    (a local CA and port). The context's resolver looks up host names (a DoH server's, and the
+    MTA-STS host when the DNS questions go over DoT or DoH); None: the system's resolver.
     """
     started = Stopwatch()
     name = parse_hostname(domain)
@@ -433,8 +428,8 @@ async def email_auth_check(
                 f"DKIM selector {selector!r} does not make a valid DNS name ({exc}): use the s= value "
                 "of a DKIM-Signature header, e.g. 'selector1'"
             ) from None
-    spec = system_server(system_resolver) if server is None else parse_server(server, policy)
-    check = _Check(name, spec, timeout_s, policy, resolver)
+    spec = system_server(ctx.resolver_address) if server is None else parse_server(server, ctx)
+    check = _Check(name, spec, timeout_s, ctx)
     mx = await check.mx()
     txt = await check.ask(name, "TXT")
     spf, spf_findings = await check_spf(name, txt, check.ask)

@@ -11,10 +11,10 @@ import functools
 import ipaddress
 import ssl
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError, LimitError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
@@ -31,6 +31,9 @@ from dns_monitor.query import (
     records_of,
     system_server,
 )
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["dns_lookup", "lookup_one", "matches_expected", "parse_record_types"]
 
@@ -209,8 +212,8 @@ def lookup_one(record_type: str, done: Exchange) -> tuple[TypeLookup, list[Findi
 
 async def dns_lookup(
     name: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     record_types: Sequence[str] = ("A",),
     server: str | None = None,
     transport: Transport = "auto",
@@ -218,18 +221,19 @@ async def dns_lookup(
     recursion: bool = True,
     expect: Sequence[str] | None = None,
     timeout_s: float = 5.0,
-    system_resolver: str | None = None,
     verify: ssl.SSLContext | bool = True,
-    resolver: Resolver | None = None,
 ) -> DnsLookupResult:
     """Ask `server` for each of `record_types` of `name`, concurrently, within `timeout_s`.
 
     Args:
         name: the domain name (IDNA allowed); an IP address is looked up as is (use reverse_dns
             for PTR).
-        policy: which addresses may be asked (not applied to the system resolver).
+        ctx: the check context: its policy says which addresses may be asked (not applied to
+            the system resolver), its rate limiter paces the queries, its resolver looks up the
+            name of a DoH server (None: the system's) and `resolver_address` is the operator's
+            resolver, asked when `server` is None.
         record_types: A, AAAA, MX, TXT, NS, CNAME, SOA, CAA, ... (default A).
-        server: None for the system resolver (or `system_resolver`, the operator's IP[:port]),
+        server: None for the operator's resolver (`ctx.resolver_address`) or else the system's,
             "IP", "IP:port", "tls://IP[:port]" or "https://host/dns-query".
         transport: auto (UDP, TCP on truncation), udp or tcp; DoT and DoH use their own.
         dnssec: set the DO bit (RRSIGs come back, and a validating resolver sets AD).
@@ -237,25 +241,17 @@ async def dns_lookup(
         expect: values (or CIDRs for addresses) the answer set must match exactly.
         timeout_s: limit for the whole lookup.
         verify: how DoT/DoH certificates are checked (see `query.exchange`).
-        resolver: looks up the name of a DoH server (None: the system's resolver), the
-            operator's resolver for targets.
     """
     started = Stopwatch()
     qname = parse_hostname(name) + "."
     types = parse_record_types(record_types)
-    spec: ServerSpec = system_server(system_resolver) if server is None else parse_server(server, policy)
+    spec: ServerSpec = system_server(ctx.resolver_address) if server is None else parse_server(server, ctx)
     outcomes: dict[str, Exchange] = {}
 
     async def ask(record_type: str) -> None:
         query = make_query(qname, record_type, dnssec=dnssec, recursion=recursion)
         outcomes[record_type] = await exchange(
-            query,
-            spec,
-            transport=transport,
-            timeout=timeout_s,
-            policy=policy,
-            verify=verify,
-            resolver=resolver,
+            query, spec, ctx, transport=transport, timeout=timeout_s, verify=verify
         )
 
     if len(types) == 1:

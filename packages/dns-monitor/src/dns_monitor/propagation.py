@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 from monitor_common.errors import LimitError, PolicyError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
+from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.lookup import matches_expected, parse_record_types
 from dns_monitor.models import AnswerGroup, PropagationResult, ResolverAnswer
 from dns_monitor.query import Exchange, ServerSpec, exchange, host_port, make_query, parse_server
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["PUBLIC_RESOLVERS", "dns_propagation", "find_authoritative"]
 
@@ -64,16 +67,16 @@ def _answer(
 async def find_authoritative(
     name: str,
     resolver: ServerSpec,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     port: int,
     deadline: float,
-    names: Resolver | None = None,
 ) -> tuple[list[ServerSpec], list[str]]:
     """The authoritative nameservers of the zone holding `name`, asked through `resolver`.
 
-    Returns the servers (addresses permitted by `policy`) and notes about those left out.
-    `names` looks up the host name of a DoH `resolver` (None: the system's resolver).
+    Returns the servers (addresses permitted by the context's policy) and notes about those
+    left out. The context's resolver looks up the host name of a DoH `resolver` (None: the
+    system's resolver).
     """
     import dns.name
     import dns.rdatatype
@@ -85,9 +88,7 @@ async def find_authoritative(
     zone = dns.name.from_text(name)
     ns_names: list[str] = []
     while True:
-        done = await exchange(
-            make_query(zone.to_text(), "NS"), resolver, timeout=left(), policy=policy, resolver=names
-        )
+        done = await exchange(make_query(zone.to_text(), "NS"), resolver, ctx, timeout=left())
         if done.response is None:
             return [], [f"could not find the nameservers of {name}: {done.detail}"]
         found = [
@@ -105,9 +106,7 @@ async def find_authoritative(
     servers: list[ServerSpec] = []
     for ns in ns_names:
         for rdtype in ("A", "AAAA"):
-            done = await exchange(
-                make_query(ns, rdtype), resolver, timeout=left(), policy=policy, resolver=names
-            )
+            done = await exchange(make_query(ns, rdtype), resolver, ctx, timeout=left())
             if done.response is None:
                 notes.append(f"address of {ns} unknown: {done.detail}")
                 continue
@@ -117,7 +116,7 @@ async def find_authoritative(
                 for rdata in rrset:  # pyright: ignore[reportUnknownVariableType]
                     address = str(rdata)  # pyright: ignore[reportUnknownArgumentType]
                     try:
-                        servers.append(parse_server(host_port(address, port), policy))
+                        servers.append(parse_server(host_port(address, port), ctx))
                     except PolicyError as exc:
                         notes.append(f"nameserver {ns} ({address}) not asked: {exc}")
     return servers, notes
@@ -125,40 +124,43 @@ async def find_authoritative(
 
 async def dns_propagation(
     name: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     record_type: str = "A",
     resolvers: Sequence[str] | None = None,
     default_resolvers: Sequence[str] = PUBLIC_RESOLVERS,
     include_authoritative: bool = True,
     expected: Sequence[str] | None = None,
     timeout_s: float = 5.0,
-    max_resolvers: int = 100,
     authoritative_port: int = 53,
-    resolver: Resolver | None = None,
 ) -> PropagationResult:
     """Ask every resolver, and the zone's authoritative nameservers, for `name`/`record_type`.
 
     Args:
+        ctx: the check context: its policy, its rate limiter, its resolver (which looks up the
+            names of DoH resolvers; None: the system's) and `max_targets`, the most resolvers
+            a call may name.
         resolvers: the resolvers to compare (IP, IP:port, tls://, https://), each checked
-            against `policy`; None for `default_resolvers` (the operator's list, not checked).
+            against the policy; None for `default_resolvers` (the operator's list, not checked).
         include_authoritative: also ask each authoritative nameserver (found through the first
-            resolver; its addresses pass `policy`), without recursion.
+            resolver; its addresses pass the policy), without recursion.
         expected: the values (or CIDRs) the answer should be; else the authoritative answer.
         timeout_s: the whole check finishes within this.
         authoritative_port: the port the nameservers are asked on (53; tests change it).
-        resolver: looks up the names of DoH resolvers (None: the system's resolver).
     """
     started = Stopwatch()
     deadline = time.monotonic() + timeout_s
     qname = parse_hostname(name) + "."
     (rtype,) = parse_record_types([record_type])
     if resolvers is not None:
-        if len(resolvers) > max_resolvers:
-            raise LimitError(f"at most {max_resolvers} resolvers per call, got {len(resolvers)}")
-        specs = [parse_server(r, policy) for r in resolvers]
+        if len(resolvers) > ctx.max_targets:
+            raise LimitError(f"at most {ctx.max_targets} resolvers per call, got {len(resolvers)}")
+        specs = [parse_server(r, ctx) for r in resolvers]
     else:
-        specs = [parse_server(r, NetworkPolicy.open()) for r in default_resolvers]
+        # The operator's list is configuration, not a caller's target: its addresses are not
+        # checked (a DoH server's connections still are, with `ctx` below).
+        infrastructure = ctx.replace(policy=NetworkPolicy.open())
+        specs = [parse_server(r, infrastructure) for r in default_resolvers]
     answers: dict[int, ResolverAnswer] = {}
     auth_answers: list[ResolverAnswer] = []
     notes: list[str] = []
@@ -167,21 +169,19 @@ async def dns_propagation(
         return max(deadline - time.monotonic(), 0.001)
 
     async def ask_resolver(index: int, spec: ServerSpec) -> None:
-        done = await exchange(
-            make_query(qname, rtype), spec, timeout=left(), policy=policy, resolver=resolver
-        )
+        done = await exchange(make_query(qname, rtype), spec, ctx, timeout=left())
         answers[index] = _answer(spec.shown, "resolver", rtype, done)
 
     async def ask_authoritative() -> None:
         if not specs:
             return
         servers, found_notes = await find_authoritative(
-            qname, specs[0], policy=policy, port=authoritative_port, deadline=deadline, names=resolver
+            qname, specs[0], ctx, port=authoritative_port, deadline=deadline
         )
         notes.extend(found_notes)
 
         async def ask(spec: ServerSpec) -> None:
-            done = await exchange(make_query(qname, rtype, recursion=False), spec, timeout=left())
+            done = await exchange(make_query(qname, rtype, recursion=False), spec, ctx, timeout=left())
             auth_answers.append(_answer(spec.shown, "authoritative", rtype, done))
 
         async with anyio.create_task_group() as inner:

@@ -4,10 +4,12 @@ Every engine of this package talks to DNS servers through `exchange()`: plain DN
 (falling back to TCP when the answer is truncated), TCP only, DNS over TLS (`tls://IP[:port]`)
 or DNS over HTTPS (`https://host/dns-query`, through the policy-guarded HTTP client). A server
 that does not answer, or cannot be reached, is an `Exchange` with an `error`, never an
-exception: the engines turn it into a finding.
+exception: the engines turn it into a finding. Each exchange takes the check context
+(`monitor_common.context.CheckContext`): its rate limiter paces the queries, and its policy and
+resolver guard and look up a DoH server.
 
-`parse_server()` reads the server a caller names and checks it against the network policy
-before any packet is sent; the system resolver (or the one the operator configured) is
+`parse_server()` reads the server a caller names and checks it against the context's network
+policy before any packet is sent; the system resolver (or the one the operator configured) is
 infrastructure and is not checked. dnspython is imported on first use.
 """
 
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
+from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.ratelimit import RateLimited, acquire, wait_meter
 from monitor_common.targets import parse_host_port, parse_url
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     import dns.edns
     import dns.message
     import dns.rrset
+    from monitor_common.context import CheckContext
 
 __all__ = [
     "Exchange",
@@ -85,13 +88,19 @@ def system_server(configured: str | None) -> ServerSpec:
     return ServerSpec("dns", str(resolver.nameservers[0]), 53)
 
 
-@functools.lru_cache(maxsize=256)
-def parse_server(server: str, policy: NetworkPolicy) -> ServerSpec:
-    """Read `IP`, `IP:port`, `tls://IP[:port]` or `https://host[:port]/path` and apply `policy`.
+def parse_server(server: str, ctx: CheckContext) -> ServerSpec:
+    """Read `IP`, `IP:port`, `tls://IP[:port]` or `https://host[:port]/path` and apply the
+    context's policy.
 
     Raises TargetError for a malformed server and PolicyError for a refused address (before
     anything is sent). A DoH host name is checked when the HTTP client connects.
     """
+    return _parse_server(server, ctx.policy)
+
+
+# Keyed by the policy, not the context: contexts that permit the same addresses share entries.
+@functools.lru_cache(maxsize=256)
+def _parse_server(server: str, policy: NetworkPolicy) -> ServerSpec:
     text = server.strip()
     if text.lower().startswith("https://"):
         url = parse_url(text)
@@ -171,24 +180,23 @@ class Exchange:
 async def exchange(
     query: dns.message.Message,
     server: ServerSpec,
+    ctx: CheckContext,
     *,
     transport: Transport = "auto",
     timeout: float = 5.0,  # noqa: ASYNC109 - the dnspython calls take it; this bounds them all
-    policy: NetworkPolicy | None = None,
     verify: ssl.SSLContext | bool = True,
-    resolver: Resolver | None = None,
 ) -> Exchange:
     """Send `query` to `server`; the whole exchange (TCP retry included) takes at most `timeout`.
 
     `transport` applies to plain DNS: auto (UDP, then TCP when truncated), udp only, tcp only.
-    `policy` guards the connections of DoH (the HTTP client checks each address it dials), and
-    `resolver` looks up a DoH server's name (None: the system's resolver).
+    The context's policy guards the connections of DoH (the HTTP client checks each address it
+    dials), and its resolver looks up a DoH server's name (None: the system's resolver).
     `verify` is how DoT and DoH certificates are checked: True for the system's CAs, an
     SSLContext for others (a private CA), False not at all. A DoT server named by its IP address
     must present a certificate for that address, as the public ones (1.1.1.1, 9.9.9.9) do.
 
     Every query sent (the TCP retry of a truncated answer too) first takes a token of the
-    per-host rate limit for the server asked; one that cannot get it in time is not sent and the
+    context's per-host rate limit for the server asked; one that cannot get it in time is not sent and the
     exchange ends with error "rate_limited". The wait is not counted in `latency_ms`.
     """
     import dns.exception
@@ -206,12 +214,12 @@ async def exchange(
 
     async def slot() -> None:
         nonlocal started
-        started += await acquire(server.address, left())  # the wait is not the server's latency
+        started += await acquire(ctx.limiter, server.address, left())  # the wait is not the server's latency
 
     try:
         if server.kind == "https":
             with wait_meter() as meter:  # the HTTP client takes the slot: leave its wait out too
-                response = await _https(query, server, left(), policy or NetworkPolicy(), verify, resolver)
+                response = await _https(query, server, left(), ctx, verify)
             started += meter.waited_s
             result.response = response
         elif server.kind == "tls":
@@ -344,9 +352,8 @@ async def _https(
     query: dns.message.Message,
     server: ServerSpec,
     timeout: float,  # noqa: ASYNC109
-    policy: NetworkPolicy,
+    ctx: CheckContext,
     verify: ssl.SSLContext | bool,
-    resolver: Resolver | None,
 ) -> dns.message.Message:
     import dns.exception
     import dns.message
@@ -355,7 +362,7 @@ async def _https(
 
     assert server.url is not None
     try:
-        async with guarded_client(policy, timeout=timeout, verify=verify, resolver=resolver) as client:
+        async with guarded_client(ctx, timeout=timeout, verify=verify) as client:
             response = await client.post(
                 server.url,
                 content=query.to_wire(),
@@ -442,14 +449,13 @@ async def ask_values(
     spec: ServerSpec,
     name: str,
     rdtype: str,
+    ctx: CheckContext,
     *,
     timeout: float,  # noqa: ASYNC109 - passed to exchange
-    policy: NetworkPolicy | None = None,
-    resolver: Resolver | None = None,
 ) -> Values:
     """Ask `spec` (a resolver) for `name`/`rdtype`; TXT records come back as their joined strings.
 
-    `policy` and `resolver` are for a DoH server's connections, as in `exchange`."""
+    `ctx` paces the query and guards a DoH server's connections, as in `exchange`."""
     import dns.exception
     import dns.rcode
     import dns.rdatatype
@@ -460,7 +466,7 @@ async def ask_values(
         # A name built from a record's content (an SPF include, a selector) can be too long or
         # not encodable: nothing can be asked about it, which the caller reports like a failure.
         return Values(rcode=None, values=[], error=f"{name!r} is not a valid DNS name: {exc}")
-    done = await exchange(query, spec, timeout=timeout, policy=policy, resolver=resolver)
+    done = await exchange(query, spec, ctx, timeout=timeout)
     if done.response is None:
         return Values(rcode=None, values=[], error=done.detail)
     if done.response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):

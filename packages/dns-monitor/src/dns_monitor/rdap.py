@@ -18,14 +18,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from monitor_common.errors import ConfigError, InputError
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.models import DomainExpiryResult
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["IANA_BOOTSTRAP", "RdapConfig", "domain_expiry", "parse_rdap_config"]
 
@@ -106,13 +108,10 @@ def _registrar(data: dict[str, Any]) -> str | None:
 
 
 class _Fetcher:
-    def __init__(
-        self, policy: NetworkPolicy, timeout: float, verify: ssl.SSLContext | bool, resolver: Resolver | None
-    ) -> None:
-        self.policy = policy
+    def __init__(self, ctx: CheckContext, timeout: float, verify: ssl.SSLContext | bool) -> None:
+        self.ctx = ctx
         self.deadline = time.monotonic() + timeout
         self.verify = verify
-        self.resolver = resolver
 
     async def get(self, url: str) -> tuple[int, Any]:
         """(status, parsed JSON or None); raises OSError for a transport failure."""
@@ -124,10 +123,9 @@ class _Fetcher:
         timeout = max(self.deadline - time.monotonic(), 0.001)
         try:
             async with guarded_client(
-                self.policy,
+                self.ctx,
                 timeout=timeout,
                 verify=self.verify,
-                resolver=self.resolver,
                 follow_redirects=True,
                 headers={"accept": "application/rdap+json, application/json"},
             ) as client:
@@ -160,16 +158,19 @@ class _Fetcher:
 
 async def domain_expiry(
     domain: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     config: RdapConfig | None = None,
     warn_days: float = 30,
     critical_days: float = 7,
     timeout_s: float = 10.0,
     verify: ssl.SSLContext | bool = True,
-    resolver: Resolver | None = None,
 ) -> DomainExpiryResult:
-    """Registration data of `domain` from RDAP, with `days_left` judged against the thresholds."""
+    """Registration data of `domain` from RDAP, with `days_left` judged against the thresholds.
+
+    Every fetch goes through the policy-guarded HTTP client of `ctx` (its policy, rate limit
+    and resolver for the RDAP servers' names).
+    """
     started = Stopwatch()
     if critical_days > warn_days:
         raise InputError(f"critical_days ({critical_days:g}) must not exceed warn_days ({warn_days:g})")
@@ -178,7 +179,7 @@ async def domain_expiry(
         raise InputError(f"{domain!r} is a top-level domain: pass a registered domain, e.g. example.com")
     config = config or RdapConfig()
     tld = name.rsplit(".", 1)[1]
-    fetcher = _Fetcher(policy, timeout_s, verify, resolver)
+    fetcher = _Fetcher(ctx, timeout_s, verify)
     findings: list[Finding] = []
 
     def result(summary: str, **fields: object) -> DomainExpiryResult:

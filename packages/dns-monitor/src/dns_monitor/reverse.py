@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from typing import TYPE_CHECKING
 
 import anyio
-from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname, parse_ip
 
 from dns_monitor.models import ReverseDnsResult, ReverseEntry
 from dns_monitor.query import Exchange, ServerSpec, exchange, make_query, parse_server, system_server
+
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
 
 __all__ = ["reverse_dns"]
 
@@ -53,16 +56,13 @@ async def _forward(
     name: str,
     spec: ServerSpec,
     timeout: float,  # noqa: ASYNC109
-    policy: NetworkPolicy,
-    resolver: Resolver | None,
+    ctx: CheckContext,
 ) -> tuple[set[str], list[Exchange]]:
     found: set[str] = set()
     outcomes: list[Exchange] = []
 
     async def ask(rdtype: str) -> None:
-        done = await exchange(
-            make_query(name, rdtype), spec, timeout=timeout, policy=policy, resolver=resolver
-        )
+        done = await exchange(make_query(name, rdtype), spec, ctx, timeout=timeout)
         outcomes.append(done)
         found.update(ipaddress.ip_address(v).compressed for v in _values(done, rdtype))
 
@@ -77,23 +77,22 @@ _RCODE_CODES = {"SERVFAIL": "servfail", "REFUSED": "refused"}
 
 async def reverse_dns(
     target: str,
+    ctx: CheckContext,
     *,
-    policy: NetworkPolicy,
     server: str | None = None,
     timeout_s: float = 5.0,
-    system_resolver: str | None = None,
-    resolver: Resolver | None = None,
 ) -> ReverseDnsResult:
     """PTR names of `target` (an IP address, or every address of a host name) and FCrDNS.
 
-    `server` is the resolver to ask (IP[:port], tls://, https://; policy-checked), None for the
-    system's (or `system_resolver`). The target's addresses are only looked up, never dialled.
-    `resolver` looks up the name of a DoH server (None: the system's resolver).
+    `server` is the resolver to ask (IP[:port], tls://, https://; checked against the context's
+    policy), None for the operator's (`ctx.resolver_address`) or else the system's. The target's
+    addresses are only looked up, never dialled. The context's resolver looks up the name of a
+    DoH server (None: the system's resolver), and its rate limiter paces the queries.
     """
     import dns.reversename
 
     started = Stopwatch()
-    spec = system_server(system_resolver) if server is None else parse_server(server, policy)
+    spec = system_server(ctx.resolver_address) if server is None else parse_server(server, ctx)
     findings: list[Finding] = []
     deadline = time.monotonic() + timeout_s
 
@@ -107,7 +106,7 @@ async def reverse_dns(
         shown_target = literal.compressed
     else:
         shown_target = parse_hostname(target)
-        found, outcomes = await _forward(shown_target + ".", spec, left(), policy, resolver)
+        found, outcomes = await _forward(shown_target + ".", spec, left(), ctx)
         addresses = sorted(found, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))
         if not addresses:
             failed = [o for o in outcomes if o.response is None]
@@ -154,13 +153,11 @@ async def reverse_dns(
 
     async def check(address: str) -> None:
         ptr_name = dns.reversename.from_address(address).to_text()
-        done = await exchange(
-            make_query(ptr_name, "PTR"), spec, timeout=left(), policy=policy, resolver=resolver
-        )
+        done = await exchange(make_query(ptr_name, "PTR"), spec, ctx, timeout=left())
         names = sorted({v.lower() for v in _values(done, "PTR")})
         confirmed: list[str] = []
         for name in names:
-            forward, _ = await _forward(name, spec, left(), policy, resolver)
+            forward, _ = await _forward(name, spec, left(), ctx)
             if address in forward:
                 confirmed.append(name)
         if done.error is not None:

@@ -43,10 +43,6 @@ Timeout = Annotated[float | None, Field(description="Seconds (default half the s
 CheckTimeout = float | None  # seconds for the whole check, default the server's (MCP_MONITOR_TIMEOUT_S)
 
 
-def _timeout(timeout_s: float | None) -> float:
-    return get_settings().clamp_timeout(timeout_s, scale=QUESTION_TIMEOUT_SCALE)
-
-
 @mcp.tool()
 async def dns_lookup(
     name: Annotated[str, Field(description="Domain name")],
@@ -67,21 +63,21 @@ async def dns_lookup(
 
     Many resolvers: dns_propagation; PTR: reverse_dns.
     """
+    from monitor_common.context import get_context
+
     from dns_monitor.lookup import dns_lookup as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         name,
-        policy=settings.network_policy,
+        ctx,
         record_types=record_types,
         server=server,
         transport=transport,
         dnssec=dnssec,
         recursion=recursion,
         expect=expect,
-        timeout_s=_timeout(timeout_s),
-        system_resolver=settings.resolver,
-        resolver=settings.target_resolver,
+        timeout_s=ctx.timeout(timeout_s, scale=QUESTION_TIMEOUT_SCALE),
     )
 
 
@@ -98,21 +94,21 @@ async def dns_propagation(
     timeout_s: Timeout = None,
 ) -> PropagationResult:
     """Check whether a DNS change reached everyone: many resolvers and the zone's own servers."""
+    from monitor_common.context import get_context
+
     from dns_monitor.propagation import PUBLIC_RESOLVERS
     from dns_monitor.propagation import dns_propagation as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         name,
-        policy=settings.network_policy,
+        ctx,
         record_type=record_type,
         resolvers=resolvers,
-        default_resolvers=settings.dns_resolvers or PUBLIC_RESOLVERS,
+        default_resolvers=get_settings().dns_resolvers or PUBLIC_RESOLVERS,
         include_authoritative=include_authoritative,
         expected=expected,
-        timeout_s=_timeout(timeout_s),
-        max_resolvers=settings.max_targets,
-        resolver=settings.target_resolver,
+        timeout_s=ctx.timeout(timeout_s, scale=QUESTION_TIMEOUT_SCALE),
     )
 
 
@@ -123,16 +119,13 @@ async def reverse_dns(
     timeout_s: Timeout = None,
 ) -> ReverseDnsResult:
     """Look up an address's PTR names and whether they resolve back (FCrDNS, mail reputation)."""
+    from monitor_common.context import get_context
+
     from dns_monitor.reverse import reverse_dns as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
-        target,
-        policy=settings.network_policy,
-        server=server,
-        timeout_s=_timeout(timeout_s),
-        system_resolver=settings.resolver,
-        resolver=settings.target_resolver,
+        target, ctx, server=server, timeout_s=ctx.timeout(timeout_s, scale=QUESTION_TIMEOUT_SCALE)
     )
 
 
@@ -142,15 +135,17 @@ async def dns_delegation(
     timeout_s: CheckTimeout = None,
 ) -> DelegationResult:
     """Check a zone's delegation from the root: lame servers, glue, NS and SOA mismatches."""
+    from monitor_common.context import get_context
+
     from dns_monitor.anchors import load_root_hints
     from dns_monitor.delegation import dns_delegation as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         domain,
-        policy=settings.network_policy,
-        hints=load_root_hints(settings.dns_root_hints),
-        timeout_s=settings.clamp_timeout(timeout_s),
+        ctx,
+        hints=load_root_hints(get_settings().dns_root_hints),
+        timeout_s=ctx.timeout(timeout_s),
     )
 
 
@@ -161,17 +156,20 @@ async def dnssec_check(
     timeout_s: CheckTimeout = None,
 ) -> DnssecResult:
     """Validate DNSSEC from the root to a zone: secure, insecure or bogus, and the broken link."""
+    from monitor_common.context import get_context
+
     from dns_monitor.anchors import load_root_hints, load_trust_anchors
     from dns_monitor.dnssec import dnssec_check as run
 
+    ctx = get_context()
     settings = get_settings()
     return await run(
         domain,
-        policy=settings.network_policy,
+        ctx,
         hints=load_root_hints(settings.dns_root_hints),
         anchors=load_trust_anchors(settings.dns_trust_anchors),
         warn_days=warn_days,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        timeout_s=ctx.timeout(timeout_s),
     )
 
 
@@ -183,17 +181,13 @@ async def email_auth_check(
     timeout_s: CheckTimeout = None,
 ) -> EmailAuthResult:
     """Check why mail is spam or spoofable: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI."""
+    from monitor_common.context import get_context
+
     from dns_monitor.email import email_auth_check as run
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
-        domain,
-        policy=settings.network_policy,
-        dkim_selectors=dkim_selectors,
-        server=server,
-        system_resolver=settings.resolver,
-        resolver=settings.target_resolver,
-        timeout_s=settings.clamp_timeout(timeout_s),
+        domain, ctx, dkim_selectors=dkim_selectors, server=server, timeout_s=ctx.timeout(timeout_s)
     )
 
 
@@ -205,18 +199,19 @@ async def domain_expiry(
     timeout_s: CheckTimeout = None,
 ) -> DomainExpiryResult:
     """Check when a domain's registration expires, its registrar and status (RDAP)."""
+    from monitor_common.context import get_context
+
     from dns_monitor.rdap import domain_expiry as run
     from dns_monitor.rdap import parse_rdap_config
 
-    settings = get_settings()
+    ctx = get_context()
     return await run(
         domain,
-        policy=settings.network_policy,
-        config=parse_rdap_config(settings.rdap_url),
+        ctx,
+        config=parse_rdap_config(get_settings().rdap_url),
         warn_days=warn_days,
         critical_days=critical_days,
-        timeout_s=settings.clamp_timeout(timeout_s),
-        resolver=settings.target_resolver,
+        timeout_s=ctx.timeout(timeout_s),
     )
 
 

@@ -3,8 +3,8 @@
 `Walker.iterate(name, type)` starts at the root servers and follows referrals down to the
 servers authoritative for `name`, recording for each zone on the way its NS names, the glue the
 parent gave and the addresses it asked. Every nameserver address found on the way must pass the
-network policy before it is asked; a refused one is left out and noted. The root hints are the
-operator's configuration and are not checked.
+check context's network policy before it is asked; a refused one is left out and noted. The
+root hints are the operator's configuration and are not checked.
 
 Nothing here raises for a broken tree: a zone whose servers all fail, a lame answer or a missing
 address is recorded in `Iteration.problem` and `Walker.notes`, and the engines turn that into findings.
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from monitor_common.errors import PolicyError
-from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.targets import parse_ip
 
 from dns_monitor.anchors import RootHints
@@ -25,6 +24,7 @@ from dns_monitor.query import Exchange, ServerSpec, exchange, make_query
 
 if TYPE_CHECKING:
     import dns.message
+    from monitor_common.context import CheckContext
 
 __all__ = ["Iteration", "Walker", "ZoneStep"]
 
@@ -55,19 +55,23 @@ class Iteration:
 
 
 class Walker:
-    """Iterative resolution under one deadline; `port` is 53 except in tests."""
+    """Iterative resolution under one deadline; `port` is 53 except in tests.
+
+    `ctx` is the check context: its policy decides which nameserver addresses are asked, its
+    rate limiter paces the queries.
+    """
 
     def __init__(
         self,
         hints: RootHints,
+        ctx: CheckContext,
         *,
-        policy: NetworkPolicy,
         deadline: float,
         port: int = 53,
         try_timeout: float = 1.5,
     ) -> None:
         self.hints = hints
-        self.policy = policy
+        self.ctx = ctx
         self.deadline = deadline
         self.port = port
         self.try_timeout = try_timeout
@@ -87,7 +91,7 @@ class Walker:
             if ip is None:
                 continue
             try:
-                self.policy.check(ip, host=ns.rstrip("."))
+                self.ctx.policy.check(ip, host=ns.rstrip("."))
             except PolicyError as exc:
                 note = f"nameserver {ns} ({address}) not asked: {exc}"
                 if note not in self.notes:
@@ -103,6 +107,7 @@ class Walker:
         return await exchange(
             query,
             self.spec(address),
+            self.ctx,
             transport="tcp" if tcp else "auto",
             timeout=min(self.try_timeout, self.left()),
         )
