@@ -196,10 +196,13 @@ class Walk:
             method,
             url,
             headers=self.headers,
-            cookies=self._cookies,
             extensions={"trace": trace},
             timeout=httpx2.Timeout(remaining),
         )
+        if self._cookies is not None:
+            # Set from the walk's own jar: httpx2 merges request cookies into a copy of the
+            # client's jar, whose policy (nothing kept, see session._no_cookies) drops them.
+            self._cookies.set_cookie_header(request)
         with wait_meter() as meter:  # the wait for a rate-limit slot is not the server's time
             response = await self.session.client.send(request, stream=True)
         started += meter.waited_s
