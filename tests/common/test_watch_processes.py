@@ -96,19 +96,36 @@ async def test_two_servers_share_the_watches_and_one_takes_over_after_kill(
         for name in names:
             await add(store, name, http_server.url_for(f"/status/200?watch={name}"), interval)
         children.extend(Child(store_target, tmp_path / f"child{i}.log") for i in range(2))
-        await anyio.sleep(8.0)
-        # Kill the server that ran the latest check: it holds work, so the take-over is real.
+
+        async def scheduled(name: str) -> list[ResultRecord]:
+            return [r for r in await store.results("probe", name, 0) if r.scheduled_at is not None]
+
+        # Wait (not sleep a fixed time: the children start slowly on a loaded machine) until both
+        # servers run watches and every watch has a few scheduled runs to measure gaps on.
         latest: dict[int, float] = {}
-        for name in names:
-            for r in await store.results("probe", name, 0):
-                if r.scheduled_at is not None:
-                    pid = int(r.figures["pid"])
-                    latest[pid] = max(latest.get(pid, 0.0), r.checked_at)
+        with anyio.fail_after(90):
+            while True:
+                await anyio.sleep(0.5)
+                latest.clear()
+                runs = {name: await scheduled(name) for name in names}
+                for results in runs.values():
+                    for r in results:
+                        pid = int(r.figures["pid"])
+                        latest[pid] = max(latest.get(pid, 0.0), r.checked_at)
+                if len(latest) == 2 and all(len(results) >= 4 for results in runs.values()):
+                    break
+        # Kill the server that ran the latest check: it holds work, so the take-over is real.
         busiest = max(latest, key=latest.__getitem__)
         victim, survivor = sorted(children, key=lambda c: c.proc.pid != busiest)
         killed_at = time.time()
         victim.kill()
-        await anyio.sleep(3.5)
+        with anyio.fail_after(60):  # every watch runs again after the kill (its lease expired)
+            pending = set(names)
+            while pending:
+                await anyio.sleep(0.25)  # polling another process's writes: no event to wait on
+                pending = {
+                    n for n in pending if not any(r.checked_at > killed_at for r in await scheduled(n))
+                }
         survivor.stop()
 
         for name in names:
@@ -118,14 +135,20 @@ async def test_two_servers_share_the_watches_and_one_takes_over_after_kill(
                 f"{name}: a slot ran twice: {[(r.scheduled_at, r.checked_at, r.figures['pid']) for r in results]}"
             )
             # The first run after start-up catches up on the slots missed while the servers were
-            # starting and restarts the schedule; from then on, one run per interval exactly.
+            # starting and restarts the schedule; from then on, one run per interval: the next
+            # slot is one interval after the last, or later when a run finished more than an
+            # interval late (a starved process on a loaded machine restarts the schedule from
+            # then); never earlier.
             before = [r for r in results[1:] if r.checked_at < killed_at - 0.2]
-            gaps = [b.scheduled_at - a.scheduled_at for a, b in itertools.pairwise(before)]  # type: ignore[operator]
-            assert gaps and all(gap == pytest.approx(interval, abs=0.01) for gap in gaps), f"{name}: {gaps}"
+            slots = [r.scheduled_at for r in before if r.scheduled_at is not None]
+            gaps = [b - a for a, b in itertools.pairwise(slots)]
+            assert gaps and all(gap > interval - 0.01 for gap in gaps), f"{name}: {gaps}"
             after = [r for r in results if r.checked_at > killed_at]
             assert after, f"{name} was not taken over"
-            # The survivor runs it within one interval of the kill (plus its 1 s poll at most).
-            assert after[0].checked_at - killed_at < interval + 1.0, name
+            # The survivor runs the slot due next: no slot of the dead server's is skipped. (The
+            # slot, not the wall-clock time of the run, which a loaded machine delays.)
+            assert after[0].scheduled_at is not None
+            assert after[0].scheduled_at - killed_at < interval + 1.0, name
             assert all(int(r.figures["pid"]) == survivor.proc.pid for r in after)
     finally:
         await store.close()

@@ -27,7 +27,7 @@ import anyio
 import anyio.abc
 
 from monitor_common.errors import StoreError
-from monitor_common.store import Completion, ResultRecord, Store, Watch, open_store
+from monitor_common.store import Completion, ResultRecord, Store, Watch, lease_s, open_store
 
 __all__ = ["RunWatch", "Scheduler", "StoreHandle", "new_owner"]
 
@@ -172,12 +172,13 @@ class Scheduler:
             self.wake()
 
     async def _keep_lease(self, store: Store, watch: Watch) -> None:
-        """Renew the lease every third of the interval while the check runs, so that a check slower
+        """Renew the lease every third of its length while the check runs, so that a check slower
         than its interval is not taken for dead; a process that dies stops renewing."""
+        lease = lease_s(watch.interval_s)
         while True:
-            await anyio.sleep(watch.interval_s / 3)
+            await anyio.sleep(lease / 3)
             try:
-                if not await store.renew_lease(watch, self.owner, time.time() + watch.interval_s):
+                if not await store.renew_lease(watch, self.owner, time.time() + lease):
                     return
             except StoreError as exc:
                 logger.warning("watch %s/%s: could not renew its lease: %s", self.kind, watch.name, exc)

@@ -21,8 +21,9 @@ watch goes down after `failure_threshold` consecutive failures and up after `suc
 consecutive successes; only those changes open or close incidents.
 
 Leases: a process takes due watches in a write transaction (SQLite `BEGIN IMMEDIATE`,
-PostgreSQL `FOR UPDATE SKIP LOCKED`) and holds them for one interval, renewing the lease while a
-slow check is still running (`renew_lease`). Completing a run clears
+PostgreSQL `FOR UPDATE SKIP LOCKED`) and holds them for one interval (`lease_s`: never less than
+LEASE_MIN_S, so that a process starved of CPU for a few seconds keeps watches of a short
+interval), renewing the lease while a slow check is still running (`renew_lease`). Completing a run clears
 the lease and sets the next run one interval after the scheduled one, so every watch runs once
 per interval among all processes; a process that dies loses its leases when they expire.
 
@@ -70,6 +71,7 @@ from monitor_common.errors import InputError, StoreError
 
 __all__ = [
     "FAILING_VERDICTS",
+    "LEASE_MIN_S",
     "Completion",
     "Incident",
     "ResultRecord",
@@ -81,6 +83,7 @@ __all__ = [
     "WindowStats",
     "advance_state",
     "default_sqlite_path",
+    "lease_s",
     "open_store",
     "percentile",
 ]
@@ -229,9 +232,9 @@ class Store:
             for watch in watches:
                 await tx.run(
                     "UPDATE watches SET lease_owner = ?, lease_until = ? WHERE kind = ? AND name = ?",
-                    (owner, now + watch.interval_s, kind, watch.name),
+                    (owner, now + lease_s(watch.interval_s), kind, watch.name),
                 )
-        return [_replace_lease(w, owner, now + w.interval_s) for w in watches]
+        return [_replace_lease(w, owner, now + lease_s(w.interval_s)) for w in watches]
 
     async def renew_lease(self, watch: Watch, owner: str, until: float) -> bool:
         """Extend `owner`'s lease on a watch whose check is still running; False if it was lost."""
@@ -559,6 +562,18 @@ class _Gone(StoreError):
 
     def __init__(self) -> None:
         super().__init__("the watch was removed while its check ran")
+
+
+LEASE_MIN_S = 5.0
+"""The shortest lease. Production intervals (at least `watch_min_interval_s`, 10 s by default) are
+longer, so this only matters for the short intervals tests use: with a lease of one such interval,
+a process descheduled for longer than the lease (a loaded machine) lost a watch it was still
+running, and the same slot ran again elsewhere."""
+
+
+def lease_s(interval_s: float) -> float:
+    """How long a process holds a watch it took: one interval, at least LEASE_MIN_S."""
+    return max(interval_s, LEASE_MIN_S)
 
 
 def _replace_lease(watch: Watch, owner: str, until: float) -> Watch:
