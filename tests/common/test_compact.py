@@ -38,6 +38,9 @@ class Result(BaseModel):
     inners: list[Inner] = []
     kind: Literal["a", "b"] = "a"
     labels: dict[str, str] = {}
+    shade: Colour | None = None
+    tags: list[str] = []
+    fixed: Literal["v1"] = "v1"
 
 
 class Arguments(BaseModel):
@@ -62,7 +65,14 @@ class Arguments(BaseModel):
         ({"verdict": "red", "summary": "s", "count": 1.5}, False),  # an integer field gets a float
         ({"verdict": "red", "ratio": 2}, True),  # an integer is a number
         ({"verdict": None}, False),  # a non-null field is not nullable
-        ({"maybe": 5, "maybe_count": "x"}, True),  # nullable fields: any value
+        ({"verdict": "bogus"}, False),  # an enum keeps its values
+        ({"kind": "c"}, False),  # so does a Literal
+        ({"fixed": "v2"}, False),  # and a const
+        ({"shade": None}, True),  # a nullable enum: its values or null
+        ({"shade": "green"}, False),
+        ({"tags": ["a", 1]}, False),  # an array of scalars keeps its item type
+        ({"inners": [1, "x"]}, True),  # an array of objects is only an array
+        ({"maybe": 5, "maybe_count": "x"}, True),  # other nullable fields: any value
     ],
 )  # fmt: skip
 def test_shallow_output_keeps_the_top_level_types(instance: dict[str, Any], valid: bool) -> None:
@@ -70,9 +80,15 @@ def test_shallow_output_keeps_the_top_level_types(instance: dict[str, Any], vali
     shallow = shallow_output(full)
     assert set(shallow["properties"]) == set(Result.model_fields)
     assert "$defs" not in shallow and "required" not in shallow
-    assert shallow["properties"]["inner"] == {"type": "object"}
-    assert shallow["properties"]["verdict"] == {"type": "string"}
-    assert shallow["properties"]["amount"] == {"type": ["number", "string"]}
+    props = shallow["properties"]
+    assert props["inner"] == {"type": "object"}
+    assert props["verdict"] == {"enum": ["red", "blue"]}  # carried over from $defs
+    assert props["kind"] == {"enum": ["a", "b"]} and props["fixed"] == {"const": "v1"}
+    assert props["shade"] == {"enum": ["red", "blue", None]}  # after stripping the null branch
+    assert props["tags"] == {"type": "array", "items": {"type": "string"}}
+    assert props["inners"] == {"type": "array"}
+    assert props["maybe"] == {} and props["maybe_count"] == {}
+    assert props["amount"] == {"type": ["number", "string"]}
     Draft202012Validator.check_schema(shallow)
     assert Draft202012Validator(shallow).is_valid(instance) is valid
 
@@ -81,7 +97,7 @@ def test_shallow_output_accepts_every_real_result() -> None:
     shallow = shallow_output(Result.model_json_schema())
     result = Result(
         verdict=Colour.BLUE, summary="x", count=2, ratio=1.0, when=datetime(2026, 1, 1), amount=Decimal("2"),
-        inner=Inner(depth=0), inners=[Inner(depth=1, note="n")],
+        inner=Inner(depth=0), inners=[Inner(depth=1, note="n")], shade=Colour.RED, tags=["t"],
     )  # fmt: skip
     assert Draft202012Validator(shallow).is_valid(result.model_dump(mode="json"))
 

@@ -2,13 +2,27 @@
 
 pydantic's schemas are thorough and large (titles, `$defs`, `anyOf` for every optional field,
 the whole nested result model). The published form keeps what a model needs to call a tool and
-read its result, and nothing that it must pay for on every turn:
+read its result, and what a client needs to check that result, within a budget: each server's
+whole listing stays under 10 KiB (tests/e2e/test_tool_schemas.py).
 
 - input: every parameter with its type, default, enum, bounds and one description; no titles,
   `$ref`s inlined, an optional parameter whose default is null is simply optional (not nullable).
-- output: shallow, the top-level fields with their JSON types (a nullable field's as `{}`, which
-  is a tenth of the size of `{"type": ["string", "null"]}`), no nested detail. It accepts every result the full model accepts, so clients that validate
-  `structuredContent` against it keep working; the full schemas stay available as a resource.
+- output: shallow, the top-level fields only, each as the cheapest schema that still constrains:
+  1. an enum or const is carried over from `$defs`, also when the field is nullable (the null
+     branch of the `anyOf` becomes a `null` in the enum), so `verdict` accepts ok, warning,
+     critical and unknown, and not any string a client would then have to branch on;
+  2. otherwise the field's JSON type; an array of scalars or enum values keeps its item schema
+     (`list[str]` is `{"type": "array", "items": {"type": "string"}}`), an array of objects
+     (the findings too) and an object stay bare: nested detail is what the full schema is for;
+  3. a nullable field that is not an enum, or one whose type cannot be told cheaply, is `{}`:
+     any value, still under its name. Typing it does not fit the budget. `{"type": ["string",
+     "null"]}` is 26 bytes against 2, and the MCP Inspector's `--strict` check flags type arrays
+     as unportable (clients that map schemas onto a single-`type` dialect drop them), so the
+     portable spelling is `{"anyOf": [{"type": "string"}, {"type": "null"}]}`, 45 bytes. Spelled
+     so, with the findings' items typed too, the listings came to 12 KB; the Inspector reports
+     these fields as carrying no validation keyword instead.
+  It accepts every result the full model accepts, so clients that validate `structuredContent`
+  against it keep working; the full schemas stay available as a resource.
 
 The server still validates arguments with the full pydantic model, so nothing is loosened there.
 """
@@ -118,17 +132,65 @@ def _json_types(node: dict[str, Any], defs: dict[str, Any]) -> list[str] | None:
     return None
 
 
+def _without_null(node: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """`node` resolved, with the null branch of its `anyOf`/`oneOf` taken out, and whether it had one."""
+    node = _resolve(node, defs)
+    all_of = node.get("allOf")
+    if isinstance(all_of, list) and len(cast("list[Any]", all_of)) == 1:
+        return _without_null(cast("list[dict[str, Any]]", all_of)[0], defs)
+    for key in ("anyOf", "oneOf"):
+        branches = node.get(key)
+        if isinstance(branches, list) and any(_is_null(b) for b in cast("list[Any]", branches)):
+            rest = [b for b in cast("list[dict[str, Any]]", branches) if not _is_null(b)]
+            if len(rest) == 1:
+                return _without_null(rest[0], defs)[0], True
+            return {key: rest}, True
+    return node, False
+
+
+def _values(node: dict[str, Any]) -> list[Any] | None:
+    """The values an `enum` or `const` schema allows, or None when it is not one."""
+    if isinstance(node.get("enum"), list):
+        return list(cast("list[Any]", node["enum"]))
+    return [node["const"]] if "const" in node else None
+
+
+def _scalar(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a non-null enum, const or scalar, or None for anything bigger."""
+    node, nullable = _without_null(node, defs)
+    values = _values(node)
+    if values is not None:
+        return None if nullable else ({"const": values[0]} if "const" in node else {"enum": values})
+    types = _json_types(node, defs)
+    if nullable or types is None or len(types) != 1 or types[0] in ("array", "object", "null"):
+        return None
+    return {"type": types[0]}
+
+
+def _field(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """One top-level output field, shallow (see the module)."""
+    inner, nullable = _without_null(node, defs)
+    values = _values(inner)
+    if values is not None:
+        if nullable and None not in values:
+            return {"enum": [*values, None]}
+        return {"const": values[0]} if "const" in inner and not nullable else {"enum": values}
+    types = _json_types(inner, defs)
+    if types is None or nullable or "null" in types:
+        return {}  # see the module: the budget has no room for a nullable field's type
+    if "integer" in types and "number" in types:
+        types.remove("integer")
+    out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+    items = inner.get("items")
+    if types == ["array"] and isinstance(items, dict):
+        item = _scalar(cast("dict[str, Any]", items), defs)
+        if item is not None:
+            out["items"] = item
+    return out
+
+
 def shallow_output(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema cut to its top-level fields and their JSON types (see the module)."""
+    """An output schema cut to its top-level fields, their JSON types and enums (see the module)."""
     defs = cast("dict[str, Any]", schema.get("$defs", {}))
-    properties: dict[str, Any] = {}
-    for name, sub in cast("dict[str, dict[str, Any]]", schema.get("properties", {})).items():
-        types = _json_types(sub, defs)
-        if types is None or "null" in types:
-            # Nullable or not cheaply told: any value. Still the field's name, at a tenth the size.
-            properties[name] = {}
-            continue
-        if "integer" in types and "number" in types:
-            types.remove("integer")
-        properties[name] = {"type": types[0] if len(types) == 1 else types}
-    return {"type": "object", "properties": properties}
+    properties = cast("dict[str, dict[str, Any]]", schema.get("properties", {}))
+    return {"type": "object", "properties": {name: _field(sub, defs) for name, sub in properties.items()}}
