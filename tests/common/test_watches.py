@@ -271,8 +271,12 @@ async def test_watches_persist_across_restarts(watch_settings: Settings, http_se
     service.poll_s, service.start_delay_s = 0.1, 0.0
     async with Client(server) as client:
         await wait_for(lambda: _true(http_server.count("/status/200") >= count + 2))
-        listed = content(await client.call_tool("probe_watch", {"action": "list"}))
-        assert listed["watches"][0]["runs"] >= 3
+
+        async def stored_runs() -> bool:  # the result is stored after the request is answered
+            listed = content(await client.call_tool("probe_watch", {"action": "list"}))
+            return listed["watches"][0]["runs"] >= 3
+
+        await wait_for(stored_runs)
 
 
 async def test_resource_updated_reaches_a_subscribed_client(

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 
 import anyio
 import anyio.abc
@@ -167,6 +168,12 @@ class Scheduler:
         except StoreError as exc:
             # The lease expires and the watch runs again; nothing else to undo.
             logger.warning("watch %s/%s: its result could not be stored: %s", self.kind, watch.name, exc)
+        except anyio.get_cancelled_exc_class():
+            # The server is stopping: hand the lease back, so that another process (or this one,
+            # restarted) runs the watch now rather than after the lease expires.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1.0), suppress(StoreError):
+                await store.renew_lease(watch, self.owner, time.time())  # on failure it expires
+            raise
         finally:
             self.running -= 1
             self.wake()
