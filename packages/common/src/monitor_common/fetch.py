@@ -67,12 +67,12 @@ __all__ = [
 DOH_CAP: Final = 65535
 """A DNS message is at most 65535 bytes (its length is a 16-bit field over TCP, RFC 1035 4.2.2)."""
 MTA_STS_CAP: Final = 64 * 1024
-"""An MTA-STS policy is a few lines (RFC 8461 3.2); RFC 8461 3.3 has senders cap what they fetch."""
+"""An MTA-STS policy is a few short lines (RFC 8461 3.2): 64 KiB holds hundreds of `mx:` lines."""
 RDAP_CAP: Final = 512 * 1024
 """A domain's RDAP record is a few KiB, tens with many entities and notices; the bootstrap file ~40 KiB."""
 CRL_CAP: Final = 10 * 1024 * 1024
-"""The CRLs of the big public CAs are kept small (sharded) and a few MB at most; a larger one is
-unusual enough to report rather than download and parse on every check."""
+"""The public CAs partition their CRLs, which are then usually well under a few MB; 10 MiB leaves
+room for a large unpartitioned one while a check's memory stays bounded (it is parsed whole)."""
 OCSP_CAP: Final = 64 * 1024
 """An OCSP response is one signed status, a few KiB even with a delegated responder's certificate."""
 
