@@ -125,10 +125,38 @@ async def test_many_sorted_by_days_left_with_counts_and_progress(ca: CertAuthori
     assert sorted(seen) == [1, 2, 3, 4, 5]
 
 
-@pytest.mark.usefixtures("allow_loopback")
-async def test_many_rejects_a_bad_target_before_dialling(tool_error: Any) -> None:
-    text = await tool_error("cert_check_many", targets=["127.0.0.1:443", "bad host!"])
-    assert text.startswith("target 2 ('bad host!')")
+async def test_many_makes_rows_of_malformed_and_refused_targets_among_good_ones(
+    tool: Tool, ca: CertAuthority, dns_server: Any
+) -> None:
+    # A typo and an internal address in a list are rows of their own (monitor_common.bulk),
+    # not the end of the call: the good targets are still checked.
+    import ipaddress
+
+    from monitor_common.config import Settings, set_settings
+    from support.dns_server import zone
+
+    host, dns_port = dns_server.address
+    dns_server.handler = zone({("inside.test.", "A"): ["127.0.0.2"]})
+    set_settings(
+        Settings(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),), resolver=f"{host}:{dns_port}")
+    )
+    async with serve_tls(ca.valid().server_ssl_context()) as (_, port):
+        good = f"127.0.0.1:{port}"
+        bad = ["bad host!", "127.0.0.2:443", "10.0.0.1", f"inside.test:{port}", "example.com:99999"]
+        result = await tool("cert_check_many", targets=[bad[0], good, *bad[1:]], ca_bundle_pem=ca.cert_pem)
+    rows = {row["target"]: row for row in result["rows"]}
+    assert sorted(rows) == sorted([good, *bad])
+    assert rows[good]["verdict"] == "ok"
+    for target in bad:
+        row = rows[target]
+        assert row["verdict"] == "unknown", row
+        assert row["summary"].startswith("unknown: not checked: "), row
+    assert [f["code"] for f in rows["bad host!"]["findings"]] == ["target_invalid"]
+    assert [f["code"] for f in rows["example.com:99999"]["findings"]] == ["target_invalid"]
+    for refused in ("127.0.0.2:443", "10.0.0.1", f"inside.test:{port}"):
+        assert [f["code"] for f in rows[refused]["findings"]] == ["policy_refused"]
+        assert "refused to connect to" in rows[refused]["summary"]
+    assert result["counts"]["unknown"] == len(bad) and result["verdict"] == "unknown"
 
 
 async def test_many_respects_the_target_limit(tool_error: Any) -> None:
@@ -173,9 +201,10 @@ async def test_many_runs_at_the_servers_concurrency_or_below(ca: CertAuthority) 
             await cert_check_many(targets, ctx, concurrency=3, ca_bundle_pem=leaf.ca_pem)
 
 
-async def test_many_refuses_loopback_by_default(tool_error: Any) -> None:
-    text = await tool_error("cert_check_many", targets=["127.0.0.1:1"])
-    assert "refused to connect to 127.0.0.1" in text
+async def test_many_refuses_loopback_by_default(tool: Tool) -> None:
+    result = await tool("cert_check_many", targets=["127.0.0.1:1"])
+    (row,) = result["rows"]
+    assert row["verdict"] == "unknown" and "refused to connect to 127.0.0.1" in row["summary"]
 
 
 async def test_many_keeps_the_other_rows_when_a_name_resolves_to_a_refused_address(

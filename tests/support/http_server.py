@@ -11,6 +11,9 @@ Routes (any method; `HEAD` gets the headers without a body):
 - `/status/{code}`: that status with a short text body.
 - `/delay/{ms}`: waits `ms` before sending anything, then 200.
 - `/slow-body/{ms}`: sends 200 headers at once, then the body after `ms`.
+- `/endless`: 200 headers, then a chunked body that never ends (until the client leaves).
+- `/drip/{ms}`: 200 headers, then one byte every `ms` milliseconds, for ever (anything after
+  `{ms}` is ignored, so that it can stand for a base URL).
 - `/redirect/{n}`: a chain of `n` 302 hops ending at `/status/200`; relative `Location`, or
   absolute with `?absolute=1`. `/redirect/0` answers 200 itself.
 - `/redirect-to?url=...&status=302`: one redirect anywhere (301, 302, 303, 307 or 308).
@@ -27,6 +30,9 @@ Routes (any method; `HEAD` gets the headers without a body):
   target that flaps on its own).
 - `/switch/{key}`: the status last set with `HttpServer.switch(key, code)` (200 until then).
 - anything else: 404.
+
+`aliases={"/.well-known/mta-sts.txt": "/endless"}` serves a path a client cannot choose with one
+of these routes (the query string stays the request's).
 
 `?header=Name: value` (repeatable) adds a response header on `/`, `/status`, `/bytes`, `/json`
 and `/text`. Every request is recorded in `HttpServer.requests`, in arrival order;
@@ -160,9 +166,11 @@ class HttpServer:
         *,
         alpn_protocols: Sequence[str] = ("h2", "http/1.1"),
         port: int = 0,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         _require_loopback(host)
         self.host = host
+        self.aliases = dict(aliases or {})
         self.tls = tls
         self.alpn_protocols = list(alpn_protocols)
         self.port = port
@@ -478,7 +486,8 @@ class _Exchange:
         self.scope = scope
         self.receive = receive
         self.send = send
-        self.path: str = scope["path"]
+        path: str = scope["path"]
+        self.path = server.aliases.get(path, path)
         self.params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         self.query = dict(self.params)
 
@@ -489,6 +498,8 @@ class _Exchange:
             "status": self._status,
             "delay": self._delay,
             "slow-body": self._slow_body,
+            "endless": self._endless,
+            "drip": self._drip,
             "redirect": self._redirect,
             "redirect-to": self._redirect_to,
             "redirect-loop": self._redirect_loop,
@@ -588,6 +599,26 @@ class _Exchange:
         await self._start(200, length=len(body))
         if await self.server._pause(self.receive, ms / 1000):
             await self._body(body)
+
+    async def _endless(self, rest: str) -> None:
+        await self._start(200, "application/octet-stream")
+        chunk = b"x" * _CHUNK
+        # Sends block while the client does not read (flow control); the watcher ends the loop
+        # once the client has gone or the server stops.
+        watcher = asyncio.ensure_future(self.server._pause(self.receive, None))
+        try:
+            while not watcher.done():
+                await self._body(chunk, more=True)
+                await asyncio.sleep(0)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    async def _drip(self, rest: str) -> None:
+        ms = self._int(rest.partition("/")[0], "interval", 1, MAX_DELAY_MS)
+        await self._start(200, "application/octet-stream")
+        while await self.server._pause(self.receive, ms / 1000):
+            await self._body(b"x", more=True)
 
     async def _redirect(self, rest: str) -> None:
         hops = self._int(rest, "hops", 0, 1000)

@@ -13,16 +13,17 @@ swapping process-wide settings.
     limiter       the per-host rate limit, one per process, shared by every call
     timeout_s / max_timeout_s   the default and largest timeout of one check (`timeout()`)
     body_cap      most response body bytes a check reads
-    concurrency / per_host_concurrency / max_targets   the `*_many` limits (`fanout`)
+    concurrency / per_host_concurrency / max_targets   the `*_many` limits (`fanout`, `bulk`)
     cert_warn_days / cert_critical_days   when a certificate's expiry is a warning / critical
 """
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
-from monitor_common.errors import LimitError
+from monitor_common.errors import InputError, LimitError
 from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.ratelimit import RateLimiter
 
@@ -34,6 +35,7 @@ __all__ = ["CheckContext", "get_context"]
 ENV_TIMEOUT: Final = "MCP_MONITOR_TIMEOUT_S"
 ENV_MAX_TIMEOUT: Final = "MCP_MONITOR_MAX_TIMEOUT_S"
 ENV_CONCURRENCY: Final = "MCP_MONITOR_CONCURRENCY"
+ENV_MAX_TARGETS: Final = "MCP_MONITOR_MAX_TARGETS"
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,6 +124,24 @@ class CheckContext:
                 f"smaller value (the operator can raise it with {ENV_CONCURRENCY})"
             )
         return concurrency
+
+    def check_targets(
+        self, targets: Sized, *, name: str = "targets", example: str = '["example.com"]'
+    ) -> None:
+        """The one check of a bulk call's list (`monitor_common.bulk`, rule 1): not empty, and at
+        most `max_targets` long. `name` is the argument's name, `example` a valid value of it.
+
+        Raises:
+            InputError: the list is empty.
+            LimitError: it holds more than `max_targets` targets.
+        """
+        if len(targets) == 0:
+            raise InputError(f"{name} is empty: give at least one, e.g. {name}={example}")
+        if len(targets) > self.max_targets:
+            raise LimitError(
+                f"{len(targets)} {name} exceed the limit of {self.max_targets} per call: split the list "
+                f"(the operator can raise it with {ENV_MAX_TARGETS})"
+            )
 
 
 _current: tuple[Settings, CheckContext] | None = None

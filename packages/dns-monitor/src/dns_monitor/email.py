@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["email_auth_check", "mx_pattern_matches", "parse_tags"]
 
 MAX_SELECTORS = 20
-MAX_POLICY_BYTES = 64 * 1024
 
 
 def parse_tags(record: str) -> dict[str, str]:
@@ -347,7 +346,8 @@ class _Check:
     async def _fetch(self, info: MtaStsInfo, *, verify: ssl.SSLContext | bool) -> str | None:
         import httpx2
         from monitor_common.errors import PolicyError
-        from monitor_common.netpolicy import ResolutionError, dns_resolver, guarded_client
+        from monitor_common.fetch import MTA_STS_CAP, fetch
+        from monitor_common.netpolicy import ResolutionError, dns_resolver
         from monitor_common.ratelimit import RATE_LIMITED, RateLimited
 
         assert info.policy_url is not None
@@ -358,8 +358,9 @@ class _Check:
         if self.spec.kind == "dns":
             ctx = ctx.replace(resolver=dns_resolver(self.spec.address, self.spec.port, timeout=self.timeout))
         try:
-            async with guarded_client(ctx, timeout=self.timeout, verify=verify) as client:
-                response = await client.get(info.policy_url)
+            fetched = await fetch(
+                ctx, info.policy_url, cap=MTA_STS_CAP, timeout_s=self.timeout, verify=verify
+            )
         except RateLimited as exc:
             info.error = str(exc)
             self.add(Verdict.UNKNOWN, RATE_LIMITED, f"the MTA-STS policy was not fetched: {exc}", exc.hint)
@@ -373,16 +374,26 @@ class _Check:
                 "serve the policy over HTTPS with a valid certificate for mta-sts.<domain>",
             )
             return None
-        if response.status_code != 200 or len(response.content) > MAX_POLICY_BYTES:
-            info.error = f"HTTP {response.status_code}"
+        if fetched.status_code != 200:
+            info.error = f"HTTP {fetched.status_code}"
             self.add(
                 Verdict.WARNING,
                 "mta_sts_policy_unreachable",
-                f"{info.policy_url} answered HTTP {response.status_code}",
+                f"{info.policy_url} answered HTTP {fetched.status_code}",
                 "serve the policy file at that URL with status 200",
             )
             return None
-        return response.text
+        if fetched.truncated:
+            # Senders give up on such a policy too (RFC 8461 3.3): as good as none.
+            info.error = fetched.over_cap
+            self.add(
+                Verdict.WARNING,
+                "mta_sts_policy_unreachable",
+                f"the MTA-STS policy was not read: {fetched.over_cap}",
+                "an MTA-STS policy is a few lines: serve only the policy at that URL",
+            )
+            return None
+        return fetched.text
 
     async def simple(self, name: str, prefix: str, code: str, what: str) -> str | None:
         answer = await self.ask(name, "TXT")

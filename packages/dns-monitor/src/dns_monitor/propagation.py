@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 import anyio
-from monitor_common.errors import LimitError, PolicyError
+from monitor_common.errors import PolicyError
 from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
@@ -153,8 +153,9 @@ async def dns_propagation(
     qname = parse_hostname(name) + "."
     (rtype,) = parse_record_types([record_type])
     if resolvers is not None:
-        if len(resolvers) > ctx.max_targets:
-            raise LimitError(f"at most {ctx.max_targets} resolvers per call, got {len(resolvers)}")
+        ctx.check_targets(
+            resolvers, name="resolvers", example='["9.9.9.9", "https://dns.quad9.net/dns-query"]'
+        )
         specs = [parse_server(r, ctx) for r in resolvers]
     else:
         # The operator's list is configuration, not a caller's target: its addresses are not

@@ -358,23 +358,30 @@ async def _https(
     import dns.exception
     import dns.message
     import httpx2
-    from monitor_common.netpolicy import ResolutionError, guarded_client
+    from monitor_common.fetch import DOH_CAP, FetchTimeout, fetch
+    from monitor_common.netpolicy import ResolutionError
 
     assert server.url is not None
     try:
-        async with guarded_client(ctx, timeout=timeout, verify=verify) as client:
-            response = await client.post(
-                server.url,
-                content=query.to_wire(),
-                headers={"content-type": "application/dns-message", "accept": "application/dns-message"},
-            )
-    except httpx2.TimeoutException:
+        fetched = await fetch(
+            ctx,
+            server.url,
+            cap=DOH_CAP,
+            timeout_s=timeout,
+            method="POST",
+            content=query.to_wire(),
+            headers={"content-type": "application/dns-message", "accept": "application/dns-message"},
+            verify=verify,
+        )
+    except FetchTimeout:
         raise dns.exception.Timeout(timeout=timeout) from None
     except (httpx2.HTTPError, ResolutionError) as exc:
         raise OSError(f"DNS over HTTPS to {server.url} failed: {exc}") from exc
-    if response.status_code != 200:
-        raise dns.exception.DNSException(f"{server.url} answered HTTP {response.status_code}")
-    return dns.message.from_wire(response.content)
+    if fetched.status_code != 200:
+        raise dns.exception.DNSException(f"{server.url} answered HTTP {fetched.status_code}")
+    if fetched.truncated:
+        raise dns.exception.DNSException(f"{fetched.over_cap}: no DNS message is that long")
+    return dns.message.from_wire(fetched.body)
 
 
 # --- reading a response ---------------------------------------------------------------------------

@@ -33,7 +33,6 @@ __all__ = ["IANA_BOOTSTRAP", "RdapConfig", "domain_expiry", "parse_rdap_config"]
 
 IANA_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
 BOOTSTRAP_TTL_S = 86400
-MAX_BYTES = 4 * 1024 * 1024
 _bootstrap_cache: dict[str, tuple[float, dict[str, str]]] = {}
 
 _FLAGGED = {
@@ -114,30 +113,32 @@ class _Fetcher:
         self.verify = verify
 
     async def get(self, url: str) -> tuple[int, Any]:
-        """(status, parsed JSON or None); raises OSError for a transport failure."""
+        """(status, parsed JSON or None); raises OSError for a transport failure or a body over the cap."""
         import httpx2
         from monitor_common.errors import PolicyError
-        from monitor_common.netpolicy import ResolutionError, guarded_client
+        from monitor_common.fetch import RDAP_CAP, fetch
+        from monitor_common.netpolicy import ResolutionError
         from monitor_common.ratelimit import RateLimited
 
         timeout = max(self.deadline - time.monotonic(), 0.001)
         try:
-            async with guarded_client(
+            fetched = await fetch(
                 self.ctx,
-                timeout=timeout,
+                url,
+                cap=RDAP_CAP,
+                timeout_s=timeout,
                 verify=self.verify,
                 follow_redirects=True,
                 headers={"accept": "application/rdap+json, application/json"},
-            ) as client:
-                response = await client.get(url)
+            )
         except (httpx2.HTTPError, ResolutionError, PolicyError, RateLimited) as exc:
             raise OSError(f"{url}: {exc}") from exc
-        if len(response.content) > MAX_BYTES:
-            raise OSError(f"{url}: answer larger than {MAX_BYTES} bytes")
+        if fetched.truncated:
+            raise OSError(fetched.over_cap)
         try:
-            return response.status_code, json.loads(response.content) if response.content else None
+            return fetched.status_code, json.loads(fetched.body) if fetched.body else None
         except ValueError:
-            return response.status_code, None
+            return fetched.status_code, None
 
     async def bootstrap(self, url: str) -> dict[str, str]:
         cached = _bootstrap_cache.get(url)

@@ -1,9 +1,9 @@
 """Many URLs at once: `fanout` over the HTTP check on the shared connection pool, compact rows.
 
 Rows come back worst first (unknown, critical, warning, ok; slower first within a verdict), with
-counts per verdict. A URL that does not parse is a row of its own (verdict unknown) rather than
-an error of the whole call, since one typo in a list of hundreds should not hide the rest; a URL
-the network policy refuses is a row too, for the same reason. The number of URLs is capped.
+counts per verdict. The list follows the bulk rules of `monitor_common.bulk`: a URL that does not
+parse or that the network policy refuses is a row of its own (verdict unknown, "not checked: ..."),
+as is one that ran out of time ("no result: ..."); the number of URLs is capped.
 
 Each URL gets the same walk and the same judgement as `http_check` (`probe.walk_url` and
 `probe.judge`: redirects, the policy on every address dialled, timeouts naming their phase,
@@ -21,7 +21,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from monitor_common.errors import InputError, LimitError, PolicyError, TargetError
+from monitor_common.bulk import Unchecked
+from monitor_common.errors import PolicyError, TargetError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url, redact_url
@@ -107,14 +108,7 @@ async def http_check_many(
     """
     started = Stopwatch()
     concurrency = ctx.check_concurrency(concurrency)
-    max_targets = ctx.max_targets
-    if not urls:
-        raise InputError('urls is empty: give at least one URL, e.g. ["https://example.com/"]')
-    if len(urls) > max_targets:
-        raise LimitError(
-            f"{len(urls)} URLs is more than the {max_targets} one call may check: split the list "
-            "(the operator can raise the limit with MCP_MONITOR_MAX_TARGETS)"
-        )
+    ctx.check_targets(urls, name="urls", example='["https://example.com/"]')
     # Parsed once for every URL, and before any request so that a bad one fails the call first.
     expectations = Expectations.parse(expect_status=expect_status, max_response_ms=max_response_ms)
     if deadline_s is None:
@@ -127,7 +121,8 @@ async def http_check_many(
             target = parse_url(url)
             walk = await walk_url(target, session, timeout_s=timeout_s, details=False)
         except (TargetError, PolicyError) as exc:
-            return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"not checked: {exc}")
+            unchecked = Unchecked.refused(exc)
+            return ManyRow(url=redact_url(url), verdict=unchecked.verdict, summary=unchecked.summary)
         total = round((time.perf_counter() - begun) * 1000, 2)
         outcome = await judge(target, walk, expectations, total)
         return ManyRow(
@@ -139,12 +134,8 @@ async def http_check_many(
         )
 
     def timed_out(url: str, why: TimeoutReason) -> ManyRow:
-        what = (
-            "the call's deadline passed before it finished"
-            if why == "deadline"
-            else "it ran past its timeout"
-        )
-        return ManyRow(url=redact_url(url), verdict=Verdict.UNKNOWN, summary=f"unknown: not checked: {what}")
+        unchecked = Unchecked.timed_out(why, timeout_s)
+        return ManyRow(url=redact_url(url), verdict=unchecked.verdict, summary=unchecked.summary)
 
     rows = await fanout(
         list(urls),

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from monitor_common.errors import PolicyError, TargetError
+from monitor_common.fetch import read_capped
 from monitor_common.netpolicy import ResolutionError
 from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Verdict
@@ -241,18 +242,10 @@ class Walk:
         return hop
 
     async def _read_body(self, response: httpx2.Response, hop: Hop) -> None:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            room = self.body_cap - size
-            if len(chunk) > room:
-                chunks.append(chunk[:room])
-                size += room
-                hop.body_truncated = True
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        hop.body = b"".join(chunks)
+        # The bounded read of `monitor_common.fetch` (rule 2), not `fetch` itself: this walk keeps
+        # its own clock and connection pool, reads the decoded body a check asserts on, and a body
+        # over the cap is a warning of the check (`http_body_truncated`), not a failed fetch.
+        hop.body, hop.body_truncated = await read_capped(response.aiter_bytes(), self.body_cap)
 
 
 def _reason_phrase(status: int) -> str:

@@ -2,9 +2,10 @@
 
     cert_check_many(targets, ...)   CertCheckManyResult, one row per target, soonest expiry first
 
-Every target is parsed before anything is dialled, so a typo in the 300th target fails the
-call at once instead of after 299 checks. A target whose check fails or runs out of time is a
-row with verdict critical, not an error of the call.
+The list follows the bulk rules of `monitor_common.bulk`: a target that does not parse or that
+the network policy refuses is a row with verdict unknown ("not checked: ..."), as is one whose
+check runs out of time ("no result: ..."); a target that is down is a row with verdict critical.
+None of these is an error of the call.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from monitor_common.errors import InputError, LimitError, PolicyError
+from monitor_common.bulk import Unchecked
+from monitor_common.errors import InputError, PolicyError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import HostPort, parse_host_port
@@ -26,23 +28,16 @@ if TYPE_CHECKING:
 __all__ = ["cert_check_many"]
 
 
-def _parse_targets(targets: list[str], max_targets: int) -> list[HostPort]:
-    if not targets:
-        raise InputError(
-            "targets is empty: pass host names, e.g. targets=['example.com', 'mail.example.com:465']"
-        )
-    if len(targets) > max_targets:
-        raise LimitError(
-            f"{len(targets)} targets exceed the limit of {max_targets} per call: split the list "
-            "(the operator can raise it with MCP_MONITOR_MAX_TARGETS)"
-        )
-    parsed: list[HostPort] = []
-    for index, text in enumerate(targets, start=1):
-        try:
-            parsed.append(parse_host_port(text, default_port=443))
-        except InputError as exc:
-            raise InputError(f"target {index} ({text!r}): {exc}") from None
-    return parsed
+def _parse(text: str, ctx: CheckContext) -> HostPort | Unchecked:
+    """The target, or why it is not checked: it does not parse, or it is an address the policy
+    refuses (a name that resolves to one is found out when dialling, see `cert_check_many`)."""
+    try:
+        target = parse_host_port(text, default_port=443)
+        if target.host.ip is not None:
+            ctx.policy.check(target.host.ip, host=target.host.name)
+    except (InputError, PolicyError) as exc:
+        return Unchecked.refused(exc)
+    return target
 
 
 def _row(target: str, result: CertCheckResult) -> CertCheckRow:
@@ -62,13 +57,23 @@ def _row(target: str, result: CertCheckResult) -> CertCheckRow:
     )
 
 
-def _failed_row(target: str, code: str, message: str) -> CertCheckRow:
-    finding = Finding(severity=Verdict.CRITICAL, code=code, message=message)
+def _counting_unchecked(progress: ProgressCallback | None, unchecked: int) -> ProgressCallback | None:
+    """`progress` counting the targets that were not checked as done from the start."""
+    if progress is None or unchecked == 0:
+        return progress
+
+    async def report(done: int, total: int, message: str | None) -> None:
+        await progress(done + unchecked, total + unchecked, message)
+
+    return report
+
+
+def _unchecked_row(target: str, unchecked: Unchecked) -> CertCheckRow:
     return CertCheckRow(
         target=target,
-        verdict=Verdict.CRITICAL.value,
-        summary=f"critical: {target}: {message}",
-        findings=[finding],
+        verdict=unchecked.verdict.value,
+        summary=unchecked.summary,
+        findings=[unchecked.finding()],
     )
 
 
@@ -81,6 +86,7 @@ async def cert_check_many(
     concurrency: int | None = None,
     timeout_s: float = 10.0,
     ca_bundle_pem: str | None = None,
+    deadline_s: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> CertCheckManyResult:
     """`cert_check` every target through `ctx`, `concurrency` at once.
@@ -89,27 +95,31 @@ async def cert_check_many(
     checks run against one host at once (`per_host_concurrency`), the most targets per call
     (`max_targets`) and the default `warn_days` / `critical_days`. Rows come sorted by days left
     (failed checks first, then soonest expiry); `counts` has the targets per verdict.
-    `timeout_s` bounds each check.
+    `timeout_s` bounds each check, `deadline_s` (default: none) the whole call; a target not
+    checked by then is a row with verdict unknown.
 
     Raises:
-        InputError: no targets, a malformed target or bad thresholds.
+        InputError: no targets or bad thresholds (a malformed target is a row: `monitor_common.bulk`).
         LimitError: more targets than `ctx.max_targets`, or `concurrency` above `ctx.concurrency`.
-        PolicyError: a target given as an IP address is refused by the policy.
     """
     from ssl_monitor.validate import TrustAnchors
 
     started = Stopwatch()
     warn, critical = thresholds(ctx, warn_days, critical_days)
     concurrency = ctx.check_concurrency(concurrency)
-    parsed = _parse_targets(targets, ctx.max_targets)
-    for hp in parsed:
-        if hp.host.ip is not None:  # a refused address fails the call before anything is dialled
-            ctx.policy.check(hp.host.ip, host=hp.host.name)
+    ctx.check_targets(targets, example="['example.com', 'mail.example.com:465']")
+    parsed = [_parse(text, ctx) for text in targets]
+    checkable = [index for index, target in enumerate(parsed) if isinstance(target, HostPort)]
     # Loaded once, not once per target.
     anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
 
+    def target_of(index: int) -> HostPort:
+        target = parsed[index]
+        assert isinstance(target, HostPort)
+        return target
+
     async def one(index: int) -> CertCheckRow:
-        hp = parsed[index]
+        hp = target_of(index)
         result = await cert_check(
             hp.host.name,
             ctx,
@@ -122,33 +132,33 @@ async def cert_check_many(
         return _row(targets[index], result)
 
     def timed_out(index: int, why: TimeoutReason) -> CertCheckRow:
-        return _failed_row(targets[index], "timeout", f"no result within {timeout_s:g} s ({why})")
+        return _unchecked_row(targets[index], Unchecked.timed_out(why, timeout_s))
 
     def refused(index: int, exc: Exception) -> CertCheckRow:
-        # A name that resolves to a refused address is found out only when dialling; the other
-        # rows are worth keeping, so it becomes a row rather than the end of the call.
+        # A name that resolves to a refused address is found out only when dialling (bulk rule 2).
         if not isinstance(exc, PolicyError):
             raise exc
-        finding = Finding(severity=Verdict.UNKNOWN, code="policy_refused", message=str(exc))
-        return CertCheckRow(
-            target=targets[index],
-            verdict=Verdict.UNKNOWN.value,
-            summary=f"unknown: {targets[index]}: {exc}",
-            findings=[finding],
-        )
+        return _unchecked_row(targets[index], Unchecked.refused(exc))
 
-    rows = await fanout(
-        list(range(len(parsed))),
+    checked = await fanout(
+        checkable,
         one,
         on_timeout=timed_out,
         on_error=refused,
-        key=lambda index: parsed[index].host.name,
+        key=lambda index: target_of(index).host.name,
         concurrency=concurrency,
         per_host=ctx.per_host_concurrency,
         # cert_check bounds itself; this is the backstop should a step ignore its own limit.
         item_timeout=timeout_s + 5,
-        progress=progress,
+        deadline=deadline_s,
+        progress=_counting_unchecked(progress, len(targets) - len(checkable)),
     )
+    rows = [
+        _unchecked_row(targets[index], target)
+        for index, target in enumerate(parsed)
+        if isinstance(target, Unchecked)
+    ]
+    rows.extend(checked)
     rows.sort(key=lambda row: (row.days_left is not None, row.days_left or 0.0))
     counts = Counter(row.verdict for row in rows)
     findings: list[Finding] = []
