@@ -686,14 +686,14 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             default=None,
             annotation=Annotated[
                 str | None,
-                Field(description=f"The watch's name (add: defaults to the {target_param})"),
+                Field(description=f"add: defaults to the {target_param}"),
             ],
         ),
         inspect.Parameter(
             "interval_s",
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
-            annotation=Annotated[float | None, Field(description="Seconds between checks (default 300)")],
+            annotation=Annotated[float | None, Field(description="Default 300")],
         ),
         inspect.Parameter(
             "failure_threshold",
@@ -751,7 +751,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
                 "window",
                 inspect.Parameter.KEYWORD_ONLY,
                 default="24h",
-                annotation=Annotated[Window, Field(description="How far back")],
+                annotation=Window,
             ),
         ],
         return_annotation=WatchReport,

@@ -44,7 +44,7 @@ Url = str  # http or https
 Timeout = float | None  # seconds for the whole check, default 10 (capped by the server)
 VerifyTls = bool
 CaBundle = str | None  # PEM CA certificates to trust instead of the system store
-ExpectStatus = Annotated[str, Field(description='Statuses that count as up, e.g. "200-399" or "2xx,301"')]
+ExpectStatus = Annotated[str, Field(description='Statuses that count as up, e.g. "2xx,301"')]
 
 
 @mcp.tool()
@@ -52,13 +52,13 @@ async def http_check(
     url: Url,
     method: str = "GET",
     expect_status: ExpectStatus = "200-399",
-    body_contains: Annotated[str | None, Field(description="Text the body must contain")] = None,
-    body_regex: Annotated[str | None, Field(description="Regular expression the body must match")] = None,
+    body_contains: str | None = None,
+    body_regex: str | None = None,
     expect_json: Annotated[
         dict[str, Any] | None,
         Field(description='JSON path -> value the body must have, e.g. {"data.status": "ok"}'),
     ] = None,
-    max_response_ms: Annotated[float | None, Field(description="Warn when slower than this")] = None,
+    max_response_ms: Annotated[float | None, Field(description="Warn above this")] = None,
     follow_redirects: bool = True,
     max_redirects: Annotated[int, Field(ge=0, le=30)] = 10,
     headers: dict[str, str] | None = None,
@@ -67,13 +67,13 @@ async def http_check(
         str | None,
         Field(description="Connect to this IP, keeping Host and SNI"),
     ] = None,
-    ip_version: Annotated[Literal["auto", "4", "6"], Field(description="Address family")] = "auto",
+    ip_version: Literal["auto", "4", "6"] = "auto",
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpCheckResult:
     """Check one URL in depth: is it up, why not, where the time goes (per phase).
 
-    Also TLS expiry and body assertions. Many URLs: http_check_many.
+    Many URLs: http_check_many.
     """
     from monitor_common.context import get_context
 
@@ -102,12 +102,12 @@ async def http_check(
 
 @mcp.tool()
 async def http_check_many(
-    urls: Annotated[list[str], Field(description="URLs (at most 1000 by default)")],
+    urls: Annotated[list[str], Field(description="At most 1000 by default")],
     ctx: Context[Any, Any],
     expect_status: ExpectStatus = "200-399",
-    max_response_ms: Annotated[float | None, Field(description="Warn when slower than this")] = None,
+    max_response_ms: Annotated[float | None, Field(description="Warn above this")] = None,
     timeout_s: Timeout = None,
-    concurrency: Annotated[int | None, Field(ge=1, description="Checks at once (default 20)")] = None,
+    concurrency: Annotated[int | None, Field(ge=1, description="Default 20")] = None,
 ) -> HttpCheckManyResult:
     """Check many URLs at once: one row each, worst first, counts per verdict."""
     from monitor_common.context import get_context
@@ -129,7 +129,7 @@ async def http_check_many(
 @mcp.tool()
 async def http_timing(
     url: Url,
-    samples: Annotated[int, Field(ge=1, le=20, description="Requests, each on a new connection")] = 5,
+    samples: Annotated[int, Field(ge=1, le=20, description="Each on a new connection")] = 5,
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
@@ -153,7 +153,7 @@ async def http_timing(
 @mcp.tool()
 async def http_check_each_ip(
     url: Url,
-    ip_version: Annotated[Literal["both", "4", "6"], Field(description="Address families")] = "both",
+    ip_version: Literal["both", "4", "6"] = "both",
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
@@ -224,8 +224,8 @@ async def http_security_headers(
 async def tcp_check(
     host: str,
     port: Annotated[int, Field(ge=1, le=65535)],
-    send: Annotated[str | None, Field(description="Text to send after connecting")] = None,
-    expect_regex: Annotated[str | None, Field(description="Regular expression the reply must match")] = None,
+    send: Annotated[str | None, Field(description="Sent after connecting")] = None,
+    expect_regex: str | None = None,
     tls: Annotated[bool, Field(description="Start TLS after connecting")] = False,
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,

@@ -99,7 +99,7 @@ async def cert_check_many(
     ],
     warn_days: WarnDays = None,
     critical_days: CriticalDays = None,
-    concurrency: Annotated[int | None, Field(ge=1, description="Checks at once (default 20)")] = None,
+    concurrency: Annotated[int | None, Field(ge=1, description="Default 20")] = None,
     ca_bundle_pem: CaBundle = None,
     timeout_s: Timeout = None,
     ctx: Context[Any, Any] | None = None,
@@ -154,7 +154,7 @@ async def tls_scan(
 async def cert_compare_endpoints(
     host: Host,
     port: Port = 443,
-    ip_version: Annotated[Literal["ipv4", "ipv6", "both"], Field(description="Address families")] = "both",
+    ip_version: Literal["ipv4", "ipv6", "both"] = "both",
     connect_ips: Annotated[
         list[str] | None, Field(description="Compare these IPs instead of resolving")
     ] = None,
