@@ -701,7 +701,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             default=2,
             annotation=Annotated[
                 int,
-                Field(ge=1, le=100, description="Failed checks in a row before it is down"),
+                Field(ge=1, le=100, description="Failures in a row before it is down"),
             ],
         ),
         inspect.Parameter(
@@ -709,7 +709,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
             inspect.Parameter.KEYWORD_ONLY,
             default=1,
             annotation=Annotated[
-                int, Field(ge=1, le=100, description="Good checks in a row before it is up again")
+                int, Field(ge=1, le=100, description="Successes in a row before it is up again")
             ],
         ),
     ]
@@ -726,7 +726,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
         name=f"{kind.kind}_watch",
         description=(
             f"Monitor a {kind.noun} continuously: add, remove, list, pause or resume watches running {check}.\n\n"
-            f"add takes {check}'s parameters, runs it at once and returns the result."
+            f"add takes {check}'s parameters and returns its first result."
         ),
         annotations=WATCH_ANNOTATIONS,
         structured_output=True,

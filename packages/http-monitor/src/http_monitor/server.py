@@ -56,7 +56,7 @@ async def http_check(
     body_regex: str | None = None,
     expect_json: Annotated[
         dict[str, Any] | None,
-        Field(description='JSON path -> value the body must have, e.g. {"data.status": "ok"}'),
+        Field(description='Path -> expected value, e.g. {"data.status": "ok"}'),
     ] = None,
     max_response_ms: Annotated[float | None, Field(description="Warn above this")] = None,
     follow_redirects: bool = True,
@@ -65,7 +65,7 @@ async def http_check(
     timeout_s: Timeout = None,
     connect_ip: Annotated[
         str | None,
-        Field(description="Connect to this IP, keeping Host and SNI"),
+        Field(description="Keeps Host and SNI"),
     ] = None,
     ip_version: Literal["auto", "4", "6"] = "auto",
     verify_tls: VerifyTls = True,
@@ -224,7 +224,7 @@ async def http_security_headers(
 async def tcp_check(
     host: str,
     port: Annotated[int, Field(ge=1, le=65535)],
-    send: Annotated[str | None, Field(description="Sent after connecting")] = None,
+    send: str | None = None,
     expect_regex: str | None = None,
     tls: Annotated[bool, Field(description="Start TLS after connecting")] = False,
     timeout_s: Timeout = None,
