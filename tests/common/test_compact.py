@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -72,7 +73,12 @@ class Arguments(BaseModel):
         ({"shade": "green"}, False),
         ({"tags": ["a", 1]}, False),  # an array of scalars keeps its item type
         ({"inners": [1, "x"]}, True),  # an array of objects is only an array
-        ({"maybe": 5, "maybe_count": "x"}, True),  # other nullable fields: any value
+        ({"maybe": None, "maybe_count": None}, True),  # other nullable fields: their type or null
+        ({"maybe": 5}, False),
+        ({"maybe_count": "x"}, False),
+        ({"maybe_count": 1.5}, False),
+        ({"amount": "1.5"}, True),  # several types: any of them
+        ({"amount": None}, False),
     ],
 )  # fmt: skip
 def test_shallow_output_keeps_the_top_level_types(instance: dict[str, Any], valid: bool) -> None:
@@ -87,8 +93,11 @@ def test_shallow_output_keeps_the_top_level_types(instance: dict[str, Any], vali
     assert props["shade"] == {"enum": ["red", "blue", None]}  # after stripping the null branch
     assert props["tags"] == {"type": "array", "items": {"type": "string"}}
     assert props["inners"] == {"type": "array"}
-    assert props["maybe"] == {} and props["maybe_count"] == {}
-    assert props["amount"] == {"type": ["number", "string"]}
+    # Portable spellings: no type arrays, a null branch instead (no `$defs` for a type used once).
+    assert props["maybe"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    assert props["maybe_count"] == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+    assert props["amount"] == {"anyOf": [{"type": "number"}, {"type": "string"}]}
+    assert all(prop and not isinstance(prop.get("type"), list) for prop in props.values())
     Draft202012Validator.check_schema(shallow)
     assert Draft202012Validator(shallow).is_valid(instance) is valid
 
@@ -100,6 +109,74 @@ def test_shallow_output_accepts_every_real_result() -> None:
         inner=Inner(depth=0), inners=[Inner(depth=1, note="n")], shade=Colour.RED, tags=["t"],
     )  # fmt: skip
     assert Draft202012Validator(shallow).is_valid(result.model_dump(mode="json"))
+
+
+class Endpoint(BaseModel):
+    """Several nullable fields of one type, as in a check that may get no answer."""
+
+    host: str
+    sni: str | None = None
+    remote_ip: str | None = None
+    cipher: str | None = None
+    trusted: bool | None = None
+    expired: bool | None = None
+    days_left: float | None = None
+    leaf: Inner | None = None
+
+
+def _size(schema: dict[str, Any]) -> int:
+    return len(json.dumps(schema, separators=(",", ":")))
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with each `$ref` replaced by its definition and no `$defs`."""
+    defs = schema.get("$defs", {})
+    props = {
+        name: defs[prop["$ref"].removeprefix("#/$defs/")] if "$ref" in prop else prop
+        for name, prop in schema["properties"].items()
+    }
+    return {"type": "object", "properties": props}
+
+
+def test_shallow_output_declares_a_repeated_nullable_type_once() -> None:
+    shallow = shallow_output(Endpoint.model_json_schema())
+    props = shallow["properties"]
+    # Three nullable strings pay for a definition; two booleans do too; a number and an object,
+    # once each, stay inline.
+    assert shallow["$defs"] == {
+        "s": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "b": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+    }
+    assert props["sni"] == props["remote_ip"] == props["cipher"] == {"$ref": "#/$defs/s"}
+    assert props["trusted"] == props["expired"] == {"$ref": "#/$defs/b"}
+    assert props["days_left"] == {"anyOf": [{"type": "number"}, {"type": "null"}]}
+    assert props["leaf"] == {"anyOf": [{"type": "object"}, {"type": "null"}]}
+    assert props["host"] == {"type": "string"}
+    assert _size(shallow) < _size(_inlined(shallow))
+    Draft202012Validator.check_schema(shallow)
+    validator = Draft202012Validator(shallow)
+    assert validator.is_valid(Endpoint(host="h").model_dump(mode="json"))
+    assert validator.is_valid(
+        Endpoint(host="h", sni="s", trusted=False, days_left=3, leaf=Inner(depth=0)).model_dump(mode="json")
+    )
+    assert not validator.is_valid({"host": "h", "sni": 1})
+    assert not validator.is_valid({"host": "h", "trusted": "yes"})
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_shallow_output_shares_a_type_only_where_it_is_smaller(count: int) -> None:
+    properties = {f"f{i}": {"anyOf": [{"type": "string"}, {"type": "null"}]} for i in range(count)}
+    shallow = shallow_output({"type": "object", "properties": properties})
+    assert _size(shallow) <= _size({"type": "object", "properties": properties})
+    assert ("$defs" in shallow) is (count >= 3)  # 45 bytes a use inline, 20 and the definition shared
+
+
+def test_shallow_output_serves_untyped_fields_as_anything() -> None:
+    shallow = shallow_output(Endpoint.model_json_schema(), untyped={"leaf", "sni"})
+    assert shallow["properties"]["leaf"] == {} and shallow["properties"]["sni"] == {}
+    assert shallow["properties"]["cipher"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    with pytest.raises(ValueError, match="no output field: nothing"):
+        shallow_output(Endpoint.model_json_schema(), untyped={"nothing"})
 
 
 def test_compact_input_keeps_what_a_model_needs() -> None:

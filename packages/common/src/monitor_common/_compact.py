@@ -7,20 +7,26 @@ whole listing stays under 10 KiB (tests/e2e/test_tool_schemas.py).
 
 - input: every parameter with its type, default, enum, bounds and one description; no titles,
   `$ref`s inlined, an optional parameter whose default is null is simply optional (not nullable).
-- output: shallow, the top-level fields only, each as the cheapest schema that still constrains:
+- output: shallow, the top-level fields only, each as the cheapest schema that still constrains
+  it, in spellings every client reads (the MCP Inspector's `--strict` check flags none of them
+  but the `{}` of 4):
   1. an enum or const is carried over from `$defs`, also when the field is nullable (the null
      branch of the `anyOf` becomes a `null` in the enum), so `verdict` accepts ok, warning,
      critical and unknown, and not any string a client would then have to branch on;
   2. otherwise the field's JSON type; an array of scalars or enum values keeps its item schema
      (`list[str]` is `{"type": "array", "items": {"type": "string"}}`), an array of objects
-     (the findings too) and an object stay bare: nested detail is what the full schema is for;
-  3. a nullable field that is not an enum, or one whose type cannot be told cheaply, is `{}`:
-     any value, still under its name. Typing it does not fit the budget. `{"type": ["string",
-     "null"]}` is 26 bytes against 2, and the MCP Inspector's `--strict` check flags type arrays
-     as unportable (clients that map schemas onto a single-`type` dialect drop them), so the
-     portable spelling is `{"anyOf": [{"type": "string"}, {"type": "null"}]}`, 45 bytes. Spelled
-     so, with the findings' items typed too, the listings came to 12 KB; the Inspector reports
-     these fields as carrying no validation keyword instead.
+     (the findings too) and an object stay bare: nested detail is what the full schema is for.
+     Several types are `anyOf` branches of one `type` each, never a type array (`{"type":
+     ["string", "null"]}`): clients that map schemas onto a single-`type` dialect drop those,
+     and the Inspector flags them. An integer-or-number is a number;
+  3. a nullable field is its type or null: `{"anyOf": [{"type": "string"}, {"type": "null"}]}`,
+     45 bytes where the `{}` (any value) it replaced took 2. Where one type is nullable in
+     several fields of a tool, it is declared once in that output schema's `$defs` under a
+     one-letter name (`s` string, `i` integer, `n` number, `b` boolean, `o` object, `a` array)
+     and each field is `{"$ref": "#/$defs/s"}`, 20 bytes; only where that comes out smaller,
+     counting the definition and the `$defs` keyword (`_shared`);
+  4. a field whose type cannot be told cheaply, and one a server names in `untyped` because its
+     listing has no room left (http-monitor, for some nullable nested results), is `{}`.
   It accepts every result the full model accepts, so clients that validate `structuredContent`
   against it keep working; the full schemas stay available as a resource.
 
@@ -29,12 +35,17 @@ The server still validates arguments with the full pydantic model, so nothing is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from typing import Any, cast
 
 __all__ = ["compact_input", "shallow_output"]
 
 _DROP = frozenset({"title", "$defs", "examples"})
+_NULL = {"type": "null"}
+# Names of the shared nullable types in an output schema's `$defs`: short, since every use
+# spells one out.
+_DEF_NAMES = {"string": "s", "integer": "i", "number": "n", "boolean": "b", "object": "o", "array": "a"}
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +178,15 @@ def _scalar(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any] | None
     return {"type": types[0]}
 
 
+def _typed(types: list[str]) -> dict[str, Any]:
+    """`types` as one `type`, or as `anyOf` branches of one `type` each (portable, see the module)."""
+    if "integer" in types and "number" in types:
+        types = [t for t in types if t != "integer"]
+    if len(types) == 1:
+        return {"type": types[0]}
+    return {"anyOf": [{"type": t} for t in types]}
+
+
 def _field(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """One top-level output field, shallow (see the module)."""
     inner, nullable = _without_null(node, defs)
@@ -176,21 +196,79 @@ def _field(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             return {"enum": [*values, None]}
         return {"const": values[0]} if "const" in inner and not nullable else {"enum": values}
     types = _json_types(inner, defs)
-    if types is None or nullable or "null" in types:
-        return {}  # see the module: the budget has no room for a nullable field's type
-    if "integer" in types and "number" in types:
-        types.remove("integer")
-    out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+    if types is None:
+        return {}  # see the module: nothing cheap to say about it
+    if "null" in types:
+        types, nullable = [t for t in types if t != "null"], True
+    if not types:
+        return dict(_NULL)
+    out = _typed(types)
     items = inner.get("items")
     if types == ["array"] and isinstance(items, dict):
         item = _scalar(cast("dict[str, Any]", items), defs)
         if item is not None:
             out["items"] = item
+    if nullable:
+        out = {"anyOf": [*out.get("anyOf", [out]), dict(_NULL)]}
     return out
 
 
-def shallow_output(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema cut to its top-level fields, their JSON types and enums (see the module)."""
+def _dumped_len(node: object) -> int:
+    return len(json.dumps(node, separators=(",", ":")).encode())
+
+
+def _nullable_type(node: dict[str, Any]) -> str | None:
+    """The type of a field spelled `{"anyOf": [{"type": T}, {"type": "null"}]}`, else None."""
+    branches = node.get("anyOf")
+    if len(node) != 1 or not isinstance(branches, list) or len(cast("list[Any]", branches)) != 2:
+        return None
+    first, second = cast("list[dict[str, Any]]", branches)
+    return str(first["type"]) if set(first) == {"type"} and second == _NULL else None
+
+
+def _shared(properties: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The nullable types worth declaring once in `$defs`, by name (see the module).
+
+    A definition pays when its uses, each a `$ref` instead of the whole `anyOf`, save more than
+    its entry costs; the `$defs` keyword itself must be paid for by them all together. The sizes
+    are those of compact JSON, as hosts count them.
+    """
+    uses: dict[str, int] = {}
+    for prop in properties.values():
+        type_ = _nullable_type(prop)
+        if type_ is not None:
+            uses[type_] = uses.get(type_, 0) + 1
+    shared: dict[str, dict[str, Any]] = {}
+    saved = 1 - len(',"$defs":{}')  # the keyword, and one comma fewer than entries
+    for type_, count in uses.items():
+        key = _DEF_NAMES[type_]
+        schema = {"anyOf": [{"type": type_}, dict(_NULL)]}
+        entry = _dumped_len({key: schema}) - 1  # `"k":{...}` and its comma
+        gain = count * (_dumped_len(schema) - _dumped_len({"$ref": f"#/$defs/{key}"})) - entry
+        if gain > 0:
+            shared[key] = schema
+            saved += gain
+    return shared if saved > 0 else {}
+
+
+def shallow_output(schema: dict[str, Any], untyped: Collection[str] = ()) -> dict[str, Any]:
+    """An output schema cut to its top-level fields, their JSON types and enums (see the module).
+
+    The fields named in `untyped` are served as `{}` (any value): for a server whose listing has
+    no room to type them. A name that is not a field is an error, so a renamed one is noticed.
+    """
     defs = cast("dict[str, Any]", schema.get("$defs", {}))
-    properties = cast("dict[str, dict[str, Any]]", schema.get("properties", {}))
-    return {"type": "object", "properties": {name: _field(sub, defs) for name, sub in properties.items()}}
+    source = cast("dict[str, dict[str, Any]]", schema.get("properties", {}))
+    unknown = set(untyped) - set(source)
+    if unknown:
+        raise ValueError(f"untyped names no output field: {', '.join(sorted(unknown))}")
+    properties = {name: {} if name in untyped else _field(sub, defs) for name, sub in source.items()}
+    shared = _shared(properties)
+    for name, prop in properties.items():
+        type_ = _nullable_type(prop)
+        if type_ is not None and _DEF_NAMES[type_] in shared:
+            properties[name] = {"$ref": f"#/$defs/{_DEF_NAMES[type_]}"}
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if shared:
+        out["$defs"] = shared
+    return out
