@@ -35,7 +35,7 @@ import httpcore2
 import httpx2
 
 from monitor_common.errors import TargetError
-from monitor_common.netpolicy import resolve
+from monitor_common.netpolicy import monitor_side, resolve
 from monitor_common.ratelimit import acquire, acquire_address
 
 if TYPE_CHECKING:
@@ -123,7 +123,10 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
                     socket_options=socket_options,
                 )
             except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                failure = exc  # try the next address, like a browser
+                # Try the next address, like a browser. The error raised at the end is the target's
+                # when one of its addresses failed there, the monitor's (no route) only when all did.
+                if failure is None or not monitor_side(exc) or monitor_side(failure):
+                    failure = exc
                 reasons.append(f"{ip.compressed} port {port}: {_reason(exc)}")
         assert failure is not None  # resolve() returns at least one address or raises
         # httpcore2 passes on anyio's "All connection attempts failed"; say what failed, and where.

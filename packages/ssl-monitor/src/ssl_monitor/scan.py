@@ -22,6 +22,15 @@ import warnings
 from typing import TYPE_CHECKING, Final
 
 import anyio
+from monitor_common.findings import (
+    CONNECT_FAILED,
+    CONNECT_REFUSED,
+    CONNECT_RESET,
+    DNS_RESOLUTION_FAILED,
+    MONITOR_NETWORK_UNAVAILABLE,
+    RATE_LIMITED,
+    TIMEOUT,
+)
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
@@ -55,7 +64,16 @@ _LOCAL_REASONS: Final = frozenset(
     {"NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "NO_SUITABLE_SIGNATURE_ALGORITHM"}
 )
 _UNREACHABLE: Final = frozenset(
-    {"timeout", "dns_resolution_failed", "connect_refused", "connect_failed", "rate_limited"}
+    entry.code
+    for entry in (
+        TIMEOUT,
+        DNS_RESOLUTION_FAILED,
+        CONNECT_REFUSED,
+        CONNECT_RESET,
+        CONNECT_FAILED,
+        RATE_LIMITED,
+        MONITOR_NETWORK_UNAVAILABLE,
+    )
 )
 
 
@@ -130,7 +148,7 @@ async def tls_scan(
         try:
             shake = await _handshake(context)
         except HandshakeFailure as exc:
-            if exc.code == "rate_limited":
+            if exc.code == RATE_LIMITED.code:
                 limited = exc  # reported once for the scan; the version it hit says "error"
             raise
         remote_ip = shake.remote_ip
@@ -215,7 +233,7 @@ async def tls_scan(
             protocols.append(await probe_version(label, attribute, flag))
         if (
             first_failure is not None
-            and first_failure.code != "rate_limited"  # reported below, once
+            and first_failure.code != RATE_LIMITED.code  # reported below, once
             and not any(p.state == "enabled" for p in protocols)
         ):
             findings.append(
