@@ -130,7 +130,9 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
                 reasons.append(f"{ip.compressed} port {port}: {_reason(exc)}")
         assert failure is not None  # resolve() returns at least one address or raises
         # httpcore2 passes on anyio's "All connection attempts failed"; say what failed, and where.
-        raise type(failure)("; ".join(reasons)) from failure
+        # Its pool re-raises `from None`, which drops the cause: the no-route case is a type.
+        kind = _NoRoute if monitor_side(failure) else type(failure)
+        raise kind("; ".join(reasons)) from failure
 
     async def connect_unix_socket(
         self,
@@ -143,6 +145,12 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)
+
+
+class _NoRoute(httpcore2.ConnectError):
+    """Every address failed without leaving this machine (`netpolicy.NO_ROUTE_ERRNOS`)."""
+
+    monitor_side = True  # read by netpolicy.monitor_side through httpx2's ConnectError's cause
 
 
 def _reason(exc: BaseException) -> str:

@@ -335,13 +335,16 @@ def monitor_side(exc: BaseException) -> bool:
 
     True for a `ResolutionError` with `monitor_side`, and for a connection error whose errno (the
     first found along its cause chain, as httpx2 and anyio wrap the socket's) is one of
-    `NO_ROUTE_ERRNOS`. `open_tcp` and the guarded httpx2 clients raise a no-route errno only when
+    `NO_ROUTE_ERRNOS`, or that says `monitor_side = True` itself (the guarded httpx2 backend's,
+    whose cause httpcore2's pool drops). `open_tcp` and the guarded httpx2 clients raise a no-route errno only when
     every address they tried failed that way.
     """
     link: BaseException | None = exc
     while link is not None:
         if isinstance(link, ResolutionError):
             return link.monitor_side
+        if getattr(link, "monitor_side", None) is True:  # the guarded httpx2 backend's no-route error
+            return True
         if isinstance(link, OSError) and link.errno is not None:
             return link.errno in NO_ROUTE_ERRNOS
         link = link.__cause__ or link.__context__
