@@ -18,15 +18,8 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
+from monitor_common import findings as shared
 from monitor_common.errors import InputError
-from monitor_common.findings import (
-    CONNECT_FAILED,
-    CONNECT_REFUSED,
-    CONNECT_RESET,
-    DNS_RESOLUTION_FAILED,
-    MONITOR_NETWORK_UNAVAILABLE,
-    TIMEOUT,
-)
 from monitor_common.netpolicy import ResolutionError, monitor_side, open_tcp
 from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
@@ -165,12 +158,14 @@ async def tcp_check(
         except ResolutionError as exc:
             if exc.monitor_side:
                 findings.append(
-                    MONITOR_NETWORK_UNAVAILABLE.finding(
+                    shared.MONITOR_NETWORK_UNAVAILABLE.finding(
                         f"{name}:{port} was not contacted: the name could not be looked up ({exc.reason})"
                     )
                 )
             else:
-                findings.append(DNS_RESOLUTION_FAILED.finding(f"could not resolve {exc.host}: {exc.reason}"))
+                findings.append(
+                    shared.DNS_RESOLUTION_FAILED.finding(f"could not resolve {exc.host}: {exc.reason}")
+                )
         except ssl.SSLCertVerificationError as exc:
             findings.append(
                 Finding(
@@ -188,20 +183,20 @@ async def tcp_check(
                 )
             )
         except TimeoutError:
-            findings.append(TIMEOUT.finding(f"no connection within {timeout_s:g} s (phase: {phase})"))
+            findings.append(shared.TIMEOUT.finding(f"no connection within {timeout_s:g} s (phase: {phase})"))
         except OSError as exc:
             if exc.errno == errno.ECONNREFUSED:
-                findings.append(CONNECT_REFUSED.finding(f"connection refused ({exc.strerror or exc})"))
+                findings.append(shared.CONNECT_REFUSED.finding(f"connection refused ({exc.strerror or exc})"))
             elif exc.errno == errno.ECONNRESET:
-                findings.append(CONNECT_RESET.finding(f"the connection was reset during {phase}"))
+                findings.append(shared.CONNECT_RESET.finding(f"the connection was reset during {phase}"))
             elif monitor_side(exc):
                 findings.append(
-                    MONITOR_NETWORK_UNAVAILABLE.finding(
+                    shared.MONITOR_NETWORK_UNAVAILABLE.finding(
                         f"{name}:{port} was not contacted: {exc.strerror or exc} on this machine"
                     )
                 )
             elif phase == "connect":
-                findings.append(CONNECT_FAILED.finding(f"connect failed: {exc}"))
+                findings.append(shared.CONNECT_FAILED.finding(f"connect failed: {exc}"))
             else:
                 findings.append(
                     Finding(
@@ -224,7 +219,7 @@ async def tcp_check(
                     await stream.aclose()
     if scope.cancelled_caught:
         findings.append(
-            TIMEOUT.finding(f"{name}:{port} did not complete within {timeout_s:g} s (phase: {phase})")
+            shared.TIMEOUT.finding(f"{name}:{port} did not complete within {timeout_s:g} s (phase: {phase})")
         )
     verdict = Verdict.worst([f.severity for f in findings])
     if "connect_ms" in fields and not findings:
