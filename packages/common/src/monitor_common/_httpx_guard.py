@@ -14,6 +14,8 @@ Errors out of `client.send()` and friends:
 - ResolutionError, unchanged, for the same reason: callers tell a name that does not resolve
   (`dns_resolution_failed`) from a host that does not answer (httpx2.ConnectError /
   httpx2.ConnectTimeout) by exception type, the same contract as `netpolicy.open_tcp`.
+  `netpolicy.monitor_side(exc)` says when either is the monitor's own outage (its resolver
+  unreachable; no route from this machine to any address of the host).
 - ratelimit.RateLimited, unchanged: `GuardedTransport` takes a token of the per-host rate limit
   for every request it sends (each redirect hop, pooled connection or not) and raises it, before
   sending anything, when the wait for one does not fit in the request's timeout.
