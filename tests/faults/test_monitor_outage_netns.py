@@ -32,6 +32,7 @@ from monitor_common.netpolicy import NetworkPolicy, dns_resolver
 
 from dns_monitor.lookup import dns_lookup
 from dns_monitor.reverse import reverse_dns
+from http_monitor.backends import http_check_each_ip
 from http_monitor.bulk import http_check_many
 from http_monitor.probe import http_check
 from http_monitor.tcp import tcp_check
@@ -54,6 +55,8 @@ async def main():
         "http_check name": http_check("https://example.com/", ctx=OPEN, timeout_s=5),
         "http_check address": http_check("http://192.0.2.1/", ctx=OPEN, timeout_s=5),
         "http_check configured resolver": http_check("https://example.com/", ctx=CONFIGURED, timeout_s=5),
+        "http_check_each_ip name": http_check_each_ip("https://example.com/", OPEN, timeout_s=5),
+        "http_check_each_ip address": http_check_each_ip("http://192.0.2.1/", OPEN, timeout_s=5),
         "http_timing": http_timing("https://example.com/", OPEN, samples=2, timeout_s=5),
         "tcp_check name": tcp_check("example.com", 443, OPEN, timeout_s=5),
         "tcp_check address": tcp_check("192.0.2.1", 80, OPEN, timeout_s=5),
@@ -115,6 +118,8 @@ CHECKS = [
     "http_check name",
     "http_check address",
     "http_check configured resolver",
+    "http_check_each_ip name",
+    "http_check_each_ip address",
     "http_timing",
     "tcp_check name",
     "tcp_check address",
