@@ -252,7 +252,7 @@ class Walk:
     async def _read_body(self, response: httpx2.Response, hop: Hop) -> None:
         # The bounded read of `monitor_common.fetch` (rule 2), not `fetch` itself: this walk keeps
         # its own clock and connection pool, reads the decoded body a check asserts on, and a body
-        # over the cap is a warning of the check (`http_body_truncated`), not a failed fetch.
+        # over the cap is a warning of the check (`body_truncated`), not a failed fetch.
         hop.body, hop.body_truncated = await read_capped(response.aiter_bytes(), self.body_cap)
 
 
