@@ -1,4 +1,4 @@
-"""The parts of the READMEs that restate the code: the settings table and the tool listing sizes.
+"""The parts of the READMEs that restate the code: the settings, the tool listing sizes, the shared finding codes.
 
     uv run python scripts/build_docs.py --write     rewrite the generated sections in place
 
@@ -83,7 +83,9 @@ def settings_table() -> str:
 def sections(path: Path) -> dict[str, str]:
     """The generated sections `path` should contain, by name."""
     if path == ROOT / "README.md":
-        return {"servers": servers_table()}
+        from monitor_common.findings import readme_table
+
+        return {"servers": servers_table(), "findings": readme_table()}
     folder = path.parent.name
     return {"listing": listing_size(SERVERS[folder]), "settings": settings_table()}
 

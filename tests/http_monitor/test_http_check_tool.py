@@ -60,7 +60,7 @@ async def test_timeout_is_a_result(http_server: HttpServer) -> None:
     _, result, _ = await call({"url": http_server.url_for("/hang"), "timeout_s": 0.5})
     assert result is not None
     assert result["verdict"] == "critical"
-    assert result["findings"][0]["code"] == "http_timeout"
+    assert result["findings"][0]["code"] == "timeout"
 
 
 async def test_connection_refused_is_a_result() -> None:
@@ -72,7 +72,7 @@ async def test_connection_refused_is_a_result() -> None:
     _, result, _ = await call({"url": f"http://127.0.0.1:{port}/", "timeout_s": 2})
     assert result is not None
     assert result["verdict"] == "critical"
-    assert result["findings"][0]["code"] == "http_connect_refused"
+    assert result["findings"][0]["code"] == "connect_refused"
 
 
 async def test_https_with_given_ca_uses_http2(https_server: HttpServer) -> None:
@@ -157,7 +157,7 @@ async def test_body_cap_is_configurable(http_server: HttpServer) -> None:
     set_settings(get_settings().replace(http_max_body_bytes=100))
     _, small, _ = await call({"url": http_server.url_for("/bytes/2000")})
     assert small is not None and small["body_bytes"] == 100
-    assert "http_body_truncated" in [f["code"] for f in small["findings"]]
+    assert "body_truncated" in [f["code"] for f in small["findings"]]
 
 
 async def test_many_over_mcp_with_progress_and_limits(http_server: HttpServer) -> None:

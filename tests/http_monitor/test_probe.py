@@ -117,7 +117,7 @@ async def test_body_is_cut_at_the_cap_and_the_result_says_so(
     )
     assert result.verdict == "ok"
     assert result.body_bytes == 1000 and result.body_truncated
-    assert "http_body_truncated" in codes(result)
+    assert "body_truncated" in codes(result)
     whole = await http_check(http_server.url_for("/bytes/1000"), ctx=ctx.replace(body_cap=1000))
     assert whole.body_bytes == 1000 and not whole.body_truncated
 
@@ -263,7 +263,7 @@ async def test_dns_that_never_answers_times_out_in_the_dns_phase(
         ctx=ctx.replace(resolver=dns_resolver(dns_server.host, dns_server.port, timeout=30)),
         timeout_s=0.5,
     )
-    assert codes(result) == ["http_timeout"]
+    assert codes(result) == ["timeout"]
     assert "phase dns" in result.findings[0].message
     assert result.duration_ms < 2000
 
@@ -273,7 +273,7 @@ async def test_timeouts_name_the_phase_and_keep_the_deadline(
     http_server: HttpServer, ctx: CheckContext, path: str, phase: str
 ) -> None:
     result = await http_check(http_server.url_for(path), ctx=ctx, timeout_s=0.4)
-    assert codes(result) == ["http_timeout"]
+    assert codes(result) == ["timeout"]
     assert f"phase {phase}" in result.findings[0].message
     assert result.duration_ms < 1500
 
@@ -285,7 +285,7 @@ async def test_connection_refused(ctx: CheckContext) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = await http_check(f"http://127.0.0.1:{port}/", ctx=ctx)
-    assert codes(result) == ["http_connect_refused"]
+    assert codes(result) == ["connect_refused"]
 
 
 @contextlib.asynccontextmanager
@@ -416,7 +416,7 @@ async def test_a_server_that_never_speaks_tls_times_out_in_the_tls_phase(ctx: Ch
         # The client closed its socket when it gave up (no leak), so every handler returns.
         await asyncio.wait_for(asyncio.gather(*handlers), 5)
         await server.wait_closed()
-    assert codes(result) == ["http_timeout"]
+    assert codes(result) == ["timeout"]
     assert "phase tls" in result.findings[0].message
 
 
@@ -440,6 +440,6 @@ async def test_a_full_accept_queue_times_out_in_the_connect_phase(ctx: CheckCont
         port = listener.getsockname()[1]
         filler.connect(("127.0.0.1", port))
         result = await http_check(f"http://127.0.0.1:{port}/", ctx=ctx, timeout_s=0.4)
-    assert codes(result) == ["http_timeout"]
+    assert codes(result) == ["timeout"]
     assert "phase connect" in result.findings[0].message
     assert result.duration_ms < 1500

@@ -170,8 +170,8 @@ async def test_timing_with_failing_samples(ctx: CheckContext) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = await http_timing(f"http://127.0.0.1:{port}/", ctx=ctx, samples=2)
-    assert result.verdict == "critical" and codes(result) == ["http_connect_refused"]
-    assert [s.error for s in result.samples] == ["http_connect_refused"] * 2
+    assert result.verdict == "critical" and codes(result) == ["connect_refused"]
+    assert [s.error for s in result.samples] == ["connect_refused"] * 2
 
 
 # --- http_check_each_ip -----------------------------------------------------------------------
@@ -489,6 +489,6 @@ async def test_tcp_refused_and_policy(ctx: CheckContext) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     refused = await tcp_check("127.0.0.1", port, ctx=ctx)
-    assert codes(refused) == ["tcp_connect_refused"]
+    assert codes(refused) == ["connect_refused"]
     with pytest.raises(PolicyError):
         await tcp_check("127.0.0.1", port, ctx=ctx.replace(policy=NetworkPolicy()))

@@ -14,6 +14,8 @@ Errors out of `client.send()` and friends:
 - ResolutionError, unchanged, for the same reason: callers tell a name that does not resolve
   (`dns_resolution_failed`) from a host that does not answer (httpx2.ConnectError /
   httpx2.ConnectTimeout) by exception type, the same contract as `netpolicy.open_tcp`.
+  `netpolicy.monitor_side(exc)` says when either is the monitor's own outage (its resolver
+  unreachable; no route from this machine to any address of the host).
 - ratelimit.RateLimited, unchanged: `GuardedTransport` takes a token of the per-host rate limit
   for every request it sends (each redirect hop, pooled connection or not) and raises it, before
   sending anything, when the wait for one does not fit in the request's timeout.
@@ -35,7 +37,7 @@ import httpcore2
 import httpx2
 
 from monitor_common.errors import TargetError
-from monitor_common.netpolicy import resolve
+from monitor_common.netpolicy import monitor_side, resolve
 from monitor_common.ratelimit import acquire, acquire_address
 
 if TYPE_CHECKING:
@@ -123,11 +125,16 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
                     socket_options=socket_options,
                 )
             except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                failure = exc  # try the next address, like a browser
+                # Try the next address, like a browser. The error raised at the end is the target's
+                # when one of its addresses failed there, the monitor's (no route) only when all did.
+                if failure is None or not monitor_side(exc) or monitor_side(failure):
+                    failure = exc
                 reasons.append(f"{ip.compressed} port {port}: {_reason(exc)}")
         assert failure is not None  # resolve() returns at least one address or raises
         # httpcore2 passes on anyio's "All connection attempts failed"; say what failed, and where.
-        raise type(failure)("; ".join(reasons)) from failure
+        # Its pool re-raises `from None`, which drops the cause: the no-route case is a type.
+        kind = _NoRoute if monitor_side(failure) else type(failure)
+        raise kind("; ".join(reasons)) from failure
 
     async def connect_unix_socket(
         self,
@@ -140,6 +147,12 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)
+
+
+class _NoRoute(httpcore2.ConnectError):
+    """Every address failed without leaving this machine (`netpolicy.NO_ROUTE_ERRNOS`)."""
+
+    monitor_side = True  # read by netpolicy.monitor_side through httpx2's ConnectError's cause
 
 
 def _reason(exc: BaseException) -> str:

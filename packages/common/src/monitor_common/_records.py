@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from monitor_common import findings
+
 __all__ = [
     "FAILING_VERDICTS",
     "VERDICTS",
@@ -29,9 +31,10 @@ __all__ = [
 ]
 
 FAILING_VERDICTS = frozenset({"critical", "unknown"})
-# Finding codes of a run that did not look at the target (the per-host rate limit held it back):
-# such a run is evidence of nothing, so it moves the watch neither down nor up.
-NOT_CHECKED_CODES = frozenset({"rate_limited"})
+# Finding codes of a run that did not look at the target (the per-host rate limit held it back, or
+# the monitor had no working network): such a run is evidence of nothing, so it moves the watch
+# neither down nor up. The shared table of finding codes says which codes these are.
+NOT_CHECKED_CODES = findings.NOT_CHECKED_CODES
 VERDICTS = ("ok", "warning", "critical", "unknown")
 WatchState = Literal["pending", "up", "down"]
 Change = Literal["opened", "closed"]

@@ -32,7 +32,7 @@ CRLs and OCSP answers (ssl-monitor), MTA-STS policies, RDAP records and DNS-over
 bodies with it rather than through `fetch`, because there the body is the thing checked rather
 than a download: the walk follows redirects itself on its shared pool, times each phase against
 the check's own deadline, asserts on the decoded body, and a body over the cap is a warning of
-the check (`http_body_truncated`), not a failed fetch.
+the check (`body_truncated`), not a failed fetch.
 
 The caps of each kind of download are declared here, with why each is what it is.
 """

@@ -28,12 +28,13 @@ Infrastructure the operator configured (the system resolver, a nameserver given 
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import TYPE_CHECKING, Final, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
 
 import anyio
 import anyio.abc
@@ -51,6 +52,7 @@ __all__ = [
     "ENV_ALLOW_HOSTS",
     "ENV_ALLOW_NETWORKS",
     "ENV_ALLOW_PRIVATE",
+    "NO_ROUTE_ERRNOS",
     "GuardedBackend",
     "IPAddress",
     "IPNetwork",
@@ -61,6 +63,7 @@ __all__ = [
     "dns_resolver",
     "guarded_client",
     "guarded_transport",
+    "monitor_side",
     "open_tcp",
     "resolve",
     "system_resolver",
@@ -311,12 +314,41 @@ class ResolutionError(Exception):
 
     Not a MonitorError: the target's DNS failing is an observation about the target, which the
     engines report as a `dns_resolution_failed` finding rather than as an error of the call.
+    `monitor_side` is set where the lookup itself could not be made, the monitor's resolver being
+    unreachable (getaddrinfo's EAI_AGAIN, a configured nameserver that never answered, no route to
+    it): nothing was learnt about the name, and the engines say `monitor_network_unavailable`.
     """
 
-    def __init__(self, host: str, reason: str) -> None:
+    def __init__(self, host: str, reason: str, *, monitor_side: bool = False) -> None:
         super().__init__(f"could not resolve {host!r}: {reason}")
         self.host = host
         self.reason = reason
+        self.monitor_side = monitor_side
+
+
+NO_ROUTE_ERRNOS: Final = frozenset({errno.ENETUNREACH, errno.EADDRNOTAVAIL})
+"""Errors of a connect that never left this machine: no route out, no local address to send from."""
+
+
+def monitor_side(exc: BaseException) -> bool:
+    """Whether `exc` is the monitor's own network failing rather than the target's.
+
+    True for a `ResolutionError` with `monitor_side`, and for a connection error whose errno (the
+    first found along its cause chain, as httpx2 and anyio wrap the socket's) is one of
+    `NO_ROUTE_ERRNOS`, or that says `monitor_side = True` itself (the guarded httpx2 backend's,
+    whose cause httpcore2's pool drops). `open_tcp` and the guarded httpx2 clients raise a no-route errno only when
+    every address they tried failed that way.
+    """
+    link: BaseException | None = exc
+    while link is not None:
+        if isinstance(link, ResolutionError):
+            return link.monitor_side
+        if getattr(link, "monitor_side", None) is True:  # the guarded httpx2 backend's no-route error
+            return True
+        if isinstance(link, OSError) and link.errno is not None:
+            return link.errno in NO_ROUTE_ERRNOS
+        link = link.__cause__ or link.__context__
+    return False
 
 
 _FAMILIES: Final[dict[int | None, str]] = {
@@ -340,7 +372,11 @@ async def system_resolver(host: str, family: int | None) -> list[IPAddress]:
     try:
         infos = await anyio.getaddrinfo(host, None, family=family or 0, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise ResolutionError(host, exc.strerror or str(exc)) from exc
+        # EAI_AGAIN: the resolver did not answer (unreachable, or no network at all). EAI_NONAME,
+        # a name that does not exist, is the target's.
+        raise ResolutionError(
+            host, exc.strerror or str(exc), monitor_side=exc.errno == socket.EAI_AGAIN
+        ) from exc
     except UnicodeError as exc:  # idna.IDNAError from anyio's encoding of the name
         raise ResolutionError(host, f"not a valid host name ({exc})") from exc
     return [ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
@@ -380,7 +416,7 @@ async def resolve(
     except TimeoutError:
         raise ResolutionError(host, f"no answer within {timeout:g} s") from None
     except OSError as exc:  # a custom resolver's socket error is a failed lookup all the same
-        raise ResolutionError(host, exc.strerror or str(exc)) from exc
+        raise ResolutionError(host, exc.strerror or str(exc), monitor_side=monitor_side(exc)) from exc
 
     addresses = list(dict.fromkeys(ip for ip in found if family is None or _family_of(ip) == family))
     if not addresses:
@@ -427,11 +463,19 @@ def dns_resolver(nameserver: str, port: int = 53, *, timeout: float = 5.0) -> Re
             except dns.resolver.NXDOMAIN:
                 raise ResolutionError(host, f"no such domain (NXDOMAIN from {shown})") from None
             except dns.resolver.LifetimeTimeout:
+                # The operator's nameserver gave no answer at all: the lookup could not be made.
                 raise ResolutionError(
-                    host, f"nameserver {shown} did not answer within {timeout:g} s"
+                    host, f"nameserver {shown} did not answer within {timeout:g} s", monitor_side=True
                 ) from None
             except dns.resolver.NoNameservers as exc:
-                raise ResolutionError(host, f"nameserver {shown} failed: {exc}") from exc
+                # Unreachable (every attempt an I/O error, no response) is the monitor's; an
+                # answer such as SERVFAIL says the name's own DNS is failing.
+                kwargs = cast("dict[str, Any]", exc.kwargs)  # pyright: ignore[reportUnknownMemberType]
+                errors = cast("list[tuple[Any, ...]]", kwargs.get("errors") or [])
+                unreachable = all(len(e) > 4 and e[4] is None for e in errors)
+                raise ResolutionError(
+                    host, f"nameserver {shown} failed: {exc}", monitor_side=unreachable
+                ) from exc
             except dns.exception.DNSException as exc:
                 raise ResolutionError(host, f"lookup at {shown} failed: {exc}") from exc
             if answer.rrset is not None:
@@ -482,10 +526,12 @@ def _connect_failure(
         return failures[0][1]
     parts = [f"{ip}: {_strerror(exc)}" for ip, exc in failures]
     message = f"could not connect to {host} port {port} ({'; '.join(parts)})"
-    if all(isinstance(exc, TimeoutError) for _, exc in failures):
+    # No route to one address (an IPv6 one from a host without IPv6, say) is the monitor's; the
+    # target is blamed for what its other addresses did, and the monitor only when all were local.
+    theirs = [exc for _, exc in failures if exc.errno not in NO_ROUTE_ERRNOS] or [exc for _, exc in failures]
+    if all(isinstance(exc, TimeoutError) for exc in theirs):
         return TimeoutError(f"could not connect to {host} port {port} within {timeout:g} s")
-    errno = next(exc.errno for _, exc in failures if not isinstance(exc, TimeoutError))
-    return OSError(errno, message)
+    return OSError(next(exc.errno for exc in theirs if not isinstance(exc, TimeoutError)), message)
 
 
 async def open_tcp(

@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 RATE_LIMITED: Final = "rate_limited"
-"""The finding code the engines use for a request the limit held back."""
+"""The finding code the engines use for a request the limit held back: `findings.RATE_LIMITED`'s."""
 
 ENV_RATE_LIMIT: Final = "MCP_MONITOR_RATE_LIMIT_PER_HOST"
 
@@ -98,9 +98,9 @@ class RateLimited(LimitError):
 
     def finding(self, what: str) -> Finding:
         """The `rate_limited` finding (unknown: nothing was learnt) for `what` was not done."""
-        from monitor_common.results import Finding, Verdict
+        from monitor_common import findings
 
-        return Finding(severity=Verdict.UNKNOWN, code=RATE_LIMITED, message=f"{what}: {self}", hint=self.hint)
+        return findings.RATE_LIMITED.finding(f"{what}: {self}", hint=self.hint)
 
 
 @functools.lru_cache(maxsize=4096)

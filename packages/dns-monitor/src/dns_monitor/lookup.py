@@ -2,7 +2,9 @@
 
 Findings: `nxdomain`, `nodata`, `servfail`, `refused`, `rcode_error`, `timeout`,
 `server_unreachable`, `bad_response`, `rate_limited` (unknown: the query was not sent, held back
-by the per-host rate limit), `answer_unexpected`, `truncated_retried_tcp` (ok).
+by the per-host rate limit), `monitor_network_unavailable` (unknown: the operator's resolver could
+not be reached, or this machine has no route to the server), `answer_unexpected`,
+`truncated_retried_tcp` (ok).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError, LimitError
+from monitor_common.findings import MONITOR_NETWORK_UNAVAILABLE, RATE_LIMITED, TIMEOUT
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
@@ -100,8 +103,14 @@ def matches_expected(values: Sequence[str], expected: Sequence[str]) -> tuple[li
     return unexpected, missing
 
 
-def lookup_one(record_type: str, done: Exchange) -> tuple[TypeLookup, list[Finding]]:
-    """The per-type result and findings of one exchange."""
+_UNANSWERED_HINT = "the server is down, overloaded, or a firewall drops DNS; check the address and port"
+
+
+def lookup_one(
+    record_type: str, done: Exchange, *, resolver: bool = False
+) -> tuple[TypeLookup, list[Finding]]:
+    """The per-type result and findings of one exchange. `resolver`: the server asked is the
+    operator's resolver, whose being unreachable is the monitor's outage, not the name's."""
     import dns.rcode
     import dns.rdatatype
 
@@ -116,32 +125,32 @@ def lookup_one(record_type: str, done: Exchange) -> tuple[TypeLookup, list[Findi
             )
         )
     response = done.response
-    if response is None and done.error == "rate_limited":
-        findings.append(
-            Finding(
-                severity=Verdict.UNKNOWN,
-                code="rate_limited",
-                message=f"{server}: {done.detail} ({record_type})",
-                hint="space the calls to this server out, or pass a longer timeout to wait for a slot",
-            )
-        )
-        return TypeLookup(record_type=record_type, transport=done.transport, error=done.detail), findings
     if response is None:
-        code = (
-            "timeout"
-            if done.error == "timeout"
-            else "server_unreachable"
-            if done.error == "unreachable"
-            else "bad_response"
-        )
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code=code,
-                message=f"{server}: {done.detail} ({record_type})",
-                hint="the server is down, overloaded, or a firewall drops DNS; check the address and port",
+        message = f"{server}: {done.detail} ({record_type})"
+        if done.error == "rate_limited":
+            findings.append(
+                RATE_LIMITED.finding(
+                    message,
+                    hint="space the calls to this server out, or pass a longer timeout to wait for a slot",
+                )
             )
-        )
+        elif done.error == "unreachable" and (done.monitor_side or resolver):
+            findings.append(
+                MONITOR_NETWORK_UNAVAILABLE.finding(
+                    f"the monitor's resolver {message}" if resolver else message
+                )
+            )
+        elif done.error == "timeout":
+            findings.append(TIMEOUT.finding(message, hint=_UNANSWERED_HINT))
+        else:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="server_unreachable" if done.error == "unreachable" else "bad_response",
+                    message=message,
+                    hint=_UNANSWERED_HINT,
+                )
+            )
         return TypeLookup(record_type=record_type, transport=done.transport, error=done.detail), findings
 
     rcode = response.rcode()
@@ -264,7 +273,7 @@ async def dns_lookup(
     lookups: list[TypeLookup] = []
     findings: list[Finding] = []
     for record_type in types:
-        lookup, found = lookup_one(record_type, outcomes[record_type])
+        lookup, found = lookup_one(record_type, outcomes[record_type], resolver=server is None)
         lookups.append(lookup)
         findings.extend(found)
     answers = [a for lookup in lookups for a in lookup.answers]

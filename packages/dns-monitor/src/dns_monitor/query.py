@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
-from monitor_common.netpolicy import NetworkPolicy
+from monitor_common.netpolicy import NetworkPolicy, monitor_side
 from monitor_common.ratelimit import RateLimited, acquire, wait_meter
 from monitor_common.targets import parse_host_port, parse_url
 
@@ -175,6 +175,8 @@ class Exchange:
     detail: str = ""
     truncated_retried: bool = False
     attempts: list[str] = field(default_factory=lambda: list[str]())
+    monitor_side: bool = False
+    """The server could not be reached because this machine has no route out (`netpolicy.monitor_side`)."""
 
 
 async def exchange(
@@ -255,6 +257,7 @@ async def exchange(
         result.detail = f"no answer over {result.transport} within {timeout:g} s"
     except (OSError, EOFError) as exc:
         result.error = "unreachable"
+        result.monitor_side = isinstance(exc, OSError) and monitor_side(exc)
         result.detail = (
             f"{result.transport} to {server.shown} failed: {exc.strerror or exc}"
             if isinstance(exc, OSError)

@@ -2,7 +2,8 @@
 each name resolves forward to the same address (forward-confirmed reverse DNS, FCrDNS).
 
 Findings: `ptr_missing`, `fcrdns_mismatch`, `nxdomain`, `no_addresses`, `timeout`,
-`server_unreachable`, `rate_limited`, `bad_response`, `servfail`, `refused`, `rcode_error`.
+`server_unreachable`, `monitor_network_unavailable` (the operator's resolver unreachable),
+`rate_limited`, `bad_response`, `servfail`, `refused`, `rcode_error`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 import anyio
+from monitor_common.findings import MONITOR_NETWORK_UNAVAILABLE
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname, parse_ip
 
@@ -46,9 +48,13 @@ def _rcode(done: Exchange) -> str | None:
     return None if done.response is None else dns.rcode.to_text(done.response.rcode())
 
 
-def _failure_code(done: Exchange) -> str:
+def _failure_code(done: Exchange, *, resolver: bool) -> str:
+    """The finding code of an exchange without a response; `resolver`: the operator's was asked,
+    and its being unreachable is the monitor's outage."""
     if done.error in ("timeout", "rate_limited", "bad_response"):
         return done.error
+    if done.monitor_side or resolver:
+        return MONITOR_NETWORK_UNAVAILABLE.code
     return "server_unreachable"
 
 
@@ -112,7 +118,7 @@ async def reverse_dns(
             failed = [o for o in outcomes if o.response is None]
             refusing = [o for o in outcomes if _rcode(o) not in (None, "NOERROR", "NXDOMAIN")]
             if failed:
-                code = _failure_code(failed[0])
+                code = _failure_code(failed[0], resolver=server is None)
                 findings.append(
                     Finding(severity=Verdict.UNKNOWN, code=code, message=f"{spec.shown}: {failed[0].detail}")
                 )
@@ -161,7 +167,7 @@ async def reverse_dns(
             if address in forward:
                 confirmed.append(name)
         if done.error is not None:
-            error_kinds[address] = _failure_code(done)
+            error_kinds[address] = _failure_code(done, resolver=server is None)
         entries[address] = ReverseEntry(
             address=address,
             ptr_name=ptr_name,

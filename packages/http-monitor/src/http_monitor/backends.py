@@ -6,7 +6,8 @@ directly (curl --resolve), the responses are compared, and differences become fi
 a backend down, different statuses, certificates or bodies, a latency outlier, and an IPv6 path
 that fails where IPv4 works. An address the per-host rate limit held back (every address
 shares the name's bucket) was not asked: its row is unknown and one `rate_limited` finding says
-so, rather than calling it down.
+so, rather than calling it down; so is one this machine has no route to (an IPv6 address on a
+monitor without IPv6), with `monitor_network_unavailable`, rather than blaming the IPv6 path.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING
 import anyio
 from monitor_common.errors import InputError
 from monitor_common.fanout import TimeoutReason, fanout
+from monitor_common.findings import NOT_CHECKED_CODES
 from monitor_common.netpolicy import ResolutionError, resolve
-from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import IPAddress, parse_url
 
@@ -104,7 +105,8 @@ def _row(probe: _Probe) -> BackendRow:
 
 
 def _held_back(probe: _Probe) -> bool:
-    return probe.failure is not None and probe.failure.code == RATE_LIMITED
+    """Not asked: held back by the rate limit, or unreachable from this machine (no IPv6 here, say)."""
+    return probe.failure is not None and probe.failure.code in NOT_CHECKED_CODES
 
 
 def _differs(rows: list[BackendRow], attribute: str, code: str, what: str) -> Finding | None:
@@ -151,7 +153,7 @@ async def http_check_each_ip(
     except ResolutionError as exc:
         finding = failure_finding(exc, "dns", target.redacted)
         return HttpEachIpResult.build(
-            summary=f"critical: {finding.message}",
+            summary=f"{finding.severity.value}: {finding.message}",
             findings=[finding],
             started=started,
             url=target.redacted,
@@ -190,7 +192,7 @@ async def http_check_each_ip(
         findings.append(
             Finding(
                 severity=Verdict.UNKNOWN,
-                code=RATE_LIMITED,
+                code=held_back[0].failure.code,
                 message=f"{', '.join(p.ip.compressed for p in held_back)} not checked: {held_back[0].failure.message}",
                 hint=held_back[0].failure.hint,
             )

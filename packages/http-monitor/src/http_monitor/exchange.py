@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from monitor_common.errors import PolicyError, TargetError
 from monitor_common.fetch import read_capped
-from monitor_common.netpolicy import ResolutionError
+from monitor_common.findings import (
+    CONNECT_FAILED,
+    CONNECT_REFUSED,
+    CONNECT_RESET,
+    DNS_RESOLUTION_FAILED,
+    MONITOR_NETWORK_UNAVAILABLE,
+    TIMEOUT,
+)
+from monitor_common.netpolicy import ResolutionError, monitor_side
 from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Verdict
 from monitor_common.targets import parse_url, redact_url
@@ -185,8 +193,8 @@ class Walk:
         budget = max(deadline - started - margin, 0.001)
         try:
             dns_ms = await self.session.resolve(url.raw_host.decode("ascii"), budget)
-        except ResolutionError:
-            if time.perf_counter() - started >= budget * 0.99:
+        except ResolutionError as exc:
+            if not exc.monitor_side and time.perf_counter() - started >= budget * 0.99:
                 raise _DnsTimeout from None  # the lookup used up the check's time: a timeout
             raise
         trace = PhaseTrace()
@@ -244,7 +252,7 @@ class Walk:
     async def _read_body(self, response: httpx2.Response, hop: Hop) -> None:
         # The bounded read of `monitor_common.fetch` (rule 2), not `fetch` itself: this walk keeps
         # its own clock and connection pool, reads the decoded body a check asserts on, and a body
-        # over the cap is a warning of the check (`http_body_truncated`), not a failed fetch.
+        # over the cap is a warning of the check (`body_truncated`), not a failed fetch.
         hop.body, hop.body_truncated = await read_capped(response.aiter_bytes(), self.body_cap)
 
 
@@ -270,33 +278,32 @@ def _remote_ip(stream: Any) -> str | None:
 
 
 def timeout_finding(phase: str, timeout: float | None, url: str) -> Finding:
-    """`http_timeout` naming the phase the request was in when time ran out."""
+    """`timeout` naming the phase the request was in when time ran out."""
     limit = f" within {timeout:g} s" if timeout is not None else ""
-    return Finding(
-        severity=Verdict.CRITICAL,
-        code="http_timeout",
-        message=f"{url} did not complete{limit}: timed out in phase {phase}",
-        hint={
-            "dns": "the name server is slow or not answering",
-            "connect": "the host does not answer on that port: down, or a firewall drops packets",
-            "tls": "the TLS handshake stalls: an overloaded server or a middlebox",
-            "first byte": "the server accepted the request but is slow to answer: check the application",
-            "body": "the response body arrives too slowly",
-        }.get(phase, "the server or the network path is slow"),
+    return TIMEOUT.finding(
+        f"{url} did not complete{limit}: timed out in phase {phase}",
+        hint=_TIMEOUT_HINTS.get(phase, "the server or the network path is slow"),
     )
 
 
+_TIMEOUT_HINTS = {
+    "dns": "the name server is slow or not answering",
+    "connect": "the host does not answer on that port: down, or a firewall drops packets",
+    "tls": "the TLS handshake stalls: an overloaded server or a middlebox",
+    "first byte": "the server accepted the request but is slow to answer: check the application",
+    "body": "the response body arrives too slowly",
+}
+
+
 def failure_finding(exc: Exception, phase: str, url: str) -> Finding:
-    """The finding for an exception that ended a request: DNS, timeout, refused, TLS, protocol."""
+    """The finding for an exception that ended a request: DNS, timeout, refused, TLS, protocol,
+    or the monitor's own network (`monitor_network_unavailable`, see `netpolicy.monitor_side`)."""
     import httpx2
 
+    if monitor_side(exc):
+        return MONITOR_NETWORK_UNAVAILABLE.finding(f"{url} was not requested: {_detail(exc)}")
     if isinstance(exc, ResolutionError):
-        return Finding(
-            severity=Verdict.CRITICAL,
-            code="dns_resolution_failed",
-            message=f"could not resolve {exc.host}: {exc.reason}",
-            hint="check the name for typos and its DNS records",
-        )
+        return DNS_RESOLUTION_FAILED.finding(f"could not resolve {exc.host}: {exc.reason}")
     if isinstance(exc, httpx2.TimeoutException):
         named = phase
         if isinstance(exc, httpx2.ConnectTimeout):
@@ -322,7 +329,7 @@ def failure_finding(exc: Exception, phase: str, url: str) -> Finding:
                 message=f"TLS handshake failed: {cause.reason or cause}",
                 hint="the server's TLS configuration rejects this client, or it does not speak TLS",
             )
-        if isinstance(cause, ConnectionRefusedError):
+        if isinstance(cause, ConnectionRefusedError | ConnectionResetError):
             break
         cause = cause.__cause__ or cause.__context__
     text = str(exc) or type(exc).__name__
@@ -333,30 +340,21 @@ def failure_finding(exc: Exception, phase: str, url: str) -> Finding:
             message=f"the response headers exceed {HEADER_CAP // 1024} KiB, the most this client reads",
             hint="the server sends runaway headers (huge cookies, a header loop)",
         )
+    if isinstance(cause, ConnectionResetError):  # httpx2's ReadError says only its name
+        return CONNECT_RESET.finding(f"the server reset the connection during {phase}")
     if isinstance(exc, httpx2.ConnectError):
         if isinstance(cause, ConnectionRefusedError) or "refused" in text.lower():
-            return Finding(
-                severity=Verdict.CRITICAL,
-                code="http_connect_refused",
-                message=f"connection refused ({text})",
-                hint="nothing listens on that port, or a firewall rejects the connection",
-            )
-        return Finding(
-            severity=Verdict.CRITICAL,
-            code="http_connect_failed",
-            message=f"could not connect: {text}",
-            hint="the host is unreachable from here",
-        )
-    detail = f"{type(exc).__name__}: {text}"
-    link: BaseException | None = exc
-    while link is not None:
-        if isinstance(link, ConnectionResetError):
-            detail = "the server reset the connection"  # httpx2's ReadError says only its name
-            break
-        link = link.__cause__ or link.__context__
+            return CONNECT_REFUSED.finding(f"connection refused ({text})")
+        return CONNECT_FAILED.finding(f"could not connect: {text}")
     return Finding(
         severity=Verdict.CRITICAL,
         code="http_protocol_error",
-        message=f"broken response during {phase} ({detail})",
-        hint="the server sent something that is not valid HTTP, reset the connection or closed it early",
+        message=f"broken response during {phase} ({type(exc).__name__}: {text})",
+        hint="the server sent something that is not valid HTTP or closed the connection early",
     )
+
+
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, ResolutionError):
+        return f"the name {exc.host} could not be looked up ({exc.reason})"
+    return f"could not connect ({exc or type(exc).__name__}): this machine has no route to it"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from monitor_common.errors import InputError, TargetError
+from monitor_common.findings import BODY_TRUNCATED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import Url, parse_ip, parse_url
 
@@ -253,12 +254,7 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
         findings.extend(judged)
     if last is not None and last.body_truncated:
         findings.append(
-            Finding(
-                severity=Verdict.OK,
-                code="http_body_truncated",
-                message=f"the body is longer than {walk.body_cap} bytes; only those were read",
-                hint="raise MCP_MONITOR_HTTP_MAX_BODY_BYTES if content checks need more",
-            )
+            BODY_TRUNCATED.finding(f"the body is longer than {walk.body_cap} bytes; only those were read")
         )
     verdict = Verdict.worst([f.severity for f in findings])
     problem = next(

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
+from monitor_common import findings as shared
 from monitor_common.errors import InputError
-from monitor_common.netpolicy import ResolutionError, open_tcp
+from monitor_common.netpolicy import ResolutionError, monitor_side, open_tcp
 from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
@@ -155,13 +156,16 @@ async def tcp_check(
         except RateLimited as exc:
             findings.append(exc.finding(f"{name}:{port} was not contacted"))
         except ResolutionError as exc:
-            findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL,
-                    code="dns_resolution_failed",
-                    message=f"could not resolve {exc.host}: {exc.reason}",
+            if exc.monitor_side:
+                findings.append(
+                    shared.MONITOR_NETWORK_UNAVAILABLE.finding(
+                        f"{name}:{port} was not contacted: the name could not be looked up ({exc.reason})"
+                    )
                 )
-            )
+            else:
+                findings.append(
+                    shared.DNS_RESOLUTION_FAILED.finding(f"could not resolve {exc.host}: {exc.reason}")
+                )
         except ssl.SSLCertVerificationError as exc:
             findings.append(
                 Finding(
@@ -179,27 +183,27 @@ async def tcp_check(
                 )
             )
         except TimeoutError:
-            findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL,
-                    code="tcp_timeout",
-                    message=f"no connection within {timeout_s:g} s",
-                )
-            )
+            findings.append(shared.TIMEOUT.finding(f"no connection within {timeout_s:g} s (phase: {phase})"))
         except OSError as exc:
             if exc.errno == errno.ECONNREFUSED:
+                findings.append(shared.CONNECT_REFUSED.finding(f"connection refused ({exc.strerror or exc})"))
+            elif exc.errno == errno.ECONNRESET:
+                findings.append(shared.CONNECT_RESET.finding(f"the connection was reset during {phase}"))
+            elif monitor_side(exc):
+                findings.append(
+                    shared.MONITOR_NETWORK_UNAVAILABLE.finding(
+                        f"{name}:{port} was not contacted: {exc.strerror or exc} on this machine"
+                    )
+                )
+            elif phase == "connect":
+                findings.append(shared.CONNECT_FAILED.finding(f"connect failed: {exc}"))
+            else:
                 findings.append(
                     Finding(
                         severity=Verdict.CRITICAL,
-                        code="tcp_connect_refused",
-                        message=f"connection refused ({exc.strerror or exc})",
-                        hint="nothing listens on that port, or a firewall rejects the connection",
+                        code="tcp_connection_lost",
+                        message=f"{phase} failed: {exc}",
                     )
-                )
-            else:
-                code = "tcp_connect_failed" if phase == "connect" else "tcp_connection_lost"
-                findings.append(
-                    Finding(severity=Verdict.CRITICAL, code=code, message=f"{phase} failed: {exc}")
                 )
         except (anyio.BrokenResourceError, anyio.EndOfStream) as exc:
             findings.append(
@@ -215,11 +219,7 @@ async def tcp_check(
                     await stream.aclose()
     if scope.cancelled_caught:
         findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="tcp_timeout",
-                message=f"{name}:{port} did not complete within {timeout_s:g} s (phase: {phase})",
-            )
+            shared.TIMEOUT.finding(f"{name}:{port} did not complete within {timeout_s:g} s (phase: {phase})")
         )
     verdict = Verdict.worst([f.severity for f in findings])
     if "connect_ms" in fields and not findings:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError
-from monitor_common.ratelimit import RATE_LIMITED
+from monitor_common.findings import NOT_CHECKED_CODES
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url
 
@@ -137,8 +137,8 @@ async def http_timing(
     if failures:
         first = failures[0]
         severity = Verdict.CRITICAL if not good else Verdict.WARNING
-        if all(f.code == RATE_LIMITED for f in failures):
-            severity = Verdict.UNKNOWN  # not sent: nothing was learnt about the target
+        if all(f.code in NOT_CHECKED_CODES for f in failures):
+            severity = Verdict.UNKNOWN  # not sent, or the monitor's outage: nothing was learnt
         codes = sorted({f.code for f in failures})
         findings.append(
             first.model_copy(

@@ -14,16 +14,15 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from monitor_common.errors import InputError
-from monitor_common.results import Finding, Verdict
+from monitor_common.findings import cert_expiry_findings
 
 from http_monitor.models import TlsInfo
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
+    from monitor_common.results import Finding
 
 __all__ = ["cert_findings", "client_context", "tls_info"]
-
-"""... and a critical one below this."""
 
 
 def client_context(verify_tls: bool, ca_bundle_pem: str | None, *, alpn: bool = True) -> ssl.SSLContext:
@@ -91,27 +90,14 @@ def tls_info(ssl_object: ssl.SSLObject | None) -> TlsInfo | None:
 
 
 def cert_findings(info: TlsInfo | None, host: str, ctx: CheckContext) -> list[Finding]:
-    """`cert_expiring_soon` (or `cert_expired` when verification was off) for a session's certificate,
-    with the operator's thresholds (`ctx.cert_warn_days`, `ctx.cert_critical_days`)."""
-    if info is None or info.days_left is None:
+    """`cert_expired` / `cert_expiring_soon` for a session's certificate, with the operator's
+    thresholds (`ctx.cert_warn_days`, `ctx.cert_critical_days`): the shared expiry rule."""
+    if info is None:
         return []
-    days = info.days_left
-    if days <= 0:
-        return [
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="cert_expired",
-                message=f"the certificate of {host} expired {-days:.1f} days ago ({info.not_after})",
-                hint="renew and deploy the certificate now",
-            )
-        ]
-    if days < ctx.cert_warn_days:
-        return [
-            Finding(
-                severity=Verdict.CRITICAL if days < ctx.cert_critical_days else Verdict.WARNING,
-                code="cert_expiring_soon",
-                message=f"the certificate of {host} expires in {days:.1f} days ({info.not_after})",
-                hint="renew the certificate; check that automatic renewal works",
-            )
-        ]
-    return []
+    return cert_expiry_findings(
+        info.days_left,
+        info.not_after,
+        warn_days=ctx.cert_warn_days,
+        critical_days=ctx.cert_critical_days,
+        subject=f"the certificate of {host}",
+    )

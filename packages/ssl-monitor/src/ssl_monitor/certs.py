@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor_common.errors import InputError
+from monitor_common.findings import cert_expiry_findings
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host, parse_port
 
@@ -89,24 +90,9 @@ def judge(
     """Every finding about one served chain; an empty list means all is well."""
     c, w = Verdict.CRITICAL, Verdict.WARNING
     found: list[Finding] = []
-    if leaf.days_left < 0:
-        found.append(
-            _finding(
-                c,
-                "cert_expired",
-                f"certificate expired {-leaf.days_left:.1f} days ago ({leaf.not_after})",
-                "renew the certificate and reload the server",
-            )
-        )
-    elif leaf.days_left < warn_days:
-        found.append(
-            _finding(
-                c if leaf.days_left < critical_days else w,
-                "cert_expiring_soon",
-                f"certificate expires in {leaf.days_left:.1f} days ({leaf.not_after})",
-                "renew it now; check that automatic renewal works",
-            )
-        )
+    found += cert_expiry_findings(
+        leaf.days_left, leaf.not_after, warn_days=warn_days, critical_days=critical_days
+    )
     if served[0].not_valid_before_utc > now:
         found.append(
             _finding(

@@ -5,7 +5,8 @@
 A name with several A/AAAA records is often several servers, and a renewal that reached only
 some of them is a classic partial outage: most clients see the new certificate, some the
 expired one. Every address is dialled with the same SNI, concurrently. An address the per-host rate
-limit held back (all share the name's bucket) is reported as `rate_limited`, not as unreachable.
+limit held back (all share the name's bucket) is reported as `rate_limited`, not as unreachable, and
+one this machine has no route to as `monitor_network_unavailable`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.errors import InputError, PolicyError, TargetError
+from monitor_common.findings import DNS_RESOLUTION_FAILED, MONITOR_NETWORK_UNAVAILABLE
 from monitor_common.netpolicy import NetworkPolicy, ResolutionError, resolve
-from monitor_common.ratelimit import RATE_LIMITED
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
@@ -84,14 +85,13 @@ async def cert_compare_endpoints(
                 target.name, NetworkPolicy.open(), family=family, timeout=timeout_s, resolver=ctx.resolver
             )
         except ResolutionError as exc:
-            finding = Finding(
-                severity=Verdict.CRITICAL,
-                code="dns_resolution_failed",
-                message=f"could not resolve {exc.host}: {exc.reason}",
-                hint="check the name",
+            finding = (
+                MONITOR_NETWORK_UNAVAILABLE.finding(f"{target.name} was not looked up: {exc.reason}")
+                if exc.monitor_side
+                else DNS_RESOLUTION_FAILED.finding(f"could not resolve {exc.host}: {exc.reason}")
             )
             return CompareEndpointsResult.build(
-                summary=f"critical: {target.name}: {finding.message}",
+                summary=f"{finding.severity.value}: {target.name}: {finding.message}",
                 findings=[finding],
                 started=started,
                 endpoints=[],
@@ -129,7 +129,7 @@ async def cert_compare_endpoints(
                 connect_ip=ip.compressed,
             )
         except HandshakeFailure as exc:
-            if exc.code == RATE_LIMITED:
+            if exc.severity == Verdict.UNKNOWN:  # rate-limited, or the monitor's network: not asked
                 held_back[ip] = exc
                 endpoints[ip] = EndpointCert(ip=ip.compressed, ok=False, error=f"not checked: {exc.message}")
                 return
@@ -198,7 +198,7 @@ def _judge(
         findings.append(
             Finding(
                 severity=Verdict.UNKNOWN,
-                code=RATE_LIMITED,
+                code=first.code,
                 message=f"{', '.join(ip for ip, _ in held_back)} not checked: {first.message}",
                 hint=first.hint,
             )

@@ -21,8 +21,17 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
-from monitor_common.netpolicy import ResolutionError, open_tcp
-from monitor_common.ratelimit import RATE_LIMITED, RateLimited
+from monitor_common.findings import (
+    CONNECT_FAILED,
+    CONNECT_REFUSED,
+    CONNECT_RESET,
+    DNS_RESOLUTION_FAILED,
+    MONITOR_NETWORK_UNAVAILABLE,
+    RATE_LIMITED,
+    TIMEOUT,
+)
+from monitor_common.netpolicy import ResolutionError, monitor_side, open_tcp
+from monitor_common.ratelimit import RateLimited
 from monitor_common.results import Verdict
 from monitor_common.targets import Host
 
@@ -49,8 +58,9 @@ class Handshake:
 
 
 class HandshakeFailure(Exception):
-    """No handshake: `code` is the finding code (timeout, connect_refused, tls_handshake_failed,
-    rate_limited, ...)."""
+    """No handshake: `code` is the finding code (a shared one from `monitor_common.findings`:
+    timeout, connect_refused, rate_limited, monitor_network_unavailable, ...; or
+    tls_handshake_failed, starttls_failed)."""
 
     def __init__(
         self,
@@ -68,7 +78,8 @@ class HandshakeFailure(Exception):
         self.ssl_reason = ssl_reason
         """OpenSSL's reason for a failed handshake, e.g. NO_PROTOCOLS_AVAILABLE, when there is one."""
         self.severity = severity
-        """The finding's severity: critical (the target failed), unknown (`rate_limited`: not tried)."""
+        """The finding's severity: critical (the target failed), unknown (`rate_limited`,
+        `monitor_network_unavailable`: not tried)."""
 
 
 def default_sni(target: Host, sni: str | None) -> str | None:
@@ -174,25 +185,29 @@ async def handshake(
                 await anyio.aclose_forcefully(tls)
     except RateLimited as exc:
         raise HandshakeFailure(
-            RATE_LIMITED, f"no connection attempted: {exc}", exc.hint, severity=Verdict.UNKNOWN
+            RATE_LIMITED.code, f"no connection attempted: {exc}", exc.hint, severity=Verdict.UNKNOWN
         ) from None
     except TimeoutError:
         raise HandshakeFailure(
-            "timeout",
-            f"no TLS handshake within {timeout_s:.3g} s",
-            "the server or the path to it is slow, or a firewall drops the traffic",
+            TIMEOUT.code, f"no TLS handshake within {timeout_s:.3g} s", TIMEOUT.hint
         ) from None
     except ResolutionError as exc:
+        if exc.monitor_side:
+            raise _monitor_outage(f"the name could not be looked up ({exc.reason})") from None
         raise HandshakeFailure(
-            "dns_resolution_failed", f"could not resolve {exc.host}: {exc.reason}", "check the name"
+            DNS_RESOLUTION_FAILED.code,
+            f"could not resolve {exc.host}: {exc.reason}",
+            DNS_RESOLUTION_FAILED.hint,
         ) from None
     except StartTLSError as exc:
         raise HandshakeFailure(
             "starttls_failed", f"STARTTLS ({starttls}) failed: {exc}", "check the port and the protocol"
         ) from None
     except ConnectionRefusedError:
+        raise HandshakeFailure(CONNECT_REFUSED.code, "connection refused", CONNECT_REFUSED.hint) from None
+    except ConnectionResetError:
         raise HandshakeFailure(
-            "connect_refused", "connection refused", "nothing listens on that port"
+            CONNECT_RESET.code, "the connection was reset before the handshake completed", CONNECT_RESET.hint
         ) from None
     except ssl.SSLError as exc:
         raise HandshakeFailure(
@@ -208,9 +223,16 @@ async def handshake(
             "the server may not speak TLS on this port (or needs STARTTLS)",
         ) from None
     except OSError as exc:
+        if monitor_side(exc):
+            raise _monitor_outage(f"{exc.strerror or exc} on this machine") from None
         raise HandshakeFailure(
-            "connect_failed",
-            f"could not connect: {exc.strerror or exc}",
-            "the host is unreachable from here",
+            CONNECT_FAILED.code, f"could not connect: {exc.strerror or exc}", CONNECT_FAILED.hint
         ) from None
     return result
+
+
+def _monitor_outage(detail: str) -> HandshakeFailure:
+    entry = MONITOR_NETWORK_UNAVAILABLE
+    return HandshakeFailure(
+        entry.code, f"the target was not contacted: {detail}", entry.hint, severity=entry.severity
+    )

@@ -22,6 +22,7 @@ import warnings
 from typing import TYPE_CHECKING, Final
 
 import anyio
+from monitor_common import findings as shared
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
@@ -54,8 +55,18 @@ _FORWARD_SECRET_KX: Final = frozenset({"kx-ecdhe", "kx-dhe", "kx-any", "kx-ecdhe
 _LOCAL_REASONS: Final = frozenset(
     {"NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "NO_SUITABLE_SIGNATURE_ALGORITHM"}
 )
+# No handshake because nothing (or nothing usable) was connected to: not a version refused.
 _UNREACHABLE: Final = frozenset(
-    {"timeout", "dns_resolution_failed", "connect_refused", "connect_failed", "rate_limited"}
+    entry.code
+    for entry in (
+        shared.TIMEOUT,
+        shared.DNS_RESOLUTION_FAILED,
+        shared.CONNECT_REFUSED,
+        shared.CONNECT_RESET,
+        shared.CONNECT_FAILED,
+        shared.RATE_LIMITED,
+        shared.MONITOR_NETWORK_UNAVAILABLE,
+    )
 )
 
 
@@ -130,7 +141,7 @@ async def tls_scan(
         try:
             shake = await _handshake(context)
         except HandshakeFailure as exc:
-            if exc.code == "rate_limited":
+            if exc.code == shared.RATE_LIMITED.code:
                 limited = exc  # reported once for the scan; the version it hit says "error"
             raise
         remote_ip = shake.remote_ip
@@ -215,7 +226,7 @@ async def tls_scan(
             protocols.append(await probe_version(label, attribute, flag))
         if (
             first_failure is not None
-            and first_failure.code != "rate_limited"  # reported below, once
+            and first_failure.code != shared.RATE_LIMITED.code  # reported below, once
             and not any(p.state == "enabled" for p in protocols)
         ):
             findings.append(

@@ -1,0 +1,151 @@
+"""The monitor's own outage is `unknown`, never blamed on the target.
+
+Each server's main checks run in a child process inside a network namespace with no route out
+(`unshare -rn`, as tests/security does; its loopback is down and it has no other interface), with
+the policy opened so that nothing is refused before dialling. The system resolver (from
+/etc/resolv.conf) cannot be reached there, and neither can any address: every check must say
+`monitor_network_unavailable` with verdict unknown, not `dns_resolution_failed` or
+`connect_failed` (critical). Nothing can leave the namespace, so no packet reaches any address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from security.probe import unshare_command
+
+pytestmark = pytest.mark.netns
+
+TESTS = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import asyncio, json, os, socket
+
+from monitor_common.context import CheckContext
+from monitor_common.netpolicy import NetworkPolicy, dns_resolver
+
+from dns_monitor.lookup import dns_lookup
+from dns_monitor.reverse import reverse_dns
+from http_monitor.backends import http_check_each_ip
+from http_monitor.bulk import http_check_many
+from http_monitor.probe import http_check
+from http_monitor.tcp import tcp_check
+from http_monitor.timing import http_timing
+from ssl_monitor.certs import cert_check
+from ssl_monitor.compare import cert_compare_endpoints
+from ssl_monitor.scan import tls_scan
+
+OPEN = CheckContext(policy=NetworkPolicy(allow_private=True), timeout_s=5)
+# The operator configured a resolver (MCP_MONITOR_RESOLVER) that this machine cannot reach.
+CONFIGURED = OPEN.replace(resolver=dns_resolver("192.0.2.53", timeout=3), resolver_address="192.0.2.53")
+
+
+def seen(result):
+    return {"verdict": result.verdict.value, "codes": [f.code for f in result.findings], "summary": result.summary}
+
+
+async def main():
+    checks = {
+        "http_check name": http_check("https://example.com/", ctx=OPEN, timeout_s=5),
+        "http_check address": http_check("http://192.0.2.1/", ctx=OPEN, timeout_s=5),
+        "http_check configured resolver": http_check("https://example.com/", ctx=CONFIGURED, timeout_s=5),
+        "http_check_each_ip name": http_check_each_ip("https://example.com/", OPEN, timeout_s=5),
+        "http_check_each_ip address": http_check_each_ip("http://192.0.2.1/", OPEN, timeout_s=5),
+        "http_timing": http_timing("https://example.com/", OPEN, samples=2, timeout_s=5),
+        "tcp_check name": tcp_check("example.com", 443, OPEN, timeout_s=5),
+        "tcp_check address": tcp_check("192.0.2.1", 80, OPEN, timeout_s=5),
+        "tcp_check ipv6 address": tcp_check("2001:db8::1", 80, OPEN, timeout_s=5),
+        "cert_check name": cert_check("example.com", OPEN, timeout_s=5),
+        "cert_check address": cert_check("192.0.2.1", OPEN, timeout_s=5),
+        "cert_check configured resolver": cert_check("example.com", CONFIGURED, timeout_s=5),
+        "tls_scan": tls_scan("example.com", OPEN, timeout_s=5),
+        "cert_compare_endpoints": cert_compare_endpoints("example.com", OPEN, timeout_s=5),
+        "dns_lookup system resolver": dns_lookup("example.com", OPEN, timeout_s=3),
+        "dns_lookup configured resolver": dns_lookup("example.com", CONFIGURED, record_types=["A", "AAAA"], timeout_s=3),
+        "reverse_dns": reverse_dns("192.0.2.1", OPEN, timeout_s=3),
+    }
+    results = {name: seen(await check) for name, check in checks.items()}
+    many = await http_check_many(["https://example.com/", "http://192.0.2.1/"], ctx=OPEN, timeout_s=5)
+    results["http_check_many"] = {
+        "verdict": many.verdict.value,
+        "codes": [f.code for f in many.findings],
+        "rows": [[row.verdict.value, row.summary] for row in many.rows],
+    }
+    print(json.dumps({
+        "netns": os.readlink("/proc/self/ns/net"),
+        "interfaces": sorted(name for _, name in socket.if_nameindex()),
+        "results": results,
+    }))
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    command, why = unshare_command()
+    if command is None:
+        pytest.skip(why)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [*command, sys.executable, "-c", CHILD],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout)
+
+
+def test_the_checks_ran_where_nothing_can_leave(report: dict[str, Any]) -> None:
+    assert report["netns"] != os.readlink("/proc/self/ns/net")
+    assert report["interfaces"] == ["lo"]
+
+
+CHECKS = [
+    "http_check name",
+    "http_check address",
+    "http_check configured resolver",
+    "http_check_each_ip name",
+    "http_check_each_ip address",
+    "http_timing",
+    "tcp_check name",
+    "tcp_check address",
+    "tcp_check ipv6 address",
+    "cert_check name",
+    "cert_check address",
+    "cert_check configured resolver",
+    "tls_scan",
+    "cert_compare_endpoints",
+    "dns_lookup system resolver",
+    "dns_lookup configured resolver",
+    "reverse_dns",
+]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_without_a_network_the_verdict_is_unknown_and_says_it_is_the_monitors(
+    report: dict[str, Any], check: str
+) -> None:
+    result = report["results"][check]
+    assert result["verdict"] == "unknown", result
+    assert set(result["codes"]) == {"monitor_network_unavailable"}, result
+
+
+def test_a_bulk_check_counts_such_rows_as_not_checked(report: dict[str, Any]) -> None:
+    result = report["results"]["http_check_many"]
+    assert result["verdict"] == "unknown" and result["codes"] == ["http_urls_unchecked"], result
+    for verdict, summary in result["rows"]:
+        assert verdict == "unknown" and "was not requested" in summary, result
