@@ -372,14 +372,50 @@ async def system_resolver(host: str, family: int | None) -> list[IPAddress]:
     try:
         infos = await anyio.getaddrinfo(host, None, family=family or 0, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        # EAI_AGAIN: the resolver did not answer (unreachable, or no network at all). EAI_NONAME,
-        # a name that does not exist, is the target's.
-        raise ResolutionError(
-            host, exc.strerror or str(exc), monitor_side=exc.errno == socket.EAI_AGAIN
-        ) from exc
+        # EAI_NONAME, a name that does not exist, is the target's. EAI_AGAIN is either: glibc
+        # says it when the resolver did not answer (no network: the monitor's outage) and when it
+        # answered SERVFAIL (the name's own DNS is broken: the target's). Asking the same
+        # resolver once more, directly, tells which.
+        monitor = exc.errno == socket.EAI_AGAIN and await _system_resolver_silent(host)
+        raise ResolutionError(host, exc.strerror or str(exc), monitor_side=monitor) from exc
     except UnicodeError as exc:  # idna.IDNAError from anyio's encoding of the name
         raise ResolutionError(host, f"not a valid host name ({exc})") from exc
     return [ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
+
+
+async def _system_resolver_silent(host: str) -> bool:
+    """Whether the system's nameservers (/etc/resolv.conf) give no answer at all for `host`."""
+    import dns.resolver
+
+    try:
+        config = dns.resolver.Resolver()
+    except dns.resolver.NoResolverConfiguration:
+        return True  # nothing to ask: the monitor's own configuration
+    return await resolver_silent(host, [str(ns) for ns in config.nameservers], config.port)
+
+
+async def resolver_silent(host: str, nameservers: Sequence[str], port: int = 53) -> bool:
+    """Whether `nameservers` give no answer at all for `host`'s A record within 2 s (any DNS
+    answer is one, SERVFAIL included: it says the name's own DNS fails, not the monitor's)."""
+    import dns.asyncresolver
+    import dns.exception
+    import dns.resolver
+
+    stub = dns.asyncresolver.Resolver(configure=False)
+    stub.nameservers = list(nameservers)
+    stub.port = port
+    stub.lifetime = 2.0
+    try:
+        await stub.resolve(host, "A", search=False, raise_on_no_answer=False)
+    except dns.resolver.NoNameservers as exc:
+        kwargs = cast("dict[str, Any]", exc.kwargs)  # pyright: ignore[reportUnknownMemberType]
+        errors = cast("list[tuple[Any, ...]]", kwargs.get("errors") or [])
+        return all(len(e) > 4 and e[4] is None for e in errors)  # no response came back
+    except (dns.exception.Timeout, OSError):
+        return True
+    except dns.exception.DNSException:  # NXDOMAIN and the like: an answer
+        return False
+    return False
 
 
 async def resolve(

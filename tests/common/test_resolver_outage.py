@@ -1,0 +1,56 @@
+"""EAI_AGAIN is two things: a resolver that did not answer (the monitor's outage) and one that
+answered SERVFAIL (the name's own DNS is broken). `netpolicy` asks the resolver again to tell."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import anyio
+import dns.resolver
+import pytest
+from monitor_common.netpolicy import ResolutionError, resolver_silent, system_resolver
+from support.dns_server import DNSServer, drop, servfail, zone
+
+
+def closed_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_an_answer_even_servfail_is_not_silence(dns_server: DNSServer) -> None:
+    dns_server.handler = servfail
+    assert await resolver_silent("broken.test", [dns_server.host], dns_server.port) is False
+    dns_server.handler = zone({("ok.test.", "A"): "192.0.2.1"})
+    assert await resolver_silent("ok.test", [dns_server.host], dns_server.port) is False
+    assert await resolver_silent("missing.test", [dns_server.host], dns_server.port) is False  # NXDOMAIN
+
+
+async def test_no_answer_is_silence(dns_server: DNSServer) -> None:
+    dns_server.handler = drop
+    with anyio.fail_after(5):
+        assert await resolver_silent("any.test", [dns_server.host], dns_server.port) is True
+    assert await resolver_silent("any.test", ["127.0.0.1"], closed_udp_port()) is True
+
+
+@pytest.mark.parametrize(("handler", "monitor_side"), [(servfail, False), (drop, True)])
+async def test_eai_again_blames_the_side_that_failed(
+    dns_server: DNSServer, monkeypatch: pytest.MonkeyPatch, handler: Any, monitor_side: bool
+) -> None:
+    # getaddrinfo says EAI_AGAIN in both cases; the system's nameserver is the local one.
+    async def again(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    class Local(dns.resolver.Resolver):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(configure=False)
+            self.nameservers = [dns_server.host]
+            self.port = dns_server.port
+
+    monkeypatch.setattr(anyio, "getaddrinfo", again)
+    monkeypatch.setattr(dns.resolver, "Resolver", Local)
+    dns_server.handler = handler
+    with pytest.raises(ResolutionError) as caught:
+        await system_resolver("site.test", None)
+    assert caught.value.monitor_side is monitor_side
