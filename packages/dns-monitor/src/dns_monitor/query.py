@@ -8,6 +8,10 @@ exception: the engines turn it into a finding. Each exchange takes the check con
 (`monitor_common.context.CheckContext`): its rate limiter paces the queries, and its policy and
 resolver guard and look up a DoH server.
 
+A check that asks many servers keeps a `Reach`: when none of them answered and every query
+failed on this machine (no route out, or the operator's resolver unreachable), the outage is the
+monitor's and the check says `monitor_network_unavailable` instead of blaming the servers.
+
 `parse_server()` reads the server a caller names and checks it against the context's network
 policy before any packet is sent; the system resolver (or the one the operator configured) is
 infrastructure and is not checked. dnspython is imported on first use.
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from monitor_common.errors import InputError, TargetError
+from monitor_common.findings import MONITOR_NETWORK_UNAVAILABLE
 from monitor_common.netpolicy import NetworkPolicy, monitor_side
 from monitor_common.ratelimit import RateLimited, acquire, wait_meter
 from monitor_common.targets import parse_host_port, parse_url
@@ -34,9 +39,11 @@ if TYPE_CHECKING:
     import dns.message
     import dns.rrset
     from monitor_common.context import CheckContext
+    from monitor_common.results import Finding
 
 __all__ = [
     "Exchange",
+    "Reach",
     "ServerSpec",
     "Transport",
     "Values",
@@ -179,6 +186,50 @@ class Exchange:
     """The server could not be reached because this machine has no route out (`netpolicy.monitor_side`)."""
 
 
+@dataclass
+class Reach:
+    """What a check's exchanges reached: the tally that tells the monitor's outage from the target's.
+
+    An unreachable authoritative server is the target's fault, so one failed query proves nothing
+    about the monitor. The check is `offline` only when nothing answered at all and every query
+    failed on this side: no route out of this machine (`Exchange.monitor_side`), or the
+    `operator`'s resolver (MCP_MONITOR_RESOLVER or the system's, which the check did not choose)
+    unreachable. Any response (SERVFAIL included), a timeout or an unusable answer from anywhere
+    keeps the check's own judgement; queries the rate limit held back were not sent and count
+    for neither side.
+    """
+
+    operator: ServerSpec | None = None
+    responses: int = 0
+    local: int = 0
+    remote: int = 0
+    first_local: str = ""
+    """What the first query that failed on this side said (`Exchange.detail`)."""
+
+    def note(self, done: Exchange) -> None:
+        """Count one finished exchange."""
+        if done.response is not None:
+            self.responses += 1
+        elif done.error == "unreachable" and (done.monitor_side or done.server == self.operator):
+            self.local += 1
+            self.first_local = self.first_local or done.detail
+        elif done.error != "rate_limited":
+            self.remote += 1
+
+    @property
+    def offline(self) -> bool:
+        """Whether every query sent failed on this machine's side and none was answered."""
+        return self.local > 0 and self.responses == 0 and self.remote == 0
+
+    def finding(self, what: str) -> Finding:
+        """The one finding of an `offline` check of `what` (e.g. "the delegation of example.com.")."""
+        queries = "the DNS query" if self.local == 1 else f"all {self.local} DNS queries"
+        return MONITOR_NETWORK_UNAVAILABLE.finding(
+            f"{what} was not checked: {queries} failed on the monitor's side, none was answered "
+            f"(the first: {self.first_local})"
+        )
+
+
 async def exchange(
     query: dns.message.Message,
     server: ServerSpec,
@@ -187,6 +238,7 @@ async def exchange(
     transport: Transport = "auto",
     timeout: float = 5.0,  # noqa: ASYNC109 - the dnspython calls take it; this bounds them all
     verify: ssl.SSLContext | bool = True,
+    reach: Reach | None = None,
 ) -> Exchange:
     """Send `query` to `server`; the whole exchange (TCP retry included) takes at most `timeout`.
 
@@ -200,6 +252,7 @@ async def exchange(
     Every query sent (the TCP retry of a truncated answer too) first takes a token of the
     context's per-host rate limit for the server asked; one that cannot get it in time is not sent and the
     exchange ends with error "rate_limited". The wait is not counted in `latency_ms`.
+    `reach`, when given, counts the outcome.
     """
     import dns.exception
     import dns.flags
@@ -268,6 +321,8 @@ async def exchange(
         result.detail = f"unusable answer over {result.transport}: {exc}"
     if result.response is not None:
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    if reach is not None:
+        reach.note(result)
     return result
 
 
@@ -462,10 +517,12 @@ async def ask_values(
     ctx: CheckContext,
     *,
     timeout: float,  # noqa: ASYNC109 - passed to exchange
+    reach: Reach | None = None,
 ) -> Values:
     """Ask `spec` (a resolver) for `name`/`rdtype`; TXT records come back as their joined strings.
 
-    `ctx` paces the query and guards a DoH server's connections, as in `exchange`."""
+    `ctx` paces the query and guards a DoH server's connections, and `reach` counts the
+    outcome, as in `exchange`."""
     import dns.exception
     import dns.rcode
     import dns.rdatatype
@@ -476,7 +533,7 @@ async def ask_values(
         # A name built from a record's content (an SPF include, a selector) can be too long or
         # not encodable: nothing can be asked about it, which the caller reports like a failure.
         return Values(rcode=None, values=[], error=f"{name!r} is not a valid DNS name: {exc}")
-    done = await exchange(query, spec, ctx, timeout=timeout)
+    done = await exchange(query, spec, ctx, timeout=timeout, reach=reach)
     if done.response is None:
         return Values(rcode=None, values=[], error=done.detail)
     if done.response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
