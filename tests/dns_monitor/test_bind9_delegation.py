@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from dns_monitor.server import mcp
 from mcp import Client
 from monitor_common.config import Settings, set_settings
-from support.bind9 import ADDRESSES, dig
+from support.bind9 import ADDRESSES, DEAD_NS, dig
 
 pytestmark = pytest.mark.usefixtures("local_dns")
 
@@ -108,3 +109,25 @@ async def test_authoritative_server_with_open_recursion() -> None:
     _, result, _ = await delegation("openrec.test")
     assert "open_recursion" in codes(result)
     assert result["nameservers"][0]["authoritative"] is True
+
+
+async def test_a_nameserver_nothing_answers_on_is_the_zones_fault() -> None:
+    # ns6 is a closed port on loopback while ns1 answers: the zone has a dead nameserver. Its
+    # queries fail, but not for want of a route, so this is not the monitor's outage.
+    _, result, _ = await delegation("deadns.test")
+    assert result["verdict"] == "critical"
+    assert "ns_unreachable" in codes(result) and "monitor_network_unavailable" not in codes(result)
+    dead = next(ns for ns in result["nameservers"] if ns["name"] == "ns6.dns.test.")
+    assert dead["addresses"] == [DEAD_NS] and dead["udp_ok"] is False and dead["tcp_ok"] is False
+
+
+async def test_a_root_nothing_answers_on_is_not_the_monitors_outage(
+    local_dns: Settings, tmp_path: Path
+) -> None:
+    # Nothing answered at all, but the queries left this machine: the walk could not be
+    # followed (unknown), and nothing says the monitor's network is down.
+    hints = tmp_path / "dead-root.hints"
+    hints.write_text(f". 3600 NS a.root.dead.\na.root.dead. 3600 A {DEAD_NS}\n")
+    set_settings(local_dns.replace(dns_root_hints=hints))
+    _, result, _ = await delegation("good.test", timeout_s=3)
+    assert result["verdict"] == "unknown" and codes(result) == ["delegation_unreachable"]

@@ -14,11 +14,12 @@ One `named` process answers differently per destination address (views with
                                        DNSSEC validation against the local root's key; no forwarders
     127.0.4.1    stale                 an old copy of good.test (www at another address)
     127.0.6.1    ns4.dns.test          a UDP-only relay to ns1 (no TCP), run by this module
+    127.0.7.1    ns6.dns.test          nothing listens: the dead second nameserver of deadns.test
 
 ns1 also serves oldalg.test (signed with the deprecated RSASHA1), gluebad.test (also on ns2; the
 glue at the TLD differs from the zone's address), the resolver serves openrec.test (open
 recursion on an authoritative server), and ns1 serves notcp.test (NS ns1 and ns4) and noglue.test (NS ns1.dns.test and
-ns1.noglue.test, for which the TLD has no glue), bulk.test (2000 names, for bench/dns_bulk.py),
+ns1.noglue.test, for which the TLD has no glue), deadns.test (NS ns1 and the dead ns6), bulk.test (2000 names, for bench/dns_bulk.py),
 and the mail zones mail.test (healthy SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI), spam.test
 (SPF with 11 lookups, DMARC p=none, an MX that is a CNAME and one without address, MTA-STS
 not covering the MX) and nomail.test (null MX). Their mta-sts hosts resolve to 127.0.0.1.
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["ADDRESSES", "UDP_ONLY", "Bind9", "Bind9Unavailable", "dig"]
+__all__ = ["ADDRESSES", "DEAD_NS", "UDP_ONLY", "Bind9", "Bind9Unavailable", "dig"]
 
 ADDRESSES = {
     "root": "127.0.0.10",
@@ -57,6 +58,7 @@ ADDRESSES = {
 LOCK_PATH = Path(tempfile.gettempdir()) / "mcp-monitor-bind9.lock"
 BULK_NAMES = 2000  # host0000.bulk.test ... host1999.bulk.test, for the benchmark
 UDP_ONLY = "127.0.6.1"  # ns4.dns.test: a UDP relay to ns1 with no TCP listener (not named)
+DEAD_NS = "127.0.7.1"  # ns6.dns.test: a closed port 53 on loopback, where nothing ever listens
 GOOD_WWW = "192.0.2.10"
 STALE_WWW = "192.0.2.99"
 TOOLS = ("named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dig")
@@ -253,6 +255,7 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         for name, extra in (
             ("notcp", "@ NS ns4.dns.test."),
             ("noglue", f"@ NS ns1.noglue.test.\nns1 A {a['ns1']}"),
+            ("deadns", "@ NS ns6.dns.test."),
         ):
             body = f"@ NS ns1.dns.test.\n{extra}\nwww A 192.0.2.60"
             self._write(name, _zone(f"{name}.test.", "ns1.dns.test.", 1, body))
@@ -282,6 +285,9 @@ ns1.dns A {a["ns1"]}
 ns2.dns A {a["ns2"]}
 ns3.dns A {a["ns3"]}
 ns4.dns A {UDP_ONLY}
+ns6.dns A {DEAD_NS}
+deadns NS ns1.dns.test.
+deadns NS ns6.dns.test.
 notcp NS ns1.dns.test.
 notcp NS ns4.dns.test.
 noglue NS ns1.dns.test.
@@ -419,6 +425,7 @@ controls {{ }};
                     zone("spam.test", "spam.db"),
                     zone("nomail.test", "nomail.db"),
                     zone("noglue.test", "noglue.db"),
+                    zone("deadns.test", "deadns.db"),
                 ],
             )
         }

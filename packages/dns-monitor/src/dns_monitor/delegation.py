@@ -5,7 +5,9 @@ or by the child) is asked over UDP and over TCP for the zone's SOA and NS set, w
 
 Findings: `not_delegated`, `delegation_unreachable`, `lame_delegation`, `ns_mismatch_parent_child`,
 `glue_missing`, `glue_mismatch`, `soa_serial_mismatch`, `ns_unreachable`, `ns_no_tcp`,
-`single_nameserver`, `nameservers_same_network`, `open_recursion`, `nameserver_not_asked` (policy).
+`single_nameserver`, `nameservers_same_network`, `open_recursion`, `nameserver_not_asked` (policy);
+`monitor_network_unavailable` alone (unknown) when no server, the root's included, answered and
+every query failed on this machine (no route out): the monitor's outage, not the zone's.
 """
 
 from __future__ import annotations
@@ -112,6 +114,14 @@ async def dns_delegation(
         )
 
     walk = await walker.iterate(zone, "NS")  # every exchange in it ends by the deadline
+    if walker.reach.offline:
+        findings.append(walker.reach.finding(f"the delegation of {zone}"))
+        return DelegationResult.build(
+            summary=f"unknown: {zone} not checked: the monitor has no working network",
+            findings=findings,
+            started=started,
+            domain=zone,
+        )
     step: ZoneStep | None = next((s for s in walk.steps if s.zone == zone), None)
     if step is None or step.parent is None:
         import dns.rcode

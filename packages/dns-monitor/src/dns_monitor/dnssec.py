@@ -9,7 +9,9 @@ the root hints (`walk.Walker`), so a broken resolver does not hide where the cha
 
 Findings: `dnssec_bogus`, `ds_mismatch`, `rrsig_expired`, `rrsig_expiring`,
 `deprecated_algorithm`, `dnssec_unsigned` (ok: informational), `denial_missing`,
-`dnssec_unknown` (the servers could not be asked).
+`dnssec_unknown` (the servers could not be asked); `monitor_network_unavailable` alone (unknown)
+when no server, the root's included, answered and every query failed on this machine (no route
+out): the monitor's outage, not the zone's.
 """
 
 from __future__ import annotations
@@ -314,6 +316,14 @@ async def dnssec_check(
     name = parse_hostname(domain).rstrip(".") + "."
     walker = Walker(hints, ctx, deadline=time.monotonic() + timeout_s, port=port)
     walk = await walker.iterate(name, "SOA")
+    if walker.reach.offline:
+        return DnssecResult.build(
+            summary=f"unknown: DNSSEC for {name} not checked: the monitor has no working network",
+            findings=[walker.reach.finding(f"the chain of trust of {name}")],
+            started=started,
+            domain=name,
+            status="unknown",
+        )
     chain = _Chain(walker, anchors, warn_days)
     status: Status = "unknown"
     broken: str | None = None

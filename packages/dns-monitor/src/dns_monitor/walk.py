@@ -8,6 +8,8 @@ root hints are the operator's configuration and are not checked.
 
 Nothing here raises for a broken tree: a zone whose servers all fail, a lame answer or a missing
 address is recorded in `Iteration.problem` and `Walker.notes`, and the engines turn that into findings.
+`Walker.reach` counts every query, so that an engine can tell a tree it could not reach because
+this machine has no route out (`reach.offline`) from a broken one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from monitor_common.errors import PolicyError
 from monitor_common.targets import parse_ip
 
 from dns_monitor.anchors import RootHints
-from dns_monitor.query import Exchange, ServerSpec, exchange, make_query
+from dns_monitor.query import Exchange, Reach, ServerSpec, exchange, make_query
 
 if TYPE_CHECKING:
     import dns.message
@@ -76,6 +78,7 @@ class Walker:
         self.port = port
         self.try_timeout = try_timeout
         self.notes: list[str] = []
+        self.reach = Reach()
         self._addresses: dict[str, list[str]] = {}
 
     def left(self) -> float:
@@ -110,6 +113,7 @@ class Walker:
             self.ctx,
             transport="tcp" if tcp else "auto",
             timeout=min(self.try_timeout, self.left()),
+            reach=self.reach,
         )
 
     async def ask_first(
