@@ -15,6 +15,7 @@ from monitor_common.errors import PolicyError
 from monitor_common.netpolicy import NetworkPolicy
 from monitor_common.ratelimit import RateLimiter
 from support.dns_server import DNSServer, delayed, drop, servfail, zone
+from support.ports import free_port
 
 NEW = {("www.example.com.", "A"): ["192.0.2.2"], ("example.com.", "NS"): ["ns1.example.com."]}
 OLD = {("www.example.com.", "A"): ["192.0.2.1"]}
@@ -118,6 +119,14 @@ async def test_no_server_answers_is_unknown(loopback_ctx: CheckContext, servers:
         timeout_s=0.3,
     )
     assert result.verdict == "unknown" and "no_answer" in codes(result)
+
+
+async def test_a_resolver_on_a_closed_port_is_not_the_monitors_outage(loopback_ctx: CheckContext) -> None:
+    # Nothing answers, but the query left this machine: the resolver's failure, not the monitor's.
+    result = await dns_propagation(
+        "www.example.com", loopback_ctx, resolvers=[f"127.0.0.1:{free_port()}"], timeout_s=0.5
+    )
+    assert result.verdict == "unknown" and codes(result) == ["no_answer", "resolver_unreachable"]
 
 
 async def test_caller_named_resolver_on_internal_address_is_refused() -> None:

@@ -6,7 +6,9 @@ gives it, else what the authoritative nameservers say, else the largest group.
 
 Findings: `propagation_incomplete`, `resolver_disagrees`, `resolver_unreachable`,
 `resolver_bad_response`, `rate_limited`, `authoritative_disagree`, `answer_unexpected`, `no_answer`, and `servfail`, `refused` or
-`rcode_error` for servers whose answer says nothing about the record.
+`rcode_error` for servers whose answer says nothing about the record; `monitor_network_unavailable`
+alone (unknown) when every server asked failed on this machine (no route out) and none answered:
+the monitor's outage says nothing about the record or the resolvers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from monitor_common.targets import parse_hostname
 
 from dns_monitor.lookup import matches_expected, parse_record_types
 from dns_monitor.models import AnswerGroup, PropagationResult, ResolverAnswer
-from dns_monitor.query import Exchange, ServerSpec, exchange, host_port, make_query, parse_server
+from dns_monitor.query import Exchange, Reach, ServerSpec, exchange, host_port, make_query, parse_server
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -71,12 +73,13 @@ async def find_authoritative(
     *,
     port: int,
     deadline: float,
+    reach: Reach | None = None,
 ) -> tuple[list[ServerSpec], list[str]]:
     """The authoritative nameservers of the zone holding `name`, asked through `resolver`.
 
     Returns the servers (addresses permitted by the context's policy) and notes about those
     left out. The context's resolver looks up the host name of a DoH `resolver` (None: the
-    system's resolver).
+    system's resolver); `reach` counts the queries (see `query.Reach`).
     """
     import dns.name
     import dns.rdatatype
@@ -88,7 +91,7 @@ async def find_authoritative(
     zone = dns.name.from_text(name)
     ns_names: list[str] = []
     while True:
-        done = await exchange(make_query(zone.to_text(), "NS"), resolver, ctx, timeout=left())
+        done = await exchange(make_query(zone.to_text(), "NS"), resolver, ctx, timeout=left(), reach=reach)
         if done.response is None:
             return [], [f"could not find the nameservers of {name}: {done.detail}"]
         found = [
@@ -106,7 +109,7 @@ async def find_authoritative(
     servers: list[ServerSpec] = []
     for ns in ns_names:
         for rdtype in ("A", "AAAA"):
-            done = await exchange(make_query(ns, rdtype), resolver, ctx, timeout=left())
+            done = await exchange(make_query(ns, rdtype), resolver, ctx, timeout=left(), reach=reach)
             if done.response is None:
                 notes.append(f"address of {ns} unknown: {done.detail}")
                 continue
@@ -165,24 +168,27 @@ async def dns_propagation(
     answers: dict[int, ResolverAnswer] = {}
     auth_answers: list[ResolverAnswer] = []
     notes: list[str] = []
+    reach = Reach()
 
     def left() -> float:
         return max(deadline - time.monotonic(), 0.001)
 
     async def ask_resolver(index: int, spec: ServerSpec) -> None:
-        done = await exchange(make_query(qname, rtype), spec, ctx, timeout=left())
+        done = await exchange(make_query(qname, rtype), spec, ctx, timeout=left(), reach=reach)
         answers[index] = _answer(spec.shown, "resolver", rtype, done)
 
     async def ask_authoritative() -> None:
         if not specs:
             return
         servers, found_notes = await find_authoritative(
-            qname, specs[0], ctx, port=authoritative_port, deadline=deadline
+            qname, specs[0], ctx, port=authoritative_port, deadline=deadline, reach=reach
         )
         notes.extend(found_notes)
 
         async def ask(spec: ServerSpec) -> None:
-            done = await exchange(make_query(qname, rtype, recursion=False), spec, ctx, timeout=left())
+            done = await exchange(
+                make_query(qname, rtype, recursion=False), spec, ctx, timeout=left(), reach=reach
+            )
             auth_answers.append(_answer(spec.shown, "authoritative", rtype, done))
 
         async with anyio.create_task_group() as inner:
@@ -201,6 +207,20 @@ async def dns_propagation(
         )
         for i, s in enumerate(specs)
     ] + sorted(auth_answers, key=lambda a: a.server)
+    # A resolver still waiting at the deadline was not refused by this machine: only a run in
+    # which every question ended, each failing here, is the monitor's outage.
+    if reach.offline and len(answers) == len(specs):
+        return PropagationResult.build(
+            summary=f"unknown: {qname} {rtype} not checked: the monitor has no working network",
+            findings=[reach.finding(f"the propagation of {qname} {rtype}")],
+            started=started,
+            name=qname,
+            record_type=rtype,
+            answers=every,
+            groups=[],
+            agreement_percent=0.0,
+            outliers=[],
+        )
     return _judge(qname, rtype, every, expected, notes, started)
 
 
