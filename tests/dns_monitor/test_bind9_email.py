@@ -12,7 +12,7 @@ from dns_monitor.server import mcp
 from mcp import Client
 from monitor_common.config import Settings
 from monitor_common.context import CheckContext
-from support.bind9 import ADDRESSES, dig
+from support.bind9 import ADDRESSES, DEAD_NS, dig
 from support.static_https import StaticHttps
 
 pytestmark = pytest.mark.usefixtures("local_dns")
@@ -115,3 +115,12 @@ async def test_unreachable_policy_is_a_warning(local_dns: Settings) -> None:
     content = result.structured_content or {}
     assert content["verdict"] == "warning"
     assert "mta_sts_policy_unreachable" in {f["code"] for f in content["findings"]}
+
+
+async def test_a_named_server_nothing_answers_on_is_not_the_monitors_outage(local_ctx: CheckContext) -> None:
+    # The caller's server is a closed port on loopback: every lookup fails, but not on this
+    # machine's side, so each says what could not be read, as before.
+    result = await email_auth_check("mail.test", local_ctx, server=DEAD_NS, timeout_s=1)
+    assert result.verdict == "unknown"
+    assert {"mx_lookup_failed", "spf_lookup_failed", "dmarc_lookup_failed"} <= set(codes(result))
+    assert "monitor_network_unavailable" not in codes(result)

@@ -12,7 +12,10 @@ Findings besides SPF's: `domain_nxdomain`, `mx_missing`, `mx_null` (ok), `mx_unr
 `mta_sts_policy_unreachable`, `mta_sts_mx_not_covered`, `mta_sts_testing` (ok),
 `tls_rpt_missing` (ok), `bimi_missing` (ok), `bimi_needs_enforced_dmarc`; `mx_lookup_failed`,
 `dmarc_lookup_failed`, `dkim_lookup_failed`, `mta_sts_lookup_failed`, `tls_rpt_lookup_failed`,
-`bimi_lookup_failed` when a lookup gets no usable answer (timeout, SERVFAIL, REFUSED).
+`bimi_lookup_failed` when a lookup gets no usable answer (timeout, SERVFAIL, REFUSED);
+`monitor_network_unavailable` alone (unknown) instead when every lookup failed on this machine's
+side and none was answered (no route out, or the operator's resolver unreachable): nothing was
+learnt about the domain, and a watch is not moved by such a run.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.models import DkimInfo, DmarcInfo, EmailAuthResult, MtaStsInfo, MxHost, MxInfo
-from dns_monitor.query import ServerSpec, Values, ask_values, parse_server, system_server
+from dns_monitor.query import Reach, ServerSpec, Values, ask_values, parse_server, system_server
 from dns_monitor.spf import check_spf
 
 if TYPE_CHECKING:
@@ -61,13 +64,18 @@ def mx_pattern_matches(pattern: str, host: str) -> bool:
 
 
 class _Check:
-    def __init__(self, domain: str, spec: ServerSpec, timeout: float, ctx: CheckContext) -> None:
+    def __init__(
+        self, domain: str, spec: ServerSpec, timeout: float, ctx: CheckContext, *, operator: bool
+    ) -> None:
         self.domain = domain
         self.spec = spec
         self.deadline = time.monotonic() + timeout
         # Its resolver looks up host names: a DoH server's, and mta-sts.<domain> unless asked of `spec`.
         self.ctx = ctx
         self.findings: list[Finding] = []
+        # `spec` is the operator's resolver unless the caller named a server: then its being
+        # unreachable is the monitor's outage too.
+        self.reach = Reach(operator=spec if operator else None)
 
     @property
     def timeout(self) -> float:
@@ -75,7 +83,7 @@ class _Check:
         return max(self.deadline - time.monotonic(), 0.001)
 
     async def ask(self, name: str, rdtype: str) -> Values:
-        return await ask_values(self.spec, name, rdtype, self.ctx, timeout=self.timeout)
+        return await ask_values(self.spec, name, rdtype, self.ctx, timeout=self.timeout, reach=self.reach)
 
     def add(self, severity: Verdict, code: str, message: str, hint: str | None = None) -> None:
         self.findings.append(Finding(severity=severity, code=code, message=message, hint=hint))
@@ -440,7 +448,7 @@ async def email_auth_check(
                 "of a DKIM-Signature header, e.g. 'selector1'"
             ) from None
     spec = system_server(ctx.resolver_address) if server is None else parse_server(server, ctx)
-    check = _Check(name, spec, timeout_s, ctx)
+    check = _Check(name, spec, timeout_s, ctx, operator=server is None)
     mx = await check.mx()
     txt = await check.ask(name, "TXT")
     spf, spf_findings = await check_spf(name, txt, check.ask)
@@ -457,6 +465,20 @@ async def email_auth_check(
     mta_sts = await check.mta_sts(mx, verify=verify, https_port=https_port)
     tls_rpt = await check.simple(f"_smtp._tls.{name}", "v=tlsrptv1", "tls_rpt_missing", "TLS-RPT")
     bimi = await check.simple(f"default._bimi.{name}", "v=bimi1", "bimi_missing", "BIMI")
+    if check.reach.offline:
+        return EmailAuthResult.build(
+            summary=f"unknown: {name} not checked: the monitor has no working network",
+            findings=[check.reach.finding(f"the mail authentication of {name}")],
+            started=started,
+            domain=name,
+            mx=mx,
+            spf=spf,
+            dmarc=dmarc,
+            dkim=dkim,
+            mta_sts=mta_sts,
+            tls_rpt=tls_rpt,
+            bimi=bimi,
+        )
     if time.monotonic() >= check.deadline:
         check.add(
             Verdict.UNKNOWN,
