@@ -7,7 +7,9 @@ fetch goes through the policy-guarded HTTP client.
 
 Findings: `domain_expired`, `domain_expiring`, `domain_on_hold`, `domain_redemption`,
 `domain_pending_delete`, `expiry_unknown`, `rdap_not_found`, `rdap_unavailable`,
-`rdap_unreachable`.
+`rdap_unreachable`; `monitor_network_unavailable` (unknown) instead of the last when the fetch
+failed on this machine's side (no route out, or the operator's resolver giving no answer for
+the RDAP server's name, `netpolicy.monitor_side`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from monitor_common.errors import ConfigError, InputError
+from monitor_common.findings import MONITOR_NETWORK_UNAVAILABLE
+from monitor_common.netpolicy import monitor_side
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
@@ -113,7 +117,8 @@ class _Fetcher:
         self.verify = verify
 
     async def get(self, url: str) -> tuple[int, Any]:
-        """(status, parsed JSON or None); raises OSError for a transport failure or a body over the cap."""
+        """(status, parsed JSON or None); raises OSError for a transport failure or a body over the
+        cap, caused by the fetch's own error (which `netpolicy.monitor_side` reads)."""
         import httpx2
         from monitor_common.errors import PolicyError
         from monitor_common.fetch import RDAP_CAP, fetch
@@ -206,6 +211,9 @@ async def domain_expiry(
         url = f"{base}domain/{name}"
         status, data = await fetcher.get(url)
     except OSError as exc:
+        if monitor_side(exc):
+            findings.append(MONITOR_NETWORK_UNAVAILABLE.finding(f"the RDAP server was not reached: {exc}"))
+            return result(f"{name} not checked: the monitor has no working network")
         findings.append(
             Finding(
                 severity=Verdict.UNKNOWN,
