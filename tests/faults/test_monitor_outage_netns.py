@@ -30,7 +30,13 @@ import asyncio, json, os, socket
 from monitor_common.context import CheckContext
 from monitor_common.netpolicy import NetworkPolicy, dns_resolver
 
+from dns_monitor.anchors import load_root_hints, load_trust_anchors
+from dns_monitor.delegation import dns_delegation
+from dns_monitor.dnssec import dnssec_check
+from dns_monitor.email import email_auth_check
 from dns_monitor.lookup import dns_lookup
+from dns_monitor.propagation import dns_propagation
+from dns_monitor.rdap import domain_expiry, parse_rdap_config
 from dns_monitor.reverse import reverse_dns
 from http_monitor.backends import http_check_each_ip
 from http_monitor.bulk import http_check_many
@@ -69,6 +75,22 @@ async def main():
         "dns_lookup system resolver": dns_lookup("example.com", OPEN, timeout_s=3),
         "dns_lookup configured resolver": dns_lookup("example.com", CONFIGURED, record_types=["A", "AAAA"], timeout_s=3),
         "reverse_dns": reverse_dns("192.0.2.1", OPEN, timeout_s=3),
+        # The shipped root hints: the real root servers, which cannot be reached from here.
+        "dns_delegation": dns_delegation("example.com", OPEN, hints=load_root_hints(), timeout_s=5),
+        "dnssec_check": dnssec_check(
+            "example.com", OPEN, hints=load_root_hints(), anchors=load_trust_anchors(), timeout_s=5
+        ),
+        "dns_propagation": dns_propagation("example.com", OPEN, timeout_s=3),
+        "dns_propagation doh resolver": dns_propagation(
+            "example.com", OPEN, resolvers=["https://doh.example.net/dns-query"], timeout_s=3
+        ),
+        "email_auth_check system resolver": email_auth_check("example.com", OPEN, dkim_selectors=["s1"], timeout_s=5),
+        "email_auth_check configured resolver": email_auth_check("example.com", CONFIGURED, timeout_s=5),
+        "email_auth_check named server": email_auth_check("example.com", OPEN, server="9.9.9.9", timeout_s=5),
+        "domain_expiry bootstrap": domain_expiry("example.com", OPEN, timeout_s=5),
+        "domain_expiry configured server": domain_expiry(
+            "example.com", OPEN, config=parse_rdap_config(["https://192.0.2.1/rdap/"]), timeout_s=5
+        ),
     }
     results = {name: seen(await check) for name, check in checks.items()}
     many = await http_check_many(["https://example.com/", "http://192.0.2.1/"], ctx=OPEN, timeout_s=5)
@@ -132,6 +154,15 @@ CHECKS = [
     "dns_lookup system resolver",
     "dns_lookup configured resolver",
     "reverse_dns",
+    "dns_delegation",
+    "dnssec_check",
+    "dns_propagation",
+    "dns_propagation doh resolver",
+    "email_auth_check system resolver",
+    "email_auth_check configured resolver",
+    "email_auth_check named server",
+    "domain_expiry bootstrap",
+    "domain_expiry configured server",
 ]
 
 
@@ -142,6 +173,19 @@ def test_without_a_network_the_verdict_is_unknown_and_says_it_is_the_monitors(
     result = report["results"][check]
     assert result["verdict"] == "unknown", result
     assert set(result["codes"]) == {"monitor_network_unavailable"}, result
+
+
+DNS_CHECKS = [
+    c for c in CHECKS if c.startswith(("dns_delegation", "dnssec", "dns_propagation", "email", "domain"))
+]
+
+
+@pytest.mark.parametrize("check", DNS_CHECKS)
+def test_the_dns_checks_that_ask_many_servers_say_so_once(report: dict[str, Any], check: str) -> None:
+    # One finding, not one per nameserver or lookup, and a summary that names the monitor.
+    result = report["results"][check]
+    assert result["codes"] == ["monitor_network_unavailable"], result
+    assert "the monitor has no working network" in result["summary"], result
 
 
 def test_a_bulk_check_counts_such_rows_as_not_checked(report: dict[str, Any]) -> None:
