@@ -29,7 +29,8 @@ import httpx2
 
 from monitor_common.errors import PolicyError
 from monitor_common.context import CheckContext
-from monitor_common.netpolicy import NetworkPolicy, guarded_client, open_tcp
+from monitor_common.httpclient import guarded_client
+from monitor_common.netpolicy import NetworkPolicy, open_tcp
 
 DEFAULT = CheckContext(policy=NetworkPolicy())
 OPEN = CheckContext(policy=NetworkPolicy(allow_private=True))

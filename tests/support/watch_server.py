@@ -47,7 +47,7 @@ def build(name: str = "watch-test-server") -> tuple[MonitorServer, WatchService]
     ) -> ProbeResult:
         """GET `url` once: ok for 2xx/3xx, critical otherwise."""
         import httpx2
-        from monitor_common.netpolicy import guarded_client
+        from monitor_common.httpclient import guarded_client
 
         context = get_context()
         started = Stopwatch()

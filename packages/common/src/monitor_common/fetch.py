@@ -8,7 +8,7 @@
 CRLs and OCSP answers (ssl-monitor), MTA-STS policies, RDAP records and DNS-over-HTTPS answers
 (dns-monitor) come from servers a target names, so they are read under these rules:
 
-1. Every connection goes through the context's guarded client (`netpolicy.guarded_client`): the
+1. Every connection goes through the context's guarded client (`httpclient.guarded_client`): the
    network policy on every address dialled, redirect hops included; the per-host rate limit; the
    context's resolver. Environment proxies are ignored.
 2. The body is streamed and reading stops at `cap` bytes: no more than `cap` bytes of it (and the
@@ -160,9 +160,9 @@ async def fetch(
     Raises:
         FetchTimeout: the transfer did not finish within `timeout_s` seconds.
         httpx2.HTTPError: the connection or the exchange failed, or the body came encoded.
-        PolicyError, ResolutionError, RateLimited: as from `netpolicy.guarded_client`.
+        PolicyError, ResolutionError, RateLimited: as from `httpclient.guarded_client`.
     """
-    from monitor_common.netpolicy import guarded_client
+    from monitor_common.httpclient import guarded_client
 
     started = time.monotonic()
     received = _Received()

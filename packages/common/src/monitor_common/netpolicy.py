@@ -8,7 +8,7 @@ unspecified and reserved, also when written as IPv4-mapped/compatible IPv6, NAT6
 (`classify`). Operators widen the policy by configuration: `allow_private`, networks, host names.
 
 The check is made on the address actually dialled, at connect time (`open_tcp`, and for httpx2
-`guarded_client`, whose network backend checks every connection, each redirect hop included).
+`httpclient.guarded_client`, whose network backend checks every connection, each redirect hop included).
 Checking a name before connecting and then letting the client resolve it again would lose to DNS
 rebinding, an answer that changes between the two lookups.
 
@@ -17,7 +17,9 @@ rebinding, an answer that changes between the two lookups.
     resolve(host, policy)          the permitted addresses of a name or literal
     open_tcp(host, port, ctx)      a connected anyio stream to a permitted address
     dns_resolver(nameserver)       a resolver that asks one nameserver (dnspython)
-    guarded_client(ctx, ...)       an httpx2.AsyncClient that enforces the policy (lazy import)
+
+The httpx2 client that enforces the policy is `monitor_common.httpclient.guarded_client`: a
+module of its own, so that importing the policy does not import httpx2 and httpcore2.
 
 `open_tcp` and the guarded clients take the check context (`context.CheckContext`): its policy,
 its resolver for target names and its rate limiter.
@@ -44,7 +46,6 @@ from monitor_common.ratelimit import acquire, acquire_address
 from monitor_common.targets import IPAddress, parse_host, parse_hostname, parse_ip
 
 if TYPE_CHECKING:
-    from monitor_common._httpx_guard import GuardedBackend, guarded_client, guarded_transport
     from monitor_common.context import CheckContext
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "ENV_ALLOW_NETWORKS",
     "ENV_ALLOW_PRIVATE",
     "NO_ROUTE_ERRNOS",
-    "GuardedBackend",
     "IPAddress",
     "IPNetwork",
     "NetworkPolicy",
@@ -61,8 +61,6 @@ __all__ = [
     "Resolver",
     "classify",
     "dns_resolver",
-    "guarded_client",
-    "guarded_transport",
     "monitor_side",
     "open_tcp",
     "resolve",
@@ -609,13 +607,3 @@ async def open_tcp(
             cause = exc.__cause__
             failures.append((ip, cause if exc.errno is None and isinstance(cause, OSError) else exc))
     raise _connect_failure(host, port, timeout, failures)
-
-
-def __getattr__(name: str) -> object:
-    # The httpx2 pieces live in a private module so that importing the policy does not import
-    # httpx2 and httpcore2; they load on first use.
-    if name in ("GuardedBackend", "guarded_client", "guarded_transport"):
-        from monitor_common import _httpx_guard
-
-        return getattr(_httpx_guard, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -90,7 +90,7 @@ class Session:
         resolver, once: the answer `resolve` pins is what the transport dials.
         """
         import httpx2
-        from monitor_common.netpolicy import guarded_transport
+        from monitor_common.httpclient import guarded_transport
 
         pinned: dict[str, list[IPAddress]] = {}
         transport = guarded_transport(
@@ -120,7 +120,7 @@ class Session:
     ) -> Session:
         """A session on the pool shared by every call in this event loop with the same settings."""
         import httpx2
-        from monitor_common.netpolicy import guarded_transport
+        from monitor_common.httpclient import guarded_transport
 
         clients = _shared.setdefault(asyncio.get_running_loop(), {})
         key: _SharedKey = (ctx, verify_tls, ca_bundle_pem)
