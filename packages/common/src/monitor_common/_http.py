@@ -13,7 +13,7 @@ import hmac
 import ipaddress
 import json
 import logging
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 
@@ -21,10 +21,9 @@ from monitor_common.config import ENV_PREFIX, Settings
 from monitor_common.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mcp.server import MCPServer
     from mcp_types import JSONRPCError
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-    from monitor_common.serve import MonitorServer
 
 __all__ = ["BearerAuth", "ProtocolErrors", "build_app", "serve_http"]
 
@@ -128,7 +127,7 @@ def _invalid_request(body: bytes) -> JSONRPCError | None:
     import mcp_types
     from pydantic import ValidationError
 
-    from monitor_common.serve import protocol_error
+    from monitor_common._jsonrpc import protocol_error
 
     try:
         parsed: object = json.loads(body)
@@ -151,7 +150,7 @@ def _invalid_request(body: bytes) -> JSONRPCError | None:
     return None
 
 
-def build_app(server: MonitorServer, settings: Settings) -> ASGIApp:
+def build_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
     """The ASGI app for `settings`; raises ConfigError for an unsafe combination."""
     loopback = _is_loopback(settings.host)
     if not loopback and not settings.auth_token:
@@ -183,7 +182,7 @@ def build_app(server: MonitorServer, settings: Settings) -> ASGIApp:
     return app
 
 
-def serve_http(server: MonitorServer, settings: Settings) -> None:
+def serve_http(server: MCPServer[Any], settings: Settings) -> None:
     """Serve until interrupted."""
     import uvicorn
 

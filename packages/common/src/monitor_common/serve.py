@@ -32,17 +32,13 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, Un
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import (
-    INVALID_REQUEST,
-    PARSE_ERROR,
     CallToolResult,
     Completion,
     CompletionArgument,
     CompletionContext,
     EmptyResult,
-    ErrorData,
     Icon,
     InputRequiredResult,
-    JSONRPCError,
     LoggingLevel,
     LoggingMessageNotification,
     LoggingMessageNotificationParams,
@@ -53,7 +49,6 @@ from mcp_types import (
 )
 from mcp_types import Tool as MCPTool
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import ValidationError
 
 from monitor_common._compact import compact_input, shallow_output
 from monitor_common.audit import AuditLog
@@ -567,29 +562,6 @@ def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
         return Verdict.UNKNOWN.exit_code
 
 
-def protocol_error(exc: Exception) -> JSONRPCError:
-    """The JSON-RPC 2.0 answer to a line that is not a valid message.
-
-    -32700 (parse error, id null) when it is not JSON; else -32600 (invalid request), with the
-    request's id when it has a usable one, null otherwise, as section 5 of the specification says.
-    """
-    errors: list[Any] = list(exc.errors()) if isinstance(exc, ValidationError) else []
-    if not errors or any(e["type"] == "json_invalid" for e in errors):
-        return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error"))
-    request_id: str | int | None = None
-    for error in errors:
-        candidate = cast("dict[str, Any]", error["input"]) if isinstance(error["input"], dict) else {}
-        value = candidate.get("id")
-        if "method" in candidate and isinstance(value, str | int) and not isinstance(value, bool):
-            request_id = value
-            break
-    return JSONRPCError(
-        jsonrpc="2.0",
-        id=request_id,
-        error=ErrorData(code=INVALID_REQUEST, message="Invalid Request: not a JSON-RPC 2.0 message"),
-    )
-
-
 async def _serve_stdio(server: MonitorServer) -> None:
     """`run_stdio_async`, but lines that are not JSON-RPC messages get the error the spec asks for.
 
@@ -598,6 +570,8 @@ async def _serve_stdio(server: MonitorServer) -> None:
     """
     from mcp.server.stdio import stdio_server
     from mcp.shared.message import SessionMessage
+
+    from monitor_common._jsonrpc import protocol_error
 
     async with stdio_server() as (read_stream, write_stream):
         relay_send, relay_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)

@@ -1,0 +1,33 @@
+"""JSON-RPC 2.0 framing errors, for the transports (stdio in `serve`, streamable HTTP in `_http`)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from pydantic import ValidationError
+
+__all__ = ["protocol_error"]
+
+
+def protocol_error(exc: Exception) -> JSONRPCError:
+    """The JSON-RPC 2.0 answer to a line that is not a valid message.
+
+    -32700 (parse error, id null) when it is not JSON; else -32600 (invalid request), with the
+    request's id when it has a usable one, null otherwise, as section 5 of the specification says.
+    """
+    errors: list[Any] = list(exc.errors()) if isinstance(exc, ValidationError) else []
+    if not errors or any(e["type"] == "json_invalid" for e in errors):
+        return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error"))
+    request_id: str | int | None = None
+    for error in errors:
+        candidate = cast("dict[str, Any]", error["input"]) if isinstance(error["input"], dict) else {}
+        value = candidate.get("id")
+        if "method" in candidate and isinstance(value, str | int) and not isinstance(value, bool):
+            request_id = value
+            break
+    return JSONRPCError(
+        jsonrpc="2.0",
+        id=request_id,
+        error=ErrorData(code=INVALID_REQUEST, message="Invalid Request: not a JSON-RPC 2.0 message"),
+    )
