@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dns_monitor import watch
-from dns_monitor.server import mcp
+from dns_monitor.server import mcp, watch_service
 from mcp import Client
 from support.dns_server import DNSServer, zone
 from support.watch_helpers import call, wait_until, watch_settings_in
@@ -13,7 +12,7 @@ from support.watch_helpers import call, wait_until, watch_settings_in
 
 async def test_dns_watch_notices_a_changed_answer(tmp_path: Path, dns_server: DNSServer) -> None:
     watch_settings_in(tmp_path)
-    watch.service.poll_s, watch.service.start_delay_s = 0.1, 0.0
+    watch_service.poll_s, watch_service.start_delay_s = 0.1, 0.0
     dns_server.handler = zone({("www.example.com.", "A"): ["192.0.2.1"]})
     async with Client(mcp) as client:
         tool = next(t for t in (await client.list_tools()).tools if t.name == "dns_watch")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from http_monitor import watch
-from http_monitor.server import mcp
+from http_monitor.server import mcp, watch_service
 from mcp import Client
 from support.http_server import HttpServer
 from support.watch_helpers import call, wait_until, watch_settings_in
@@ -13,7 +12,7 @@ from support.watch_helpers import call, wait_until, watch_settings_in
 
 async def test_http_watch_goes_down_and_up_with_an_incident(tmp_path: Path, http_server: HttpServer) -> None:
     watch_settings_in(tmp_path)
-    watch.service.poll_s, watch.service.start_delay_s = 0.1, 0.0
+    watch_service.poll_s, watch_service.start_delay_s = 0.1, 0.0
     url = http_server.url_for("/switch/site")
     async with Client(mcp) as client:
         added = await call(

@@ -270,7 +270,7 @@ async def test_a_watch_whose_name_moves_inside_is_refused_on_its_next_run(
 def watch_service(server_name: str) -> Any:
     """The watch service a server registered (its scheduler's poll interval is set by the tests)."""
     if server_name == "http":
-        from http_monitor import watch
+        from http_monitor.server import watch_service
     else:
-        from ssl_monitor import watch
-    return watch.service
+        from ssl_monitor.server import watch_service
+    return watch_service

@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcp import Client
-from ssl_monitor import watch
-from ssl_monitor.server import mcp
+from ssl_monitor.server import mcp, watch_service
 from support.certs import CertAuthority, serve_tls
 from support.watch_helpers import call, wait_until, watch_settings_in
 
 
 async def test_cert_watch_reports_days_left_and_its_trend(tmp_path: Path, ca: CertAuthority) -> None:
     watch_settings_in(tmp_path)
-    watch.service.poll_s, watch.service.start_delay_s = 0.1, 0.0
+    watch_service.poll_s, watch_service.start_delay_s = 0.1, 0.0
     leaf = ca.expiring_in(5)
     async with serve_tls(leaf.server_ssl_context()) as (_, port), Client(mcp) as client:
         added = await call(

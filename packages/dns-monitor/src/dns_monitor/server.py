@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from monitor_common.config import get_settings
 from monitor_common.serve import MonitorServer
 from monitor_common.serve import main as serve_main
+from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
 from dns_monitor import __version__
@@ -21,8 +22,9 @@ from dns_monitor.models import (
     PropagationResult,
     ReverseDnsResult,
 )
+from dns_monitor.watch import dns_figures, review_dns_health
 
-__all__ = ["main", "mcp"]
+__all__ = ["main", "mcp", "watch_service"]
 
 mcp = MonitorServer(
     "mcp-dns-monitor",
@@ -220,5 +222,17 @@ def main() -> None:
     serve_main(mcp)
 
 
-# Last, as it uses `mcp` and the check above: dns_watch, dns_watch_report, resources, a prompt.
-import dns_monitor.watch  # noqa: E402, F401  # pyright: ignore[reportUnusedImport]
+# Put together here, after the tools it uses: the watch tools, the monitor:// resources and the prompt.
+watch_service = register_watches(
+    mcp,
+    WatchKind(
+        kind="dns",
+        check=dns_lookup,
+        target="name",
+        figures=dns_figures,
+        noun="domain",
+        rename={"name": "domain"},
+        trends=("answers",),
+    ),
+)
+mcp.prompt(title="Review DNS health")(review_dns_health)

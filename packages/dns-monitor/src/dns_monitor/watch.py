@@ -1,5 +1,5 @@
-"""Watches of dns-monitor: `dns_watch`, `dns_watch_report`, the monitor:// resources and the
-`review_dns_health` prompt. Every watched run is a `dns_lookup` with the stored arguments (use
+"""What dns-monitor's watches need besides its check: the key figures of a `dns_lookup` result and the
+`review_dns_health` prompt (`server.py` registers both). Every watched run is a `dns_lookup` with the stored arguments (use
 `expect` so that a changed answer fails); its `name` is the watch tool's `domain`."""
 
 from __future__ import annotations
@@ -7,12 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, cast
 
-from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
-from dns_monitor.server import dns_lookup, mcp
-
-__all__ = ["dns_figures", "review_dns_health", "service"]
+__all__ = ["dns_figures", "review_dns_health"]
 
 
 def dns_figures(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,21 +22,6 @@ def dns_figures(result: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-service = register_watches(
-    mcp,
-    WatchKind(
-        kind="dns",
-        check=dns_lookup,
-        target="name",
-        figures=dns_figures,
-        noun="domain",
-        rename={"name": "domain"},
-        trends=("answers",),
-    ),
-)
-
-
-@mcp.prompt(title="Review DNS health")
 def review_dns_health(
     domain: Annotated[str, Field(description="The domain to review, e.g. example.com")],
 ) -> str:

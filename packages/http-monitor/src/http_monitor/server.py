@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from monitor_common.serve import MonitorServer, progress_reporter
 from monitor_common.serve import main as serve_main
+from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
 from http_monitor import __version__
@@ -25,8 +26,9 @@ from http_monitor.models import (
     HttpTimingResult,
     TcpCheckResult,
 )
+from http_monitor.watch import http_figures, investigate_outage
 
-__all__ = ["main", "mcp"]
+__all__ = ["main", "mcp", "watch_service"]
 
 mcp = MonitorServer(
     "mcp-http-monitor",
@@ -260,5 +262,11 @@ def main() -> None:
     serve_main(mcp)
 
 
-# Last, as it uses `mcp` and the check above: http_watch, http_watch_report, resources, a prompt.
-import http_monitor.watch  # noqa: E402, F401  # pyright: ignore[reportUnusedImport]
+# Put together here, after the tools it uses: the watch tools, the monitor:// resources and the prompt.
+watch_service = register_watches(
+    mcp,
+    WatchKind(
+        kind="http", check=http_check, target="url", figures=http_figures, noun="URL", trends=("days_left",)
+    ),
+)
+mcp.prompt(title="Investigate an outage")(investigate_outage)

@@ -1,17 +1,14 @@
-"""Watches of http-monitor: `http_watch`, `http_watch_report`, the monitor:// resources and the
-`investigate_outage` prompt. Every watched run is an `http_check` with the stored arguments."""
+"""What http-monitor's watches need besides its check: the key figures of an `http_check` result
+and the `investigate_outage` prompt (`server.py` registers both). Every watched run is an `http_check` with the stored arguments."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any, cast
 
-from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
-from http_monitor.server import http_check, mcp
-
-__all__ = ["http_figures", "investigate_outage", "service"]
+__all__ = ["http_figures", "investigate_outage"]
 
 
 def http_figures(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,15 +23,6 @@ def http_figures(result: Mapping[str, Any]) -> dict[str, Any]:
     return figures
 
 
-service = register_watches(
-    mcp,
-    WatchKind(
-        kind="http", check=http_check, target="url", figures=http_figures, noun="URL", trends=("days_left",)
-    ),
-)
-
-
-@mcp.prompt(title="Investigate an outage")
 def investigate_outage(url: Annotated[str, Field(description="The URL that is down or slow")]) -> str:
     """Find out why a website or API is down or slow, step by step, with this server's tools."""
     return (

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from monitor_common.context import get_context
 from monitor_common.serve import MonitorServer, progress_reporter
 from monitor_common.serve import main as serve_main
+from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
 from ssl_monitor import __version__
@@ -24,8 +25,9 @@ from ssl_monitor.models import (
     RevocationResult,
     TlsScanResult,
 )
+from ssl_monitor.watch import cert_figures, plan_certificate_renewal
 
-__all__ = ["main", "mcp"]
+__all__ = ["main", "mcp", "watch_service"]
 
 mcp = MonitorServer(
     "mcp-ssl-monitor",
@@ -205,5 +207,16 @@ def main() -> None:
     serve_main(mcp)
 
 
-# Last, as it uses `mcp` and the check above: cert_watch, cert_watch_report, resources, a prompt.
-import ssl_monitor.watch  # noqa: E402, F401  # pyright: ignore[reportUnusedImport]
+# Put together here, after the tools it uses: the watch tools, the monitor:// resources and the prompt.
+watch_service = register_watches(
+    mcp,
+    WatchKind(
+        kind="cert",
+        check=cert_check,
+        target="host",
+        figures=cert_figures,
+        noun="host",
+        trends=("days_left", "days_left_chain_min"),
+    ),
+)
+mcp.prompt(title="Plan a certificate renewal")(plan_certificate_renewal)

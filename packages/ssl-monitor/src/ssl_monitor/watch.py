@@ -1,5 +1,5 @@
-"""Watches of ssl-monitor: `cert_watch`, `cert_watch_report`, the monitor:// resources and the
-`plan_certificate_renewal` prompt. Every watched run is a `cert_check` with the stored arguments;
+"""What ssl-monitor's watches need besides its check: the key figures of a `cert_check` result and
+the `plan_certificate_renewal` prompt (`server.py` registers both). Every watched run is a `cert_check` with the stored arguments;
 the report shows the trend of the days left."""
 
 from __future__ import annotations
@@ -7,12 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, cast
 
-from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
-from ssl_monitor.server import cert_check, mcp
-
-__all__ = ["cert_figures", "plan_certificate_renewal", "service"]
+__all__ = ["cert_figures", "plan_certificate_renewal"]
 
 
 def cert_figures(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,20 +23,6 @@ def cert_figures(result: Mapping[str, Any]) -> dict[str, Any]:
     return figures
 
 
-service = register_watches(
-    mcp,
-    WatchKind(
-        kind="cert",
-        check=cert_check,
-        target="host",
-        figures=cert_figures,
-        noun="host",
-        trends=("days_left", "days_left_chain_min"),
-    ),
-)
-
-
-@mcp.prompt(title="Plan a certificate renewal")
 def plan_certificate_renewal(
     host: Annotated[
         str,
