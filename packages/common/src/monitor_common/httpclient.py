@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, cast
 import httpcore2
 import httpx2
 
+from monitor_common._sdk import replace_pool
 from monitor_common.errors import TargetError
 from monitor_common.netpolicy import monitor_side, resolve
 from monitor_common.ratelimit import acquire, acquire_address
@@ -193,7 +194,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         super().__init__(verify=ssl_context, http2=http2, limits=limits, trust_env=False, retries=retries)
         self.backend = GuardedBackend(ctx, connect_ip=connect_ip, family=family, pinned=pinned)
         # The parent built a pool with the default backend; this one is the same but for the backend.
-        self._pool = httpcore2.AsyncConnectionPool(
+        pool = httpcore2.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
@@ -203,6 +204,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
             retries=retries,
             network_backend=self.backend,
         )
+        replace_pool(self, pool)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         host = request.url.raw_host.decode("ascii")

@@ -29,7 +29,6 @@ from mcp.server.connection import allowed_log_levels
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import (
     CallToolResult,
@@ -51,6 +50,7 @@ from mcp_types import Tool as MCPTool
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from monitor_common._compact import compact_input, shallow_output
+from monitor_common._sdk import connection_state, lowlevel_server
 from monitor_common.audit import AuditLog
 from monitor_common.config import Settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
@@ -138,14 +138,6 @@ def _install_call_log_handler() -> None:
         root.addHandler(_CALL_LOG_HANDLER)
 
 
-def _connection_state(session: ServerSession) -> dict[str, Any]:
-    # The SDK keeps per-connection scratch state on the Connection, which a request's session
-    # holds but does not expose.
-    connection = getattr(session, "_connection", None)
-    state = getattr(connection, "state", None)
-    return cast("dict[str, Any]", state) if isinstance(state, dict) else {}
-
-
 class MonitorServer(MCPServer):
     """An `MCPServer` whose tools may raise `MonitorError` and whose calls are audited.
 
@@ -212,12 +204,12 @@ class MonitorServer(MCPServer):
         async def set_level(
             ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
         ) -> EmptyResult:
-            _connection_state(ctx.session)[_LOG_LEVEL_KEY] = params.level
+            connection_state(ctx.session)[_LOG_LEVEL_KEY] = params.level
             return EmptyResult()
 
         # On the low-level server: MCPServer has no hook for it (logging is deprecated as of the
         # 2026-07-28 protocol, where a request opts in to log messages itself).
-        self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+        lowlevel_server(self).add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
         _install_call_log_handler()
         del tool_schema, complete
 
@@ -306,6 +298,13 @@ class MonitorServer(MCPServer):
             if records and context is not None:
                 await self._send_logs(context, records)
 
+    async def call_tool_quietly(
+        self, name: str, arguments: dict[str, Any]
+    ) -> CallToolResult | InputRequiredResult:
+        """Call a tool as a host would (argument validation, error containment) but without an
+        audit line or the call hooks: for the server's own runs of its tools (scheduled watches)."""
+        return await super().call_tool(name, arguments)
+
     async def _send_logs(self, context: Context[Any, Any], records: list[logging.LogRecord]) -> None:
         """Send what was logged during a call to its caller as notifications/message.
 
@@ -320,7 +319,7 @@ class MonitorServer(MCPServer):
         if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
             allowed = allowed_log_levels(session.protocol_version, request.meta)
         else:
-            level = _connection_state(session).get(_LOG_LEVEL_KEY, _DEFAULT_LOG_LEVEL)
+            level = connection_state(session).get(_LOG_LEVEL_KEY, _DEFAULT_LOG_LEVEL)
             allowed = frozenset(_LOG_LEVELS[_LOG_LEVELS.index(level) :])
         for record in records:
             level = _mcp_level(record)
@@ -586,7 +585,7 @@ async def _serve_stdio(server: MonitorServer) -> None:
 
         async with anyio.create_task_group() as group:
             group.start_soon(relay)
-            lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage] - as run_stdio_async does
+            lowlevel = lowlevel_server(server)  # as run_stdio_async does, on our streams
             await lowlevel.run(relay_receive, write_stream, lowlevel.create_initialization_options())
 
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import anyio
-from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.subscriptions import ResourceUpdated
@@ -50,6 +49,7 @@ from mcp_types import (
 )
 from pydantic import Field
 
+from monitor_common._sdk import lowlevel_server
 from monitor_common._watch_models import (
     Action,
     LatencyStats,
@@ -198,8 +198,8 @@ class WatchService:
         started = time.time()
         try:
             with anyio.fail_after(deadline):
-                # The base class's call_tool: validation and error containment, no audit line.
-                outcome = await MCPServer.call_tool(self.server, self.kind.check_name, dict(definition))
+                # Validation and error containment as for a host's call, but no audit line or hook.
+                outcome = await self.server.call_tool_quietly(self.kind.check_name, dict(definition))
         except TimeoutError:
             message = f"{self.kind.check_name} did not finish within {deadline:.0f} s"
             finding = Finding(
@@ -852,7 +852,7 @@ def register_watches(server: MonitorServer, kind: WatchKind) -> WatchService:
         return [t for t in (service._target(w.definition) for w in watches) if t]  # pyright: ignore[reportPrivateUsage]
 
     server.completers.append(complete)
-    lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+    lowlevel = lowlevel_server(server)
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     server.call_hooks.append(service.record_call)
