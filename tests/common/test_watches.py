@@ -328,7 +328,7 @@ async def test_resources(watch_settings: Settings, http_server: HttpServer) -> N
 
 
 def test_config_resource_hides_the_database_password() -> None:
-    from monitor_common.watches import effective_settings
+    from monitor_common.config import effective_settings
 
     set_settings(Settings(db="postgresql://monitor:hunter2@127.0.0.1:5432/monitor"))
     shown = effective_settings()

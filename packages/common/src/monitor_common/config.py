@@ -18,11 +18,11 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from monitor_common.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "Settings", "get_settings", "set_settings", "setting_specs"]
+__all__ = ["ENV_PREFIX", "Settings", "effective_settings", "get_settings", "set_settings", "setting_specs"]
 
 ENV_PREFIX = "MCP_MONITOR_"
 
@@ -391,3 +391,21 @@ def set_settings(settings: Settings | None) -> None:
     """Install `settings` for this process (None: reload from the environment on next use)."""
     global _current
     _current = settings
+
+
+def effective_settings() -> dict[str, Any]:
+    """The settings in force as JSON, secrets hidden (the `monitor://config` resource)."""
+    from monitor_common.targets import redact_url
+
+    settings = get_settings()
+    shown: dict[str, Any] = {}
+    for spec in setting_specs():
+        value = getattr(settings, spec.attr)
+        if spec.secret and value is not None:
+            value = redact_url(str(value)) if spec.attr == "db" else "***"
+        elif isinstance(value, tuple):
+            value = [str(v) for v in cast("tuple[Any, ...]", value)]
+        elif value is not None and not isinstance(value, bool | int | float | str):
+            value = str(value)
+        shown[spec.env] = value
+    return shown

@@ -44,7 +44,9 @@ from mcp_types import (
     PromptReference,
     ResourceTemplateReference,
     SetLevelRequestParams,
+    SubscribeRequestParams,
     ToolAnnotations,
+    UnsubscribeRequestParams,
 )
 from mcp_types import Tool as MCPTool
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -52,13 +54,15 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from monitor_common._compact import compact_input, shallow_output
 from monitor_common._sdk import connection_state, lowlevel_server
 from monitor_common.audit import AuditLog
-from monitor_common.config import Settings, set_settings, setting_specs
-from monitor_common.errors import ConfigError, MonitorError
+from monitor_common.config import Settings, effective_settings, set_settings, setting_specs
+from monitor_common.errors import ConfigError, InputError, MonitorError
 from monitor_common.fanout import ProgressCallback
 from monitor_common.results import Verdict
 
 if TYPE_CHECKING:
     import argparse
+
+    from monitor_common.watches.service import WatchService
 
 __all__ = [
     "CHECK_ANNOTATIONS",
@@ -193,6 +197,15 @@ class MonitorServer(MCPServer):
                     return json.dumps(schemas, indent=2)
             raise ResourceNotFoundError(f"no tool {tool!r}: tools/list names them")
 
+        @self.resource(
+            "monitor://config",
+            name="config",
+            description="The server's effective settings (secrets hidden)",
+            mime_type="application/json",
+        )
+        def config_resource() -> str:
+            return json.dumps(effective_settings(), indent=2)
+
         @self.completion()
         async def complete(
             ref: PromptReference | ResourceTemplateReference,
@@ -211,7 +224,7 @@ class MonitorServer(MCPServer):
         # 2026-07-28 protocol, where a request opts in to log messages itself).
         lowlevel_server(self).add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
         _install_call_log_handler()
-        del tool_schema, complete
+        del tool_schema, config_resource, complete
 
     async def complete(
         self, ref: PromptReference | ResourceTemplateReference, argument: str, value: str
@@ -305,6 +318,20 @@ class MonitorServer(MCPServer):
         audit line or the call hooks: for the server's own runs of its tools (scheduled watches)."""
         return await super().call_tool(name, arguments)
 
+    async def run_quietly(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """`call_tool_quietly`'s structured result; a call the tool refuses raises its MonitorError
+        (InputError for arguments that fail validation, or a tool that crashed)."""
+        try:
+            outcome = await self.call_tool_quietly(name, arguments)
+        except ToolError as exc:
+            cause = _monitor_error(exc.__cause__)
+            if isinstance(cause, MonitorError):
+                raise cause from None
+            raise InputError(str(exc).removeprefix(f"Error executing tool {name}: ")) from exc
+        if isinstance(outcome, CallToolResult) and outcome.structured_content is not None:
+            return cast("dict[str, Any]", outcome.structured_content)
+        raise InputError(f"{name} returned no structured result")
+
     async def _send_logs(self, context: Context[Any, Any], records: list[logging.LogRecord]) -> None:
         """Send what was logged during a call to its caller as notifications/message.
 
@@ -363,6 +390,33 @@ class MonitorServer(MCPServer):
                 await hook(name, arguments, result)
         self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
         return result
+
+    def add_watches(self, service: WatchService) -> None:
+        """Offer a watch service's watches as resources and run its scheduler while the server runs."""
+        from monitor_common.resources import WATCH_TEMPLATE, WATCHES_URI, WatchResources
+
+        resources = WatchResources(service, self.events)
+        self.resource(
+            WATCHES_URI,
+            name="watches",
+            description=resources.watches_description,
+            mime_type="application/json",
+        )(resources.watches)
+        self.resource(
+            WATCH_TEMPLATE,
+            name="watch",
+            description="One watch's last 24 hours: uptime, latency, incidents, last result",
+            mime_type="application/json",
+        )(resources.watch)
+        # Hosts on the 2025 protocol subscribe with resources/subscribe (the 2026 protocol's
+        # subscriptions/listen is served by the SDK from `self.events`). MCPServer has no
+        # decorator for it, so the handlers go on its low-level server.
+        lowlevel = lowlevel_server(self)
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, resources.subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, resources.unsubscribe)
+        self.completers.append(resources.complete)
+        self.call_hooks.append(resources.record)
+        self.add_service(service.running)
 
     def add_service(self, service: Callable[[bool], AbstractAsyncContextManager[None]]) -> None:
         """Enter `service(run_background)` while the server runs (stdio, HTTP or an in-process client)."""

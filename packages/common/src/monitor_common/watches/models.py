@@ -1,20 +1,16 @@
 """The results of the watch tools (pydantic models, so each tool has an output schema) and the
-helpers that build them from the store's records."""
+small helpers every part of the watches uses to fill them in."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from monitor_common.results import CheckResult, Finding, Verdict
-
-if TYPE_CHECKING:
-    from monitor_common.store import Incident, ResultRecord
 
 __all__ = [
     "Action",
@@ -28,10 +24,7 @@ __all__ = [
     "WatchReportItem",
     "Window",
     "envelope",
-    "incident_info",
     "iso",
-    "last_result",
-    "trends",
     "verdict_of",
     "watch_uri",
 ]
@@ -150,46 +143,6 @@ def envelope(verdict: Verdict, summary: str, findings: list[Finding], started: f
         checked_at=iso(started) or "",
         duration_ms=round((time.time() - started) * 1000, 2),
     ).model_dump(mode="json")
-
-
-def last_result(record: ResultRecord) -> LastResult:
-    return LastResult(
-        checked_at=iso(record.checked_at) or "",
-        verdict=verdict_of(record.verdict),
-        summary=record.summary,
-        codes=list(record.codes),
-        figures=dict(record.figures),
-    )
-
-
-def incident_info(incident: Incident, now: float) -> IncidentInfo:
-    return IncidentInfo(
-        opened_at=iso(incident.opened_at) or "",
-        closed_at=iso(incident.closed_at),
-        duration_s=round(incident.duration_s(now), 3),
-        cause=incident.cause,
-        verdict=verdict_of(incident.verdict),
-    )
-
-
-def trends(series: list[tuple[float, Mapping[str, Any]]]) -> dict[str, FigureTrend]:
-    points: dict[str, list[tuple[float, float]]] = {}
-    for at, figures in sorted(series, key=lambda p: p[0]):
-        for key, value in figures.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                points.setdefault(key, []).append((at, float(value)))
-    trends: dict[str, FigureTrend] = {}
-    for key, values in points.items():
-        (t0, first), (t1, last) = values[0], values[-1]
-        numbers = [v for _, v in values]
-        trends[key] = FigureTrend(
-            first=first,
-            last=last,
-            min=min(numbers),
-            max=max(numbers),
-            change_per_day=round((last - first) / (t1 - t0) * 86400, 4) if t1 > t0 else None,
-        )
-    return trends
 
 
 def watch_uri(name: str) -> str:

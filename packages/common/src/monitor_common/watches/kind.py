@@ -1,0 +1,95 @@
+"""What a server watches (`WatchKind`): its main check and how to read that check's results."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+__all__ = ["WATCH_PARAMETERS", "Figures", "WatchKind"]
+
+# The watch tool's own parameters; a check parameter of the same name must be renamed.
+WATCH_PARAMETERS = ("action", "name", "interval_s", "failure_threshold", "success_threshold")
+
+# A check result (as JSON) to its key figures; `latency_ms`, when present, feeds the percentiles.
+Figures = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class WatchKind:
+    """What a server watches: its main check tool and how to read its results.
+
+    `target` is the check's parameter that names what is checked (`url`, `host`, `name`);
+    `rename` shows a check parameter under another name in the watch tool (dns_lookup's `name`
+    collides with the watch's own and becomes `domain`).
+    """
+
+    kind: str
+    check: Callable[..., Awaitable[Any]]
+    target: str
+    figures: Figures
+    noun: str = "target"
+    rename: Mapping[str, str] = field(default_factory=lambda: dict[str, str]())
+    # The figures whose trend the report shows (first, last, min, max, change per day); None: all.
+    trends: tuple[str, ...] | None = None
+
+    @property
+    def check_name(self) -> str:
+        return self.check.__name__
+
+    @property
+    def target_parameter(self) -> str:
+        """The target's parameter as the watch tool shows it."""
+        return self.rename.get(self.target, self.target)
+
+    def target_of(self, definition: Mapping[str, Any]) -> str:
+        """The target of a stored watch definition (the check's arguments)."""
+        return str(definition.get(self.target, ""))
+
+    def check_parameters(self) -> list[inspect.Parameter]:
+        """The main check's parameters as the watch tool shows them (renamed, all optional).
+
+        A parameter the tool machinery fills in (the call context) is left out.
+        """
+        parameters: list[inspect.Parameter] = []
+        for parameter in inspect.signature(self.check, eval_str=True).parameters.values():
+            if _is_context(parameter.annotation):
+                continue
+            shown = self.rename.get(parameter.name, parameter.name)
+            if shown in WATCH_PARAMETERS:
+                raise ValueError(f"{self.check_name}'s parameter {parameter.name!r} collides: pass rename=")
+            annotation, default = parameter.annotation, parameter.default
+            if default is inspect.Parameter.empty:
+                annotation, default = _optional(annotation), None
+            parameters.append(
+                inspect.Parameter(
+                    shown, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+                )
+            )
+        return parameters
+
+    def check_defaults(self) -> dict[str, Any]:
+        """The check's parameters that have a default, by their own (not renamed) name."""
+        return {
+            p.name: p.default
+            for p in inspect.signature(self.check).parameters.values()
+            if p.default is not inspect.Parameter.empty
+        }
+
+
+def _optional(annotation: Any) -> Any:
+    """`Annotated[T, ...]` (or `T`) made to accept None as well."""
+    if typing.get_origin(annotation) is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        return Annotated[(base | None, *metadata)]  # pyright: ignore[reportInvalidTypeArguments]
+    return annotation | None
+
+
+def _is_context(annotation: Any) -> bool:
+    """Whether a parameter receives the SDK's request context (it is not the caller's to give)."""
+    from mcp.server.mcpserver import Context
+
+    candidates = (annotation, *typing.get_args(annotation))
+    return any(inspect.isclass(a) and issubclass(a, Context) for a in candidates)

@@ -1,0 +1,136 @@
+"""Registration of a server's watches: the `<kind>_watch` and `<kind>_watch_report` tools.
+
+Both tools are built by hand (`inspect.Signature`) rather than declared, because their
+parameters and descriptions name this server's check and target: `http_watch` takes every
+parameter of `http_check`, `dns_watch` calls dns_lookup's `name` its `domain`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
+
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from monitor_common.watches.kind import WatchKind
+from monitor_common.watches.models import Action, WatchActionResult, WatchReport, Window
+from monitor_common.watches.service import WatchService
+
+__all__ = [
+    "REPORT_ANNOTATIONS",
+    "WATCH_ANNOTATIONS",
+    "WatchHost",
+    "register_watches",
+    "report_tool",
+    "watch_tool",
+]
+
+WATCH_ANNOTATIONS = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+REPORT_ANNOTATIONS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+class WatchHost(Protocol):
+    """What `register_watches` needs of a server (`serve.MonitorServer`)."""
+
+    brief_parameters: dict[str, frozenset[str]]
+
+    def add_tool(
+        self, fn: Callable[..., Any], *, annotations: ToolAnnotations | None, structured_output: bool | None
+    ) -> Any: ...
+
+    async def run_quietly(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]: ...
+
+    def add_watches(self, service: WatchService) -> None: ...
+
+
+def _keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def watch_tool(service: WatchService) -> Callable[..., Any]:
+    """`<kind>_watch(action, name, interval_s, thresholds, **the check's parameters)`."""
+    kind = service.kind
+
+    async def tool(**arguments: Any) -> WatchActionResult:
+        return await service.watch(arguments)
+
+    own = [
+        _keyword("action", Annotated[Action, Field(description="remove also drops the history")]),
+        _keyword(
+            "name",
+            Annotated[
+                str | None,
+                Field(description=f"add: defaults to the {kind.target_parameter}"),
+            ],
+            None,
+        ),
+        _keyword(
+            "interval_s",
+            Annotated[float | None, Field(description="Default 300")],
+            None,
+        ),
+        _keyword(
+            "failure_threshold",
+            Annotated[int, Field(ge=1, le=100, description="Failures in a row before it is down")],
+            2,
+        ),
+        _keyword(
+            "success_threshold",
+            Annotated[int, Field(ge=1, le=100, description="Successes in a row before it is up again")],
+            1,
+        ),
+    ]
+    tool.__signature__ = inspect.Signature(  # pyright: ignore[reportFunctionMemberAccess]
+        [*own, *service.parameters], return_annotation=WatchActionResult
+    )
+    tool.__name__ = f"{kind.kind}_watch"
+    tool.__doc__ = (
+        f"Monitor a {kind.noun} continuously: add, remove, list, pause or resume watches running "
+        f"{kind.check_name}.\n\nadd takes {kind.check_name}'s parameters and returns its first result."
+    )
+    return tool
+
+
+def report_tool(service: WatchService) -> Callable[..., Any]:
+    """`<kind>_watch_report(name, window)`."""
+    kind = service.kind
+
+    async def tool(**arguments: Any) -> WatchReport:
+        return await service.report(arguments.get("name"), arguments.get("window", "24h"))
+
+    tool.__signature__ = inspect.Signature(  # pyright: ignore[reportFunctionMemberAccess]
+        [
+            _keyword(
+                "name",
+                Annotated[
+                    str | None, Field(description=f"A watch or recorded {kind.noun}; none: all, worst first")
+                ],
+                None,
+            ),
+            _keyword("window", Window, "24h"),
+        ],
+        return_annotation=WatchReport,
+    )
+    tool.__name__ = f"{kind.kind}_watch_report"
+    tool.__doc__ = (
+        f'Answer "has it been up, since when is it broken?" for watched {kind.noun}s: uptime, incidents.'
+    )
+    return tool
+
+
+def register_watches(server: WatchHost, kind: WatchKind) -> WatchService:
+    """Add `<kind>_watch`, `<kind>_watch_report`, the monitor:// resources, the recording hook and the
+    scheduler service to `server`."""
+    service = WatchService(kind, server.run_quietly)
+    watch = watch_tool(service)
+    # The check's parameters are described in the check's own listing; saying it twice would cost
+    # every prompt of every host (the full schema keeps them: monitor://schemas/<tool>).
+    server.brief_parameters[watch.__name__] = frozenset(p.name for p in service.parameters)
+    server.add_tool(watch, annotations=WATCH_ANNOTATIONS, structured_output=True)
+    server.add_tool(report_tool(service), annotations=REPORT_ANNOTATIONS, structured_output=True)
+    server.add_watches(service)
+    return service

@@ -1,0 +1,171 @@
+"""Report building for `<kind>_watch_report`, pure: store records in, report models out.
+
+`WatchService.report` reads the store; everything here only computes, so it is tested with
+records made by hand: uptime and latency percentiles over a window (raw results plus hourly
+rollups), incidents, the trends of the key figures, and the report's findings and summary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.watches.models import (
+    FigureTrend,
+    IncidentInfo,
+    LastResult,
+    LatencyStats,
+    WatchReport,
+    WatchReportItem,
+    Window,
+    iso,
+    verdict_of,
+)
+
+if TYPE_CHECKING:
+    from monitor_common.store import Incident, ResultRecord, Rollup, Watch, WindowStats
+    from monitor_common.watches.kind import WatchKind
+
+__all__ = ["WINDOWS", "incident_info", "last_result", "not_watched", "report_of", "summarize", "trends"]
+
+WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
+
+
+def last_result(record: ResultRecord) -> LastResult:
+    return LastResult(
+        checked_at=iso(record.checked_at) or "",
+        verdict=verdict_of(record.verdict),
+        summary=record.summary,
+        codes=list(record.codes),
+        figures=dict(record.figures),
+    )
+
+
+def incident_info(incident: Incident, now: float) -> IncidentInfo:
+    return IncidentInfo(
+        opened_at=iso(incident.opened_at) or "",
+        closed_at=iso(incident.closed_at),
+        duration_s=round(incident.duration_s(now), 3),
+        cause=incident.cause,
+        verdict=verdict_of(incident.verdict),
+    )
+
+
+def trends(series: list[tuple[float, Mapping[str, Any]]]) -> dict[str, FigureTrend]:
+    points: dict[str, list[tuple[float, float]]] = {}
+    for at, figures in sorted(series, key=lambda p: p[0]):
+        for key, value in figures.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                points.setdefault(key, []).append((at, float(value)))
+    trends: dict[str, FigureTrend] = {}
+    for key, values in points.items():
+        (t0, first), (t1, last) = values[0], values[-1]
+        numbers = [v for _, v in values]
+        trends[key] = FigureTrend(
+            first=first,
+            last=last,
+            min=min(numbers),
+            max=max(numbers),
+            change_per_day=round((last - first) / (t1 - t0) * 86400, 4) if t1 > t0 else None,
+        )
+    return trends
+
+
+def summarize(
+    kind: WatchKind,
+    watch: Watch,
+    stats: WindowStats,
+    rollups: Sequence[Rollup],
+    incidents: Sequence[Incident],
+    now: float,
+) -> WatchReportItem:
+    """One watch over a window: its raw results (`stats`) and the hourly rollups older than those."""
+    from monitor_common.store import FAILING_VERDICTS, percentile
+
+    counts = dict(stats.counts)
+    for rollup in rollups:
+        for key, value in rollup.counts.items():
+            counts[key] += int(value)
+    total = sum(counts.values())
+    uptime = round(100.0 * (counts["ok"] + counts["warning"]) / total, 3) if total else None
+    latencies = stats.latencies
+    latency = (
+        LatencyStats(
+            samples=len(latencies),
+            p50_ms=percentile(latencies, 50),
+            p95_ms=percentile(latencies, 95),
+            p99_ms=percentile(latencies, 99),
+            max_ms=latencies[-1],
+        )
+        if latencies
+        else None
+    )
+    series: list[tuple[float, Mapping[str, Any]]] = [(r.hour, r.figures) for r in rollups]
+    series += stats.series
+    last = stats.last
+    if watch.state == "down":
+        verdict = Verdict.CRITICAL
+    elif watch.last_verdict in FAILING_VERDICTS or watch.last_verdict == "warning":
+        verdict = Verdict.WARNING
+    else:
+        verdict = Verdict.OK
+    return WatchReportItem(
+        name=watch.name,
+        target=kind.target_of(watch.definition),
+        state=watch.state,
+        paused=watch.paused,
+        verdict=verdict,
+        checks=total,
+        counts=counts,
+        uptime_percent=uptime,
+        latency=latency,
+        incidents=[incident_info(i, now) for i in incidents],
+        last_result=last_result(last) if last is not None else None,
+        trends={k: v for k, v in trends(series).items() if kind.trends is None or k in kind.trends},
+    )
+
+
+def report_of(kind: str, items: list[WatchReportItem], window: Window, started: Stopwatch) -> WatchReport:
+    """The report on several watches: worst first, a finding per watch down or degraded."""
+    items = sorted(
+        items,
+        key=lambda i: (-i.verdict.rank, i.uptime_percent if i.uptime_percent is not None else 101.0, i.name),
+    )
+    findings: list[Finding] = []
+    for item in items:
+        if item.state == "down" and not item.paused:
+            cause = item.incidents[-1].cause if item.incidents else "failing"
+            findings.append(
+                Finding(severity=Verdict.CRITICAL, code="watch_down", message=f"{item.name} is down: {cause}")
+            )
+        elif item.verdict == Verdict.WARNING:
+            summary = item.last_result.summary if item.last_result else ""
+            findings.append(
+                Finding(severity=Verdict.WARNING, code="watch_degraded", message=f"{item.name}: {summary}")
+            )
+    if not items:
+        summary = f"no {kind} watches yet: add one with {kind}_watch action=add"
+    else:
+        parts = [
+            f"{i.name} {i.uptime_percent:.2f}% up" if i.uptime_percent is not None else f"{i.name} no data"
+            for i in items[:5]
+        ]
+        summary = f"{window}: " + ", ".join(parts) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
+    return WatchReport.build(
+        summary=summary, findings=findings, started=started, window=window, watches=items
+    )
+
+
+def not_watched(name: str, recorded: Sequence[ResultRecord], window: Window, now: float) -> WatchReport:
+    """The report on a target that is not watched but whose on-demand checks were recorded."""
+    last = recorded[0]
+    return WatchReport(
+        verdict=verdict_of(last.verdict),
+        summary=f"{name} is not watched; last checked {iso(last.checked_at)}: {last.summary}",
+        checked_at=iso(now) or "",
+        duration_ms=round((time.time() - now) * 1000, 2),
+        window=window,
+        recorded=[last_result(r) for r in recorded],
+    )
