@@ -13,7 +13,9 @@ from monitor_common.audit import AuditLog
 from monitor_common.errors import ConfigError, InputError, PolicyError
 from monitor_common.fanout import fanout
 from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
-from monitor_common.serve import MonitorServer, parse_call_arguments, progress_reporter
+from monitor_common.serve import parse_call_arguments
+from monitor_common.server import MonitorServer
+from monitor_common.toolset import progress_reporter
 
 
 def make_server(stream: io.StringIO) -> MonitorServer:

@@ -10,7 +10,8 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 from monitor_common.results import CheckResult, Stopwatch
-from monitor_common.serve import MonitorServer, main
+from monitor_common.serve import main
+from monitor_common.server import MonitorServer
 
 
 def server_with_probes() -> tuple[MonitorServer, list[str], list[tuple[str, dict[str, Any]]]]:

@@ -19,7 +19,7 @@ from mcp import Client
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types import CallToolResult, TextResourceContents
 from monitor_common.config import Settings, get_settings, set_settings
-from monitor_common.serve import MonitorServer
+from monitor_common.server import MonitorServer
 from monitor_common.watches import WatchService
 from support.http_server import HttpServer
 from support.watch_server import build

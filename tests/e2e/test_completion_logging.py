@@ -14,7 +14,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import LoggingMessageNotificationParams, PromptReference, ResourceTemplateReference
 from monitor_common.config import Settings, set_settings
 from monitor_common.results import CheckResult, Stopwatch
-from monitor_common.serve import MonitorServer
+from monitor_common.server import MonitorServer
 from support.http_server import HttpServer
 from support.watch_server import build
 

@@ -20,7 +20,7 @@ from anyio.from_thread import start_blocking_portal
 from hypothesis import assume, given
 from mcp import Client
 from monitor_common.config import Settings
-from monitor_common.serve import MonitorServer
+from monitor_common.server import MonitorServer
 from support.reliability import record
 
 from fuzz.conftest import CALL_BOUND_S, PROFILE

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 
 from monitor_common.context import get_context
 from monitor_common.results import CheckResult, Finding, Stopwatch, Verdict
-from monitor_common.serve import MonitorServer
 from monitor_common.serve import main as serve_main
+from monitor_common.server import MonitorServer, server_for
+from monitor_common.toolset import ToolSet
 from monitor_common.watches import WatchKind, WatchService, register_watches
 from pydantic import Field
 
@@ -36,11 +37,9 @@ def probe_figures(result: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def build(name: str = "watch-test-server") -> tuple[MonitorServer, WatchService]:
-    server = MonitorServer(
-        name, version="0.0.0", instructions="A test server with one HTTP check and watches."
-    )
+    tools = ToolSet(name, version="0.0.0", instructions="A test server with one HTTP check and watches.")
 
-    @server.tool()
+    @tools.tool()
     async def probe_check(
         url: Annotated[str, Field(description="http URL on loopback")],
         timeout_s: Annotated[float | None, Field(description="seconds")] = None,
@@ -80,9 +79,9 @@ def build(name: str = "watch-test-server") -> tuple[MonitorServer, WatchService]
         )
 
     service = register_watches(
-        server, WatchKind(kind="probe", check=probe_check, target="url", figures=probe_figures, noun="URL")
+        tools, WatchKind(kind="probe", check=probe_check, target="url", figures=probe_figures, noun="URL")
     )
-    return server, service
+    return server_for(tools), service
 
 
 if __name__ == "__main__":

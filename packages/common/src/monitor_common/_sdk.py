@@ -36,7 +36,7 @@ def lowlevel_server(server: MCPServer[Any]) -> Server[Any]:
 
     Why: MCPServer has no way to add a request handler for a method it does not serve itself
     (`resources/subscribe`, `resources/unsubscribe`, `logging/setLevel`), and no way to run
-    over streams other than its own stdio transport (`serve._serve_stdio` answers malformed lines).
+    over streams other than its own stdio transport (`server.serve_stdio` answers malformed lines).
     Would be replaced by: a public `MCPServer.add_request_handler(method, params_type, handler)` (the
     SDK's `Extension.methods()` is public but adds methods only at construction and cannot replace
     one) and `MCPServer.run(read_stream, write_stream)`.

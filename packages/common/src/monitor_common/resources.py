@@ -1,5 +1,5 @@
 """The MCP side of a server's watches: the watch resources, their subscriptions, completion of
-watch names and targets, and recording on-demand results. `serve.MonitorServer.add_watches`
+watch names and targets, and recording on-demand results. `server.MonitorServer.add_watches`
 registers these on the server; this module holds what they do.
 
 - `monitor://watches` and `monitor://watches/{name}`; a watch's state change publishes
@@ -9,7 +9,7 @@ registers these on the server; this module holds what they do.
   argument (what is watched, as the user most likely asks about something they watch).
 - when `MCP_MONITOR_RECORD=true`, every on-demand check's result is stored (a call hook).
 
-`monitor://config`, the effective settings, is every server's (`serve.MonitorServer`).
+`monitor://config`, the effective settings, is every server's (`server.MonitorServer`).
 """
 
 from __future__ import annotations

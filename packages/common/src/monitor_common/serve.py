@@ -1,4 +1,4 @@
-"""The command line every server shares, and the `MCPServer` subclass that maps errors and audits.
+"""The command line every server shares.
 
     mcp-X-monitor [serve] [--transport stdio|http] [--host H] [--port P] [--tls-cert F --tls-key F]
     mcp-X-monitor tools                      list the tools, one line each
@@ -8,490 +8,43 @@ Every setting of `monitor_common.config` is also a flag (`--allow-private true`,
 `call` exits like a monitoring plugin: 0 ok, 1 warning, 2 critical, 3 unknown; 64 when the input is
 invalid or refused (the message on stderr), 78 when the configuration is. Nothing but protocol
 messages (or, for `call` and `tools`, the requested output) is written to stdout.
+
+`call` and `tools` run from the server's `ToolSet` without importing the MCP SDK, which would
+take longer than most checks (they are what cron and monitoring agents run); the SDK and the
+`MonitorServer` (`monitor_common.server`) load only to serve.
 """
 
 from __future__ import annotations
 
 import gc
-import inspect
 import json
 import logging
 import sys
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-import anyio
-from mcp.server import MCPServer
-from mcp.server.connection import allowed_log_levels
-from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
-from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp_types import (
-    CallToolResult,
-    Completion,
-    CompletionArgument,
-    CompletionContext,
-    EmptyResult,
-    Icon,
-    InputRequiredResult,
-    LoggingLevel,
-    LoggingMessageNotification,
-    LoggingMessageNotificationParams,
-    PromptReference,
-    ResourceTemplateReference,
-    SetLevelRequestParams,
-    SubscribeRequestParams,
-    ToolAnnotations,
-    UnsubscribeRequestParams,
-)
-from mcp_types import Tool as MCPTool
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-
-from monitor_common._compact import compact_input, shallow_output
-from monitor_common._sdk import connection_state, lowlevel_server
 from monitor_common.audit import AuditLog
-from monitor_common.config import Settings, effective_settings, set_settings, setting_specs
-from monitor_common.errors import ConfigError, InputError, MonitorError
-from monitor_common.fanout import ProgressCallback
+from monitor_common.config import Settings, set_settings, setting_specs
+from monitor_common.errors import ConfigError, MonitorError
 from monitor_common.results import Verdict
+from monitor_common.toolset import ToolCrashed, ToolSet
 
 if TYPE_CHECKING:
     import argparse
 
-    from monitor_common.watches.service import WatchService
+    from monitor_common.server import MonitorServer
 
-__all__ = [
-    "CHECK_ANNOTATIONS",
-    "EXIT_CONFIG",
-    "EXIT_USAGE",
-    "SCHEMA_URI",
-    "Completer",
-    "MonitorServer",
-    "main",
-    "progress_reporter",
-]
+__all__ = ["EXIT_CONFIG", "EXIT_CRASH", "EXIT_USAGE", "main", "parse_call_arguments"]
 
 EXIT_USAGE = 64  # sysexits EX_USAGE: the caller's input was wrong
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: the operator's settings were wrong
+EXIT_CRASH = 3  # a tool that crashed: nothing is known (a monitoring plugin's UNKNOWN)
 
 logger = logging.getLogger("monitor_common.serve")
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 
-# Runs after every successful tool call (e.g. the store recording on-demand results).
-CallHook = Callable[[str, dict[str, Any], CallToolResult], Awaitable[None]]
-
-# Offers values for one argument of a prompt or resource template: (what is being completed, the
-# argument's name, what the user typed so far) -> candidates, or None when it is not this one's.
-Completer = Callable[[PromptReference | ResourceTemplateReference, str, str], Awaitable[list[str] | None]]
-
-# destructiveHint is left out: it means something only for a tool that is not read-only.
-CHECK_ANNOTATIONS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
-
-SCHEMA_URI = "monitor://schemas/{tool}"
-MAX_COMPLETIONS = 100  # the protocol's cap on values per completion/complete answer
-
-# MCP log levels, least severe first, and where Python's levels fall among them.
-_LOG_LEVELS: tuple[LoggingLevel, ...] = (
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-)
-_DEFAULT_LOG_LEVEL: LoggingLevel = "warning"
-_LOG_LEVEL_KEY = "monitor_common.log_level"
-
-
-def _mcp_level(record: logging.LogRecord) -> LoggingLevel:
-    if record.levelno >= logging.CRITICAL:
-        return "critical"
-    if record.levelno >= logging.ERROR:
-        return "error"
-    if record.levelno >= logging.WARNING:
-        return "warning"
-    return "info" if record.levelno >= logging.INFO else "debug"
-
-
-# The log records of the tool call running in this context, to be sent to its caller.
-_call_records: ContextVar[list[logging.LogRecord] | None] = ContextVar("_call_records", default=None)
-
-
-class _CallLogHandler(logging.Handler):
-    """Keeps the records logged while a tool call runs (in its context), for its caller."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        records = _call_records.get()
-        if records is not None and len(records) < 100:
-            records.append(record)
-
-
-_CALL_LOG_HANDLER = _CallLogHandler()
-
-
-def _install_call_log_handler() -> None:
-    root = logging.getLogger()
-    if _CALL_LOG_HANDLER not in root.handlers:
-        root.addHandler(_CALL_LOG_HANDLER)
-
-
-class MonitorServer(MCPServer):
-    """An `MCPServer` whose tools may raise `MonitorError` and whose calls are audited.
-
-    mcp 2.x passes only a `ToolError`'s text to the model; any other exception becomes a bare
-    "Error executing tool". Engines raise `MonitorError` subclasses (they know nothing of MCP), so
-    the translation happens here, once, for every tool.
-    """
-
-    def __init__(self, name: str, *, version: str, instructions: str) -> None:
-        # Our own bus, so that background work (the watch scheduler) can publish resource
-        # updates to `subscriptions/listen` streams outside any request.
-        self.events = InMemorySubscriptionBus()
-        super().__init__(
-            name=name,
-            version=version,
-            instructions=instructions,
-            log_level="WARNING",
-            lifespan=_services_lifespan,
-            subscriptions=self.events,
-        )
-        self.audit: AuditLog | None = AuditLog()
-        # Context managers entered for as long as the server runs (`add_service`), and whether
-        # their background work should start: `call` runs one tool and leaves it off.
-        self.services: list[Callable[[bool], AbstractAsyncContextManager[None]]] = []
-        self.run_background = True
-        self.call_hooks: list[CallHook] = []
-        # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
-        # exit status. Only meaningful where one call runs at a time.
-        self.last_outcome = "ok"
-        # Completion sources (the watch store adds watch names and targets); see `complete`.
-        self.completers: list[Completer] = [self._complete_tool_name]
-        # Per tool, parameters that tools/list shows without their description (they repeat
-        # another tool's, e.g. a watch tool's copy of its check's parameters).
-        self.brief_parameters: dict[str, frozenset[str]] = {}
-        # Per tool, output fields that tools/list serves as `{}` (any value) instead of their
-        # type: for a server whose listing has no room left to type them (see _compact).
-        self.untyped_outputs: dict[str, frozenset[str]] = {}
-        self._register_extras()
-
-    def _register_extras(self) -> None:
-        """The full-schema resource, completion/complete and logging/setLevel."""
-
-        @self.resource(
-            SCHEMA_URI,
-            name="tool-schema",
-            description="A tool's full input and output JSON schemas (tools/list shows them abridged)",
-            mime_type="application/json",
-        )
-        async def tool_schema(tool: str) -> str:
-            for listed in await super(MonitorServer, self).list_tools():
-                if listed.name == tool:
-                    schemas = {"inputSchema": listed.input_schema, "outputSchema": listed.output_schema}
-                    return json.dumps(schemas, indent=2)
-            raise ResourceNotFoundError(f"no tool {tool!r}: tools/list names them")
-
-        @self.resource(
-            "monitor://config",
-            name="config",
-            description="The server's effective settings (secrets hidden)",
-            mime_type="application/json",
-        )
-        def config_resource() -> str:
-            return json.dumps(effective_settings(), indent=2)
-
-        @self.completion()
-        async def complete(
-            ref: PromptReference | ResourceTemplateReference,
-            argument: CompletionArgument,
-            context: CompletionContext | None,
-        ) -> Completion:
-            return await self.complete(ref, argument.name, argument.value)
-
-        async def set_level(
-            ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
-        ) -> EmptyResult:
-            connection_state(ctx.session)[_LOG_LEVEL_KEY] = params.level
-            return EmptyResult()
-
-        # On the low-level server: MCPServer has no hook for it (logging is deprecated as of the
-        # 2026-07-28 protocol, where a request opts in to log messages itself).
-        lowlevel_server(self).add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
-        _install_call_log_handler()
-        del tool_schema, config_resource, complete
-
-    async def complete(
-        self, ref: PromptReference | ResourceTemplateReference, argument: str, value: str
-    ) -> Completion:
-        """Candidates for an argument from every completer, those starting with `value` first."""
-        found: list[str] = []
-        for completer in self.completers:
-            for candidate in await completer(ref, argument, value) or ():
-                if candidate not in found:
-                    found.append(candidate)
-        lowered = value.lower()
-        matching = [c for c in found if c.lower().startswith(lowered)]
-        matching += [c for c in found if lowered in c.lower() and c not in matching]
-        return Completion(
-            values=matching[:MAX_COMPLETIONS],
-            total=len(matching),
-            has_more=len(matching) > MAX_COMPLETIONS,
-        )
-
-    async def _complete_tool_name(
-        self, ref: PromptReference | ResourceTemplateReference, argument: str, value: str
-    ) -> list[str] | None:
-        if isinstance(ref, ResourceTemplateReference) and ref.uri == SCHEMA_URI and argument == "tool":
-            return [t.name for t in await super().list_tools()]
-        return None
-
-    async def list_tools(self) -> list[MCPTool]:
-        """The tools as hosts show them to a model: abridged schemas and descriptions.
-
-        See `monitor_common._compact`; the full schemas are the `monitor://schemas/{tool}` resource.
-        """
-        return [
-            tool.model_copy(
-                update={
-                    "description": inspect.cleandoc(tool.description) if tool.description else None,
-                    "input_schema": compact_input(
-                        tool.input_schema, brief=self.brief_parameters.get(tool.name, frozenset())
-                    ),
-                    "output_schema": shallow_output(
-                        tool.output_schema, untyped=self.untyped_outputs.get(tool.name, frozenset())
-                    )
-                    if tool.output_schema
-                    else None,
-                }
-            )
-            for tool in await super().list_tools()
-        ]
-
-    def tool(
-        self,
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: ToolAnnotations | None = None,
-        icons: list[Icon] | None = None,
-        meta: dict[str, Any] | None = None,
-        structured_output: bool | None = None,
-    ) -> Callable[[_F], _F]:
-        """Register a tool; without `annotations` it is marked as a check.
-
-        A check only reads (it changes nothing, here or on the target), reaches the open network,
-        and asking again is harmless, so hosts may run it without asking the user each time. Tools
-        that change state (watches) pass their own annotations.
-        """
-        return super().tool(
-            name=name,
-            title=title,
-            description=description,
-            annotations=annotations or CHECK_ANNOTATIONS,
-            icons=icons,
-            meta=meta,
-            structured_output=structured_output,
-        )
-
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
-    ) -> CallToolResult | InputRequiredResult:
-        records: list[logging.LogRecord] = []
-        token = _call_records.set(records)
-        try:
-            return await self._call_tool(name, arguments, context)
-        finally:
-            _call_records.reset(token)
-            if records and context is not None:
-                await self._send_logs(context, records)
-
-    async def call_tool_quietly(
-        self, name: str, arguments: dict[str, Any]
-    ) -> CallToolResult | InputRequiredResult:
-        """Call a tool as a host would (argument validation, error containment) but without an
-        audit line or the call hooks: for the server's own runs of its tools (scheduled watches)."""
-        return await super().call_tool(name, arguments)
-
-    async def run_quietly(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """`call_tool_quietly`'s structured result; a call the tool refuses raises its MonitorError
-        (InputError for arguments that fail validation, or a tool that crashed)."""
-        try:
-            outcome = await self.call_tool_quietly(name, arguments)
-        except ToolError as exc:
-            cause = _monitor_error(exc.__cause__)
-            if isinstance(cause, MonitorError):
-                raise cause from None
-            raise InputError(str(exc).removeprefix(f"Error executing tool {name}: ")) from exc
-        if isinstance(outcome, CallToolResult) and outcome.structured_content is not None:
-            return cast("dict[str, Any]", outcome.structured_content)
-        raise InputError(f"{name} returned no structured result")
-
-    async def _send_logs(self, context: Context[Any, Any], records: list[logging.LogRecord]) -> None:
-        """Send what was logged during a call to its caller as notifications/message.
-
-        Up to the 2025 protocol, at or above the level the client set with logging/setLevel
-        (warning until it does); from 2026-07-28, at or above the level the request opted in to.
-        """
-        try:
-            request = context.request_context
-        except ValueError:
-            return  # a direct call, no client to tell
-        session = request.session
-        if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            allowed = allowed_log_levels(session.protocol_version, request.meta)
-        else:
-            level = connection_state(session).get(_LOG_LEVEL_KEY, _DEFAULT_LOG_LEVEL)
-            allowed = frozenset(_LOG_LEVELS[_LOG_LEVELS.index(level) :])
-        for record in records:
-            level = _mcp_level(record)
-            if level not in allowed:
-                continue
-            try:
-                text = record.getMessage()
-            except (TypeError, ValueError):  # a log call whose arguments do not fit its format
-                text = f"{record.msg!s} {record.args!r}"
-            message = LoggingMessageNotification(
-                params=LoggingMessageNotificationParams(level=level, logger=record.name, data=text)
-            )
-            try:
-                await session.send_notification(message, related_request_id=request.request_id)
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return  # the client has gone; the log line went to stderr anyway
-
-    async def _call_tool(
-        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
-    ) -> CallToolResult | InputRequiredResult:
-        started = time.perf_counter()
-        try:
-            result = await super().call_tool(name, arguments, context)
-        except UnexpectedToolError as exc:
-            cause = _monitor_error(exc.__cause__)
-            if isinstance(cause, MonitorError):
-                self._finish(name, arguments, started, error=str(cause), outcome="input")
-                raise ToolError(str(cause)) from cause
-            self._finish(
-                name, arguments, started, error=f"internal error: {type(cause).__name__}", outcome="crash"
-            )
-            raise
-        except ToolError as exc:
-            # Unknown tool or arguments that fail the input schema: the caller's to fix.
-            self._finish(name, arguments, started, error=str(exc), outcome="input")
-            raise
-        verdict: object = None
-        if isinstance(result, CallToolResult) and result.structured_content is not None:
-            verdict = cast("dict[str, Any]", result.structured_content).get("verdict")
-            for hook in self.call_hooks:
-                await hook(name, arguments, result)
-        self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
-        return result
-
-    def add_watches(self, service: WatchService) -> None:
-        """Offer a watch service's watches as resources and run its scheduler while the server runs."""
-        from monitor_common.resources import WATCH_TEMPLATE, WATCHES_URI, WatchResources
-
-        resources = WatchResources(service, self.events)
-        self.resource(
-            WATCHES_URI,
-            name="watches",
-            description=resources.watches_description,
-            mime_type="application/json",
-        )(resources.watches)
-        self.resource(
-            WATCH_TEMPLATE,
-            name="watch",
-            description="One watch's last 24 hours: uptime, latency, incidents, last result",
-            mime_type="application/json",
-        )(resources.watch)
-        # Hosts on the 2025 protocol subscribe with resources/subscribe (the 2026 protocol's
-        # subscriptions/listen is served by the SDK from `self.events`). MCPServer has no
-        # decorator for it, so the handlers go on its low-level server.
-        lowlevel = lowlevel_server(self)
-        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, resources.subscribe)
-        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, resources.unsubscribe)
-        self.completers.append(resources.complete)
-        self.call_hooks.append(resources.record)
-        self.add_service(service.running)
-
-    def add_service(self, service: Callable[[bool], AbstractAsyncContextManager[None]]) -> None:
-        """Enter `service(run_background)` while the server runs (stdio, HTTP or an in-process client)."""
-        self.services.append(service)
-
-    def _finish(
-        self,
-        tool: str,
-        arguments: dict[str, Any],
-        started: float,
-        *,
-        verdict: str | None = None,
-        error: str | None = None,
-        outcome: str = "ok",
-    ) -> None:
-        self.last_outcome = outcome
-        if self.audit is not None:
-            self.audit.record(
-                server=self.name,
-                tool=tool,
-                arguments=arguments,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                verdict=verdict,
-                error=error,
-            )
-
-
-@asynccontextmanager
-async def _services_lifespan(server: MCPServer[Any]) -> AsyncGenerator[None]:
-    assert isinstance(server, MonitorServer)
-    async with AsyncExitStack() as stack:
-        for service in server.services:
-            await stack.enter_async_context(service(server.run_background))
-        yield
-
-
-def _monitor_error(exc: BaseException | None) -> BaseException | None:
-    """`exc`, or the MonitorError inside it when a task group wrapped only MonitorErrors.
-
-    Engines that ask several servers at once (anyio task groups) get their errors back as an
-    ExceptionGroup; a refused address found by one of the tasks is still the caller's to fix.
-    """
-    if not isinstance(exc, BaseExceptionGroup):
-        return exc
-    group = cast("BaseExceptionGroup[BaseException]", exc)
-    matched, rest = group.split(MonitorError)
-    while rest is None and matched is not None:
-        first = matched.exceptions[0]
-        if not isinstance(first, BaseExceptionGroup):
-            return first
-        matched = cast("BaseExceptionGroup[BaseException]", first)
-    return group
-
-
-def progress_reporter(ctx: Context[Any, Any]) -> ProgressCallback | None:
-    """A `fanout` progress callback that sends MCP progress notifications to the caller.
-
-    None outside a request (a direct call from a test or script). The SDK makes each report a
-    no-op when the caller did not ask for progress, so it is always safe to pass on.
-    """
-    try:
-        _ = ctx.request_context
-    except ValueError:
-        return None
-
-    async def report(done: int, total: int, message: str | None) -> None:
-        await ctx.report_progress(done, total, message)
-
-    return report
-
-
-# --- command line ----------------------------------------------------------------------------------
-
-
-def _parser(server: MonitorServer) -> argparse.ArgumentParser:
+def _parser(server: ToolSet | MonitorServer) -> argparse.ArgumentParser:
     import argparse  # only when there is a command line to parse (see `main`)
 
     # Flags default to SUPPRESS so that a subcommand's parser cannot overwrite a value given
@@ -546,15 +99,18 @@ def _configure_logging(settings: Settings, verbose: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,  # the SDK configures the root logger when a server is built; ours replaces it
     )
-    _install_call_log_handler()  # `force` removed it
 
 
-def main(server: MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:
-    """Parse the command line, apply the settings and run the subcommand; exits with its status."""
+def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:
+    """Parse the command line, apply the settings and run the subcommand; exits with its status.
+
+    `app` is a server's ToolSet (the servers), or an MCP server built by hand (tests): then `call`
+    goes through an in-process MCP client session.
+    """
     argv = sys.argv[1:] if argv is None else argv
     # No arguments (how hosts usually launch a server): serve with the environment's settings,
     # without building the parser for every setting's flag - a few ms of every cold start.
-    args = vars(_parser(server).parse_args(argv)) if argv else {}
+    args = vars(_parser(app).parse_args(argv)) if argv else {}
     command = args.pop("command", None) or "serve"
     verbose = int(args.pop("verbose", 0) or 0)
     tool = args.pop("tool", None)
@@ -562,12 +118,27 @@ def main(server: MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:
     try:
         settings = Settings.load(flags=args)
     except ConfigError as exc:
-        print(f"{server.name}: configuration error: {exc}", file=sys.stderr)
+        print(f"{app.name}: configuration error: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
     set_settings(settings)
     _configure_logging(settings, verbose)
-    server.audit = AuditLog(settings.audit_log)
+    audit = AuditLog(settings.audit_log)
 
+    if isinstance(app, ToolSet):
+        if command == "tools":
+            sys.exit(_list_declared(app))
+        if command == "call":
+            assert tool is not None
+            sys.exit(_call_declared(app, audit, tool, pairs))
+        from monitor_common.server import server_for
+
+        server = server_for(app)
+    else:
+        server = app
+    from monitor_common.server import install_call_log_handler
+
+    install_call_log_handler()  # basicConfig(force=True) removed it
+    server.audit = audit
     if command == "tools":
         sys.exit(_list_tools(server))
     if command == "call":
@@ -576,17 +147,82 @@ def main(server: MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:
     sys.exit(_serve(server, settings))
 
 
-def _list_tools(server: MonitorServer) -> int:
-    tools = anyio.run(server.list_tools)
-    width = max((len(t.name) for t in tools), default=0)
-    for t in tools:
-        first_line = (t.description or "").strip().splitlines()[0] if t.description else ""
-        print(f"{t.name.ljust(width)}  {first_line}")
+def _print_tools(tools: Sequence[tuple[str, str]]) -> int:
+    width = max((len(name) for name, _ in tools), default=0)
+    for name, description in tools:
+        lines = description.strip().splitlines()
+        print(f"{name.ljust(width)}  {lines[0] if lines else ''}")
     return 0
 
 
+def _list_declared(tools: ToolSet) -> int:
+    return _print_tools([(spec.name, spec.description) for spec in tools.tools.values()])
+
+
+def _list_tools(server: MonitorServer) -> int:
+    import anyio
+
+    return _print_tools([(t.name, t.description or "") for t in anyio.run(server.list_tools)])
+
+
+def _exit_status(structured: dict[str, Any]) -> int:
+    print(json.dumps(structured, indent=2, default=str))
+    try:
+        return Verdict(structured.get("verdict")).exit_code
+    except ValueError:  # no verdict: not a check result, so nothing is known
+        return Verdict.UNKNOWN.exit_code
+
+
+def _call_declared(tools: ToolSet, audit: AuditLog, tool: str, pairs: Sequence[str]) -> int:
+    """`call`, straight from the declarations: what MonitorServer does for a host's call (the
+    validation, the error mapping, the audit line, the recording hook), without the SDK."""
+    import anyio
+
+    try:
+        arguments = parse_call_arguments(pairs)
+    except ConfigError as exc:
+        print(f"{tools.name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    started = time.perf_counter()
+
+    def finish(verdict: str | None = None, error: str | None = None) -> None:
+        duration_ms = (time.perf_counter() - started) * 1000
+        audit.record(
+            server=tools.name,
+            tool=tool,
+            arguments=arguments,
+            duration_ms=duration_ms,
+            verdict=verdict,
+            error=error,
+        )
+
+    async def run() -> dict[str, Any]:
+        structured = await tools.call_json(tool, arguments)
+        for service in tools.watches:
+            await service.record_call(tool, arguments, structured)
+        return structured
+
+    try:
+        structured = anyio.run(run)
+    except ToolCrashed as exc:
+        cause = exc.__cause__
+        logger.error("%s crashed", tool, exc_info=cause)
+        finish(error=f"internal error: {type(cause).__name__}")
+        print(f"{tools.name}: {exc}", file=sys.stderr)
+        return EXIT_CRASH
+    except MonitorError as exc:
+        finish(error=str(exc))
+        print(f"{tools.name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    verdict = structured.get("verdict")
+    finish(verdict=str(verdict) if verdict is not None else None)
+    return _exit_status(structured)
+
+
 def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
+    import anyio
     from mcp.client import Client
+    from mcp_types import CallToolResult
 
     try:
         arguments = parse_call_arguments(pairs)
@@ -606,50 +242,21 @@ def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
     if result.is_error:
         text = " ".join(c.text for c in result.content if c.type == "text")
         print(f"{server.name}: {text}", file=sys.stderr)
-        return 3 if server.last_outcome == "crash" else EXIT_USAGE
-    structured = cast("dict[str, Any]", result.structured_content or {})
-    print(json.dumps(structured, indent=2, default=str))
-    try:
-        return Verdict(structured.get("verdict")).exit_code
-    except ValueError:  # no verdict: not a check result, so nothing is known
-        return Verdict.UNKNOWN.exit_code
-
-
-async def _serve_stdio(server: MonitorServer) -> None:
-    """`run_stdio_async`, but lines that are not JSON-RPC messages get the error the spec asks for.
-
-    The SDK's stdio transport hands such lines to the session as exceptions, which drops them
-    silently: a client that sent a malformed request would wait for an answer forever.
-    """
-    from mcp.server.stdio import stdio_server
-    from mcp.shared.message import SessionMessage
-
-    from monitor_common._jsonrpc import protocol_error
-
-    async with stdio_server() as (read_stream, write_stream):
-        relay_send, relay_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-
-        async def relay() -> None:
-            async with relay_send:
-                async for item in read_stream:
-                    if isinstance(item, Exception):
-                        await write_stream.send(SessionMessage(protocol_error(item)))
-                    else:
-                        await relay_send.send(item)
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(relay)
-            lowlevel = lowlevel_server(server)  # as run_stdio_async does, on our streams
-            await lowlevel.run(relay_receive, write_stream, lowlevel.create_initialization_options())
+        return EXIT_CRASH if server.last_outcome == "crash" else EXIT_USAGE
+    return _exit_status(cast("dict[str, Any]", result.structured_content or {}))
 
 
 def _serve(server: MonitorServer, settings: Settings) -> int:
+    import anyio
+
+    from monitor_common.server import serve_stdio
+
     # What is imported and declared by now lives as long as the server: keep it out of the
     # collector's full passes, which otherwise rescan those ~100k objects (50-70 ms with the
     # event loop stalled, every request in flight delayed) now and then in the middle of a call.
     gc.freeze()
     if settings.transport == "stdio":
-        anyio.run(_serve_stdio, server)
+        anyio.run(serve_stdio, server)
         return 0
     from monitor_common._http import serve_http
 

@@ -4,11 +4,11 @@
 # every tool signature's annotations several times when it registers the tools, and string
 # annotations make that a compile and eval per parameter - some ms of every cold start.
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from monitor_common.config import get_settings
-from monitor_common.serve import MonitorServer
 from monitor_common.serve import main as serve_main
+from monitor_common.toolset import ToolSet
 from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
@@ -24,10 +24,15 @@ from dns_monitor.models import (
 )
 from dns_monitor.watch import dns_figures, review_dns_health
 
-__all__ = ["main", "mcp", "watch_service"]
+if TYPE_CHECKING:
+    from monitor_common.server import MonitorServer
 
-mcp = MonitorServer(
-    "mcp-dns-monitor",
+    mcp: MonitorServer  # built on first use, see __getattr__ at the end
+
+__all__ = ["main", "mcp", "tools", "watch_service"]
+
+tools = ToolSet(
+    name="mcp-dns-monitor",
     version=__version__,
     instructions=(
         "Checks DNS: what a name resolves to and from which server, whether a change has reached the "
@@ -45,7 +50,7 @@ Timeout = Annotated[float | None, Field(description="Seconds (default half the s
 CheckTimeout = float | None  # seconds for the whole check, default the server's (MCP_MONITOR_TIMEOUT_S)
 
 
-@mcp.tool()
+@tools.tool()
 async def dns_lookup(
     name: Annotated[str, Field(description="Domain name")],
     record_types: Annotated[list[str], Field(description="e.g. A, AAAA, MX")] = ["A"],  # noqa: B006 - pydantic copies defaults; the schema shows the list
@@ -83,7 +88,7 @@ async def dns_lookup(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def dns_propagation(
     name: Annotated[str, Field(description="Domain name")],
     record_type: Annotated[str, Field(description="Record type")] = "A",
@@ -114,7 +119,7 @@ async def dns_propagation(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def reverse_dns(
     target: Annotated[str, Field(description="IP, or host name (all its addresses)")],
     server: Annotated[str | None, Field(description="Resolver; default the system's")] = None,
@@ -131,7 +136,7 @@ async def reverse_dns(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def dns_delegation(
     domain: Annotated[str, Field(description="Zone, e.g. example.com")],
     timeout_s: CheckTimeout = None,
@@ -151,7 +156,7 @@ async def dns_delegation(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def dnssec_check(
     domain: Annotated[str, Field(description="Zone or a name in it")],
     warn_days: Annotated[float, Field(description="Warn when an RRSIG expires sooner", gt=0)] = 7,
@@ -175,7 +180,7 @@ async def dnssec_check(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def email_auth_check(
     domain: Annotated[str, Field(description="Mail domain")],
     dkim_selectors: Annotated[list[str] | None, Field(description="DKIM selectors (s=)")] = None,
@@ -193,7 +198,7 @@ async def email_auth_check(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def domain_expiry(
     domain: Annotated[str, Field(description="Registered domain")],
     warn_days: Annotated[float, Field(description="Warn within days", ge=0)] = 30,
@@ -219,12 +224,12 @@ async def domain_expiry(
 
 def main() -> None:
     """Console entry point: `mcp-dns-monitor [serve|tools|call]`."""
-    serve_main(mcp)
+    serve_main(tools)
 
 
 # Put together here, after the tools it uses: the watch tools, the monitor:// resources and the prompt.
 watch_service = register_watches(
-    mcp,
+    tools,
     WatchKind(
         kind="dns",
         check=dns_lookup,
@@ -235,4 +240,13 @@ watch_service = register_watches(
         trends=("answers",),
     ),
 )
-mcp.prompt(title="Review DNS health")(review_dns_health)
+tools.prompt(title="Review DNS health")(review_dns_health)
+
+
+def __getattr__(name: str) -> Any:
+    # `mcp`, the MCP server, is built on first use: `call` and `tools` run without the SDK.
+    if name == "mcp":
+        from monitor_common.server import server_for
+
+        return server_for(tools)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

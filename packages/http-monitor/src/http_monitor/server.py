@@ -8,11 +8,10 @@ imported inside the tools so that start-up does not load httpx2 and friends.
 # every tool signature's annotations several times when it registers the tools, and string
 # annotations make that a compile and eval per parameter - some ms of every cold start.
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context
-from monitor_common.serve import MonitorServer, progress_reporter
 from monitor_common.serve import main as serve_main
+from monitor_common.toolset import CallContext, ToolSet, progress_reporter
 from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
@@ -28,10 +27,15 @@ from http_monitor.models import (
 )
 from http_monitor.watch import http_figures, investigate_outage
 
-__all__ = ["main", "mcp", "watch_service"]
+if TYPE_CHECKING:
+    from monitor_common.server import MonitorServer
 
-mcp = MonitorServer(
-    "mcp-http-monitor",
+    mcp: MonitorServer  # built on first use, see __getattr__ at the end
+
+__all__ = ["main", "mcp", "tools", "watch_service"]
+
+tools = ToolSet(
+    name="mcp-http-monitor",
     version=__version__,
     instructions=(
         "Checks websites and HTTP APIs: is it up, how fast, and if not, why. Every result has a verdict "
@@ -43,7 +47,7 @@ mcp = MonitorServer(
 # Nullable nested results that tools/list serves as `{}` rather than object-or-null: typing one
 # costs 43 bytes, and with the other nullable fields typed this listing is within a few bytes of
 # its limit (see monitor_common._compact; the full schemas are a resource).
-mcp.untyped_outputs.update(http_check=frozenset({"timings_ms"}), http_watch=frozenset({"watch", "result"}))
+tools.untyped_outputs.update(http_check=frozenset({"timings_ms"}), http_watch=frozenset({"watch", "result"}))
 
 # Parameters whose name, type and default say it all have no description: every host puts the
 # tool listing in every prompt (see monitor_common._compact).
@@ -54,7 +58,7 @@ CaBundle = str | None  # PEM CA certificates to trust instead of the system stor
 ExpectStatus = Annotated[str, Field(description='Statuses that count as up, e.g. "2xx,301"')]
 
 
-@mcp.tool()
+@tools.tool()
 async def http_check(
     url: Url,
     method: str = "GET",
@@ -107,10 +111,10 @@ async def http_check(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def http_check_many(
     urls: Annotated[list[str], Field(description="At most 1000 by default")],
-    ctx: Context[Any, Any],
+    ctx: CallContext,
     expect_status: ExpectStatus = "200-399",
     max_response_ms: Annotated[float | None, Field(description="Warn above this")] = None,
     timeout_s: Timeout = None,
@@ -133,7 +137,7 @@ async def http_check_many(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def http_timing(
     url: Url,
     samples: Annotated[int, Field(ge=1, le=20, description="Each on a new connection")] = 5,
@@ -157,7 +161,7 @@ async def http_timing(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def http_check_each_ip(
     url: Url,
     ip_version: Literal["both", "4", "6"] = "both",
@@ -181,7 +185,7 @@ async def http_check_each_ip(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def http_redirects(
     url: Url,
     max_hops: Annotated[int, Field(ge=1, le=30)] = 10,
@@ -205,7 +209,7 @@ async def http_redirects(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def http_security_headers(
     url: Url,
     timeout_s: Timeout = None,
@@ -227,7 +231,7 @@ async def http_security_headers(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def tcp_check(
     host: str,
     port: Annotated[int, Field(ge=1, le=65535)],
@@ -259,14 +263,23 @@ async def tcp_check(
 
 def main() -> None:
     """Console entry point: `mcp-http-monitor [serve|tools|call]`."""
-    serve_main(mcp)
+    serve_main(tools)
 
 
 # Put together here, after the tools it uses: the watch tools, the monitor:// resources and the prompt.
 watch_service = register_watches(
-    mcp,
+    tools,
     WatchKind(
         kind="http", check=http_check, target="url", figures=http_figures, noun="URL", trends=("days_left",)
     ),
 )
-mcp.prompt(title="Investigate an outage")(investigate_outage)
+tools.prompt(title="Investigate an outage")(investigate_outage)
+
+
+def __getattr__(name: str) -> Any:
+    # `mcp`, the MCP server, is built on first use: `call` and `tools` run without the SDK.
+    if name == "mcp":
+        from monitor_common.server import server_for
+
+        return server_for(tools)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

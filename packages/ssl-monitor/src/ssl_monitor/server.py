@@ -7,12 +7,11 @@ Engines are imported inside each tool so that starting the server does not impor
 # every tool signature's annotations several times when it registers the tools, and string
 # annotations make that a compile and eval per parameter - some ms of every cold start.
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context
 from monitor_common.context import get_context
-from monitor_common.serve import MonitorServer, progress_reporter
 from monitor_common.serve import main as serve_main
+from monitor_common.toolset import CallContext, ToolSet, progress_reporter
 from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
@@ -27,10 +26,15 @@ from ssl_monitor.models import (
 )
 from ssl_monitor.watch import cert_figures, plan_certificate_renewal
 
-__all__ = ["main", "mcp", "watch_service"]
+if TYPE_CHECKING:
+    from monitor_common.server import MonitorServer
 
-mcp = MonitorServer(
-    "mcp-ssl-monitor",
+    mcp: MonitorServer  # built on first use, see __getattr__ at the end
+
+__all__ = ["main", "mcp", "tools", "watch_service"]
+
+tools = ToolSet(
+    name="mcp-ssl-monitor",
     version=__version__,
     instructions=(
         "Checks TLS certificates and server configuration: days until expiry, validity, and what would break "
@@ -57,7 +61,7 @@ CaBundle = Annotated[str | None, Field(description="PEM roots to trust instead o
 Timeout = float | None  # seconds, default 10
 
 
-@mcp.tool()
+@tools.tool()
 async def cert_check(
     host: Host,
     port: OptionalPort = None,
@@ -93,7 +97,7 @@ async def cert_check(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def cert_check_many(
     targets: Annotated[
         list[str],
@@ -104,7 +108,7 @@ async def cert_check_many(
     concurrency: Annotated[int | None, Field(ge=1, description="Default 20")] = None,
     ca_bundle_pem: CaBundle = None,
     timeout_s: Timeout = None,
-    ctx: Context[Any, Any] | None = None,
+    ctx: CallContext | None = None,
 ) -> CertCheckManyResult:
     """Check many hosts' certificates at once ("which expire soon?"), by days left."""
     from ssl_monitor.bulk import cert_check_many as run
@@ -122,7 +126,7 @@ async def cert_check_many(
     )
 
 
-@mcp.tool()
+@tools.tool()
 def cert_decode(
     pem: Annotated[str, Field(description="PEM certificate(s) or base64 DER")],
 ) -> CertDecodeResult:
@@ -135,7 +139,7 @@ def cert_decode(
 TLS_SCAN_TIMEOUT_SCALE = 3.0
 
 
-@mcp.tool()
+@tools.tool()
 async def tls_scan(
     host: Host,
     port: OptionalPort = None,
@@ -152,7 +156,7 @@ async def tls_scan(
     return await run(host, ctx, port=port, sni=sni, starttls=starttls, timeout_s=timeout)
 
 
-@mcp.tool()
+@tools.tool()
 async def cert_compare_endpoints(
     host: Host,
     port: Port = 443,
@@ -178,7 +182,7 @@ async def cert_compare_endpoints(
     )
 
 
-@mcp.tool()
+@tools.tool()
 async def cert_revocation(
     host: Host,
     port: OptionalPort = None,
@@ -204,12 +208,12 @@ async def cert_revocation(
 
 def main() -> None:
     """Console entry point: `mcp-ssl-monitor [serve|tools|call]`."""
-    serve_main(mcp)
+    serve_main(tools)
 
 
 # Put together here, after the tools it uses: the watch tools, the monitor:// resources and the prompt.
 watch_service = register_watches(
-    mcp,
+    tools,
     WatchKind(
         kind="cert",
         check=cert_check,
@@ -219,4 +223,13 @@ watch_service = register_watches(
         trends=("days_left", "days_left_chain_min"),
     ),
 )
-mcp.prompt(title="Plan a certificate renewal")(plan_certificate_renewal)
+tools.prompt(title="Plan a certificate renewal")(plan_certificate_renewal)
+
+
+def __getattr__(name: str) -> Any:
+    # `mcp`, the MCP server, is built on first use: `call` and `tools` run without the SDK.
+    if name == "mcp":
+        from monitor_common.server import server_for
+
+        return server_for(tools)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from monitor_common.callcontext import is_injected
+
 __all__ = ["WATCH_PARAMETERS", "Figures", "WatchKind"]
 
 # The watch tool's own parameters; a check parameter of the same name must be renamed.
@@ -55,7 +57,7 @@ class WatchKind:
         """
         parameters: list[inspect.Parameter] = []
         for parameter in inspect.signature(self.check, eval_str=True).parameters.values():
-            if _is_context(parameter.annotation):
+            if is_injected(parameter.annotation):
                 continue
             shown = self.rename.get(parameter.name, parameter.name)
             if shown in WATCH_PARAMETERS:
@@ -85,11 +87,3 @@ def _optional(annotation: Any) -> Any:
         base, *metadata = typing.get_args(annotation)
         return Annotated[(base | None, *metadata)]  # pyright: ignore[reportInvalidTypeArguments]
     return annotation | None
-
-
-def _is_context(annotation: Any) -> bool:
-    """Whether a parameter receives the SDK's request context (it is not the caller's to give)."""
-    from mcp.server.mcpserver import Context
-
-    candidates = (annotation, *typing.get_args(annotation))
-    return any(inspect.isclass(a) and issubclass(a, Context) for a in candidates)

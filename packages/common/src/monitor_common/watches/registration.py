@@ -9,42 +9,25 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
-from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from monitor_common.toolset import ToolHints, ToolSet
 from monitor_common.watches.kind import WatchKind
 from monitor_common.watches.models import Action, WatchActionResult, WatchReport, Window
 from monitor_common.watches.service import WatchService
 
 __all__ = [
-    "REPORT_ANNOTATIONS",
-    "WATCH_ANNOTATIONS",
-    "WatchHost",
+    "REPORT_HINTS",
+    "WATCH_HINTS",
     "register_watches",
     "report_tool",
     "watch_tool",
 ]
 
-WATCH_ANNOTATIONS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
-REPORT_ANNOTATIONS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-
-
-class WatchHost(Protocol):
-    """What `register_watches` needs of a server (`serve.MonitorServer`)."""
-
-    brief_parameters: dict[str, frozenset[str]]
-
-    def add_tool(
-        self, fn: Callable[..., Any], *, annotations: ToolAnnotations | None, structured_output: bool | None
-    ) -> Any: ...
-
-    async def run_quietly(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]: ...
-
-    def add_watches(self, service: WatchService) -> None: ...
+WATCH_HINTS = ToolHints(read_only=False, destructive=False, idempotent=False, open_world=True)
+REPORT_HINTS = ToolHints(read_only=True, idempotent=True, open_world=False)
 
 
 def _keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
@@ -122,15 +105,17 @@ def report_tool(service: WatchService) -> Callable[..., Any]:
     return tool
 
 
-def register_watches(server: WatchHost, kind: WatchKind) -> WatchService:
-    """Add `<kind>_watch`, `<kind>_watch_report`, the monitor:// resources, the recording hook and the
-    scheduler service to `server`."""
-    service = WatchService(kind, server.run_quietly)
-    watch = watch_tool(service)
+def register_watches(tools: ToolSet, kind: WatchKind) -> WatchService:
+    """Declare `<kind>_watch` and `<kind>_watch_report` on `tools` and return the service behind them.
+
+    The MCP server built from `tools` adds the watch resources, the recording hook and the
+    scheduler (`MonitorServer.add_watches`); `call` records through the service too.
+    """
+    service = WatchService(kind, tools.call_json)
     # The check's parameters are described in the check's own listing; saying it twice would cost
     # every prompt of every host (the full schema keeps them: monitor://schemas/<tool>).
-    server.brief_parameters[watch.__name__] = frozenset(p.name for p in service.parameters)
-    server.add_tool(watch, annotations=WATCH_ANNOTATIONS, structured_output=True)
-    server.add_tool(report_tool(service), annotations=REPORT_ANNOTATIONS, structured_output=True)
-    server.add_watches(service)
+    brief = frozenset(p.name for p in service.parameters)
+    tools.add_tool(watch_tool(service), hints=WATCH_HINTS, structured_output=True, brief=brief)
+    tools.add_tool(report_tool(service), hints=REPORT_HINTS, structured_output=True)
+    tools.watches.append(service)
     return service

@@ -1,0 +1,514 @@
+"""The MCP server of a `ToolSet`: `MonitorServer`, an `MCPServer` that maps errors, audits calls,
+sends a call's log records to its caller, and serves the monitor:// resources.
+
+    server_for(tools)       the server of a ToolSet, built once, when there is a host to serve
+    serve_stdio(server)     run it over stdio, answering lines that are not JSON-RPC
+
+Only this module (with `resources`, `_http` and `_jsonrpc`) imports the MCP SDK: `serve`'s
+`call` and `tools` run from the declarations without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.connection import allowed_log_levels
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp_types import (
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    EmptyResult,
+    Icon,
+    InputRequiredResult,
+    LoggingLevel,
+    LoggingMessageNotification,
+    LoggingMessageNotificationParams,
+    PromptReference,
+    ResourceTemplateReference,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
+from mcp_types import Tool as MCPTool
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from monitor_common._compact import compact_input, shallow_output
+from monitor_common._sdk import connection_state, lowlevel_server
+from monitor_common.audit import AuditLog
+from monitor_common.config import effective_settings
+from monitor_common.errors import MonitorError
+from monitor_common.toolset import CallContext, ToolHints, ToolSet, ToolSpec, monitor_error, progress_reporter
+
+if TYPE_CHECKING:
+    from monitor_common.watches.service import WatchService
+
+__all__ = [
+    "CHECK_ANNOTATIONS",
+    "SCHEMA_URI",
+    "CallHook",
+    "Completer",
+    "MonitorServer",
+    "install_call_log_handler",
+    "serve_stdio",
+    "server_for",
+]
+
+logger = logging.getLogger("monitor_common.server")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Runs after every successful tool call (e.g. the store recording on-demand results).
+CallHook = Callable[[str, dict[str, Any], CallToolResult], Awaitable[None]]
+
+# Offers values for one argument of a prompt or resource template: (what is being completed, the
+# argument's name, what the user typed so far) -> candidates, or None when it is not this one's.
+Completer = Callable[[PromptReference | ResourceTemplateReference, str, str], Awaitable[list[str] | None]]
+
+# destructiveHint is left out: it means something only for a tool that is not read-only.
+CHECK_ANNOTATIONS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+
+SCHEMA_URI = "monitor://schemas/{tool}"
+MAX_COMPLETIONS = 100  # the protocol's cap on values per completion/complete answer
+
+# MCP log levels, least severe first, and where Python's levels fall among them.
+_LOG_LEVELS: tuple[LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
+_DEFAULT_LOG_LEVEL: LoggingLevel = "warning"
+_LOG_LEVEL_KEY = "monitor_common.log_level"
+
+
+def _mcp_level(record: logging.LogRecord) -> LoggingLevel:
+    if record.levelno >= logging.CRITICAL:
+        return "critical"
+    if record.levelno >= logging.ERROR:
+        return "error"
+    if record.levelno >= logging.WARNING:
+        return "warning"
+    return "info" if record.levelno >= logging.INFO else "debug"
+
+
+# The log records of the tool call running in this context, to be sent to its caller.
+_call_records: ContextVar[list[logging.LogRecord] | None] = ContextVar("_call_records", default=None)
+
+
+class _CallLogHandler(logging.Handler):
+    """Keeps the records logged while a tool call runs (in its context), for its caller."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        records = _call_records.get()
+        if records is not None and len(records) < 100:
+            records.append(record)
+
+
+_CALL_LOG_HANDLER = _CallLogHandler()
+
+
+def install_call_log_handler() -> None:
+    root = logging.getLogger()
+    if _CALL_LOG_HANDLER not in root.handlers:
+        root.addHandler(_CALL_LOG_HANDLER)
+
+
+class MonitorServer(MCPServer):
+    """An `MCPServer` whose tools may raise `MonitorError` and whose calls are audited.
+
+    mcp 2.x passes only a `ToolError`'s text to the model; any other exception becomes a bare
+    "Error executing tool". Engines raise `MonitorError` subclasses (they know nothing of MCP), so
+    the translation happens here, once, for every tool.
+    """
+
+    def __init__(self, name: str, *, version: str, instructions: str) -> None:
+        # Our own bus, so that background work (the watch scheduler) can publish resource
+        # updates to `subscriptions/listen` streams outside any request.
+        self.events = InMemorySubscriptionBus()
+        super().__init__(
+            name=name,
+            version=version,
+            instructions=instructions,
+            log_level="WARNING",
+            lifespan=_services_lifespan,
+            subscriptions=self.events,
+        )
+        self.audit: AuditLog | None = AuditLog()
+        # Context managers entered for as long as the server runs (`add_service`), and whether
+        # their background work should start: `call` runs one tool and leaves it off.
+        self.services: list[Callable[[bool], AbstractAsyncContextManager[None]]] = []
+        self.run_background = True
+        self.call_hooks: list[CallHook] = []
+        # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
+        # exit status. Only meaningful where one call runs at a time.
+        self.last_outcome = "ok"
+        # Completion sources (the watch store adds watch names and targets); see `complete`.
+        self.completers: list[Completer] = [self._complete_tool_name]
+        # Per tool, parameters that tools/list shows without their description (they repeat
+        # another tool's, e.g. a watch tool's copy of its check's parameters).
+        self.brief_parameters: dict[str, frozenset[str]] = {}
+        # Per tool, output fields that tools/list serves as `{}` (any value) instead of their
+        # type: for a server whose listing has no room left to type them (see _compact).
+        self.untyped_outputs: dict[str, frozenset[str]] = {}
+        self._register_extras()
+
+    def _register_extras(self) -> None:
+        """The full-schema resource, completion/complete and logging/setLevel."""
+
+        @self.resource(
+            SCHEMA_URI,
+            name="tool-schema",
+            description="A tool's full input and output JSON schemas (tools/list shows them abridged)",
+            mime_type="application/json",
+        )
+        async def tool_schema(tool: str) -> str:
+            for listed in await super(MonitorServer, self).list_tools():
+                if listed.name == tool:
+                    schemas = {"inputSchema": listed.input_schema, "outputSchema": listed.output_schema}
+                    return json.dumps(schemas, indent=2)
+            raise ResourceNotFoundError(f"no tool {tool!r}: tools/list names them")
+
+        @self.resource(
+            "monitor://config",
+            name="config",
+            description="The server's effective settings (secrets hidden)",
+            mime_type="application/json",
+        )
+        def config_resource() -> str:
+            return json.dumps(effective_settings(), indent=2)
+
+        @self.completion()
+        async def complete(
+            ref: PromptReference | ResourceTemplateReference,
+            argument: CompletionArgument,
+            context: CompletionContext | None,
+        ) -> Completion:
+            return await self.complete(ref, argument.name, argument.value)
+
+        async def set_level(
+            ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams
+        ) -> EmptyResult:
+            connection_state(ctx.session)[_LOG_LEVEL_KEY] = params.level
+            return EmptyResult()
+
+        # On the low-level server: MCPServer has no hook for it (logging is deprecated as of the
+        # 2026-07-28 protocol, where a request opts in to log messages itself).
+        lowlevel_server(self).add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+        install_call_log_handler()
+        del tool_schema, config_resource, complete
+
+    async def complete(
+        self, ref: PromptReference | ResourceTemplateReference, argument: str, value: str
+    ) -> Completion:
+        """Candidates for an argument from every completer, those starting with `value` first."""
+        found: list[str] = []
+        for completer in self.completers:
+            for candidate in await completer(ref, argument, value) or ():
+                if candidate not in found:
+                    found.append(candidate)
+        lowered = value.lower()
+        matching = [c for c in found if c.lower().startswith(lowered)]
+        matching += [c for c in found if lowered in c.lower() and c not in matching]
+        return Completion(
+            values=matching[:MAX_COMPLETIONS],
+            total=len(matching),
+            has_more=len(matching) > MAX_COMPLETIONS,
+        )
+
+    async def _complete_tool_name(
+        self, ref: PromptReference | ResourceTemplateReference, argument: str, value: str
+    ) -> list[str] | None:
+        if isinstance(ref, ResourceTemplateReference) and ref.uri == SCHEMA_URI and argument == "tool":
+            return [t.name for t in await super().list_tools()]
+        return None
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools as hosts show them to a model: abridged schemas and descriptions.
+
+        See `monitor_common._compact`; the full schemas are the `monitor://schemas/{tool}` resource.
+        """
+        return [
+            tool.model_copy(
+                update={
+                    "description": inspect.cleandoc(tool.description) if tool.description else None,
+                    "input_schema": compact_input(
+                        tool.input_schema, brief=self.brief_parameters.get(tool.name, frozenset())
+                    ),
+                    "output_schema": shallow_output(
+                        tool.output_schema, untyped=self.untyped_outputs.get(tool.name, frozenset())
+                    )
+                    if tool.output_schema
+                    else None,
+                }
+            )
+            for tool in await super().list_tools()
+        ]
+
+    def tool(
+        self,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> Callable[[_F], _F]:
+        """Register a tool; without `annotations` it is marked as a check.
+
+        A check only reads (it changes nothing, here or on the target), reaches the open network,
+        and asking again is harmless, so hosts may run it without asking the user each time. Tools
+        that change state (watches) pass their own annotations.
+        """
+        return super().tool(
+            name=name,
+            title=title,
+            description=description,
+            annotations=annotations or CHECK_ANNOTATIONS,
+            icons=icons,
+            meta=meta,
+            structured_output=structured_output,
+        )
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        records: list[logging.LogRecord] = []
+        token = _call_records.set(records)
+        try:
+            return await self._call_tool(name, arguments, context)
+        finally:
+            _call_records.reset(token)
+            if records and context is not None:
+                await self._send_logs(context, records)
+
+    async def _send_logs(self, context: Context[Any, Any], records: list[logging.LogRecord]) -> None:
+        """Send what was logged during a call to its caller as notifications/message.
+
+        Up to the 2025 protocol, at or above the level the client set with logging/setLevel
+        (warning until it does); from 2026-07-28, at or above the level the request opted in to.
+        """
+        try:
+            request = context.request_context
+        except ValueError:
+            return  # a direct call, no client to tell
+        session = request.session
+        if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            allowed = allowed_log_levels(session.protocol_version, request.meta)
+        else:
+            level = connection_state(session).get(_LOG_LEVEL_KEY, _DEFAULT_LOG_LEVEL)
+            allowed = frozenset(_LOG_LEVELS[_LOG_LEVELS.index(level) :])
+        for record in records:
+            level = _mcp_level(record)
+            if level not in allowed:
+                continue
+            try:
+                text = record.getMessage()
+            except (TypeError, ValueError):  # a log call whose arguments do not fit its format
+                text = f"{record.msg!s} {record.args!r}"
+            message = LoggingMessageNotification(
+                params=LoggingMessageNotificationParams(level=level, logger=record.name, data=text)
+            )
+            try:
+                await session.send_notification(message, related_request_id=request.request_id)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return  # the client has gone; the log line went to stderr anyway
+
+    async def _call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
+    ) -> CallToolResult | InputRequiredResult:
+        started = time.perf_counter()
+        try:
+            result = await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = monitor_error(exc.__cause__)
+            if isinstance(cause, MonitorError):
+                self._finish(name, arguments, started, error=str(cause), outcome="input")
+                raise ToolError(str(cause)) from cause
+            self._finish(
+                name, arguments, started, error=f"internal error: {type(cause).__name__}", outcome="crash"
+            )
+            raise
+        except ToolError as exc:
+            # Unknown tool or arguments that fail the input schema: the caller's to fix.
+            self._finish(name, arguments, started, error=str(exc), outcome="input")
+            raise
+        verdict: object = None
+        if isinstance(result, CallToolResult) and result.structured_content is not None:
+            verdict = cast("dict[str, Any]", result.structured_content).get("verdict")
+            for hook in self.call_hooks:
+                await hook(name, arguments, result)
+        self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
+        return result
+
+    def add_watches(self, service: WatchService) -> None:
+        """Offer a watch service's watches as resources and run its scheduler while the server runs."""
+        from monitor_common.resources import WATCH_TEMPLATE, WATCHES_URI, WatchResources
+
+        resources = WatchResources(service, self.events)
+        self.resource(
+            WATCHES_URI,
+            name="watches",
+            description=resources.watches_description,
+            mime_type="application/json",
+        )(resources.watches)
+        self.resource(
+            WATCH_TEMPLATE,
+            name="watch",
+            description="One watch's last 24 hours: uptime, latency, incidents, last result",
+            mime_type="application/json",
+        )(resources.watch)
+        # Hosts on the 2025 protocol subscribe with resources/subscribe (the 2026 protocol's
+        # subscriptions/listen is served by the SDK from `self.events`). MCPServer has no
+        # decorator for it, so the handlers go on its low-level server.
+        lowlevel = lowlevel_server(self)
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, resources.subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, resources.unsubscribe)
+        self.completers.append(resources.complete)
+        self.call_hooks.append(resources.record)
+        self.add_service(service.running)
+
+    def add_service(self, service: Callable[[bool], AbstractAsyncContextManager[None]]) -> None:
+        """Enter `service(run_background)` while the server runs (stdio, HTTP or an in-process client)."""
+        self.services.append(service)
+
+    def _finish(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        started: float,
+        *,
+        verdict: str | None = None,
+        error: str | None = None,
+        outcome: str = "ok",
+    ) -> None:
+        self.last_outcome = outcome
+        if self.audit is not None:
+            self.audit.record(
+                server=self.name,
+                tool=tool,
+                arguments=arguments,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                verdict=verdict,
+                error=error,
+            )
+
+
+@asynccontextmanager
+async def _services_lifespan(server: MCPServer[Any]) -> AsyncGenerator[None]:
+    assert isinstance(server, MonitorServer)
+    async with AsyncExitStack() as stack:
+        for service in server.services:
+            await stack.enter_async_context(service(server.run_background))
+        yield
+
+
+async def serve_stdio(server: MonitorServer) -> None:
+    """`run_stdio_async`, but lines that are not JSON-RPC messages get the error the spec asks for.
+
+    The SDK's stdio transport hands such lines to the session as exceptions, which drops them
+    silently: a client that sent a malformed request would wait for an answer forever.
+    """
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
+
+    from monitor_common._jsonrpc import protocol_error
+
+    async with stdio_server() as (read_stream, write_stream):
+        relay_send, relay_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+
+        async def relay() -> None:
+            async with relay_send:
+                async for item in read_stream:
+                    if isinstance(item, Exception):
+                        await write_stream.send(SessionMessage(protocol_error(item)))
+                    else:
+                        await relay_send.send(item)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(relay)
+            lowlevel = lowlevel_server(server)  # as run_stdio_async does, on our streams
+            await lowlevel.run(relay_receive, write_stream, lowlevel.create_initialization_options())
+
+
+def annotations_of(hints: ToolHints) -> ToolAnnotations:
+    """The MCP annotations of a tool's hints (a hint not given is left out, not sent as null)."""
+    given: dict[str, bool | None] = {
+        "read_only_hint": hints.read_only,
+        "destructive_hint": hints.destructive,
+        "idempotent_hint": hints.idempotent,
+        "open_world_hint": hints.open_world,
+    }
+    return ToolAnnotations.model_validate({k: v for k, v in given.items() if v is not None})
+
+
+def _adapted(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
+    """The function the SDK registers for `spec`: the tool itself, or, when it takes a
+    `CallContext`, a wrapper that takes the SDK's Context there and passes on its progress."""
+    injected = spec.injected
+    if injected is None:
+        return spec.fn
+    fn = spec.fn
+    signature = inspect.signature(fn, eval_str=True)
+
+    @functools.wraps(fn)
+    async def tool(*args: Any, **kwargs: Any) -> Any:
+        ctx = kwargs.get(injected)
+        kwargs[injected] = CallContext(progress=progress_reporter(ctx) if ctx is not None else None)
+        return await fn(*args, **kwargs)
+
+    parameters = [
+        p.replace(annotation=Context[Any, Any] | None if p.default is None else Context[Any, Any])
+        if p.name == injected
+        else p
+        for p in signature.parameters.values()
+    ]
+    tool.__signature__ = signature.replace(parameters=parameters)  # pyright: ignore[reportAttributeAccessIssue]
+    # The SDK finds the Context parameter with get_type_hints, which reads __annotations__.
+    tool.__annotations__ = {p.name: p.annotation for p in parameters} | {
+        "return": signature.return_annotation
+    }
+    del tool.__wrapped__  # pyright: ignore[reportFunctionMemberAccess]
+    return tool
+
+
+@functools.cache
+def server_for(tools: ToolSet) -> MonitorServer:
+    """The MCP server of `tools`: its tools in declaration order, then the watches' resources, then
+    the prompts. Built once per ToolSet, so that `server.mcp` is one object however often it is read."""
+    server = MonitorServer(tools.name, version=tools.version, instructions=tools.instructions)
+    for spec in tools.tools.values():
+        server.add_tool(
+            _adapted(spec),
+            name=spec.name,
+            annotations=annotations_of(spec.hints),
+            structured_output=spec.structured_output,
+        )
+        if spec.brief:
+            server.brief_parameters[spec.name] = spec.brief
+    server.untyped_outputs.update(tools.untyped_outputs)
+    for service in tools.watches:
+        server.add_watches(service)
+    for prompt in tools.prompts:
+        server.prompt(title=prompt.title)(prompt.fn)
+    return server
