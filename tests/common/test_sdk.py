@@ -62,13 +62,18 @@ async def test_a_request_session_has_its_connection_state() -> None:
 
 
 def test_transport_sends_through_the_pool_it_is_given() -> None:
-    transport = httpx2.AsyncHTTPTransport()
+    transport = httpx2.AsyncHTTPTransport(verify=False)
     assert isinstance(getattr(transport, "_pool", None), httpcore2.AsyncConnectionPool), renamed(
         "httpx2", "AsyncHTTPTransport", "_pool"
     )
+    # GuardedTransport skips AsyncHTTPTransport.__init__: it must set nothing else.
+    assert set(vars(transport)) == {"_pool"}, (
+        f"httpx2's AsyncHTTPTransport.__init__ now sets {sorted(vars(transport))}: "
+        "monitor_common._sdk.replace_pool and httpclient.GuardedTransport must set those too"
+    )
     guarded = GuardedTransport(CheckContext(policy=NetworkPolicy()))
-    pool: Any = getattr(guarded, "_pool", None)
-    assert pool is not None and pool._network_backend is guarded.backend, renamed(
+    pools: Any = getattr(guarded, "_pool", None)
+    assert pools is not None and pools.plain._network_backend is guarded.backend, renamed(
         "httpx2", "AsyncHTTPTransport", "_pool"
     )
 

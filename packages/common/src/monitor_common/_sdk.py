@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import httpcore2
     import httpx2
     from mcp.server import MCPServer
     from mcp.server.lowlevel import Server
@@ -56,13 +55,16 @@ def connection_state(session: ServerSession) -> dict[str, Any]:
     return session._connection.state  # pyright: ignore[reportPrivateUsage]
 
 
-def replace_pool(transport: httpx2.AsyncHTTPTransport, pool: httpcore2.AsyncConnectionPool) -> None:
-    """Make `transport` send through `pool` instead of the pool it built.
+def replace_pool(transport: httpx2.AsyncHTTPTransport, pool: object) -> None:
+    """Make `transport` send through `pool` (anything with httpcore2's pool interface:
+    handle_async_request, aclose, __aenter__, __aexit__) instead of the pool it would build.
 
     Why: the network policy is enforced by the httpcore2 network backend that dials each
     connection (`httpclient.GuardedBackend`), and `AsyncHTTPTransport` builds its pool itself
-    without taking a backend.
-    Would be replaced by: a `network_backend=` argument of `httpx2.AsyncHTTPTransport` (or a
-    transport that wraps an httpcore2 pool given to it).
+    without taking a backend - and builds an SSL context at once, which an http:// check does not
+    need. `GuardedTransport` therefore does not call `AsyncHTTPTransport.__init__`, which sets
+    nothing but `_pool`, and sets `_pool` here.
+    Would be replaced by: a `network_backend=` argument of `httpx2.AsyncHTTPTransport` and a
+    lazily built SSL context (or a transport that wraps an httpcore2 pool given to it).
     """
     transport._pool = pool  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]

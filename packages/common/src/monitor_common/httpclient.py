@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, cast
 
 import httpcore2
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from monitor_common.context import CheckContext
 from monitor_common.targets import IPAddress, parse_host, parse_ip
 
-__all__ = ["GuardedBackend", "GuardedTransport", "guarded_client", "guarded_transport"]
+__all__ = ["GuardedBackend", "GuardedTransport", "Verify", "guarded_client", "guarded_transport"]
 
 # Used when httpcore2 passes no connect timeout (an httpx2.Timeout with connect=None).
 _DEFAULT_RESOLVE_TIMEOUT = 5.0
@@ -168,18 +168,65 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+# What a transport is given to trust: a context, True (the system store, or SSL_CERT_FILE/DIR),
+# False (no checks), or a function that builds the context when the first https request needs it.
+Verify = ssl.SSLContext | bool | Callable[[], ssl.SSLContext]
+
+
+class _SchemePools:
+    """The pool an httpx2 transport sends through: one for http://, and one for https:// built,
+    with its SSL context, on the first https request.
+
+    Building a context that trusts the system store reads every CA certificate (some 20 ms), which
+    a check of an http:// URL - or a `call` from cron - should not pay for nothing.
+    """
+
+    def __init__(
+        self,
+        pool: Callable[[ssl.SSLContext | None], httpcore2.AsyncConnectionPool],
+        tls_context: Callable[[], ssl.SSLContext],
+    ) -> None:
+        self._pool = pool
+        self._tls_context = tls_context
+        # No TLS is ever started on this one (no proxies, no CONNECT): it needs no context.
+        self.plain = pool(None)
+        self.tls: httpcore2.AsyncConnectionPool | None = None
+
+    def _for(self, request: httpcore2.Request) -> httpcore2.AsyncConnectionPool:
+        if request.url.scheme not in (b"https", b"wss"):
+            return self.plain
+        if self.tls is None:
+            self.tls = self._pool(self._tls_context())
+        return self.tls
+
+    async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
+        return await self._for(request).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.plain.aclose()
+        if self.tls is not None:
+            await self.tls.aclose()
+
+    async def __aenter__(self) -> _SchemePools:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
 class GuardedTransport(httpx2.AsyncHTTPTransport):
-    """An AsyncHTTPTransport whose connection pool dials through a `GuardedBackend`.
+    """An AsyncHTTPTransport whose connection pools dial through a `GuardedBackend`.
 
     Every request first waits for the per-host rate limit (`ratelimit.acquire`), within its
-    pool timeout and the enclosing cancel scope's deadline.
+    pool timeout and the enclosing cancel scope's deadline. The TLS context is built on the
+    first https request (`verify`, see `Verify`); the limits apply to http and https apart.
     """
 
     def __init__(
         self,
         ctx: CheckContext,
         *,
-        verify: ssl.SSLContext | bool = True,
+        verify: Verify = True,
         http2: bool = False,
         connect_ip: Mapping[str, str] | None = None,
         family: int | None = None,
@@ -190,21 +237,30 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         limits = (
             httpx2.Limits(max_connections=100, max_keepalive_connections=20) if limits is None else limits
         )
-        ssl_context = httpx2.create_ssl_context(verify=verify)
-        super().__init__(verify=ssl_context, http2=http2, limits=limits, trust_env=False, retries=retries)
         self.backend = GuardedBackend(ctx, connect_ip=connect_ip, family=family, pinned=pinned)
-        # The parent built a pool with the default backend; this one is the same but for the backend.
-        pool = httpcore2.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=http2,
-            retries=retries,
-            network_backend=self.backend,
-        )
-        replace_pool(self, pool)
+        if isinstance(verify, ssl.SSLContext):
+            given = verify
+            tls_context: Callable[[], ssl.SSLContext] = lambda: given  # noqa: E731
+        elif isinstance(verify, bool):
+            tls_context = functools.partial(httpx2.create_ssl_context, verify=verify)
+        else:
+            tls_context = verify
+
+        def pool(ssl_context: ssl.SSLContext | None) -> httpcore2.AsyncConnectionPool:
+            return httpcore2.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                http1=True,
+                http2=http2,
+                retries=retries,
+                network_backend=self.backend,
+            )
+
+        # httpx2's __init__ is not called: all it does is build an SSL context (at once) and a
+        # pool with the default backend; this transport needs neither (see _sdk.replace_pool).
+        replace_pool(self, _SchemePools(pool, tls_context))
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         host = request.url.raw_host.decode("ascii")
@@ -228,7 +284,7 @@ def _literal(host: str) -> IPAddress | None:
 def guarded_transport(
     ctx: CheckContext,
     *,
-    verify: ssl.SSLContext | bool = True,
+    verify: Verify = True,
     http2: bool = False,
     connect_ip: Mapping[str, str] | None = None,
     family: int | None = None,
@@ -256,7 +312,7 @@ def guarded_client(
     ctx: CheckContext,
     *,
     timeout: float | httpx2.Timeout,
-    verify: ssl.SSLContext | bool = True,
+    verify: Verify = True,
     http2: bool = False,
     follow_redirects: bool = False,
     connect_ip: Mapping[str, str] | None = None,

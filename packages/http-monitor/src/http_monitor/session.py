@@ -14,9 +14,11 @@ redirect hop included, is checked against the network policy at connect time.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from monitor_common.netpolicy import resolve
@@ -95,7 +97,7 @@ class Session:
         pinned: dict[str, list[IPAddress]] = {}
         transport = guarded_transport(
             ctx,
-            verify=client_context(verify_tls, ca_bundle_pem),
+            verify=_trust(verify_tls, ca_bundle_pem),
             http2=True,
             connect_ip=connect_ip,
             family=family,
@@ -128,7 +130,7 @@ class Session:
         if client is None or client.is_closed:
             transport = guarded_transport(
                 ctx,
-                verify=client_context(verify_tls, ca_bundle_pem),
+                verify=_trust(verify_tls, ca_bundle_pem),
                 http2=True,
                 limits=httpx2.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=30),
             )
@@ -170,3 +172,12 @@ async def close_shared_clients() -> None:
     clients = _shared.pop(asyncio.get_running_loop(), {})
     for client in clients.values():
         await client.aclose()
+
+
+def _trust(verify_tls: bool, ca_bundle_pem: str | None) -> ssl.SSLContext | Callable[[], ssl.SSLContext]:
+    """What the transport trusts. The system store's context is built on the first https request
+    (an http:// check needs none, and it costs some 20 ms); given CAs are read at once, so that a
+    bad `ca_bundle_pem` is refused before anything is sent."""
+    if verify_tls and not ca_bundle_pem:
+        return functools.partial(client_context, True, None)
+    return client_context(verify_tls, ca_bundle_pem)
