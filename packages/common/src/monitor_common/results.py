@@ -89,6 +89,10 @@ def utc_now() -> str:
 class CheckResult(BaseModel):
     """The envelope shared by every check tool; tools subclass it and add their own fields."""
 
+    # A server declares a dozen result models and a `call` from cron uses one: each builds its
+    # validator and serializer when first used, not when its module is imported.
+    model_config = ConfigDict(defer_build=True)
+
     verdict: Verdict = Field(description="Worst severity among the findings (ok when there are none)")
     summary: str = Field(description="One line a person or model can read alone")
     findings: list[Finding] = Field(default_factory=lambda: list[Finding]())

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from monitor_common.results import CheckResult, Finding, Verdict
 
@@ -34,6 +34,8 @@ Action = Literal["add", "remove", "list", "pause", "resume"]
 
 
 class WatchInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
+
     name: str = Field(description="The watch's name")
     target: str = Field(description="What it checks")
     state: Literal["pending", "up", "down"] = Field(
@@ -63,6 +65,8 @@ class WatchActionResult(CheckResult):
 
 
 class LatencyStats(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
+
     samples: int
     p50_ms: float | None
     p95_ms: float | None
@@ -71,6 +75,8 @@ class LatencyStats(BaseModel):
 
 
 class IncidentInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
+
     opened_at: str
     closed_at: str | None = Field(description="None while it is still open")
     duration_s: float
@@ -79,6 +85,8 @@ class IncidentInfo(BaseModel):
 
 
 class FigureTrend(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
+
     first: float
     last: float
     min: float
@@ -87,6 +95,8 @@ class FigureTrend(BaseModel):
 
 
 class LastResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
+
     checked_at: str
     verdict: Verdict
     summary: str
@@ -95,6 +105,8 @@ class LastResult(BaseModel):
 
 
 class WatchReportItem(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
+
     name: str
     target: str
     state: Literal["pending", "up", "down"]
