@@ -30,7 +30,7 @@ from http_monitor.exchange import Hop, Walk, failure_finding, timeout_finding
 from http_monitor.models import BackendRow, HttpEachIpResult
 from http_monitor.probe import family_of
 from http_monitor.session import Session
-from http_monitor.tls import client_context
+from http_monitor.tls import check_trust
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -145,7 +145,7 @@ async def http_check_each_ip(
     if ip_version == "auto":
         raise InputError('ip_version must be "both", "4" or "6"')
     family = family_of(ip_version)
-    client_context(verify_tls, ca_bundle_pem)
+    check_trust(verify_tls, ca_bundle_pem)
     try:
         addresses = await resolve(
             target.host, ctx.policy, family=family, timeout=timeout_s, resolver=ctx.resolver

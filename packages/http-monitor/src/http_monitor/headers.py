@@ -26,7 +26,7 @@ from monitor_common.targets import parse_url
 from http_monitor.exchange import Walk, timeout_finding
 from http_monitor.models import HeaderCheck, HttpSecurityHeadersResult
 from http_monitor.session import Session
-from http_monitor.tls import client_context
+from http_monitor.tls import check_trust
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -208,7 +208,7 @@ async def http_security_headers(
     """Fetch `url` (following redirects) and grade the final response's security headers."""
     started = Stopwatch()
     target = parse_url(url)
-    client_context(verify_tls, ca_bundle_pem)
+    check_trust(verify_tls, ca_bundle_pem)
     session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
     walk = Walk(session, follow=True, max_redirects=10, timeout=timeout_s, read_body=False)
     try:

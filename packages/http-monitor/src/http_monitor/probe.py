@@ -25,7 +25,7 @@ from http_monitor.assertions import Expectations
 from http_monitor.exchange import Hop, Walk, timeout_finding
 from http_monitor.models import Assertion, HttpCheckResult, HttpTimings, RedirectHop
 from http_monitor.session import Session
-from http_monitor.tls import cert_findings, client_context
+from http_monitor.tls import cert_findings, check_trust
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -155,7 +155,7 @@ async def http_check(
     request_headers = check_headers(headers)
     family = family_of(ip_version)
     override = _connect_override(target, connect_ip, family)
-    client_context(verify_tls, ca_bundle_pem)  # a bad CA bundle is the caller's error, raised now
+    check_trust(verify_tls, ca_bundle_pem)  # a bad CA bundle is the caller's error, raised now
     session = Session.fresh(
         ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, family=family, connect_ip=override
     )

@@ -22,7 +22,7 @@ from monitor_common.targets import parse_ip, parse_url
 from http_monitor.exchange import Walk, timeout_finding
 from http_monitor.models import HttpRedirectsResult, RedirectStep
 from http_monitor.session import Session
-from http_monitor.tls import cert_findings, client_context
+from http_monitor.tls import cert_findings, check_trust
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -83,7 +83,7 @@ async def http_redirects(
     """
     started = Stopwatch()
     target = parse_url(url)
-    client_context(verify_tls, ca_bundle_pem)
+    check_trust(verify_tls, ca_bundle_pem)
     session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
     walk = Walk(
         session, method="GET", follow=True, max_redirects=max_hops, timeout=timeout_s, read_body=False

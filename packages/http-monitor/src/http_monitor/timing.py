@@ -22,7 +22,7 @@ from monitor_common.targets import parse_url
 from http_monitor.exchange import Walk, timeout_finding
 from http_monitor.models import HttpTimingResult, HttpTimings, PhaseStats, TimingSample
 from http_monitor.session import Session
-from http_monitor.tls import client_context
+from http_monitor.tls import check_trust
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -97,7 +97,7 @@ async def http_timing(
     target = parse_url(url)
     if not 1 <= samples <= MAX_SAMPLES:
         raise InputError(f"samples must be 1 to {MAX_SAMPLES}, got {samples}")
-    client_context(verify_tls, ca_bundle_pem)
+    check_trust(verify_tls, ca_bundle_pem)
     taken: list[TimingSample] = []
     failures: list[Finding] = []
     deadline = time.monotonic() + timeout_s

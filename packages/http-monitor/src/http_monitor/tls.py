@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from monitor_common.context import CheckContext
     from monitor_common.results import Finding
 
-__all__ = ["cert_findings", "client_context", "tls_info"]
+__all__ = ["cert_findings", "check_trust", "client_context", "tls_info"]
 
 
 def client_context(verify_tls: bool, ca_bundle_pem: str | None, *, alpn: bool = True) -> ssl.SSLContext:
@@ -33,6 +33,14 @@ def client_context(verify_tls: bool, ca_bundle_pem: str | None, *, alpn: bool = 
     Raises InputError when `ca_bundle_pem` holds no usable certificate.
     """
     return _context(verify_tls, ca_bundle_pem.strip() if ca_bundle_pem else None, alpn)
+
+
+def check_trust(verify_tls: bool, ca_bundle_pem: str | None) -> None:
+    """Raise InputError now when `ca_bundle_pem` holds no usable certificate: the caller's error,
+    found before anything is sent. The system store's context is not built here: a check of an
+    http:// URL needs none (the session builds it on the first https request)."""
+    if verify_tls and ca_bundle_pem and ca_bundle_pem.strip():
+        client_context(verify_tls, ca_bundle_pem)
 
 
 @lru_cache(maxsize=32)
