@@ -14,12 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # Edges known to close a cycle, each with why it is tolerated and what would remove it.
-ALLOWED_EDGES = {
-    # Annotation only (under TYPE_CHECKING): open_tcp and the guarded clients take the check
-    # context, which holds a NetworkPolicy. Removed by a Protocol for what they read of it
-    # (policy, resolver, limiter) in netpolicy, or by moving open_tcp beside the context.
-    ("monitor_common.netpolicy", "monitor_common.context"),
-}
+ALLOWED_EDGES: set[tuple[str, str]] = set()  # none: every cycle is a failure
 
 
 def project_modules() -> dict[str, Path]:

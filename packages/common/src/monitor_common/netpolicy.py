@@ -21,7 +21,8 @@ rebinding, an answer that changes between the two lookups.
 The httpx2 client that enforces the policy is `monitor_common.httpclient.guarded_client`: a
 module of its own, so that importing the policy does not import httpx2 and httpcore2.
 
-`open_tcp` and the guarded clients take the check context (`context.CheckContext`): its policy,
+`open_tcp` and the guarded clients take the check context (`context.CheckContext`, or anything
+with the `Dialer` protocol's three attributes): its policy,
 its resolver for target names and its rate limiter.
 
 Infrastructure the operator configured (the system resolver, a nameserver given to
@@ -36,17 +37,14 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
+from typing import Any, Final, Protocol, TypeAlias, cast
 
 import anyio
 import anyio.abc
 
 from monitor_common.errors import PolicyError, TargetError
-from monitor_common.ratelimit import acquire, acquire_address
+from monitor_common.ratelimit import RateLimiter, acquire, acquire_address
 from monitor_common.targets import IPAddress, parse_host, parse_hostname, parse_ip
-
-if TYPE_CHECKING:
-    from monitor_common.context import CheckContext
 
 __all__ = [
     "CATEGORIES",
@@ -54,6 +52,7 @@ __all__ = [
     "ENV_ALLOW_NETWORKS",
     "ENV_ALLOW_PRIVATE",
     "NO_ROUTE_ERRNOS",
+    "Dialer",
     "IPAddress",
     "IPNetwork",
     "NetworkPolicy",
@@ -69,6 +68,20 @@ __all__ = [
 
 IPNetwork: TypeAlias = IPv4Network | IPv6Network
 Resolver: TypeAlias = Callable[[str, "int | None"], Awaitable[list[IPAddress]]]
+
+
+class Dialer(Protocol):
+    """What connecting needs of the check context (`context.CheckContext` has it): declared here
+    so that this module, which the context is built from, does not import the context back."""
+
+    @property
+    def policy(self) -> NetworkPolicy: ...
+    @property
+    def resolver(self) -> Resolver | None: ...
+    @property
+    def limiter(self) -> RateLimiter: ...
+
+
 """Looks up `host` for a family (socket.AF_INET, AF_INET6 or None for both); raises ResolutionError."""
 
 # The settings named in refusal messages; config reads the same variables.
@@ -525,7 +538,7 @@ def dns_resolver(nameserver: str, port: int = 53, *, timeout: float = 5.0) -> Re
 
 async def _addresses(
     host: str,
-    ctx: CheckContext,
+    ctx: Dialer,
     *,
     family: int | None,
     timeout: float | None,  # noqa: ASYNC109 - passed on to resolve()
@@ -571,7 +584,7 @@ def _connect_failure(
 async def open_tcp(
     host: str,
     port: int,
-    ctx: CheckContext,
+    ctx: Dialer,
     *,
     timeout: float,  # noqa: ASYNC109 - per step (lookup, each attempt), which one scope cannot express
     family: int | None = None,
