@@ -38,7 +38,8 @@ async def test_every_tool_is_described_for_a_model(module: str) -> None:
         local = str(tool["name"]).endswith("_watch_report")
         assert annotations.get("readOnlyHint") is not changes, tool["name"]
         assert annotations.get("openWorldHint") is not local, tool["name"]
-        assert annotations.get("idempotentHint") is not changes, tool["name"]
+        # idempotentHint and destructiveHint mean something only for a tool that is not read-only.
+        assert annotations.get("idempotentHint") is (False if changes else None), tool["name"]
         assert annotations.get("destructiveHint") in (False, None), tool["name"]
         for key in ("inputSchema", "outputSchema"):
             schema = tool.get(key)

@@ -81,7 +81,7 @@ CallHook = Callable[[str, dict[str, Any], CallToolResult], Awaitable[None]]
 Completer = Callable[[PromptReference | ResourceTemplateReference, str, str], Awaitable[list[str] | None]]
 
 # destructiveHint is left out: it means something only for a tool that is not read-only.
-CHECK_ANNOTATIONS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+CHECK_ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)  # as toolset.CHECK_HINTS
 
 SCHEMA_URI = "monitor://schemas/{tool}"
 MAX_COMPLETIONS = 100  # the protocol's cap on values per completion/complete answer

@@ -62,10 +62,10 @@ class ToolHints:
     open_world: bool | None = None
 
 
-# A check only reads (it changes nothing, here or on the target), reaches the open network, and
-# asking again is harmless, so hosts may run it without asking the user each time.
-# destructiveHint is left out: it means something only for a tool that is not read-only.
-CHECK_HINTS = ToolHints(read_only=True, idempotent=True, open_world=True)
+# A check only reads (it changes nothing, here or on the target) and reaches the open network, so
+# hosts may run it without asking the user each time. destructiveHint and idempotentHint are left
+# out: the specification gives them a meaning only for a tool that is not read-only.
+CHECK_HINTS = ToolHints(read_only=True, open_world=True)
 
 
 class ToolCrashed(MonitorError):

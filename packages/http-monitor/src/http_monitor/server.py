@@ -44,11 +44,6 @@ tools = ToolSet(
     ),
 )
 
-# Nullable nested results that tools/list serves as `{}` rather than object-or-null: typing one
-# costs 43 bytes, and with the other nullable fields typed this listing is within a few bytes of
-# its limit (see monitor_common._compact; the full schemas are a resource).
-tools.untyped_outputs.update(http_check=frozenset({"timings_ms"}), http_watch=frozenset({"watch", "result"}))
-
 # Parameters whose name, type and default say it all have no description: every host puts the
 # tool listing in every prompt (see monitor_common._compact).
 Url = str  # http or https

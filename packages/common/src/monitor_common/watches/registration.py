@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 WATCH_HINTS = ToolHints(read_only=False, destructive=False, idempotent=False, open_world=True)
-REPORT_HINTS = ToolHints(read_only=True, idempotent=True, open_world=False)
+REPORT_HINTS = ToolHints(read_only=True, open_world=False)  # idempotent: meaningless when read-only
 
 
 def _keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
