@@ -39,7 +39,9 @@ CAMPAIGNS: dict[str, tuple[str, str]] = {
         "responses, endless bodies, redirect loops, stalled and garbage TLS, broken DNS) against "
         "every tool they apply to: each call returns within its timeout plus one second with a "
         "verdict and a finding code that names the fault, the server answers the next call, and "
-        "memory stays flat over 1000 such calls.",
+        "memory stays flat over 1000 such calls, and within 50 MB of the server's idle size over "
+        "200 hostile calls of each kind (endless and trickled bodies, huge headers, deep redirect "
+        "chains, CRL/OCSP/RDAP fetches of those, an endless tree of SPF includes).",
     ),
     "security": (
         "Network policy (SSRF)",

@@ -12,13 +12,20 @@ TXT = {
     "a.test": ["v=spf1 ip4:192.0.2.0/24 -all"],
     "r.test": ["v=spf1 mx -all"],
     "loop.test": ["v=spf1 include:loop.test -all"],
+    "eleven.test": ["v=spf1 " + " ".join(["a"] * 11) + " -all"],
+}
+MX = {
+    "many-mx.test": [f"10 mx{i}.test." for i in range(11)],
+    "ten-mx.test": [f"10 mx{i}.test." for i in range(10)],
 }
 
 
 async def ask(name: str, rdtype: str) -> Values:
     if rdtype == "TXT":
         return Values(rcode="NOERROR" if name in TXT else "NXDOMAIN", values=TXT.get(name, []))
-    return Values(rcode="NOERROR", values=["10 mx.test."] if rdtype == "MX" else ["192.0.2.1"])
+    if rdtype == "MX":
+        return Values(rcode="NOERROR", values=MX.get(name, ["10 mx.test."]))
+    return Values(rcode="NOERROR", values=["192.0.2.1"])
 
 
 @pytest.mark.parametrize(
@@ -37,6 +44,11 @@ async def ask(name: str, rdtype: str) -> Values:
         ("v=spf1 include:example.test", ["spf_no_all"], 4, None),
         ("v=spf1 include:loop.test -all", ["spf_too_many_lookups"], 11, "-all"),
         ("v=spf1 " + " ".join(["a"] * 11) + " -all", ["spf_too_many_lookups"], 11, "-all"),
+        # Evaluation stopped before the redirect was read: its all term is unknown, not missing.
+        ("v=spf1 include:eleven.test redirect=a.test", ["spf_too_many_lookups"], 11, None),
+        ("v=spf1 include:eleven.test", ["spf_no_all", "spf_too_many_lookups"], 11, None),
+        ("v=spf1 mx:ten-mx.test -all", [], 1, "-all"),
+        ("v=spf1 mx:many-mx.test a a -all", ["spf_too_many_mx"], 1, "-all"),
     ],
 )
 async def test_spf(record: str, codes: list[str], lookups: int, final: str | None) -> None:
@@ -44,6 +56,37 @@ async def test_spf(record: str, codes: list[str], lookups: int, final: str | Non
     assert sorted({f.code for f in findings}) == codes
     assert info.dns_lookups == lookups
     assert info.all == final
+
+
+class Counting:
+    """An endless tree: every name's record includes three names one level further down."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def __call__(self, name: str, rdtype: str) -> Values:
+        self.asked.append(name)
+        below = len(name.split(".")) - 1
+        includes = " ".join(f"include:n{i}.{name}" for i in range(3)) if below < 60 else ""
+        return Values(rcode="NOERROR", values=[f"v=spf1 {includes} -all"])
+
+
+async def test_evaluation_stops_at_the_eleventh_lookup_unasked() -> None:
+    ask = Counting()
+    info, findings = await check_spf(
+        "d.test", Values(rcode="NOERROR", values=["v=spf1 include:t.test -all"]), ask
+    )
+    assert len(ask.asked) == 10 and info.includes == ask.asked
+    assert [f.code for f in findings] == ["spf_too_many_lookups"]
+    assert info.dns_lookups == 11
+
+
+async def test_a_record_full_of_bad_terms_gives_a_capped_list() -> None:
+    record = "v=spf1 " + " ".join(f"bad{i}:x" for i in range(500)) + " " + "z" * 5000 + " -all"
+    _, findings = await check_spf("d.test", Values(rcode="NOERROR", values=[record]), ask)
+    assert [f.code for f in findings] == ["spf_syntax_error"] * 10
+    assert "and 491 more spf_syntax_error findings, not listed" in findings[-1].message
+    assert sum(len(f.message) for f in findings) < 3000
 
 
 async def test_two_spf_records_are_an_error() -> None:

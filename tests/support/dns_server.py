@@ -22,7 +22,9 @@ Ready-made handlers and combinators: `zone(records)` answers from a dict with NX
 NODATA (with an SOA) for what it lacks; `rcode(dns.rcode.SERVFAIL)`, `servfail`, `refused`;
 `drop`; `truncate_udp(h)` answers UDP with TC only and TCP with `h`; `delayed(s, h)`;
 `wrong_id(h)`; `answer_for(name, h)` (an answer about another name); `big_txt(n)` builds TXT
-records of about n bytes for an answer that only fits over TCP (up to 64 KB).
+records of about n bytes for an answer that only fits over TCP (up to 64 KB); `spf_tree(width)`
+answers every TXT question with an SPF record of `width` includes one level further down, an
+endless tree of includes.
 
 The default handler answers REFUSED to everything, so a test that forgot to set one fails loudly.
 `queries` counts queries per transport; `requests` keeps them, in order of arrival.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import re
 import selectors
 import socket
 import struct
@@ -66,6 +69,7 @@ __all__ = [
     "rcode",
     "refused",
     "servfail",
+    "spf_tree",
     "truncate_udp",
     "wrong_id",
     "zone",
@@ -441,3 +445,25 @@ def big_txt(total_bytes: int = 60_000, *, chunk: int = 200) -> list[str]:
     """
     count = max(1, total_bytes // (chunk + 13))
     return [f'"{index:06d}{"x" * (chunk - 6)}"' for index in range(count)]
+
+
+def spf_tree(width: int = 40) -> Handler:
+    """A hostile zone: TXT for any name is `v=spf1 include:l{n+1}-0.test ... include:l{n+1}-{width-1}.test
+    -all`, where n is the level of the name asked (`l{n}-{i}.test`; 0 for any other name), so
+    that every include leads to `width` more, without end. Other types get an empty answer."""
+    level = re.compile(r"^l(\d+)-\d+\.test\.$", re.IGNORECASE)
+
+    def handler(request: dns.message.Message, transport: Transport) -> Response:
+        response = dns.message.make_response(request)
+        question = request.question[0]
+        if question.rdtype != dns.rdatatype.TXT:
+            return response
+        found = level.match(question.name.to_text())
+        below = int(found.group(1)) + 1 if found else 1
+        record = " ".join(["v=spf1", *(f"include:l{below}-{i}.test" for i in range(width)), "-all"])
+        # A TXT string holds at most 255 bytes; receivers join a record's strings.
+        strings = " ".join(f'"{record[at : at + 255]}"' for at in range(0, len(record), 255))
+        response.answer.append(dns.rrset.from_text_list(question.name, 300, "IN", "TXT", [strings]))
+        return response
+
+    return handler
