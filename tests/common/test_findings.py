@@ -68,17 +68,18 @@ def test_one_expiry_rule_with_the_callers_thresholds(
 
 
 def test_a_run_that_only_met_the_monitors_outage_moves_no_watch() -> None:
-    assert {"rate_limited", "monitor_network_unavailable"} == findings.NOT_CHECKED_CODES
+    assert {"rate_limited", "monitor_network_unavailable", "pattern_too_slow"} == findings.NOT_CHECKED_CODES
     for state in ("pending", "up", "down"):
-        assert advance_state(
-            state,
-            1,
-            0,
-            "unknown",
-            failure_threshold=1,
-            success_threshold=1,
-            codes=("monitor_network_unavailable",),
-        ) == (state, 1, 0, None)
+        for code in ("monitor_network_unavailable", "pattern_too_slow"):
+            assert advance_state(
+                state,
+                1,
+                0,
+                "unknown",
+                failure_threshold=1,
+                success_threshold=1,
+                codes=(code,),
+            ) == (state, 1, 0, None)
     # The target's own failure still counts, even next to it.
     assert advance_state(
         "up",

@@ -12,8 +12,10 @@ wrong and how to fix it. The MCP layer turns each into a `ToolError` with that m
     │   └── TargetError           a target (URL, host, address, host:port) does not parse
     ├── PolicyError               the network policy refuses the address a target leads to
     ├── LimitError                a request exceeds a configured limit (too many targets, ...)
-    │   └── RateLimited           (ratelimit) a request to a host would wait past its deadline;
-    │                             the engines report it as a `rate_limited` finding instead
+    │   ├── RateLimited           (ratelimit) a request to a host would wait past its deadline;
+    │   │                         the engines report it as a `rate_limited` finding instead
+    │   └── PatternTooSlow        (patterns) a caller's regular expression did not answer within
+    │                             its check's deadline: reported as a `pattern_too_slow` finding
     ├── ConfigError               the server's own settings are malformed (start-up only)
     └── StoreError                the store of watches and history (SQLite, PostgreSQL) cannot be used
 """

@@ -13,8 +13,10 @@ Rules:
    working network (its resolver unreachable, no route out) the check says
    `monitor_network_unavailable`, severity unknown, and nothing about the target.
 2. `checked_target=False` marks the codes of a run that did not look at the target at all
-   (`rate_limited`, `monitor_network_unavailable`): a watch run whose findings are only these is
-   evidence of nothing and moves the watch neither down nor up (`_records.advance_state`).
+   (`rate_limited`, `monitor_network_unavailable`), or could not judge what it saw
+   (`pattern_too_slow`: the caller's pattern did not answer in time): a watch run whose findings
+   are only these is evidence of nothing and moves the watch neither down nor up
+   (`_records.advance_state`).
 3. `timeout` names the phase it struck in (dns, connect, tls, first byte, body, ...) in its
    message; the hint may be phase-specific, the code is not.
 4. Certificate expiry is judged by one function, `cert_expiry_findings`, with the caller's
@@ -38,6 +40,7 @@ __all__ = [
     "DNS_RESOLUTION_FAILED",
     "MONITOR_NETWORK_UNAVAILABLE",
     "NOT_CHECKED_CODES",
+    "PATTERN_TOO_SLOW",
     "RATE_LIMITED",
     "SHARED",
     "TIMEOUT",
@@ -135,6 +138,17 @@ BODY_TRUNCATED: Final = FindingCode(
     "raise MCP_MONITOR_HTTP_MAX_BODY_BYTES if content checks need more",
 )
 
+PATTERN_TOO_SLOW: Final = FindingCode(
+    "pattern_too_slow",
+    # Unknown, not warning: the target may be fine; it is the check that could not be judged.
+    Verdict.UNKNOWN,
+    "the caller's regular expression did not finish within the check's deadline, so the text was "
+    "not judged against it",
+    "simplify the pattern (large counted repetitions such as [ab]{999} are slow over a long text), "
+    "or give the check a longer timeout",
+    checked_target=False,
+)
+
 SHARED: Final[tuple[FindingCode, ...]] = (
     CONNECT_REFUSED,
     CONNECT_RESET,
@@ -146,6 +160,7 @@ SHARED: Final[tuple[FindingCode, ...]] = (
     CERT_EXPIRED,
     CERT_EXPIRING_SOON,
     BODY_TRUNCATED,
+    PATTERN_TOO_SLOW,
 )
 """Every shared code, in the order the README lists them."""
 
