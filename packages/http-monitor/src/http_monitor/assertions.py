@@ -2,7 +2,8 @@
 
 `Expectations.parse(...)` validates what the caller asked for before anything is sent (a bad
 regex or JSON path is an `InputError`); `judge(...)` turns a response into `Assertion` rows and
-the findings for those that failed.
+the findings for those that failed. `body_regex` is a `monitor_common.patterns` pattern: RE2,
+searched off the event loop within the time the check has left.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from monitor_common.errors import InputError
+from monitor_common.patterns import Pattern, PatternTooSlow, compile_pattern, search
 from monitor_common.results import Finding, Verdict
 
 from http_monitor.models import Assertion
@@ -22,7 +22,6 @@ from http_monitor.status import StatusSpec, parse_status_spec
 
 __all__ = ["Expectations", "json_path"]
 
-MAX_PATTERN = 1000
 _PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
 
 
@@ -58,7 +57,7 @@ class Expectations:
 
     status: StatusSpec
     body_contains: str | None = None
-    body_regex: re.Pattern[str] | None = None
+    body_regex: Pattern | None = None
     expect_json: dict[str, Any] | None = None
     max_response_ms: float | None = None
 
@@ -73,18 +72,7 @@ class Expectations:
         max_response_ms: float | None = None,
     ) -> Expectations:
         """Validate the caller's expectations; InputError names the one that is wrong."""
-        pattern = None
-        if body_regex is not None:
-            if len(body_regex) > MAX_PATTERN:
-                raise InputError(
-                    f"body_regex is {len(body_regex)} characters long; at most {MAX_PATTERN} are allowed"
-                )
-            try:
-                pattern = re.compile(body_regex)
-            except re.error as exc:
-                raise InputError(
-                    f"body_regex {body_regex!r} is not a valid regular expression: {exc}"
-                ) from None
+        pattern = None if body_regex is None else compile_pattern(body_regex, "body_regex")
         if expect_json is not None:
             for path in expect_json:
                 if not path.strip() or not _PATH_PART.findall(path):
@@ -100,9 +88,17 @@ class Expectations:
         )
 
     async def judge(
-        self, *, status_code: int, reason: str, body: bytes, truncated: bool, total_ms: float
+        self,
+        *,
+        status_code: int,
+        reason: str,
+        body: bytes,
+        truncated: bool,
+        total_ms: float,
+        time_left_s: float = 10.0,
     ) -> tuple[list[Assertion], list[Finding]]:
-        """The assertion rows and the findings of a response."""
+        """The assertion rows and the findings of a response; `body_regex` may take at most
+        `time_left_s` (else a `pattern_too_slow` finding, and its row did not pass)."""
         assertions: list[Assertion] = []
         findings: list[Finding] = []
         passed = status_code in self.status
@@ -137,25 +133,30 @@ class Expectations:
                 )
         if self.body_regex is not None:
             assert text is not None
-            # In a worker thread, so a pathological pattern cannot stall the event loop past the deadline.
-            match = await anyio.to_thread.run_sync(self.body_regex.search, text, abandon_on_cancel=True)
-            assertions.append(
-                Assertion(
-                    what="body matches",
-                    expected=self.body_regex.pattern,
-                    actual=_shown(match.group(0)) if match else None,
-                    passed=match is not None,
-                )
-            )
-            if match is None:
-                findings.append(
-                    Finding(
-                        severity=Verdict.CRITICAL,
-                        code="http_body_mismatch",
-                        message=f"the body does not match /{_shown(self.body_regex.pattern)}/{cut}",
-                        hint="the page changed, or an error page was served with a success status",
+            pattern = self.body_regex
+            try:
+                match = await search(pattern, text, within_s=time_left_s)
+            except PatternTooSlow as exc:
+                assertions.append(Assertion(what="body matches", expected=pattern.source, passed=False))
+                findings.append(exc.finding())
+            else:
+                assertions.append(
+                    Assertion(
+                        what="body matches",
+                        expected=pattern.source,
+                        actual=None if match is None else _shown(match),
+                        passed=match is not None,
                     )
                 )
+                if match is None:
+                    findings.append(
+                        Finding(
+                            severity=Verdict.CRITICAL,
+                            code="http_body_mismatch",
+                            message=f"the body does not match /{_shown(pattern.source)}/{cut}",
+                            hint="the page changed, or an error page was served with a success status",
+                        )
+                    )
         if self.expect_json is not None:
             self._judge_json(body, cut, assertions, findings)
         if self.max_response_ms is not None:

@@ -59,6 +59,8 @@ SELECTED_HEADERS = (
     "retry-after",
 )
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+PATTERN_FLOOR_S = 0.05
+"""The least time body_regex gets when the response came just before the deadline."""
 
 
 def family_of(ip_version: str) -> int | None:
@@ -250,6 +252,8 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
             body=last.body,
             truncated=last.body_truncated,
             total_ms=answered_ms,
+            # What the check's deadline has left (a little at least: a sane pattern needs µs).
+            time_left_s=max(walk.timeout - total / 1000, PATTERN_FLOOR_S),
         )
         findings.extend(judged)
     if last is not None and last.body_truncated:

@@ -5,12 +5,13 @@ the network policy (a refusal is a `PolicyError`, raised before any packet is se
 back is read up to `BANNER_CAP` bytes: until `expect_regex` matches, the peer closes, the cap is
 reached or the deadline passes; without a pattern, the first bytes that arrive within
 `BANNER_WAIT_S` (many protocols speak first: SMTP, SSH, FTP; others wait for the client).
+`expect_regex` is a `monitor_common.patterns` pattern: RE2, searched off the event loop within
+the time the check has left; one that does not answer in time is a `pattern_too_slow` finding.
 """
 
 from __future__ import annotations
 
 import errno
-import re
 import ssl
 import time
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from anyio.streams.tls import TLSAttribute, TLSStream
 from monitor_common import findings as shared
 from monitor_common.errors import InputError
 from monitor_common.netpolicy import ResolutionError, monitor_side, open_tcp
+from monitor_common.patterns import Pattern, PatternTooSlow, compile_pattern, search
 from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
@@ -35,6 +37,8 @@ __all__ = ["BANNER_CAP", "tcp_check"]
 
 BANNER_CAP = 4096
 BANNER_WAIT_S = 1.0
+PATTERN_FLOOR_S = 0.05
+"""The least time a search of expect_regex gets when data came just before the deadline."""
 MAX_SEND = 64 * 1024
 
 
@@ -43,10 +47,12 @@ def _ms(since: float) -> float:
 
 
 async def _read(
-    stream: anyio.abc.ByteStream, pattern: re.Pattern[str] | None, until: float
-) -> tuple[bytes, re.Match[str] | None]:
+    stream: anyio.abc.ByteStream, pattern: Pattern | None, until: float
+) -> tuple[bytes, str | None, PatternTooSlow | None]:
+    """What arrives until `until` (at most `BANNER_CAP` bytes), the match of `pattern` in it, and
+    why the pattern could not be judged (a search that did not answer before `until`), if so."""
     data = b""
-    match: re.Match[str] | None = None
+    match: str | None = None
     while len(data) < BANNER_CAP:
         wait = until - time.perf_counter()
         if pattern is None and data:
@@ -66,12 +72,16 @@ async def _read(
                 break
             data += chunk
             if pattern is not None:
-                match = pattern.search(data.decode("utf-8", errors="replace"))
-                if match:
+                left = max(until - time.perf_counter(), PATTERN_FLOOR_S)
+                try:
+                    match = await search(pattern, data.decode("utf-8", errors="replace"), within_s=left)
+                except PatternTooSlow as exc:
+                    return data[:BANNER_CAP], None, exc
+                if match is not None:
                     break
             continue
         break
-    return data[:BANNER_CAP], match
+    return data[:BANNER_CAP], match, None
 
 
 async def tcp_check(
@@ -91,14 +101,7 @@ async def tcp_check(
     name = parse_host(host).name
     if not 1 <= port <= 65535:
         raise InputError(f"port must be 1 to 65535, got {port}")
-    pattern = None
-    if expect_regex is not None:
-        try:
-            pattern = re.compile(expect_regex)
-        except re.error as exc:
-            raise InputError(
-                f"expect_regex {expect_regex!r} is not a valid regular expression: {exc}"
-            ) from None
+    pattern = None if expect_regex is None else compile_pattern(expect_regex, "expect_regex")
     payload = send.encode("utf-8") if send is not None else None
     if payload is not None and len(payload) > MAX_SEND:
         raise InputError(f"send is {len(payload)} bytes; at most {MAX_SEND} are allowed")
@@ -139,17 +142,19 @@ async def tcp_check(
                 if pattern is not None
                 else min(deadline - margin, time.perf_counter() + BANNER_WAIT_S)
             )
-            data, match = await _read(stream, pattern, until)
+            data, match, too_slow = await _read(stream, pattern, until)
             fields["banner"] = data.decode("utf-8", errors="replace")
             fields["banner_bytes"] = len(data)
-            if pattern is not None:
+            if too_slow is not None:
+                findings.append(too_slow.finding())  # "matched" stays null: not judged
+            elif pattern is not None:
                 fields["matched"] = match is not None
                 if match is None:
                     findings.append(
                         Finding(
                             severity=Verdict.CRITICAL,
                             code="tcp_banner_mismatch",
-                            message=f"the reply ({len(data)} bytes) does not match /{pattern.pattern}/",
+                            message=f"the reply ({len(data)} bytes) does not match /{pattern.source}/",
                             hint="the service answered with something else, or not at all within the timeout",
                         )
                     )
