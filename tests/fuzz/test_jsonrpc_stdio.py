@@ -9,28 +9,13 @@ After each case the server must still answer a valid request.
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from support.reliability import record
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-PING = b'{"jsonrpc":"2.0","id":"ping","method":"ping"}'
+from support.stdio_lines import StdioServer
 
 # (line, expected error code, expected id)
 CASES: list[tuple[bytes, int, Any]] = [
@@ -53,72 +38,11 @@ CASES: list[tuple[bytes, int, Any]] = [
 ]
 
 
-class StdioServer:
-    """A server subprocess spoken to in raw lines."""
-
-    def __init__(self, module: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={k: v for k, v in os.environ.items() if not k.startswith("MCP_MONITOR_")},
-        )
-        self._buffer = b""
-
-    def send(self, line: bytes) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + b"\n")
-        self.process.stdin.flush()
-
-    def receive(self, timeout: float = 10.0) -> dict[str, Any]:
-        """The next message on stdout; fails after `timeout` seconds without one."""
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise AssertionError(
-                    f"no answer within {timeout} s (server alive: {self.process.poll() is None})"
-                )
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                raise AssertionError(f"the server closed stdout (exit status {self.process.wait()})")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
-
-    def request(self, line: bytes, timeout: float = 10.0) -> dict[str, Any]:
-        self.send(line)
-        return self.receive(timeout)
-
-    def answers_ping(self) -> bool:
-        return self.request(PING) == {"jsonrpc": "2.0", "id": "ping", "result": {}}
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
 # One process per server for the module: each test also checks it survived the ones before.
 @pytest.fixture(scope="module", params=["http_monitor", "ssl_monitor", "dns_monitor"])
 def server(request: pytest.FixtureRequest) -> Iterator[StdioServer]:
-    served = StdioServer(request.param)
-    try:
-        answer = served.request(json.dumps(INIT).encode(), timeout=30)
-        assert answer["id"] == 0 and "result" in answer
-        served.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
+    with StdioServer.started(request.param) as served:
         yield served
-    finally:
-        served.close()
 
 
 def test_malformed_lines_get_the_specified_errors(server: StdioServer) -> None:
