@@ -35,6 +35,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -43,7 +44,6 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import anyio.to_thread
-import re2  # pyright: ignore[reportMissingTypeStubs]
 
 from monitor_common.errors import InputError, LimitError
 
@@ -69,14 +69,15 @@ _slots = threading.BoundedSemaphore(SLOTS)
 _NO_SLOT: Final = object()
 
 
-def _options() -> Any:
+@functools.cache
+def _engine() -> tuple[Any, Any, type[Exception]]:
+    """RE2's module, options and error class, imported on first use (some ms a start-up that
+    checks no pattern, a `call` from cron, need not pay)."""
+    import re2  # pyright: ignore[reportMissingTypeStubs]
+
     options = re2.Options()  # pyright: ignore[reportUnknownMemberType]
     options.log_errors = False  # RE2 would log every refused pattern on stderr
-    return options
-
-
-_OPTIONS: Final = _options()
-_Re2Error: Final = cast("type[Exception]", re2.error)  # pyright: ignore[reportUnknownMemberType]
+    return re2, options, cast("type[Exception]", re2.error)  # pyright: ignore[reportUnknownMemberType]
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,10 @@ def compile_pattern(source: str, field: str) -> Pattern:
     """`source` compiled by RE2, or an InputError that names `field` and what is wrong (rule 1)."""
     if len(source) > MAX_PATTERN:
         raise InputError(f"{field} is {len(source)} characters long; at most {MAX_PATTERN} are allowed")
+    re2, options, re2_error = _engine()
     try:
-        compiled = re2.compile(source, _OPTIONS)  # pyright: ignore[reportUnknownMemberType]
-    except _Re2Error as exc:
+        compiled = re2.compile(source, options)
+    except re2_error as exc:
         reason = _reason(exc)
         try:
             # Only to tell a construct RE2 lacks from a plain syntax error; bounded like RE2's.
