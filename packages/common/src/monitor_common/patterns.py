@@ -14,7 +14,8 @@ message that says so (`UNSUPPORTED`). `\\d`, `\\w` and `\\s` are ASCII in RE2.
 
 The alternatives tried: `regex` with `timeout=` (and `concurrent=True` to release the GIL)
 bounds a search but answers a catastrophic pattern with a timeout instead of a result, and its
-compilation has no bound (`((a{1000}){1000}){1000}` ran the test machine out of memory); a
+compilation has no bound (`regex.compile("((a{1000}){1000}){1000}")` had not returned after
+minutes when its process was killed; `a{1000000}` takes half a second, on the caller's thread); a
 separate process per search can be killed at the deadline but costs a process start per check
 and a helper in every bundle.
 
@@ -30,7 +31,9 @@ Rules:
 3. A running RE2 search cannot be interrupted. One whose caller gave up finishes on its own
    thread (its cost is linear, so it does finish) and keeps its slot until then: at most
    `SLOTS` searches use a CPU at once, so such leftovers cannot pile up, and a search that finds
-   no free slot before its deadline is `PatternTooSlow` too (its message says so).
+   no free slot before its deadline is `PatternTooSlow` too (its message says so). The thread is
+   anyio's worker, which the interpreter waits for at exit: a server stopped during such a
+   search exits when it ends.
 """
 
 from __future__ import annotations
