@@ -127,8 +127,9 @@ async def test_many_rows_say_what_http_check_says(
             https_server.url_for("/"),
             refused,
         ]
-        many = await http_check_many(urls, ctx=ctx, timeout_s=1.0)
-        singles = await asyncio.gather(*(http_check(url, ctx=ctx, timeout_s=1.0) for url in urls))
+        # 2 s: long enough that no URL but /hang runs out of time on a loaded machine.
+        many = await http_check_many(urls, ctx=ctx, timeout_s=2.0)
+        singles = await asyncio.gather(*(http_check(url, ctx=ctx, timeout_s=2.0) for url in urls))
     rows = {row.url: row for row in many.rows}
     for single in singles:
         row = rows[single.url]
