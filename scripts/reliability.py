@@ -52,7 +52,9 @@ CAMPAIGNS: dict[str, tuple[str, str]] = {
         "link-local, CGNAT, unique-local and unspecified addresses in every spelling, names and "
         "redirects that lead to them, a rebinding name, and the URLs fetched on the caller's behalf "
         "(MTA-STS, RDAP, CRL, OCSP). Cases with non-loopback addresses run in a network namespace "
-        "with no route out.",
+        "with no route out. Secrets planted in the arguments of every tool and watch action (URL "
+        "passwords, credential headers, a tcp_check payload, a DoH server's password) are searched "
+        "for in every result, error, resource, log record and audit line.",
     ),
     "fuzz": (
         "Fuzzing",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
-from monitor_common.audit import AuditLog, redact
+from monitor_common.audit import AuditLog, RedactUrls, redact
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,41 @@ from monitor_common.audit import AuditLog, redact
         ({"targets": ["http://a:b@h", "plain"]}, {"targets": ["http://***:***@h", "plain"]}),
         ({"password": None}, {"password": None}),
         ({"host": "example.com", "port": 443}, {"host": "example.com", "port": 443}),
+        # Credential headers by a rule on the name, whatever the operator called them.
+        (
+            {
+                "headers": {
+                    "X-Api-Key": "k",
+                    "X-Session-Id": "s",
+                    "My-Signature": "g",
+                    "X-Auth-User": "u",
+                    "X-Client-Credential": "c",
+                    "x-csrf-token": "t",
+                    "X-Secret": "x",
+                    "X-Password": "p",
+                    "Set-Cookie": "c",
+                    "Accept": "*/*",
+                    "User-Agent": "probe",
+                }
+            },
+            {
+                "headers": {
+                    "X-Api-Key": "***",
+                    "X-Session-Id": "***",
+                    "My-Signature": "***",
+                    "X-Auth-User": "***",
+                    "X-Client-Credential": "***",
+                    "x-csrf-token": "***",
+                    "X-Secret": "***",
+                    "X-Password": "***",
+                    "Set-Cookie": "***",
+                    "Accept": "*/*",
+                    "User-Agent": "probe",
+                }
+            },
+        ),
+        ({"send": "LOGIN bob hunter2\r\n"}, {"send": "***"}),
+        ({"url": "https://user:p/a#s?s@example.com/x"}, {"url": "https://***:***@example.com/x"}),
     ],
 )
 def test_redact(value: dict[str, object], expected: dict[str, object]) -> None:
@@ -49,3 +85,21 @@ def test_audit_lines_append_to_file(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line.get("verdict") for line in lines] == ["critical", None]
     assert lines[1]["error"] == "bad input"
+
+
+def test_the_send_payload_is_written_only_when_the_operator_asks() -> None:
+    hidden, shown = io.StringIO(), io.StringIO()
+    for stream, send_payload in ((hidden, False), (shown, True)):
+        AuditLog(stream=stream, send_payload=send_payload).record(
+            server="s", tool="tcp_check", arguments={"send": "LOGIN bob hunter2"}, duration_ms=1
+        )
+    assert json.loads(hidden.getvalue())["arguments"]["send"] == "***"
+    assert json.loads(shown.getvalue())["arguments"]["send"] == "LOGIN bob hunter2"
+
+
+def test_log_records_lose_url_passwords() -> None:
+    record = logging.LogRecord(
+        "httpx2", logging.INFO, __file__, 1, "HTTP Request: %s %s", ("GET", "https://u:p/s@h/x"), None
+    )
+    assert RedactUrls().filter(record)
+    assert record.getMessage() == "HTTP Request: GET https://***:***@h/x"

@@ -411,6 +411,19 @@ def test_target_errors_are_input_errors() -> None:
         ("calling postgresql://app:pw@db:5432/x now", "calling postgresql://***:***@db:5432/x now"),
         ("a http://u:p@h/ and https://v:q@i/", "a http://***:***@h/ and https://***:***@i/"),
         ("http://u:p@ss@h/", "http://***:***@h/"),
+        # A password with an unencoded '/', '#' or '?' ends the authority early, at "u:p", whose
+        # "port" is no number: the userinfo runs to the last '@' instead.
+        ("https://user:p/a#s?s@host/path", "https://***:***@host/path"),
+        ("https://u:p#s@h/x", "https://***:***@h/x"),
+        ("https://u:p?s@h/x?y=1", "https://***:***@h/x?y=1"),
+        ("https://u:p/a@b@h/", "https://***:***@h/"),
+        ("'https://u:p/s@h/' and 'https://v:q/r@i/'", "'https://***:***@h/' and 'https://***:***@i/'"),
+        ('{"url":"https://u:p/s@h/","mail":"a@b"}', '{"url":"https://***:***@h/","mail":"a@b"}'),
+        # An authority that reads as host:port keeps the '@'s after it in the path.
+        ("https://u:p@h/@user", "https://***:***@h/@user"),
+        ("https://example.com:8443/@user", "https://example.com:8443/@user"),
+        ("https://[2001:db8::1]:8443/@user", "https://[2001:db8::1]:8443/@user"),
+        ("https://mastodon.example/@user", "https://mastodon.example/@user"),
         ("no url here, mail me at a@b.example", "no url here, mail me at a@b.example"),
         ("", ""),
         ("http://[::1", "http://[::1"),
@@ -419,3 +432,13 @@ def test_target_errors_are_input_errors() -> None:
 )
 def test_redact_url(text: str, expected: str) -> None:
     assert redact_url(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["https://user:p/a#s?s@example.com/path", "https://u:p#s@example.com/", "https://u:p?s@example.com/"],
+)
+def test_a_password_with_delimiters_is_refused_without_quoting_it(text: str) -> None:
+    with pytest.raises(TargetError, match="percent-encode") as caught:
+        parse_url(text)
+    assert "s@" not in str(caught.value) and "***:***@example.com" in str(caught.value)

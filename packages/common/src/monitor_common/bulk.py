@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from monitor_common.errors import InputError, PolicyError
 from monitor_common.fanout import TimeoutReason
 from monitor_common.results import Finding, Verdict
+from monitor_common.targets import redact_url
 
 __all__ = ["Unchecked"]
 
@@ -48,7 +49,7 @@ class Unchecked:
     def refused(cls, exc: InputError | PolicyError) -> Unchecked:
         """A target that does not parse or that the network policy refuses (rule 2)."""
         code = "policy_refused" if isinstance(exc, PolicyError) else "target_invalid"
-        return cls(code, str(exc))
+        return cls(code, redact_url(str(exc)))  # the message quotes the target as written
 
     @classmethod
     def timed_out(cls, why: TimeoutReason, timeout_s: float) -> Unchecked:

@@ -46,6 +46,7 @@ class Settings:
     resolver: str | None = None
     auth_token: str | None = field(default=None, repr=False)
     audit_log: Path | None = None
+    audit_send_payload: bool = False
     log_level: LogLevel = "warning"
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
@@ -282,6 +283,12 @@ _SPECS: tuple[_Spec, ...] = (
     ),
     _Spec("auth_token", _text, "<random string>", "bearer token required by the HTTP transport", secret=True),
     _Spec("audit_log", _path, "/var/log/mcp-monitor-audit.jsonl", "file for the audit log (default: stderr)"),
+    _Spec(
+        "audit_send_payload",
+        _bool,
+        "true",
+        "write tcp_check's send payload in the audit log (default: hidden, it may hold a login)",
+    ),
     _Spec("log_level", _choice("debug", "info", "warning", "error"), "info", "log level (stderr)"),
     _Spec("transport", _choice("stdio", "http"), "http", "stdio or streamable HTTP"),
     _Spec("host", _text, "127.0.0.1", "address the HTTP transport binds"),
@@ -404,8 +411,8 @@ def effective_settings() -> dict[str, Any]:
         if spec.secret and value is not None:
             value = redact_url(str(value)) if spec.attr == "db" else "***"
         elif isinstance(value, tuple):
-            value = [str(v) for v in cast("tuple[Any, ...]", value)]
-        elif value is not None and not isinstance(value, bool | int | float | str):
-            value = str(value)
+            value = [redact_url(str(v)) for v in cast("tuple[Any, ...]", value)]
+        elif value is not None and not isinstance(value, bool | int | float):
+            value = redact_url(str(value))  # a URL setting (an RDAP server, a proxy) may hold a password
         shown[spec.env] = value
     return shown

@@ -28,6 +28,7 @@ honoured for `verify=True`, as they are how an operator adds a private CA.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import ssl
 from collections.abc import Callable, Iterable, Mapping
@@ -37,6 +38,7 @@ import httpcore2
 import httpx2
 
 from monitor_common._sdk import replace_pool
+from monitor_common.audit import RedactUrls
 from monitor_common.errors import TargetError
 from monitor_common.netpolicy import monitor_side, resolve
 from monitor_common.ratelimit import acquire, acquire_address
@@ -44,6 +46,9 @@ from monitor_common.ratelimit import acquire, acquire_address
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
 from monitor_common.targets import IPAddress, parse_host, parse_ip
+
+# httpx2 logs every request's URL as given, a password in it included.
+logging.getLogger("httpx2").addFilter(RedactUrls())
 
 __all__ = ["GuardedBackend", "GuardedTransport", "Verify", "guarded_client", "guarded_transport"]
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from monitor_common.audit import AuditLog
+from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import Settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
 from monitor_common.results import Verdict
@@ -99,6 +99,8 @@ def _configure_logging(settings: Settings, verbose: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,  # the SDK configures the root logger when a server is built; ours replaces it
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactUrls())  # whichever library logs a URL, its password stays hidden
 
 
 def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:
@@ -122,7 +124,7 @@ def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoR
         sys.exit(EXIT_CONFIG)
     set_settings(settings)
     _configure_logging(settings, verbose)
-    audit = AuditLog(settings.audit_log)
+    audit = AuditLog(settings.audit_log, send_payload=settings.audit_send_payload)
 
     if isinstance(app, ToolSet):
         if command == "tools":

@@ -50,10 +50,19 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from monitor_common._compact import compact_input, shallow_output
 from monitor_common._sdk import connection_state, lowlevel_server
-from monitor_common.audit import AuditLog
+from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import effective_settings
 from monitor_common.errors import MonitorError
-from monitor_common.toolset import CallContext, ToolHints, ToolSet, ToolSpec, monitor_error, progress_reporter
+from monitor_common.targets import redact_url
+from monitor_common.toolset import (
+    CallContext,
+    ToolHints,
+    ToolSet,
+    ToolSpec,
+    monitor_error,
+    progress_reporter,
+    redacted,
+)
 
 if TYPE_CHECKING:
     from monitor_common.watches.service import WatchService
@@ -125,6 +134,7 @@ class _CallLogHandler(logging.Handler):
 
 
 _CALL_LOG_HANDLER = _CallLogHandler()
+_CALL_LOG_HANDLER.addFilter(RedactUrls())  # what a call logged is sent to its caller
 
 
 def install_call_log_handler() -> None:
@@ -343,15 +353,20 @@ class MonitorServer(MCPServer):
         except UnexpectedToolError as exc:
             cause = monitor_error(exc.__cause__)
             if isinstance(cause, MonitorError):
-                self._finish(name, arguments, started, error=str(cause), outcome="input")
-                raise ToolError(str(cause)) from cause
+                message = str(redacted(cause))
+                self._finish(name, arguments, started, error=message, outcome="input")
+                raise ToolError(message) from cause
             self._finish(
                 name, arguments, started, error=f"internal error: {type(cause).__name__}", outcome="crash"
             )
             raise
         except ToolError as exc:
-            # Unknown tool or arguments that fail the input schema: the caller's to fix.
-            self._finish(name, arguments, started, error=str(exc), outcome="input")
+            # Unknown tool or arguments that fail the input schema: the caller's to fix. The
+            # SDK's message may quote the arguments, a URL's password with them.
+            text = redact_url(str(exc))
+            self._finish(name, arguments, started, error=text, outcome="input")
+            if text != str(exc):
+                raise ToolError(text) from exc
             raise
         verdict: object = None
         if isinstance(result, CallToolResult) and result.structured_content is not None:

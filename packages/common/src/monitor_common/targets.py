@@ -53,8 +53,11 @@ _DIGITS = re.compile(r"[0-9]+")
 _HEX = re.compile(r"[0-9a-fA-F]*")
 _OCTAL = re.compile(r"[0-7]*")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
-# Userinfo runs up to the last "@" before the path; a greedy class backtracks to that "@".
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#\s]*)@")
+# Where a URL may start in free text, and the characters it runs over: anything but whitespace and
+# the quotes or brackets that enclose a URL in a message, JSON or markup.
+_URL_START = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://")
+_URL_END = re.compile(r"[\s\"<>`]")
+_PORT = re.compile(r"[0-9]{0,5}")
 
 _HOST_EXAMPLE = "e.g. example.com"
 _IPV4_EXAMPLE = "e.g. 192.0.2.1"
@@ -471,6 +474,12 @@ def parse_url(text: str) -> Url:
             f"scheme {scheme!r} in {shown!r} is not supported: use http or https, {_URL_EXAMPLE}"
         )
     rest = after[2:]
+    at = _userinfo_end(rest)
+    if at is not None and any(delimiter in rest[:at] for delimiter in "/?#"):
+        raise TargetError(
+            f"URL {shown!r} has '/', '?' or '#' in its user name or password: percent-encode them "
+            "(%2F, %3F, %23), e.g. a password p/ss written as p%2Fss"
+        )
     end = len(rest)
     for delimiter in "/?#":
         index = rest.find(delimiter)
@@ -506,12 +515,52 @@ def parse_url(text: str) -> Url:
     return Url(scheme, host.name, port, path_and_query, username, password, host.ip)
 
 
+def _userinfo_end(rest: str) -> int | None:
+    """Where the userinfo of the URL text after `scheme://` ends (the index of its `@`), or None.
+
+    A parser ends the authority at the first `/`, `?` or `#` and the userinfo at the last `@`
+    before that. A password written with those characters unencoded (`user:p/a#s?s@host/`) then
+    leaves the authority as `user:p`, whose "port" is no number: no parser can read it, and the
+    caller meant the userinfo to run to the last `@` of the URL, and so does this function. An
+    authority that reads as a host and port (`example.com:8443/@user`, `u:p@host/@user`) keeps
+    the `@`s after it in the path, as the HTTP client reads them.
+    """
+    authority_end = len(rest)
+    for delimiter in "/?#":
+        index = rest.find(delimiter)
+        if index != -1:
+            authority_end = min(authority_end, index)
+    authority = rest[:authority_end]
+    hostport = authority.rpartition("@")[2]
+    if hostport.startswith("["):  # an IPv6 address: its colons are no port
+        hostport = hostport.partition("]")[2]
+    _, colon, port = hostport.rpartition(":")
+    if colon and not _PORT.fullmatch(port) and (last := rest.rfind("@")) > authority_end:
+        return last
+    at = authority.rfind("@")
+    return at if at != -1 else None
+
+
 def redact_url(text: str) -> str:
     """`text` with the userinfo of every URL in it replaced by `***` (or `***:***` when it has a
-    password). Never raises; text without URLs comes back unchanged."""
+    password). Never raises; text without URLs comes back unchanged.
 
-    def replace(match: re.Match[str]) -> str:
-        hidden = "***:***" if ":" in match.group("userinfo") else "***"
-        return f"{match.group('scheme')}{hidden}@"
-
-    return _USERINFO.sub(replace, text)
+    The userinfo ends at the last `@` of the URL's authority, or further, at the last `@` of the
+    URL, when a password holds an unencoded `/`, `?` or `#` (see `_userinfo_end`): a URL's
+    password is hidden however it was written, also in the messages that refuse such a URL.
+    """
+    out: list[str] = []
+    position = 0
+    while (start := _URL_START.search(text, position)) is not None:
+        end_match = _URL_END.search(text, start.end())
+        end = end_match.start() if end_match is not None else len(text)
+        rest = text[start.end() : end]
+        at = _userinfo_end(rest)
+        out.append(text[position : start.end()])
+        if at is None:
+            out.append(rest)
+        else:
+            out.append(("***:***" if ":" in rest[:at] else "***") + rest[at:])
+        position = end
+    out.append(text[position:])
+    return "".join(out)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 from monitor_common.callcontext import CallContext, is_injected, progress_reporter
 from monitor_common.errors import InputError, MonitorError
+from monitor_common.targets import redact_url
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -89,6 +90,16 @@ def monitor_error(exc: BaseException | None) -> BaseException | None:
             return first
         matched = cast("BaseExceptionGroup[BaseException]", first)
     return group
+
+
+def redacted(error: MonitorError) -> MonitorError:
+    """`error` with the password of every URL in its message hidden. The message goes to the
+    caller, the log and the audit line, and often quotes the arguments it refuses."""
+    text = str(error)
+    shown = redact_url(text)
+    if shown != text:
+        error.args = (shown, *error.args[1:])
+    return error
 
 
 @dataclass
@@ -156,7 +167,7 @@ class ToolSpec:
         try:
             validated = model.model_validate(data)
         except ValidationError as exc:
-            raise InputError(f"Error executing tool {self.name}: {exc}") from exc
+            raise redacted(InputError(f"Error executing tool {self.name}: {exc}")) from exc
         return {
             (info.alias or name): getattr(validated, name)
             for name, info in type(validated).model_fields.items()
@@ -178,7 +189,7 @@ class ToolSpec:
         except Exception as exc:
             cause = monitor_error(exc)
             if isinstance(cause, MonitorError):
-                raise cause from None
+                raise redacted(cause) from None
             raise ToolCrashed(f"Error executing tool {self.name}") from exc
 
 

@@ -30,7 +30,7 @@ from monitor_common.errors import InputError, TargetError
 from monitor_common.findings import MONITOR_NETWORK_UNAVAILABLE
 from monitor_common.netpolicy import NetworkPolicy, monitor_side
 from monitor_common.ratelimit import RateLimited, acquire, wait_meter
-from monitor_common.targets import parse_host_port, parse_url
+from monitor_common.targets import parse_host_port, parse_url, redact_url
 
 from dns_monitor.models import DnsFlags, DnsRecord, ExtendedError
 
@@ -74,7 +74,8 @@ class ServerSpec:
     @property
     def shown(self) -> str:
         if self.kind == "https":
-            return self.url or self.address
+            # The URL a DoH request goes to keeps its password; what results show never does.
+            return redact_url(self.url) if self.url else self.address
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"tls://{host}:{self.port}" if self.kind == "tls" else f"{host}:{self.port}"
 
@@ -434,9 +435,9 @@ async def _https(
     except FetchTimeout:
         raise dns.exception.Timeout(timeout=timeout) from None
     except (httpx2.HTTPError, ResolutionError) as exc:
-        raise OSError(f"DNS over HTTPS to {server.url} failed: {exc}") from exc
+        raise OSError(f"DNS over HTTPS to {server.shown} failed: {exc}") from exc
     if fetched.status_code != 200:
-        raise dns.exception.DNSException(f"{server.url} answered HTTP {fetched.status_code}")
+        raise dns.exception.DNSException(f"{server.shown} answered HTTP {fetched.status_code}")
     if fetched.truncated:
         raise dns.exception.DNSException(f"{fetched.over_cap}: no DNS message is that long")
     return dns.message.from_wire(fetched.body)

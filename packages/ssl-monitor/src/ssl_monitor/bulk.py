@@ -17,7 +17,7 @@ from monitor_common.bulk import Unchecked
 from monitor_common.errors import InputError, PolicyError
 from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
 from monitor_common.results import Finding, Stopwatch, Verdict
-from monitor_common.targets import HostPort, parse_host_port
+from monitor_common.targets import HostPort, parse_host_port, redact_url
 
 from ssl_monitor.certs import cert_check, thresholds
 from ssl_monitor.models import CertCheckManyResult, CertCheckResult, CertCheckRow
@@ -42,7 +42,7 @@ def _parse(text: str, ctx: CheckContext) -> HostPort | Unchecked:
 
 def _row(target: str, result: CertCheckResult) -> CertCheckRow:
     return CertCheckRow(
-        target=target,
+        target=redact_url(target),  # a target written as a URL may carry a password
         verdict=result.verdict.value,
         summary=result.summary,
         days_left=result.days_left,
@@ -70,7 +70,7 @@ def _counting_unchecked(progress: ProgressCallback | None, unchecked: int) -> Pr
 
 def _unchecked_row(target: str, unchecked: Unchecked) -> CertCheckRow:
     return CertCheckRow(
-        target=target,
+        target=redact_url(target),
         verdict=unchecked.verdict.value,
         summary=unchecked.summary,
         findings=[unchecked.finding()],

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from monitor_common.callcontext import is_injected
+from monitor_common.targets import redact_url
 
 __all__ = ["WATCH_PARAMETERS", "Figures", "WatchKind"]
 
@@ -47,8 +48,9 @@ class WatchKind:
         return self.rename.get(self.target, self.target)
 
     def target_of(self, definition: Mapping[str, Any]) -> str:
-        """The target of a stored watch definition (the check's arguments)."""
-        return str(definition.get(self.target, ""))
+        """The target of a stored watch definition (the check's arguments) as shown and recorded:
+        a URL's password hidden (the check runs from the definition, which keeps it)."""
+        return redact_url(str(definition.get(self.target, "")))
 
     def check_parameters(self) -> list[inspect.Parameter]:
         """The main check's parameters as the watch tool shows them (renamed, all optional).

@@ -21,6 +21,7 @@ from monitor_common.audit import redact
 from monitor_common.config import get_settings
 from monitor_common.errors import InputError, LimitError, MonitorError, StoreError
 from monitor_common.results import Finding, Stopwatch, Verdict
+from monitor_common.targets import redact_url
 from monitor_common.watches.models import (
     Action,
     WatchActionResult,
@@ -52,6 +53,10 @@ CheckRunner = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 # Told the name of a watch that changed (added, removed, paused, resumed, went up or down).
 ChangeListener = Callable[[str], Awaitable[None]]
+
+
+def _shown_name(name: str | None) -> str | None:
+    return redact_url(name) if name else name
 
 
 class WatchService:
@@ -159,7 +164,11 @@ class WatchService:
             return
         main = tool == self.kind.check_name
         target = arguments.get(self.kind.target) if main else None
-        shown = str(target) if target is not None else json.dumps(redact(arguments), sort_keys=True)[:500]
+        shown = (
+            redact_url(str(target))
+            if target is not None
+            else json.dumps(redact(arguments), sort_keys=True)[:500]
+        )
         started = time.time() - float(result.get("duration_ms") or 0.0) / 1000
         record = self.record_of(result, watch=None, tool=tool, target=shown, started=started, main_check=main)
         try:
@@ -189,7 +198,9 @@ class WatchService:
 
     async def _watch(self, arguments: Mapping[str, Any]) -> WatchActionResult:
         action = cast("Action", arguments["action"])
-        name = cast("str | None", arguments.get("name"))
+        # Names are shown everywhere (listings, resource URIs), so a URL's password never is one:
+        # a name written with it finds the watch named without it.
+        name = _shown_name(cast("str | None", arguments.get("name")))
         if action == "add":
             return await self._add(arguments, name)
         store = await self.handle.require()
@@ -342,6 +353,7 @@ class WatchService:
 
     async def _report(self, name: str | None, window: Window) -> WatchReport:
         stopwatch = Stopwatch()
+        name = _shown_name(name)
         store = await self.handle.require()
         kind = self.kind.kind
         now = time.time()
