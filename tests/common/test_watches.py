@@ -410,12 +410,17 @@ async def test_a_lost_database_connection_is_an_error_once_then_reopened(
             watch_min_interval_s=0.1,
         )
     )
-    async with serving() as (_, _, client):
+    server, service = build()
+    # The scheduler polls the store too: slowly here, so that the tool call below is the first to
+    # meet the dead connection (with the usual 0.1 s poll, the scheduler could reopen it first).
+    service.poll_s, service.start_delay_s = 30.0, 0.0
+    async with Client(server) as client:
         content(
             await client.call_tool(
                 "probe_watch", {"action": "add", "name": "p", "url": http_server.url_for("/")}
             )
         )
+        await anyio.sleep(0.2)  # the run that `add` wakes the scheduler for is over
         # Another session ends ours, as a restarted or failed-over database would.
         async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as admin:
             await admin.execute(
