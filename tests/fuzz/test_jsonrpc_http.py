@@ -18,9 +18,10 @@ import httpx2
 import pytest
 from support.mcp_http import INIT, MCP_HEADERS, Served, serving
 from support.reliability import record
+from support.stdio_lines import PING
 
 from fuzz.conftest import PROFILE
-from fuzz.test_jsonrpc_stdio import CASES, PING
+from fuzz.test_jsonrpc_stdio import CASES
 
 
 class Session:
