@@ -1,9 +1,9 @@
 """Streamable HTTP transport: bearer-token auth, DNS-rebinding protection, optional TLS.
 
 The rules, from ARCHITECTURE.md: loopback binds may run without a token; any other bind refuses
-to start unless `MCP_MONITOR_AUTH_TOKEN` is set. Host and Origin headers are validated (421 / 403)
-so that a web page cannot reach a local server through a rebound DNS name. The token check runs
-first and compares in constant time. A POST body that is JSON but no JSON-RPC message is answered
+to start unless `MCP_MONITOR_AUTH_TOKEN` is set. Host and Origin headers are matched exactly
+(`_rebinding`: 421 / 403) so that a web page cannot reach a local server through a rebound DNS
+name. The token check runs first and compares in constant time. A POST body that is JSON but no JSON-RPC message is answered
 -32600 here (`ProtocolErrors`); bodies over the SDK's limit (4 MiB) get 413.
 """
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 
+from monitor_common._rebinding import RebindingGuard
 from monitor_common.config import ENV_PREFIX, Settings
 from monitor_common.errors import ConfigError
 
@@ -165,18 +166,25 @@ def build_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
         hosts.append(f"{bind}:*")
     if settings.tls_cert is not None:
         origins += ["https://127.0.0.1:*", "https://localhost:*", "https://[::1]:*"]
-    security = TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=hosts + list(settings.http_allowed_hosts),
-        allowed_origins=origins + list(settings.http_allowed_origins),
-    )
     app: ASGIApp = server.streamable_http_app(
-        transport_security=security,
+        # Off: it matches Host and Origin by string prefix; RebindingGuard matches them exactly.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         host=settings.host,
         stateless_http=settings.http_stateless,
         max_request_body_size=DEFAULT_MAX_REQUEST_BODY_SIZE,
     )
     app = ProtocolErrors(app, DEFAULT_MAX_REQUEST_BODY_SIZE)
+    try:
+        app = RebindingGuard(
+            app,
+            hosts + list(settings.http_allowed_hosts),
+            origins + list(settings.http_allowed_origins),
+            tls=settings.tls_cert is not None,
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"{exc} in {ENV_PREFIX}HTTP_ALLOWED_HOSTS or {ENV_PREFIX}HTTP_ALLOWED_ORIGINS"
+        ) from exc
     if settings.auth_token:
         app = BearerAuth(app, settings.auth_token)
     return app
