@@ -1,5 +1,5 @@
 """The HTTP transport's header checks against a real server: Host and Origin matched exactly
-(DNS-rebinding protection).
+(DNS-rebinding protection), the bearer scheme matched case-insensitively.
 
 A rebound name reaches the server with the attacker's name in Host: a check that matched by
 prefix let `127.0.0.1:PORT@evil.example` and `127.0.0.1:PORT.evil.example` through, and refused
@@ -103,3 +103,25 @@ def test_an_allowed_host_that_is_not_host_and_port_refuses_to_start() -> None:
     )  # fmt: skip
     assert done.returncode == 78
     assert "monitor.example.com:8443/x" in done.stderr and "HTTP_ALLOWED_HOSTS" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("authorization", "accepted"),
+    [
+        (f"Bearer {TOKEN}", True),
+        (f"bearer {TOKEN}", True),
+        (f"BEARER {TOKEN}", True),
+        (f"bEaReR {TOKEN}", True),
+        (f"Bearer  {TOKEN}", True),  # RFC 7235: 1*SP between scheme and token
+        (f"Basic {TOKEN}", False),
+        (f"Bearer{TOKEN}", False),
+        (f"bearer {TOKEN.upper()}", False),  # the token itself is case-sensitive
+        (f"bearer {TOKEN[:-1]}", False),
+        (f"bearers {TOKEN}", False),
+        (TOKEN, False),
+    ],
+)
+def test_bearer_scheme_is_case_insensitive_and_the_token_is_not(
+    served: Served, authorization: str, accepted: bool
+) -> None:
+    assert _post(served, {"authorization": authorization}) == (200 if accepted else 401)

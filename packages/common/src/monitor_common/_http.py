@@ -41,7 +41,11 @@ def _is_loopback(host: str) -> bool:
 
 
 class BearerAuth:
-    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`."""
+    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`.
+
+    The scheme is matched case-insensitively (RFC 7235 section 2.1: `bearer` and `BEARER` are
+    `Bearer`), the token exactly and in constant time.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self._app = app
@@ -56,6 +60,9 @@ class BearerAuth:
             if key == b"authorization":
                 supplied = value
                 break
+        scheme, _, credentials = supplied.partition(b" ")
+        if scheme.lower() == b"bearer":  # the scheme is no secret: only the token is compared
+            supplied = b"Bearer " + credentials.lstrip(b" ")
         if not hmac.compare_digest(supplied, self._expected):
             body = b'{"error":"unauthorized","error_description":"missing or wrong bearer token"}'
             await _send_json(send, 401, body, (b"www-authenticate", b'Bearer realm="mcp-monitor"'))
