@@ -81,6 +81,25 @@ async def test_malformed_bodies_get_the_specified_errors(session: Session) -> No
     record("fuzz", "http malformed messages answered", len(cases), "cases")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 100_000,
+        b'{"jsonrpc":"2.0","id":1,"x":' + b"[" * 100_000,
+    ],
+    ids=["open-lists", "closed-lists", "open-objects", "inside-a-request"],
+)
+async def test_deeply_nested_bodies_get_a_json_rpc_error(session: Session, body: bytes) -> None:
+    # json.loads raised RecursionError on these: a 500 with a traceback in the server's log.
+    status, answer = await session.post(body)
+    assert status == 400
+    assert answer is not None and answer["id"] is None
+    assert answer["error"]["code"] in (-32700, -32600) and answer["error"]["message"]
+    assert await session.answers_ping()
+
+
 async def test_ten_megabyte_body_is_refused(session: Session) -> None:
     for body in (
         b" " * (10 * 1024 * 1024),

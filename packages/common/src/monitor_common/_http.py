@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -133,13 +132,16 @@ class ProtocolErrors:
 def _invalid_request(body: bytes) -> JSONRPCError | None:
     """The -32600 answer to `body` when it is JSON but no JSON-RPC message, else None."""
     import mcp_types
+    import pydantic_core
     from pydantic import ValidationError
 
     from monitor_common._jsonrpc import protocol_error
 
     try:
-        parsed: object = json.loads(body)
-    except ValueError:  # not JSON (or not UTF-8): the SDK's -32700
+        # The SDK's parser, not json.loads: the same verdict on what is JSON, and a nesting limit
+        # (200 levels) where json.loads raised RecursionError, a 500, on 100,000 `[`.
+        parsed: object = pydantic_core.from_json(body)
+    except ValueError:  # not JSON, not UTF-8, or nested too deeply: the SDK's -32700
         return None
     try:
         mcp_types.jsonrpc_message_adapter.validate_python(parsed, by_name=False)
