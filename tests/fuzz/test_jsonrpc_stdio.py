@@ -31,6 +31,22 @@ CASES: list[tuple[bytes, int, Any]] = [
     (b'{"jsonrpc":"2.0","id":4,"method":5}', -32600, 4),  # method of the wrong type
     (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"x"}', -32600, 5),  # params not structured
     (b'{"jsonrpc":"1.0","id":6,"method":"tools/list"}', -32600, 6),
+    # Requests whose id is no string or integer: the SDK took them for notifications (no answer).
+    (b'{"jsonrpc":"2.0","id":{},"method":"tools/list"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":[1],"method":"tools/list"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":true,"method":"tools/list"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":false,"method":"ping"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":null,"method":"tools/list"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":NaN,"method":"tools/list"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":-Infinity,"method":"ping"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":1e400,"method":"tools/list"}', -32600, None),
+    (b'{"jsonrpc":"2.0","id":1.5,"method":"ping"}', -32600, None),
+    (b'{"method":"ping","jsonrpc":"2.0","id":{"id":1}}', -32600, None),
+    # Nested deeper than the parser goes (200 levels): json.loads raised RecursionError on these.
+    (b"[" * 100_000, -32700, None),
+    (b"[" * 100_000 + b"]" * 100_000, -32700, None),
+    (b'{"a":' * 100_000, -32700, None),
+    (b'{"jsonrpc":"2.0","id":13,"method":"ping","params":{"x":' + b"[" * 100_000, -32700, None),
     (b'{"jsonrpc":"2.0","id":7,"method":"no/such/method"}', -32601, 7),
     (b'{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":5}}', -32602, 8),
     (b'{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"arguments":{}}}', -32602, 9),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 
@@ -135,7 +135,7 @@ def _invalid_request(body: bytes) -> JSONRPCError | None:
     import pydantic_core
     from pydantic import ValidationError
 
-    from monitor_common._jsonrpc import protocol_error
+    from monitor_common._jsonrpc import protocol_error, unusable_id
 
     try:
         # The SDK's parser, not json.loads: the same verdict on what is JSON, and a nesting limit
@@ -147,17 +147,7 @@ def _invalid_request(body: bytes) -> JSONRPCError | None:
         mcp_types.jsonrpc_message_adapter.validate_python(parsed, by_name=False)
     except ValidationError as exc:
         return protocol_error(exc)
-    if isinstance(parsed, dict) and "method" in parsed and "id" in parsed:
-        request_id = cast("dict[str, object]", parsed)["id"]
-        if isinstance(request_id, bool) or not isinstance(request_id, str | int):
-            return mcp_types.JSONRPCError(
-                jsonrpc="2.0",
-                id=None,
-                error=mcp_types.ErrorData(
-                    code=mcp_types.INVALID_REQUEST, message="Invalid Request: id must be a string or a number"
-                ),
-            )
-    return None
+    return unusable_id(parsed)
 
 
 def build_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:

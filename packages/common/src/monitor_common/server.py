@@ -444,12 +444,12 @@ async def serve_stdio(server: MonitorServer) -> None:
     The SDK's stdio transport hands such lines to the session as exceptions, which drops them
     silently: a client that sent a malformed request would wait for an answer forever.
     """
-    from mcp.server.stdio import stdio_server
     from mcp.shared.message import SessionMessage
 
     from monitor_common._jsonrpc import protocol_error
+    from monitor_common._stdio import checked_stdio  # the SDK's stdio_server, answering bad ids
 
-    async with stdio_server() as (read_stream, write_stream):
+    async with checked_stdio() as (read_stream, write_stream):
         relay_send, relay_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
 
         async def relay() -> None:
