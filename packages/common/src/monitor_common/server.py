@@ -180,6 +180,8 @@ class MonitorServer(MCPServer):
         # Per tool, output fields that tools/list serves as `{}` (any value) instead of their
         # type: for a server whose listing has no room left to type them (see _compact).
         self.untyped_outputs: dict[str, frozenset[str]] = {}
+        # Each tool's full input schema, read from the SDK on first call (see _unusable_number).
+        self._input_schemas: dict[str, dict[str, Any]] = {}
         self._register_extras()
 
     def _register_extras(self) -> None:
@@ -348,6 +350,11 @@ class MonitorServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
     ) -> CallToolResult | InputRequiredResult:
         started = time.perf_counter()
+        problem = await self._unusable_number(name, arguments)
+        if problem is not None:  # as ToolSpec.validate says it, for `call`
+            message = f"Error executing tool {name}: {problem}"
+            self._finish(name, arguments, started, error=message, outcome="input")
+            raise ToolError(message)
         try:
             result = await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -375,6 +382,17 @@ class MonitorServer(MCPServer):
                 await hook(name, arguments, result)
         self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
         return result
+
+    async def _unusable_number(self, name: str, arguments: dict[str, Any]) -> str | None:
+        """NaN, infinities and booleans given for numbers (`monitor_common._numbers`), which the
+        SDK's argument model would take; checked against the tool's full input schema."""
+        from monitor_common._numbers import unusable_number
+
+        schema = self._input_schemas.get(name)
+        if schema is None:
+            self._input_schemas = {t.name: t.input_schema for t in await super().list_tools()}
+            schema = self._input_schemas.get(name, {})
+        return unusable_number(arguments, schema)
 
     def add_watches(self, service: WatchService) -> None:
         """Offer a watch service's watches as resources and run its scheduler while the server runs."""

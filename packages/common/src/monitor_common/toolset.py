@@ -148,10 +148,20 @@ class ToolSpec:
             fields[name] = (field_type, parameter.default) if has_default else field_type
         return create_model(f"{self.fn.__name__}Arguments", __base__=ArgModelBase, **fields)
 
+    @cached_property
+    def arguments_schema(self) -> dict[str, Any]:
+        """The JSON schema of the arguments, as the SDK derives the tool's input schema."""
+        return self.arguments_model.model_json_schema()
+
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The keyword arguments for the function; InputError with the SDK's message when invalid."""
         from pydantic import ValidationError
 
+        from monitor_common._numbers import unusable_number
+
+        problem = unusable_number(arguments, self.arguments_schema)
+        if problem is not None:  # as MonitorServer.call_tool says it
+            raise InputError(f"Error executing tool {self.name}: {problem}")
         model = self.arguments_model
         data = dict(arguments)
         for key, value in arguments.items():
