@@ -3,8 +3,10 @@
 The rules, from ARCHITECTURE.md: loopback binds may run without a token; any other bind refuses
 to start unless `MCP_MONITOR_AUTH_TOKEN` is set. Host and Origin headers are matched exactly
 (`_rebinding`: 421 / 403) so that a web page cannot reach a local server through a rebound DNS
-name. The token check runs first and compares in constant time. A POST body that is JSON but no JSON-RPC message is answered
--32600 here (`ProtocolErrors`); bodies over the SDK's limit (4 MiB) get 413.
+name. The token check runs first and compares in constant time. A POST body that is JSON but no
+JSON-RPC message is answered -32600 here (`ProtocolErrors`); bodies over the SDK's limit (4 MiB)
+get 413. A request whose head or body takes longer than 10 s to arrive gets 408 and its
+connection is closed (`_deadlines`: slow clients).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 
+from monitor_common._deadlines import REQUEST_TIMEOUT_S, BodyDeadline, head_deadline
 from monitor_common._rebinding import RebindingGuard
 from monitor_common.config import ENV_PREFIX, Settings
 from monitor_common.errors import ConfigError
@@ -24,8 +27,9 @@ if TYPE_CHECKING:
     from mcp.server import MCPServer
     from mcp_types import JSONRPCError
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from uvicorn import Config
 
-__all__ = ["BearerAuth", "ProtocolErrors", "build_app", "serve_http"]
+__all__ = ["BearerAuth", "ProtocolErrors", "build_app", "serve_http", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +154,13 @@ def _invalid_request(body: bytes) -> JSONRPCError | None:
     return unusable_id(parsed)
 
 
-def build_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
-    """The ASGI app for `settings`; raises ConfigError for an unsafe combination."""
+def build_app(
+    server: MCPServer[Any], settings: Settings, *, request_timeout_s: float = REQUEST_TIMEOUT_S
+) -> ASGIApp:
+    """The ASGI app for `settings`; raises ConfigError for an unsafe combination.
+
+    `request_timeout_s` bounds the arrival of each request's body (`_deadlines`).
+    """
     loopback = _is_loopback(settings.host)
     if not loopback and not settings.auth_token:
         raise ConfigError(
@@ -186,16 +195,19 @@ def build_app(server: MCPServer[Any], settings: Settings) -> ASGIApp:
         ) from exc
     if settings.auth_token:
         app = BearerAuth(app, settings.auth_token)
-    return app
+    return BodyDeadline(app, request_timeout_s)
 
 
-def serve_http(server: MCPServer[Any], settings: Settings) -> None:
-    """Serve until interrupted."""
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, *, request_timeout_s: float = REQUEST_TIMEOUT_S
+) -> Config:
+    """How uvicorn serves `app` for `settings`: h11, with each request head bounded by
+    `request_timeout_s` (`_deadlines`)."""
     import uvicorn
 
-    app = build_app(server, settings)
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
+        http=head_deadline(request_timeout_s),
         host=settings.host,
         port=settings.port,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
@@ -205,5 +217,12 @@ def serve_http(server: MCPServer[Any], settings: Settings) -> None:
         log_config=None,  # keep our stderr logging; uvicorn's default config is stdout for access
         lifespan="on",
     )
+
+
+def serve_http(server: MCPServer[Any], settings: Settings) -> None:
+    """Serve until interrupted."""
+    import uvicorn
+
+    config = uvicorn_config(build_app(server, settings), settings)
     logger.info("serving streamable HTTP on %s:%s", settings.host, settings.port)
     uvicorn.Server(config).run()
