@@ -8,7 +8,8 @@ for as long as it likes, and a few hundred such clients exhaust the server. So:
 1. the head (request line and headers) must be complete within `REQUEST_TIMEOUT_S` of the
    connection's opening, or of the first byte after the previous response (`head_deadline`, a
    uvicorn h11 protocol: no ASGI app runs before the head is complete, so only the protocol can
-   time it). An idle connection is closed as before, by keep-alive;
+   time it), so a connection that sends nothing is closed too; between two requests the idle
+   time stays keep-alive's (5 s);
 2. the body must be complete within `REQUEST_TIMEOUT_S` of the head (`BodyDeadline`, ASGI): the app
    is told the client left, and the client gets 408 with `connection: close`.
 
