@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import random
 import time
 import tracemalloc
@@ -25,6 +26,7 @@ from monitor_common.config import Settings, set_settings
 from support.certs import CertAuthority, serve_tls
 from support.dns_server import DNSServer, zone
 from support.http_server import HttpServer, TLSFiles
+from support.reliability import record
 
 from security.probe import servers
 
@@ -48,12 +50,27 @@ def trusted(http_ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 async def call(which: str, tool: str, **arguments: Any) -> tuple[dict[str, Any], float]:
+    """Call `tool` of server `which`; its result and duration. Both, and the Python memory the
+    call peaked at (tracemalloc), go to the reliability report under this test's name."""
+    traced_here = not tracemalloc.is_tracing()
+    if traced_here:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
     begun = time.monotonic()
-    async with Client(servers()[which]) as client:
-        result = await client.call_tool(tool, arguments)
+    try:
+        async with Client(servers()[which]) as client:
+            result = await client.call_tool(tool, arguments)
+        took = time.monotonic() - begun
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        if traced_here:
+            tracemalloc.stop()
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return result.structured_content, time.monotonic() - begun
+    case = os.environ.get("PYTEST_CURRENT_TEST", tool).split("::")[-1].split(" ")[0]
+    record("security", f"bounded fetch: {case}", round(took, 2), "s",
+           tool=tool, peak_traced_mb=round(peak / 2**20, 1))  # fmt: skip
+    return result.structured_content, took
 
 
 def messages(result: dict[str, Any]) -> str:
