@@ -7,9 +7,18 @@ import socket
 from typing import Any
 
 import anyio
+import dns.message
+import dns.name
 import dns.resolver
 import pytest
-from monitor_common.netpolicy import ResolutionError, resolver_silent, system_resolver
+from monitor_common.netpolicy import (
+    NetworkPolicy,
+    ResolutionError,
+    dns_resolver,
+    resolve,
+    resolver_silent,
+    system_resolver,
+)
 from support.dns_server import DNSServer, drop, servfail, zone
 
 
@@ -54,3 +63,54 @@ async def test_eai_again_blames_the_side_that_failed(
     with pytest.raises(ResolutionError) as caught:
         await system_resolver("site.test", None)
     assert caught.value.monitor_side is monitor_side
+
+
+def drop_only(name: str) -> Any:
+    """A resolver that is up (it answers the root and other names) but never answers `name`,
+    as a recursive resolver does while it chases the name's dead authoritative servers."""
+    answers = zone({("ok.test.", "A"): "192.0.2.1"})
+
+    def handler(request: dns.message.Message, transport: Any) -> Any:
+        if request.question[0].name == dns.name.from_text(name):
+            return None
+        return answers(request, transport)
+
+    return handler
+
+
+async def test_a_name_the_configured_resolver_leaves_unanswered_is_the_targets(dns_server: DNSServer) -> None:
+    # The operator's resolver answers, just not for this name: its DNS is what fails, not the
+    # monitor's, so the check must not be an unknown without an incident.
+    dns_server.handler = drop_only("dead.test.")
+    lookup = dns_resolver(dns_server.host, dns_server.port, timeout=0.3)
+    with pytest.raises(ResolutionError) as caught:
+        await resolve("dead.test", NetworkPolicy(), resolver=lookup, timeout=10)
+    assert caught.value.monitor_side is False
+
+
+async def test_a_configured_resolver_that_answers_nothing_is_the_monitors(dns_server: DNSServer) -> None:
+    dns_server.handler = drop
+    lookup = dns_resolver(dns_server.host, dns_server.port, timeout=0.3)
+    with pytest.raises(ResolutionError) as caught:
+        await resolve("dead.test", NetworkPolicy(), resolver=lookup, timeout=10)
+    assert caught.value.monitor_side is True
+
+
+async def test_eai_again_for_one_name_of_an_answering_resolver_is_the_targets(
+    dns_server: DNSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def again(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    class Local(dns.resolver.Resolver):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(configure=False)
+            self.nameservers = [dns_server.host]
+            self.port = dns_server.port
+
+    monkeypatch.setattr(anyio, "getaddrinfo", again)
+    monkeypatch.setattr(dns.resolver, "Resolver", Local)
+    dns_server.handler = drop_only("site.test.")
+    with pytest.raises(ResolutionError) as caught:
+        await system_resolver("site.test", None)
+    assert caught.value.monitor_side is False

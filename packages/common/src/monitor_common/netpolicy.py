@@ -406,8 +406,23 @@ async def _system_resolver_silent(host: str) -> bool:
 
 
 async def resolver_silent(host: str, nameservers: Sequence[str], port: int = 53) -> bool:
-    """Whether `nameservers` give no answer at all for `host`'s A record within 2 s (any DNS
-    answer is one, SERVFAIL included: it says the name's own DNS fails, not the monitor's)."""
+    """Whether `nameservers` give no answer at all within 2 s, neither for `host`'s A record nor
+    for the root's (any DNS answer is one, SERVFAIL included: it says the name's own DNS fails,
+    not the monitor's). A resolver that answers the root but not `host` is up and still chasing
+    the name, whose authoritative servers do not answer: the target's outage, not the monitor's."""
+    silent: list[bool] = []
+
+    async def ask(name: str) -> None:
+        silent.append(await _no_answer(name, nameservers, port))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask, host)
+        tg.start_soon(ask, ".")
+    return all(silent)
+
+
+async def _no_answer(name: str, nameservers: Sequence[str], port: int, *, lifetime: float = 2.0) -> bool:
+    """Whether `nameservers` give no response at all to `name`'s A question within `lifetime` s."""
     import dns.asyncresolver
     import dns.exception
     import dns.resolver
@@ -415,9 +430,9 @@ async def resolver_silent(host: str, nameservers: Sequence[str], port: int = 53)
     stub = dns.asyncresolver.Resolver(configure=False)
     stub.nameservers = list(nameservers)
     stub.port = port
-    stub.lifetime = 2.0
+    stub.lifetime = lifetime
     try:
-        await stub.resolve(host, "A", search=False, raise_on_no_answer=False)
+        await stub.resolve(name, "A", search=False, raise_on_no_answer=False)
     except dns.resolver.NoNameservers as exc:
         kwargs = cast("dict[str, Any]", exc.kwargs)  # pyright: ignore[reportUnknownMemberType]
         errors = cast("list[tuple[Any, ...]]", kwargs.get("errors") or [])
@@ -510,9 +525,12 @@ def dns_resolver(nameserver: str, port: int = 53, *, timeout: float = 5.0) -> Re
             except dns.resolver.NXDOMAIN:
                 raise ResolutionError(host, f"no such domain (NXDOMAIN from {shown})") from None
             except dns.resolver.LifetimeTimeout:
-                # The operator's nameserver gave no answer at all: the lookup could not be made.
+                # The monitor's outage only when the operator's nameserver answers nothing at all:
+                # one that answers the root (from its cache, at once) but is still chasing this
+                # name, whose authoritative servers are silent, is up: the failure is the target's.
+                silent = await _no_answer(".", [server.compressed], port, lifetime=1.0)
                 raise ResolutionError(
-                    host, f"nameserver {shown} did not answer within {timeout:g} s", monitor_side=True
+                    host, f"nameserver {shown} did not answer within {timeout:g} s", monitor_side=silent
                 ) from None
             except dns.resolver.NoNameservers as exc:
                 # Unreachable (every attempt an I/O error, no response) is the monitor's; an
