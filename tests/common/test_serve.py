@@ -106,3 +106,13 @@ def test_parse_call_arguments(pairs: list[str], expected: dict[str, Any]) -> Non
 def test_parse_call_arguments_rejects(pair: str) -> None:
     with pytest.raises(ConfigError, match="key=value"):
         parse_call_arguments([pair])
+
+
+def test_parse_call_arguments_keeps_the_text_of_string_parameters() -> None:
+    pairs = ["expect_status=200", "timeout_s=5", "body_contains=null", "port=443"]
+    assert parse_call_arguments(pairs, strings={"expect_status", "body_contains"}) == {
+        "expect_status": "200",
+        "timeout_s": 5,
+        "body_contains": None,
+        "port": 443,
+    }

@@ -46,6 +46,16 @@ def test_call_values_parse_as_json(http_server: HttpServer) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_call_a_number_for_a_string_parameter_is_its_text(http_server: HttpServer) -> None:
+    # expect_status=404 as a cron line writes it: the string "404", as a host would send it.
+    done = run_cli(
+        "http_monitor", "call", "http_check", f"url={http_server.url_for('/status/404')}", "expect_status=404",
+        env=LOOPBACK_ENV,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "ok"
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

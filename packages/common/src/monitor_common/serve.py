@@ -21,7 +21,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from monitor_common.audit import AuditLog, RedactUrls
@@ -73,11 +73,13 @@ def _parser(server: ToolSet | MonitorServer) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_call_arguments(pairs: Sequence[str]) -> dict[str, Any]:
+def parse_call_arguments(pairs: Sequence[str], strings: Collection[str] = ()) -> dict[str, Any]:
     """`["url=https://x", "timeout_s=5", "headers={\\"a\\":\\"b\\"}"]` -> a tool's arguments.
 
     A value is taken as JSON when it parses as JSON (numbers, booleans, lists, objects, null),
-    else as a plain string, so `name=example.com` needs no quoting.
+    else as a plain string, so `name=example.com` needs no quoting. The keys in `strings` (the
+    tool's parameters that only take a string) keep their text as written (null stays None), so that
+    `expect_status=200` is the string "200" a host would send, not a number refused as one.
     """
     arguments: dict[str, Any] = {}
     for pair in pairs:
@@ -85,9 +87,10 @@ def parse_call_arguments(pairs: Sequence[str]) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"argument {pair!r} is not key=value, e.g. url=https://example.com")
         try:
-            arguments[key] = json.loads(raw)
+            value = json.loads(raw)
         except ValueError:
-            arguments[key] = raw
+            value = raw
+        arguments[key] = raw if key in strings and not isinstance(value, str | None) else value
     return arguments
 
 
@@ -180,8 +183,9 @@ def _call_declared(tools: ToolSet, audit: AuditLog, tool: str, pairs: Sequence[s
     validation, the error mapping, the audit line, the recording hook), without the SDK."""
     import anyio
 
+    spec = tools.tools.get(tool)
     try:
-        arguments = parse_call_arguments(pairs)
+        arguments = parse_call_arguments(pairs, spec.string_parameters if spec is not None else ())
     except ConfigError as exc:
         print(f"{tools.name}: {exc}", file=sys.stderr)
         return EXIT_USAGE

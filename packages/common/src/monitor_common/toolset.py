@@ -153,6 +153,19 @@ class ToolSpec:
         """The JSON schema of the arguments, as the SDK derives the tool's input schema."""
         return self.arguments_model.model_json_schema()
 
+    @cached_property
+    def string_parameters(self) -> frozenset[str]:
+        """The parameters whose only value is a string (or null): the command line keeps what is
+        written for them as text (`serve.parse_call_arguments`)."""
+        names: set[str] = set()
+        properties = cast("dict[str, dict[str, Any]]", self.arguments_schema.get("properties", {}))
+        for name, schema in properties.items():
+            options = cast("list[dict[str, Any]]", schema.get("anyOf", [schema]))
+            types = {option.get("type") for option in options}
+            if "string" in types and types <= {"string", "null"}:
+                names.add(name)
+        return frozenset(names)
+
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The keyword arguments for the function; InputError with the SDK's message when invalid."""
         from pydantic import ValidationError
