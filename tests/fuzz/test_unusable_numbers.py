@@ -39,6 +39,14 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
      "timeout_s must be a number, not true"),
     ("dns_monitor", "dns_watch", {"action": "add", "name": "w", "domain": "example.test", "server": "127.0.0.1", "failure_threshold": True},
      "failure_threshold must be a number, not true"),
+    # Strings pydantic reads as NaN or infinity (the SDK passes a string it cannot parse into
+    # a list or an object on as is): "NaN" reached the store as an interval.
+    ("http_monitor", "http_watch", {"action": "add", "name": "w", "url": URL, "interval_s": "NaN"},
+     'interval_s must be a finite number, not "NaN"'),
+    ("http_monitor", "http_check", {"url": URL, "max_response_ms": "inf"},
+     'max_response_ms must be a finite number, not "inf"'),
+    ("dns_monitor", "dns_lookup", {"name": "example.test", "server": "127.0.0.1", "timeout_s": "1e400"},
+     'timeout_s must be a finite number, not "1e400"'),
 ]  # fmt: skip
 
 
@@ -124,6 +132,8 @@ CLI = [
     ("ssl_monitor", ["cert_check", "host=192.0.2.1", "port=1e400"], "port must be a finite number, not Infinity"),
     ("dns_monitor", ["dns_lookup", "name=example.test", "server=127.0.0.1", "timeout_s=Infinity"],
      "timeout_s must be a finite number, not Infinity"),
+    ("http_monitor", ["http_watch", "action=add", "name=w", f"url={URL}", 'interval_s="NaN"'],
+     'interval_s must be a finite number, not "NaN"'),
 ]  # fmt: skip
 
 

@@ -7,7 +7,9 @@ pydantic, as the SDK and `ToolSpec` configure the argument models, takes `NaN`, 
 sees them, by this one rule, on both paths into a tool: MCP (`MonitorServer.call_tool`) and
 `call` (`ToolSpec.validate`), with the same message.
 
-1. A float that is not finite is refused wherever it is, nested values included.
+1. A float that is not finite is refused wherever it is, nested values included; so is a string
+   that reads as one (`"NaN"`, `"inf"`, `"1e400"`) where a number and not a string is expected,
+   which pydantic would convert.
 2. A boolean is refused where the parameter's JSON schema expects a number or an integer and not
    a boolean (a parameter of any type, `{}`, takes it).
 """
@@ -43,6 +45,12 @@ def _check(value: object, schema: object, defs: Mapping[str, Any], path: str) ->
     node = _resolve(schema, defs)
     if isinstance(value, float) and not math.isfinite(value):
         return f"{path} must be a finite number, not {json.dumps(value)}"
+    if isinstance(value, str):
+        # pydantic reads "NaN", "inf" or "1e400" given for a number as that float (lax mode).
+        types = _types(node, defs)
+        if types & _NUMBERS and "string" not in types and not _finite_text(value):
+            return f"{path} must be a finite number, not {json.dumps(value)}"
+        return None
     if isinstance(value, bool):
         types = _types(node, defs)
         if types & _NUMBERS and "boolean" not in types:
@@ -62,6 +70,14 @@ def _check(value: object, schema: object, defs: Mapping[str, Any], path: str) ->
             if problem is not None:
                 return problem
     return None
+
+
+def _finite_text(text: str) -> bool:
+    """Whether `text`, read as a float, is finite (text that is no number at all is pydantic's to refuse)."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return True
 
 
 def _resolve(schema: object, defs: Mapping[str, Any]) -> Mapping[str, Any]:
