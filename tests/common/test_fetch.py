@@ -7,6 +7,7 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator
 
+import httpx2
 import pytest
 from monitor_common.context import CheckContext
 from monitor_common.errors import PolicyError
@@ -84,3 +85,19 @@ async def test_a_status_is_a_result_and_redirects_are_followed_only_when_asked(
 async def test_the_policy_applies(http_server: HttpServer) -> None:
     with pytest.raises(PolicyError):
         await fetch(CheckContext(), http_server.url_for("/"), cap=100, timeout_s=5)
+
+
+async def test_messages_never_show_the_password_of_the_url(http_server: HttpServer) -> None:
+    # A DoH server's URL may carry credentials (ServerSpec.shown hides them); the messages the
+    # fetch writes end up in findings, so they must hide them too.
+    def secret(path: str) -> str:
+        return http_server.url_for(path).replace("://", "://user:s3cret@", 1)
+
+    over = await fetch(LOOPBACK, secret("/bytes/100"), cap=10, timeout_s=5)
+    assert over.truncated and "s3cret" not in over.over_cap and "***" in over.over_cap
+    with pytest.raises(httpx2.DecodingError) as encoded:
+        await fetch(LOOPBACK, secret("/bytes/10?header=Content-Encoding:%20gzip"), cap=100, timeout_s=5)
+    assert "s3cret" not in str(encoded.value)
+    with pytest.raises(FetchTimeout) as slow:
+        await fetch(LOOPBACK, secret("/drip/100"), cap=100, timeout_s=0.5)
+    assert "s3cret" not in str(slow.value)

@@ -24,7 +24,9 @@ CRLs and OCSP answers (ssl-monitor), MTA-STS policies, RDAP records and DNS-over
    content encoding anyway is refused with `httpx2.DecodingError`.
 5. Redirects are followed only when asked, at most `max_redirects`, by hand: a redirect's own
    body is never read (httpx2 would read it whole before following).
-6. Any status is a result (`status_code`), not an error. Errors: `PolicyError`,
+6. The messages written here (`over_cap`, `FetchTimeout`, the encoded body's error) show URLs with
+   their userinfo hidden (`targets.redact_url`): they end up in findings.
+7. Any status is a result (`status_code`), not an error. Errors: `PolicyError`,
    `netpolicy.ResolutionError` and `ratelimit.RateLimited` propagate unchanged, as from the
    guarded client; other transport failures are `httpx2.HTTPError` (`FetchTimeout` included).
 
@@ -47,6 +49,8 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 import httpx2
+
+from monitor_common.targets import redact_url
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -100,7 +104,7 @@ class Fetched:
     @property
     def over_cap(self) -> str:
         """What to say when `truncated`: the body was larger than this fetch reads."""
-        return f"{self.url} sent more than {size_text(self.cap)}, the most read for it; reading stopped there"
+        return f"{redact_url(self.url)} sent more than {size_text(self.cap)}, the most read for it; reading stopped there"
 
     @property
     def text(self) -> str:
@@ -186,7 +190,9 @@ async def fetch(
     if fetched is None:
         size = received.response.num_bytes_downloaded if received.response is not None else 0
         got = f", {size} body bytes received" if size else ""
-        raise FetchTimeout(f"{received.url or url} did not finish sending within {timeout_s:g} s{got}")
+        raise FetchTimeout(
+            f"{redact_url(received.url or url)} did not finish sending within {timeout_s:g} s{got}"
+        )
     return fetched
 
 
@@ -224,7 +230,7 @@ async def _transfer(
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
                 raise httpx2.DecodingError(
-                    f"{request.url} sent a {encoding}-encoded body although none was asked for",
+                    f"{redact_url(str(request.url))} sent a {encoding}-encoded body although none was asked for",
                     request=request,
                 )
             body, truncated = await read_capped(response.aiter_raw(), cap)
