@@ -68,6 +68,18 @@ def test_host_header_is_matched_exactly(served: Served, host: str, accepted: boo
     assert status == (200 if accepted else 421)
 
 
+def test_a_host_behind_a_tls_proxy_is_matched_as_configured() -> None:
+    # The README's set-up: the server on loopback behind a proxy that terminates TLS and passes
+    # Host on. A proxy that also says X-Forwarded-Proto: https (uvicorn trusts it from loopback)
+    # turned the Host without a port into port 443, and the configured name was refused (421).
+    env = {"MCP_MONITOR_HTTP_ALLOWED_HOSTS": "monitor.example.com"}
+    with serving("dns_monitor", env=env) as running:
+        for proto in ("http", "https"):
+            headers = {"host": "monitor.example.com", "x-forwarded-proto": proto}
+            assert _post(running, headers) == 200, proto
+        assert _post(running, {"host": "evil.example", "x-forwarded-proto": "https"}) == 421
+
+
 ORIGINS = [
     ("http://127.0.0.1:{P}", True),
     ("HTTP://LOCALHOST:{P}", True),

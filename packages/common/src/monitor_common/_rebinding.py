@@ -9,7 +9,8 @@ Origin. So the transport serves a request only when:
    port). `127.0.0.1:8000@evil.example` and `127.0.0.1:8000.evil.example` are not a host and a
    port, so they are refused, never matched as a prefix;
 2. its host equals an allowed host, case-insensitively (`LOCALHOST` is `localhost`), and its port
-   equals the allowed port as a number (`08000` is 8000, an absent port is the scheme's default);
+   equals the allowed port as a number (`08000` is 8000, an absent port is the default of this
+   server's own scheme: 443 with TLS, else 80, whatever a proxy says the client used);
    an allowed port of `*` stands for any port;
 3. an Origin header, when there is one (at most one), is `scheme://host[:port]` and matches an
    allowed origin by the same rules, the scheme case-insensitively too; `null` only when listed.
@@ -121,8 +122,10 @@ class RebindingGuard:
                 raise ValueError(f"{text!r} is not scheme://host[:port], e.g. https://app.example.com")
             self._origins.setdefault(origin[0], []).append(origin[1])
 
-    def host_allowed(self, value: str, scheme: str = "http") -> bool:
-        host = parse_host(value, _DEFAULT_PORTS.get(scheme, self._default_port))
+    def host_allowed(self, value: str) -> bool:
+        # An absent port is this server's default, as in the patterns: not the scope's scheme,
+        # which a TLS-terminating proxy's X-Forwarded-Proto makes https in front of plain HTTP.
+        host = parse_host(value, self._default_port)
         return host is not None and _matches(host, self._hosts)
 
     def origin_allowed(self, value: str) -> bool:
@@ -140,7 +143,7 @@ class RebindingGuard:
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
         hosts = [value.decode("latin-1") for key, value in headers if key == b"host"]
         origins = [value.decode("latin-1") for key, value in headers if key == b"origin"]
-        if len(hosts) != 1 or not self.host_allowed(hosts[0], str(scope.get("scheme", "http"))):
+        if len(hosts) != 1 or not self.host_allowed(hosts[0]):
             await PlainTextResponse("Invalid Host header", status_code=421)(scope, receive, send)
             return
         if len(origins) > 1 or (origins and not self.origin_allowed(origins[0])):
