@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -71,3 +73,45 @@ def test_bump_version_changes_every_place_together(tmp_path: Path) -> None:
         assert '__version__ = "9.8.7"' in init
     with pytest.raises(SystemExit, match="not a version"):
         bump_version.bump("nine", root=copy)
+
+
+# Taken before the autouse fixture clears proxy and TLS variables: `uv build` fetches the build
+# backend from the package index the way the machine is configured to.
+_BUILD_ENV = dict(os.environ)
+
+
+def _release_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("release", ROOT / "scripts" / "release.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_release_build_writes_every_artifact(tmp_path: Path) -> None:
+    # About 3 s: four `uv build --no-sources` (wheel and sdist) and three bundles packed.
+    import zipfile
+
+    release = _release_script()
+    version = str(_project("common")["version"])
+    stale = tmp_path / "mcp_http_monitor-0.0.1-py3-none-any.whl"
+    stale.write_bytes(b"")
+    built = release.build(tmp_path, _BUILD_ENV)
+    # uv build also leaves a .gitignore of its own; nothing else may be there.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".gitignore") == [p.name for p in built]
+    assert [p.name for p in built] == sorted(
+        [
+            f"{d}-{version}-py3-none-any.whl"
+            for d in ("mcp_monitor_common", "mcp_http_monitor", "mcp_ssl_monitor", "mcp_dns_monitor")
+        ]
+        + [
+            f"{d}-{version}.tar.gz"
+            for d in ("mcp_monitor_common", "mcp_http_monitor", "mcp_ssl_monitor", "mcp_dns_monitor")
+        ]
+        + [f"mcp-{s}-monitor-{version}.mcpb" for s in ("http", "ssl", "dns")]
+    )
+    # Built without workspace sources: a server's wheel pins the released common, not a path.
+    with zipfile.ZipFile(tmp_path / f"mcp_dns_monitor-{version}-py3-none-any.whl") as zf:
+        metadata = zf.read(f"mcp_dns_monitor-{version}.dist-info/METADATA").decode()
+    assert f"Requires-Dist: mcp-monitor-common=={version}" in metadata
+    assert "file:" not in metadata
