@@ -148,6 +148,7 @@ def server_json(folder: str) -> dict[str, Any]:
     return {
         "$schema": SCHEMA_URL,
         "name": registry_name(folder),
+        "title": bundles.SERVERS[folder][2],
         "description": project["description"],
         "version": ver,
         "packages": [
