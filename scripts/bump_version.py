@@ -1,4 +1,5 @@
-"""Set one version on all four packages at once: each pyproject, each `__version__`, each sibling pin.
+"""Set one version on all four packages at once: each pyproject, each `__version__`, each sibling pin,
+and the files that name it (bundle manifests, Smithery files, MCP Registry server.json).
 
     uv run python scripts/bump_version.py 0.2.0
 
@@ -48,11 +49,13 @@ def bump(version: str, root: Path = ROOT) -> list[Path]:
         init = root / "packages" / folder / "src" / module / "__init__.py"
         _replace_once(init, r'^__version__ = "[^"]+"$', f'__version__ = "{version}"')
         changed += [pyproject, init]
-    # The bundle manifests and Smithery files name the version they launch (`uvx dist@version`).
+    # The bundle manifests and Smithery files name the version they launch (`uvx dist@version`);
+    # the MCP Registry entries name it twice (the entry's and its package's).
     for extra in sorted(
         [
             *(root / "packages").glob("*-monitor/manifest.json"),
             *(root / "packages").glob("*-monitor/smithery.yaml"),
+            *(root / "packages").glob("*-monitor/server.json"),
         ]
     ):
         text = extra.read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -71,6 +72,10 @@ def test_bump_version_changes_every_place_together(tmp_path: Path) -> None:
             assert "mcp-monitor-common==9.8.7" in project["dependencies"]
         init = (copy / "packages" / folder / "src" / module / "__init__.py").read_text()
         assert '__version__ = "9.8.7"' in init
+        if folder != "common":
+            entry = json.loads((copy / "packages" / folder / "server.json").read_text())
+            assert entry["version"] == "9.8.7"
+            assert [p["version"] for p in entry["packages"]] == ["9.8.7"]
     with pytest.raises(SystemExit, match="not a version"):
         bump_version.bump("nine", root=copy)
 
