@@ -43,11 +43,11 @@ async def test_no_answer_is_silence(dns_server: DNSServer) -> None:
     assert await resolver_silent("any.test", ["127.0.0.1"], closed_udp_port()) is True
 
 
-@pytest.mark.parametrize(("handler", "monitor_side"), [(servfail, False), (drop, True)])
-async def test_eai_again_blames_the_side_that_failed(
-    dns_server: DNSServer, monkeypatch: pytest.MonkeyPatch, handler: Any, monitor_side: bool
-) -> None:
-    # getaddrinfo says EAI_AGAIN in both cases; the system's nameserver is the local one.
+@pytest.fixture
+def eai_again(dns_server: DNSServer, monkeypatch: pytest.MonkeyPatch) -> DNSServer:
+    """getaddrinfo fails with EAI_AGAIN (which no local server can make glibc say on demand), and
+    the system's nameserver, asked again directly, is the local `dns_server`."""
+
     async def again(*args: Any, **kwargs: Any) -> Any:
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
@@ -59,7 +59,14 @@ async def test_eai_again_blames_the_side_that_failed(
 
     monkeypatch.setattr(anyio, "getaddrinfo", again)
     monkeypatch.setattr(dns.resolver, "Resolver", Local)
-    dns_server.handler = handler
+    return dns_server
+
+
+@pytest.mark.parametrize(("handler", "monitor_side"), [(servfail, False), (drop, True)])
+async def test_eai_again_blames_the_side_that_failed(
+    eai_again: DNSServer, handler: Any, monitor_side: bool
+) -> None:
+    eai_again.handler = handler
     with pytest.raises(ResolutionError) as caught:
         await system_resolver("site.test", None)
     assert caught.value.monitor_side is monitor_side
@@ -96,21 +103,8 @@ async def test_a_configured_resolver_that_answers_nothing_is_the_monitors(dns_se
     assert caught.value.monitor_side is True
 
 
-async def test_eai_again_for_one_name_of_an_answering_resolver_is_the_targets(
-    dns_server: DNSServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def again(*args: Any, **kwargs: Any) -> Any:
-        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-
-    class Local(dns.resolver.Resolver):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(configure=False)
-            self.nameservers = [dns_server.host]
-            self.port = dns_server.port
-
-    monkeypatch.setattr(anyio, "getaddrinfo", again)
-    monkeypatch.setattr(dns.resolver, "Resolver", Local)
-    dns_server.handler = drop_only("site.test.")
+async def test_eai_again_for_one_name_of_an_answering_resolver_is_the_targets(eai_again: DNSServer) -> None:
+    eai_again.handler = drop_only("site.test.")
     with pytest.raises(ResolutionError) as caught:
         await system_resolver("site.test", None)
     assert caught.value.monitor_side is False

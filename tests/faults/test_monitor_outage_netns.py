@@ -10,19 +10,14 @@ the policy opened so that nothing is refused before dialling. The system resolve
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from security.probe import unshare_command
+from security.probe import run_sealed
 
 pytestmark = pytest.mark.netns
 
-TESTS = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import asyncio, json, os, socket
@@ -112,23 +107,7 @@ asyncio.run(main())
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    command, why = unshare_command()
-    if command is None:
-        pytest.skip(why)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
-    }
-    done = subprocess.run(
-        [*command, sys.executable, "-c", CHILD],
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout)
+    return run_sealed(["-c", CHILD], timeout=110)
 
 
 def test_the_checks_ran_where_nothing_can_leave(report: dict[str, Any]) -> None:

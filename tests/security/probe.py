@@ -43,6 +43,7 @@ __all__ = [
     "refusal_in",
     "refusal_problems",
     "run_cases",
+    "run_sealed",
     "unshare_command",
     "watched",
 ]
@@ -650,6 +651,34 @@ def unshare_command() -> tuple[list[str] | None, str]:
             return command, ""
         errors.append(f"{' '.join(command)}: {trial.stderr.strip() or trial.returncode}")
     return None, "cannot create a network namespace (" + "; ".join(errors) + ")"
+
+
+def run_sealed(args: list[str], *, timeout: float) -> dict[str, Any]:
+    """Run `python ARGS` in a new network namespace with tests/ on its path; its JSON report.
+
+    Skips the calling test when no namespace can be made here; fails it when the child does.
+    """
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import pytest
+
+    command, why = unshare_command()
+    if command is None:
+        pytest.skip(why)
+    tests = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(
+        [*command, sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return cast("dict[str, Any]", json.loads(done.stdout))
 
 
 def _loopback_up() -> None:

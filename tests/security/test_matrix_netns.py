@@ -13,12 +13,8 @@ the policy's doing and the dial recorder sees dials when there are some.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,33 +27,15 @@ from security.probe import (
     WIDENED_NETNS,
     Outcome,
     refusal_problems,
-    unshare_command,
+    run_sealed,
 )
 
 pytestmark = pytest.mark.netns
 
-TESTS = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    command, why = unshare_command()
-    if command is None:
-        pytest.skip(why)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
-    }
-    done = subprocess.run(
-        [*command, sys.executable, "-m", "security.probe"],
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout)
+    return run_sealed(["-m", "security.probe"], timeout=150)
 
 
 def test_the_probe_ran_in_a_sealed_namespace(report: dict[str, Any]) -> None:
