@@ -156,6 +156,7 @@ async def test_many_makes_rows_of_malformed_and_refused_targets_among_good_ones(
     for refused in ("127.0.0.2:443", "10.0.0.1", f"inside.test:{port}"):
         assert [f["code"] for f in rows[refused]["findings"]] == ["policy_refused"]
         assert "refused to connect to" in rows[refused]["summary"]
+    assert "127.0.0.2" in rows[f"inside.test:{port}"]["summary"]  # the address the name led to
     assert result["counts"]["unknown"] == len(bad) and result["verdict"] == "unknown"
 
 
@@ -205,32 +206,6 @@ async def test_many_refuses_loopback_by_default(tool: Tool) -> None:
     result = await tool("cert_check_many", targets=["127.0.0.1:1"])
     (row,) = result["rows"]
     assert row["verdict"] == "unknown" and "refused to connect to 127.0.0.1" in row["summary"]
-
-
-async def test_many_keeps_the_other_rows_when_a_name_resolves_to_a_refused_address(
-    tool: Tool, ca: CertAuthority, dns_server: Any
-) -> None:
-    import ipaddress
-
-    from monitor_common.config import Settings, set_settings
-    from support.dns_server import zone
-
-    host, dns_port = dns_server.address
-    dns_server.handler = zone({("inside.test.", "A"): ["127.0.0.2"]})
-    set_settings(
-        Settings(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),), resolver=f"{host}:{dns_port}")
-    )
-    async with serve_tls(ca.valid().server_ssl_context()) as (_, port):
-        result = await tool("cert_check_many", targets=[f"127.0.0.1:{port}", f"inside.test:{port}"],
-                            ca_bundle_pem=ca.cert_pem)  # fmt: skip
-    verdicts = {
-        row["target"]: (row["verdict"], [f["code"] for f in row["findings"]]) for row in result["rows"]
-    }
-    assert verdicts == {
-        f"127.0.0.1:{port}": ("ok", []),
-        f"inside.test:{port}": ("unknown", ["policy_refused"]),
-    }
-    assert "127.0.0.2" in result["rows"][0]["summary"]
 
 
 async def test_decode_not_yet_valid(tool: Tool, ca: CertAuthority) -> None:
