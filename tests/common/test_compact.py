@@ -171,14 +171,6 @@ def test_shallow_output_shares_a_type_only_where_it_is_smaller(count: int) -> No
     assert ("$defs" in shallow) is (count >= 3)  # 45 bytes a use inline, 20 and the definition shared
 
 
-def test_shallow_output_serves_untyped_fields_as_anything() -> None:
-    shallow = shallow_output(Endpoint.model_json_schema(), untyped={"leaf", "sni"})
-    assert shallow["properties"]["leaf"] == {} and shallow["properties"]["sni"] == {}
-    assert shallow["properties"]["cipher"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    with pytest.raises(ValueError, match="no output field: nothing"):
-        shallow_output(Endpoint.model_json_schema(), untyped={"nothing"})
-
-
 def test_compact_input_keeps_what_a_model_needs() -> None:
     full = Arguments.model_json_schema()
     compact = compact_input(full, brief={"limit"})

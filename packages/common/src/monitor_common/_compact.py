@@ -25,8 +25,8 @@ whole listing stays under 10 KiB (tests/e2e/test_tool_schemas.py).
      one-letter name (`s` string, `i` integer, `n` number, `b` boolean, `o` object, `a` array)
      and each field is `{"$ref": "#/$defs/s"}`, 20 bytes; only where that comes out smaller,
      counting the definition and the `$defs` keyword (`_shared`);
-  4. a field whose type cannot be told cheaply, and one a server names in `untyped` because its
-     listing has no room left (http-monitor, for some nullable nested results), is `{}`.
+  4. a field whose type cannot be told cheaply is `{}` (tests/e2e/test_tool_schemas.py holds
+     every served field to a type: none is today).
   It accepts every result the full model accepts, so clients that validate `structuredContent`
   against it keep working; the full schemas stay available as a resource.
 
@@ -251,18 +251,11 @@ def _shared(properties: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return shared if saved > 0 else {}
 
 
-def shallow_output(schema: dict[str, Any], untyped: Collection[str] = ()) -> dict[str, Any]:
-    """An output schema cut to its top-level fields, their JSON types and enums (see the module).
-
-    The fields named in `untyped` are served as `{}` (any value): for a server whose listing has
-    no room to type them. A name that is not a field is an error, so a renamed one is noticed.
-    """
+def shallow_output(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema cut to its top-level fields, their JSON types and enums (see the module)."""
     defs = cast("dict[str, Any]", schema.get("$defs", {}))
     source = cast("dict[str, dict[str, Any]]", schema.get("properties", {}))
-    unknown = set(untyped) - set(source)
-    if unknown:
-        raise ValueError(f"untyped names no output field: {', '.join(sorted(unknown))}")
-    properties = {name: {} if name in untyped else _field(sub, defs) for name, sub in source.items()}
+    properties = {name: _field(sub, defs) for name, sub in source.items()}
     shared = _shared(properties)
     for name, prop in properties.items():
         type_ = _nullable_type(prop)

@@ -177,9 +177,6 @@ class MonitorServer(MCPServer):
         # Per tool, parameters that tools/list shows without their description (they repeat
         # another tool's, e.g. a watch tool's copy of its check's parameters).
         self.brief_parameters: dict[str, frozenset[str]] = {}
-        # Per tool, output fields that tools/list serves as `{}` (any value) instead of their
-        # type: for a server whose listing has no room left to type them (see _compact).
-        self.untyped_outputs: dict[str, frozenset[str]] = {}
         # Each tool's full input schema, read from the SDK on first call (see _unusable_number).
         self._input_schemas: dict[str, dict[str, Any]] = {}
         self._register_extras()
@@ -266,11 +263,7 @@ class MonitorServer(MCPServer):
                     "input_schema": compact_input(
                         tool.input_schema, brief=self.brief_parameters.get(tool.name, frozenset())
                     ),
-                    "output_schema": shallow_output(
-                        tool.output_schema, untyped=self.untyped_outputs.get(tool.name, frozenset())
-                    )
-                    if tool.output_schema
-                    else None,
+                    "output_schema": shallow_output(tool.output_schema) if tool.output_schema else None,
                 }
             )
             for tool in await super().list_tools()
@@ -539,7 +532,6 @@ def server_for(tools: ToolSet) -> MonitorServer:
         )
         if spec.brief:
             server.brief_parameters[spec.name] = spec.brief
-    server.untyped_outputs.update(tools.untyped_outputs)
     for service in tools.watches:
         server.add_watches(service)
     for prompt in tools.prompts:

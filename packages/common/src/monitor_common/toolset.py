@@ -232,9 +232,6 @@ class ToolSet:
     tools: dict[str, ToolSpec] = field(default_factory=lambda: dict[str, ToolSpec]())
     prompts: list[PromptSpec] = field(default_factory=lambda: list[PromptSpec]())
     watches: list[WatchService] = field(default_factory=lambda: list["WatchService"]())
-    # Per tool, output fields that tools/list serves as `{}` (any value) instead of their type:
-    # for a server whose listing has no room left to type them (see _compact).
-    untyped_outputs: dict[str, frozenset[str]] = field(default_factory=lambda: dict[str, frozenset[str]]())
 
     def __hash__(self) -> int:
         return id(self)
