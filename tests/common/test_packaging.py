@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {
@@ -55,10 +56,7 @@ def test_heavy_libraries_load_on_first_use(module: str) -> None:
 def test_bump_version_changes_every_place_together(tmp_path: Path) -> None:
     import shutil
 
-    spec = importlib.util.spec_from_file_location("bump_version", ROOT / "scripts" / "bump_version.py")
-    assert spec is not None and spec.loader is not None
-    bump_version = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bump_version)
+    bump_version = load_script("bump_version")
 
     copy = tmp_path / "repo"
     shutil.copytree(
@@ -86,11 +84,7 @@ _BUILD_ENV = dict(os.environ)
 
 
 def _release_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("release", ROOT / "scripts" / "release.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("release")
 
 
 def test_release_build_writes_every_artifact(tmp_path: Path) -> None:

@@ -13,17 +13,14 @@ from typing import Any
 
 import pytest
 import yaml
+from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = ["http-monitor", "ssl-monitor", "dns-monitor"]
 
 
 def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_bundles", ROOT / "scripts" / "build_bundles.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_bundles")
 
 
 @pytest.fixture(scope="module")

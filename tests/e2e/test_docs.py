@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVERS = {"http-monitor": "http_monitor", "ssl-monitor": "ssl_monitor", "dns-monitor": "dns_monitor"}
@@ -18,11 +19,7 @@ SERVERS = {"http-monitor": "http_monitor", "ssl-monitor": "ssl_monitor", "dns-mo
 
 @pytest.fixture(scope="module")
 def docs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_docs", ROOT / "scripts" / "build_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_docs")
 
 
 @pytest.mark.parametrize("path", ["README.md", *(f"packages/{f}/README.md" for f in SERVERS)])

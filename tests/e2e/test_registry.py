@@ -6,7 +6,6 @@ no network. Regenerate the entries with: uv run python scripts/release.py server
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import tomllib
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = Path(__file__).parent / "registry" / "server.schema.json"
@@ -23,11 +23,7 @@ FOLDERS = ["http-monitor", "ssl-monitor", "dns-monitor"]
 
 @pytest.fixture(scope="module")
 def release() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("release", ROOT / "scripts" / "release.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("release")
 
 
 def _entry(folder: str) -> dict[str, Any]:
