@@ -385,44 +385,31 @@ async def system_resolver(host: str, family: int | None) -> list[IPAddress]:
     except socket.gaierror as exc:
         # EAI_NONAME, a name that does not exist, is the target's. EAI_AGAIN is either: glibc
         # says it when the resolver did not answer (no network: the monitor's outage) and when it
-        # answered SERVFAIL (the name's own DNS is broken: the target's). Asking the same
-        # resolver once more, directly, tells which.
-        monitor = exc.errno == socket.EAI_AGAIN and await _system_resolver_silent(host)
+        # answered SERVFAIL or is still chasing a name whose own servers are silent (the
+        # target's). Whether the resolver answers at all tells which (`resolver_silent`).
+        monitor = exc.errno == socket.EAI_AGAIN and await _system_resolver_silent()
         raise ResolutionError(host, exc.strerror or str(exc), monitor_side=monitor) from exc
     except UnicodeError as exc:  # idna.IDNAError from anyio's encoding of the name
         raise ResolutionError(host, f"not a valid host name ({exc})") from exc
     return [ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
 
 
-async def _system_resolver_silent(host: str) -> bool:
-    """Whether the system's nameservers (/etc/resolv.conf) give no answer at all for `host`."""
+async def _system_resolver_silent() -> bool:
+    """Whether the system's nameservers (/etc/resolv.conf) give no answer at all."""
     import dns.resolver
 
     try:
         config = dns.resolver.Resolver()
     except dns.resolver.NoResolverConfiguration:
         return True  # nothing to ask: the monitor's own configuration
-    return await resolver_silent(host, [str(ns) for ns in config.nameservers], config.port)
+    return await resolver_silent([str(ns) for ns in config.nameservers], config.port)
 
 
-async def resolver_silent(host: str, nameservers: Sequence[str], port: int = 53) -> bool:
-    """Whether `nameservers` give no answer at all within 2 s, neither for `host`'s A record nor
-    for the root's (any DNS answer is one, SERVFAIL included: it says the name's own DNS fails,
-    not the monitor's). A resolver that answers the root but not `host` is up and still chasing
-    the name, whose authoritative servers do not answer: the target's outage, not the monitor's."""
-    silent: list[bool] = []
-
-    async def ask(name: str) -> None:
-        silent.append(await _no_answer(name, nameservers, port))
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(ask, host)
-        tg.start_soon(ask, ".")
-    return all(silent)
-
-
-async def _no_answer(name: str, nameservers: Sequence[str], port: int, *, lifetime: float = 2.0) -> bool:
-    """Whether `nameservers` give no response at all to `name`'s A question within `lifetime` s."""
+async def resolver_silent(nameservers: Sequence[str], port: int = 53, *, lifetime: float = 2.0) -> bool:
+    """Whether `nameservers` give no response at all, within `lifetime` s, to a question for the
+    root, which a working resolver answers at once from its cache. Any DNS answer is one, SERVFAIL
+    and REFUSED included: a resolver that answers is up, so a name it failed on is the target's
+    failure, not the monitor's."""
     import dns.asyncresolver
     import dns.exception
     import dns.resolver
@@ -432,16 +419,22 @@ async def _no_answer(name: str, nameservers: Sequence[str], port: int, *, lifeti
     stub.port = port
     stub.lifetime = lifetime
     try:
-        await stub.resolve(name, "A", search=False, raise_on_no_answer=False)
+        await stub.resolve(".", "NS", search=False, raise_on_no_answer=False)
     except dns.resolver.NoNameservers as exc:
-        kwargs = cast("dict[str, Any]", exc.kwargs)  # pyright: ignore[reportUnknownMemberType]
-        errors = cast("list[tuple[Any, ...]]", kwargs.get("errors") or [])
-        return all(len(e) > 4 and e[4] is None for e in errors)  # no response came back
+        return _no_response(exc)
     except (dns.exception.Timeout, OSError):
         return True
     except dns.exception.DNSException:  # NXDOMAIN and the like: an answer
         return False
     return False
+
+
+def _no_response(exc: BaseException) -> bool:
+    """Whether dnspython's NoNameservers `exc` saw no DNS response at all (every attempt an I/O
+    error), rather than answers it could not use (SERVFAIL, REFUSED, ...)."""
+    kwargs = cast("dict[str, Any]", exc.kwargs)  # pyright: ignore[reportUnknownMemberType, reportAttributeAccessIssue]
+    errors = cast("list[tuple[Any, ...]]", kwargs.get("errors") or [])
+    return all(len(e) > 4 and e[4] is None for e in errors)
 
 
 async def resolve(
@@ -528,18 +521,15 @@ def dns_resolver(nameserver: str, port: int = 53, *, timeout: float = 5.0) -> Re
                 # The monitor's outage only when the operator's nameserver answers nothing at all:
                 # one that answers the root (from its cache, at once) but is still chasing this
                 # name, whose authoritative servers are silent, is up: the failure is the target's.
-                silent = await _no_answer(".", [server.compressed], port, lifetime=1.0)
+                silent = await resolver_silent([server.compressed], port, lifetime=1.0)
                 raise ResolutionError(
                     host, f"nameserver {shown} did not answer within {timeout:g} s", monitor_side=silent
                 ) from None
             except dns.resolver.NoNameservers as exc:
-                # Unreachable (every attempt an I/O error, no response) is the monitor's; an
-                # answer such as SERVFAIL says the name's own DNS is failing.
-                kwargs = cast("dict[str, Any]", exc.kwargs)  # pyright: ignore[reportUnknownMemberType]
-                errors = cast("list[tuple[Any, ...]]", kwargs.get("errors") or [])
-                unreachable = all(len(e) > 4 and e[4] is None for e in errors)
+                # Unreachable (no response at all) is the monitor's; an answer such as SERVFAIL
+                # says the name's own DNS is failing.
                 raise ResolutionError(
-                    host, f"nameserver {shown} failed: {exc}", monitor_side=unreachable
+                    host, f"nameserver {shown} failed: {exc}", monitor_side=_no_response(exc)
                 ) from exc
             except dns.exception.DNSException as exc:
                 raise ResolutionError(host, f"lookup at {shown} failed: {exc}") from exc
