@@ -21,21 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Sized
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from monitor_common.config import ENV_PREFIX, Settings, get_settings
 from monitor_common.errors import InputError, LimitError
 from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.ratelimit import RateLimiter
 
-if TYPE_CHECKING:
-    from monitor_common.config import Settings
-
 __all__ = ["CheckContext", "get_context"]
 
-ENV_TIMEOUT: Final = "MCP_MONITOR_TIMEOUT_S"
-ENV_MAX_TIMEOUT: Final = "MCP_MONITOR_MAX_TIMEOUT_S"
-ENV_CONCURRENCY: Final = "MCP_MONITOR_CONCURRENCY"
-ENV_MAX_TARGETS: Final = "MCP_MONITOR_MAX_TARGETS"
+# The settings a refusal tells the operator to raise, named as config declares them.
+ENV_MAX_TIMEOUT: Final = f"{ENV_PREFIX}MAX_TIMEOUT_S"
+ENV_CONCURRENCY: Final = f"{ENV_PREFIX}CONCURRENCY"
+ENV_MAX_TARGETS: Final = f"{ENV_PREFIX}MAX_TARGETS"
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,8 +153,6 @@ def get_context() -> CheckContext:
     limiter included, on next use.
     """
     global _current
-    from monitor_common.config import get_settings
-
     settings = get_settings()
     if _current is None or _current[0] is not settings:
         _current = (settings, CheckContext.from_settings(settings))
