@@ -9,7 +9,6 @@ Engines are imported inside each tool so that starting the server does not impor
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from monitor_common.context import get_context
 from monitor_common.serve import main as serve_main
 from monitor_common.toolset import CallContext, ToolSet, progress_reporter
 from monitor_common.watches import WatchKind, register_watches
@@ -80,6 +79,8 @@ async def cert_check(
 
     Bad certificates are described too, with findings such as cert_expired.
     """
+    from monitor_common.context import get_context
+
     from ssl_monitor.certs import cert_check as run
 
     ctx = get_context()
@@ -111,6 +112,8 @@ async def cert_check_many(
     ctx: CallContext | None = None,
 ) -> CertCheckManyResult:
     """Check many hosts' certificates at once ("which expire soon?"), by days left."""
+    from monitor_common.context import get_context
+
     from ssl_monitor.bulk import cert_check_many as run
 
     check_ctx = get_context()  # `ctx` is the MCP request's context here
@@ -131,6 +134,7 @@ def cert_decode(
     pem: Annotated[str, Field(description="PEM certificate(s) or base64 DER")],
 ) -> CertDecodeResult:
     """Decode pasted certificates (PEM or DER) without connecting: fields, chain, signers."""
+
     from ssl_monitor.decode import cert_decode as run
 
     return run(pem)
@@ -148,6 +152,8 @@ async def tls_scan(
     timeout_s: Annotated[float | None, Field(description="Seconds (default 3x the server's)")] = None,
 ) -> TlsScanResult:
     """Scan which TLS versions, cipher suites and ALPN protocols a server accepts (is TLS 1.0 on?)."""
+    from monitor_common.context import get_context
+
     from ssl_monitor.scan import tls_scan as run
 
     ctx = get_context()
@@ -168,6 +174,8 @@ async def cert_compare_endpoints(
     timeout_s: Timeout = None,
 ) -> CompareEndpointsResult:
     """Compare the certificate on every address of a name (after a partial renewal, say)."""
+    from monitor_common.context import get_context
+
     from ssl_monitor.compare import cert_compare_endpoints as run
 
     ctx = get_context()
@@ -192,6 +200,8 @@ async def cert_revocation(
     timeout_s: Timeout = None,
 ) -> RevocationResult:
     """Check whether a server's certificate is revoked, via CRL and OCSP."""
+    from monitor_common.context import get_context
+
     from ssl_monitor.revocation import cert_revocation as run
 
     ctx = get_context()
