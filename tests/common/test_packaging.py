@@ -88,7 +88,8 @@ def _release_script() -> ModuleType:
 
 
 def test_release_build_writes_every_artifact(tmp_path: Path) -> None:
-    # About 3 s: four `uv build --no-sources` (wheel and sdist) and three bundles packed.
+    # About 6 s: four `uv build --no-sources` (wheel and sdist) and three bundles validated and
+    # packed by the mcpb CLI (installed once into .cache/mcpb).
     import zipfile
 
     release = _release_script()

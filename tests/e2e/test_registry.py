@@ -106,6 +106,9 @@ def test_environment_variables_are_real_settings(folder: str) -> None:
     for variable in variables:
         spec = specs[variable["name"]]
         assert variable["description"]
-        assert variable["isSecret"] is spec.secret
+        # Notification URLs carry the services' tokens: secret whatever the setting declares.
+        assert variable["isSecret"] is (spec.secret or spec.attr == "notify")
         assert variable["isRequired"] is False
-    assert {v["name"] for v in variables if v["isSecret"]} == {"MCP_MONITOR_DB"}  # a URL may hold a password
+    # A store URL may hold a password, a notification URL a token; nothing else is secret.
+    assert {v["name"] for v in variables if v["isSecret"]} <= {"MCP_MONITOR_DB", "MCP_MONITOR_NOTIFY"}
+    assert "MCP_MONITOR_DB" in {v["name"] for v in variables if v["isSecret"]}
