@@ -5,15 +5,27 @@ that keeps no connections alive, so each request connects anew, as `http_check` 
 are measured in the same run, interleaved call by call so that machine noise hits both alike.
 The target is at most 3x the baseline. The HTTP server runs in a process of its own.
 
-    uv run python bench/http_overhead.py [--calls 200]
+First call: the `timings_ms.total` that a fresh process's first `http_check` reports (run as
+`mcp-http-monitor call http_check`, a new process each time), against curl's `time_total` for the
+same URL, each run paired with a curl run; medians over `--first-calls` runs. The figure must
+be the target's time, not the process's set-up: target at most 1.2x curl plus 2 ms.
+
+    uv run python bench/http_overhead.py [--calls 200] [--first-calls 7]
+
+Measured 2026-12-06 on the shared 2-core machine (other jobs running): first call 1.6-2.3 ms
+against curl's 0.55-0.8 ms (target 2.7 ms: met); before the fix the first call reported
+some 125 ms (the imports and client set-up inside the clock).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,9 +34,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from http_servers import serve, stop
 
 TARGET = 3.0
+FIRST_CALL_FACTOR, FIRST_CALL_SLACK_MS = 1.2, 2.0
 
 
-async def run(calls: int) -> None:
+def first_calls(url: str, env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+    """(the reported total of a fresh process's first check, curl's time_total), ms, per run."""
+    ours: list[float] = []
+    curls: list[float] = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-m", "http_monitor", "call", "http_check", f"url={url}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        result = json.loads(out.stdout)
+        assert result["verdict"] == "ok", result["summary"]
+        ours.append(float(result["timings_ms"]["total"]))
+        curl = subprocess.run(
+            ["curl", "-s", "--noproxy", "*", "-o", "/dev/null", "-w", "%{time_total}", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        curls.append(float(curl.stdout) * 1000)
+    return ours, curls
+
+
+async def run(calls: int, first_runs: int) -> None:
     import httpx2
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
@@ -36,7 +74,11 @@ async def run(calls: int) -> None:
     params = StdioServerParameters(command=sys.executable, args=["-m", "http_monitor"], env=env)
     mcp_ms: list[float] = []
     plain_ms: list[float] = []
+    first_ms: list[float] = []
+    curl_ms: list[float] = []
     try:
+        if first_runs and shutil.which("curl"):
+            first_ms, curl_ms = first_calls(url, env, first_runs)
         limits = httpx2.Limits(max_keepalive_connections=0)
         async with Client(params) as client, httpx2.AsyncClient(limits=limits, trust_env=False) as plain:
             for _ in range(5):  # warm both: imports, TLS contexts, code paths
@@ -63,12 +105,33 @@ async def run(calls: int) -> None:
         f"http_check over stdio            {mcp_median:7.2f} ms   {ratio:.2f}x (target <= {TARGET}x): "
         f"{'met' if ratio <= TARGET else 'NOT met'}"
     )
+    if first_ms:
+        ours, curl = statistics.median(first_ms), statistics.median(curl_ms)
+        limit = FIRST_CALL_FACTOR * curl + FIRST_CALL_SLACK_MS
+        print(
+            f"first call of a fresh process (reported timings_ms.total) vs curl time_total, median of {len(first_ms)}"
+        )
+        print(f"curl time_total                  {curl:7.2f} ms   1.00x")
+        print(
+            f"http_check first call, total     {ours:7.2f} ms   {ours / curl:.2f}x "
+            f"(target <= {FIRST_CALL_FACTOR}x + {FIRST_CALL_SLACK_MS:g} ms = {limit:.2f} ms): "
+            f"{'met' if ours <= limit else 'NOT met'}"
+        )
+        print(
+            f"  runs (ours / curl, ms): {', '.join(f'{a:.2f}/{b:.2f}' for a, b in zip(first_ms, curl_ms, strict=True))}"
+        )
+    elif first_runs:
+        print("first call: not measured (no curl on PATH)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=200)
-    asyncio.run(run(parser.parse_args().calls))
+    parser.add_argument(
+        "--first-calls", type=int, default=7, help="fresh processes for the first-call figure"
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.calls, args.first_calls))
     return 0
 
 

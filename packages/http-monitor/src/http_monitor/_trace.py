@@ -47,9 +47,13 @@ class PhaseTrace:
         self.started: dict[str, float] = {}
         self.completed: dict[str, float] = {}
         self.phase = "waiting for a connection"
+        self.first: float | None = None
+        """When the first step started: the request's clock starts there, not while it was built."""
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         now = time.perf_counter()
+        if self.first is None:
+            self.first = now
         parsed = _EVENTS.get(name)
         if parsed is None:
             parsed = _parse(name)

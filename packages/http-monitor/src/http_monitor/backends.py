@@ -63,7 +63,6 @@ async def _probe_one(
         ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem, connect_ip={host: ip.compressed}
     )
     walk = Walk(session, follow=False, body_cap=ctx.body_cap, timeout=timeout_s)
-    clock = Stopwatch()
     try:
         with anyio.move_on_after(timeout_s) as deadline:
             await walk.run(url)
@@ -74,8 +73,8 @@ async def _probe_one(
     if deadline.cancelled_caught:
         failure = timeout_finding(walk.phase, timeout_s, f"{url} via {ip}")
     hop = walk.hops[0] if walk.hops else None
-    # The wait for a rate-limit slot is this server's pacing, not the backend's latency.
-    return _Probe(ip, hop, failure, round(max(clock.elapsed_ms() - walk.waited_s * 1000, 0.0), 2))
+    # The requests' own time: neither this server's set-up nor its pacing (rate-limit waits).
+    return _Probe(ip, hop, failure, walk.request_ms)
 
 
 def _row(probe: _Probe) -> BackendRow:

@@ -123,13 +123,12 @@ async def http_check_many(
         except (TargetError, PolicyError) as exc:
             unchecked = Unchecked.refused(exc)
             return ManyRow(url=redact_url(url), verdict=unchecked.verdict, summary=unchecked.summary)
-        total = round((time.perf_counter() - begun) * 1000, 2)
-        outcome = await judge(target, walk, expectations, total)
+        outcome = await judge(target, walk, expectations, (time.perf_counter() - begun) * 1000)
         return ManyRow(
             url=target.redacted,
             verdict=outcome.verdict,
             status_code=walk.hops[-1].status_code if walk.hops else None,
-            total_ms=total,
+            total_ms=outcome.total_ms,
             summary=outcome.summary,
         )
 

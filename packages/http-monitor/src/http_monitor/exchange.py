@@ -4,7 +4,13 @@ Redirects are followed here rather than by httpx2 so that each hop can be resolv
 its own, recorded (URL, status, Location, headers, TLS), checked for loops, and refused by the
 network policy as a finding of the check rather than an error of the call. `Walk.run` records
 its progress as it goes, so a caller that cancels it at its deadline can still say which phase
-the request was in and which hops had been seen.
+the request was in, which hops had been seen and, as curl does, which phases of the request in
+flight had completed and how many body bytes had come (`Walk.progress`).
+
+The time a walk reports (`Walk.request_ms`) is the target's: each hop's clock starts right before
+its name lookup and stops at the end of its body. Local set-up (the system trust store, which the
+first https request of a process would otherwise build inside its TLS phase) happens before the
+clock starts, and the waits for a rate-limit slot are taken out.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from http_monitor.tls import tls_info
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["Hop", "Walk", "failure_finding", "timeout_finding"]
+__all__ = ["Hop", "Progress", "Walk", "failure_finding", "timeout_finding"]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HEADER_CAP = 100 * 1024
@@ -73,6 +79,56 @@ class Hop:
 
 
 @dataclass
+class Progress:
+    """How far the request in flight got; kept by the walk when it fails or runs out of time.
+
+    As curl keeps `time_namelookup`, `time_connect`, ... of a transfer that timed out, the phases
+    that completed keep their times and only the one the request was in (and those after it) are
+    None. `hop` is the response once its head came (the body is what did not finish), and
+    `body_bytes` how many bytes of the body had come off the wire by then (curl's size_download).
+    """
+
+    url: str  # redacted
+    https: bool
+    dns_ms: float | None = None
+    trace: PhaseTrace | None = None
+    connect_waited_s: float = 0.0
+    hop: Hop | None = None
+    body_bytes: int = 0
+
+    def request_s(self, end: float) -> float:
+        """The target's time until `end`: the name lookup, then from the first step on the network
+        (connect, or sending on a reused connection) on. Building the request, taking a pooled
+        connection and waiting for a rate-limit slot before that are this server's time."""
+        spent = (self.dns_ms or 0.0) / 1000
+        first = self.trace.first if self.trace is not None else None
+        if first is not None:
+            spent += max(end - first - self.connect_waited_s, 0.0)
+        return spent
+
+    def phases(self) -> dict[str, float | None]:
+        """dns, connect, tls and ttfb in ms: the time of each phase completed, None for the others."""
+        if self.hop is not None:
+            hop = self.hop
+            return {"dns": hop.dns_ms, "connect": hop.connect_ms, "tls": hop.tls_ms, "ttfb": hop.ttfb_ms}
+        connect = tls = ttfb = None
+        trace = self.trace
+        if trace is not None:
+            # A request that went out had a connection: a reused one when none was opened.
+            sent = "send_request_headers" in trace.started
+            if "connect_tcp" in trace.completed:
+                connect = round(max(trace.span_ms("connect_tcp") - self.connect_waited_s * 1000, 0.0), 2)
+            elif sent:
+                connect = 0.0
+            if "start_tls" in trace.completed:
+                tls = trace.span_ms("start_tls")
+            elif sent or (connect is not None and not self.https):
+                tls = 0.0
+            ttfb = trace.ttfb_ms()
+        return {"dns": self.dns_ms, "connect": connect, "tls": tls, "ttfb": ttfb}
+
+
+@dataclass
 class Walk:
     """Fetch a URL, following redirects up to `max_redirects` when `follow` is set.
 
@@ -80,7 +136,9 @@ class Walk:
     the walk (None when the last hop's response was read). `phase` is where the walk is now.
     `details=False` leaves out what only a full result shows (each hop's remote address), for
     the bulk checks whose rows do not. `waited_s` is the time its hops spent waiting for a slot
-    of the per-host rate limit: this server's pacing, not the target's time.
+    of the per-host rate limit: this server's pacing, not the target's time; `request_ms` the
+    time the target took, every hop (the one in flight at a failure included), waits left out.
+    `progress` is the request in flight when the walk stopped on a failure (None otherwise).
     """
 
     session: Session
@@ -97,10 +155,17 @@ class Walk:
     current_url: str = field(default="", init=False)
     trace: PhaseTrace | None = field(default=None, init=False)
     waited_s: float = field(default=0.0, init=False)
+    progress: Progress | None = field(default=None, init=False)
+    _request_s: float = field(default=0.0, init=False)
     _phase: str | None = field(default="dns", init=False)
     # The cookies of this walk only: set by one hop, sent on the next (as a new visitor's browser
     # does); the session's clients keep none, so no cookie outlives its walk or reaches another call.
     _cookies: httpx2.Cookies | None = field(default=None, init=False)
+
+    @property
+    def request_ms(self) -> float:
+        """The target's time: every hop from its name lookup to its last body byte, waits left out."""
+        return round(self._request_s * 1000, 2)
 
     @property
     def phase(self) -> str:
@@ -139,7 +204,7 @@ class Walk:
                 self.failure = exc.finding(f"{self.current_url} was not requested")
                 return
             except (ResolutionError, httpx2.HTTPError, httpx2.InvalidURL) as exc:
-                self.failure = failure_finding(exc, self.phase, self.current_url)
+                self.failure = failure_finding(exc, self.phase, self.current_url, timeout=self.timeout)
                 return
             self.hops.append(hop)
             if not self.follow or hop.status_code not in REDIRECT_STATUSES or hop.location is None:
@@ -181,13 +246,29 @@ class Walk:
             next_url = target
 
     async def _fetch(self, url: httpx2.URL, method: str, deadline: float) -> Hop:
+        https = url.scheme == "https"
+        if https:
+            self.session.prepare_tls()  # local set-up, before this hop's clock starts
+        progress = Progress(url=redact_url(str(url)), https=https)
+        self.progress = progress
+        try:
+            hop = await self._exchange(url, method, deadline, progress, time.perf_counter())
+        finally:
+            # Also when the walk is cancelled at its deadline: the time the target had is counted.
+            self._request_s += progress.request_s(time.perf_counter())
+        self.progress = None
+        hop.elapsed_ms = round(progress.request_s(time.perf_counter()) * 1000, 2)
+        return hop
+
+    async def _exchange(
+        self, url: httpx2.URL, method: str, deadline: float, progress: Progress, started: float
+    ) -> Hop:
         import httpx2
 
         # The phase timeouts end a little before the caller's deadline, so that the lookup and
         # httpcore2 time out by themselves and close what they opened: httpcore2 leaks the socket
         # of a TLS handshake that is cancelled from outside. The deadline stays the backstop.
         margin = min(0.05, self.timeout / 20)
-        started = time.perf_counter()
         self._phase = "dns"
         self.trace = None
         budget = max(deadline - started - margin, 0.001)
@@ -197,8 +278,9 @@ class Walk:
             if not exc.monitor_side and time.perf_counter() - started >= budget * 0.99:
                 raise _DnsTimeout from None  # the lookup used up the check's time: a timeout
             raise
+        progress.dns_ms = dns_ms
         trace = PhaseTrace()
-        self.trace = trace
+        self.trace = progress.trace = trace
         self._phase = None
         remaining = max(deadline - time.perf_counter() - margin, 0.001)
         request = self.session.client.build_request(
@@ -213,8 +295,10 @@ class Walk:
             # client's jar, whose policy (nothing kept, see session._no_cookies) drops them.
             self._cookies.set_cookie_header(request)
         with wait_meter() as meter:  # the wait for a rate-limit slot is not the server's time
-            response = await self.session.client.send(request, stream=True)
-        started += meter.waited_s
+            try:
+                response = await self.session.client.send(request, stream=True)
+            finally:
+                progress.connect_waited_s = meter.connect_waited_s
         self.waited_s += meter.waited_s
         try:
             headers_at = time.perf_counter()
@@ -222,7 +306,7 @@ class Walk:
                 self._cookies.extract_cookies(response)
             stream: Any = response.extensions.get("network_stream")
             hop = Hop(
-                url=redact_url(str(url)),
+                url=progress.url,
                 method=method,
                 status_code=response.status_code,
                 reason=response.reason_phrase or _reason_phrase(response.status_code),
@@ -237,6 +321,7 @@ class Walk:
                 tls_ms=trace.span_ms("start_tls"),
                 ttfb_ms=trace.ttfb_ms(),
             )
+            progress.hop = hop
             is_redirect = self.follow and response.status_code in REDIRECT_STATUSES
             if self.read_body and not is_redirect and method != "HEAD":
                 self._phase = "body"
@@ -245,8 +330,8 @@ class Walk:
             else:
                 hop.transfer_ms = 0.0
         finally:
+            progress.body_bytes = response.num_bytes_downloaded
             await response.aclose()
-        hop.elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
         return hop
 
     async def _read_body(self, response: httpx2.Response, hop: Hop) -> None:
@@ -295,9 +380,11 @@ _TIMEOUT_HINTS = {
 }
 
 
-def failure_finding(exc: Exception, phase: str, url: str) -> Finding:
+def failure_finding(exc: Exception, phase: str, url: str, *, timeout: float | None = None) -> Finding:
     """The finding for an exception that ended a request: DNS, timeout, refused, TLS, protocol,
-    or the monitor's own network (`monitor_network_unavailable`, see `netpolicy.monitor_side`)."""
+    or the monitor's own network (`monitor_network_unavailable`, see `netpolicy.monitor_side`).
+    `timeout` is the deadline a timeout is named against: the request's own timeouts end just
+    before it (see `Walk._exchange`), so they read as the deadline's, whichever fired first."""
     import httpx2
 
     if monitor_side(exc):
@@ -312,7 +399,7 @@ def failure_finding(exc: Exception, phase: str, url: str) -> Finding:
             named = "sending the request"
         elif isinstance(exc, httpx2.PoolTimeout):
             named = "waiting for a connection"
-        return timeout_finding(named, None, url)
+        return timeout_finding(named, timeout, url)
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):

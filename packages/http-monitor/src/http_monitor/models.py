@@ -34,7 +34,8 @@ __all__ = [
 
 
 class HttpTimings(BaseModel):
-    """Where the time went, in milliseconds. Phases of the last request; null when it never got there."""
+    """Where the time went, in milliseconds. Phases of the last request; null when it never got there,
+    or for the phase a failed request was in (as curl keeps the phases a timed-out transfer completed)."""
 
     dns: float | None = Field(
         default=None, description="Resolving the host name (0 for an IP or a reused answer)"
@@ -47,7 +48,9 @@ class HttpTimings(BaseModel):
     )
     transfer: float | None = Field(default=None, description="Reading the response body")
     redirects: float = Field(default=0.0, description="Time spent on the earlier redirect hops")
-    total: float = Field(description="From the start of the check to the end of the last body")
+    total: float = Field(
+        description="The requests alone, redirects included: resolve to last body byte, no local set-up"
+    )
 
 
 class TlsInfo(BaseModel):

@@ -142,7 +142,9 @@ async def http_check(
         verify_tls / ca_bundle_pem: certificate checks, against the system store or these CAs.
 
     The check has connections of its own (`Session.fresh`), so that its phase timings describe
-    what a new visitor sees; the bulk checks use the shared pool (`bulk.py`).
+    what a new visitor sees; the bulk checks use the shared pool (`bulk.py`). The time reported
+    (`timings_ms.total`, "answered in N ms") is the requests' alone (`Walk.request_ms`): parsing,
+    creating the client and the first call's imports are not the target's time.
     """
     started = Stopwatch()
     target = parse_url(url)
@@ -174,8 +176,7 @@ async def http_check(
     finally:
         with anyio.CancelScope(shield=True):
             await session.aclose()
-    total = started.elapsed_ms()
-    outcome = await judge(target, walk, expectations, total)
+    outcome = await judge(target, walk, expectations, started.elapsed_ms())
     return _result(target, walk, outcome, started)
 
 
@@ -225,12 +226,13 @@ class Outcome:
     total_ms: float
 
 
-async def judge(target: Url, walk: Walk, expectations: Expectations, total: float) -> Outcome:
-    """Judge a finished walk that took `total` ms: the findings and the one-line summary.
+async def judge(target: Url, walk: Walk, expectations: Expectations, elapsed_ms: float) -> Outcome:
+    """Judge a finished walk, `elapsed_ms` into the check: the findings and the one-line summary.
 
-    The response time judged and reported is `total` less the walk's rate-limit waits: how long
-    the target took, not how long this server held the request back."""
-    answered_ms = round(max(total - walk.waited_s * 1000, 0.0), 2)
+    The response time judged and reported is the walk's `request_ms`: how long the target took,
+    not how long this server held the request back or spent setting itself up; `elapsed_ms`
+    only says how much of the deadline is left for the body pattern."""
+    answered_ms = walk.request_ms
     hops = walk.hops
     findings: list[Finding] = []
     assertions: list[Assertion] = []
@@ -253,7 +255,7 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
             truncated=last.body_truncated,
             total_ms=answered_ms,
             # What the check's deadline has left (a little at least: a sane pattern needs µs).
-            time_left_s=max(walk.timeout - total / 1000, PATTERN_FLOOR_S),
+            time_left_s=max(walk.timeout - elapsed_ms / 1000, PATTERN_FLOOR_S),
         )
         findings.extend(judged)
     if last is not None and last.body_truncated:
@@ -270,19 +272,24 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, total: floa
         summary = f"{verdict.value}: {target.redacted} answered {last.status_code} {last.reason} in {answered_ms:.0f} ms"
         if problem is not None:
             summary += f"; {problem}"
-    return Outcome(findings=findings, assertions=assertions, verdict=verdict, summary=summary, total_ms=total)
+    return Outcome(
+        findings=findings, assertions=assertions, verdict=verdict, summary=summary, total_ms=answered_ms
+    )
 
 
 def _result(target: Url, walk: Walk, outcome: Outcome, started: Stopwatch) -> HttpCheckResult:
     hops = walk.hops
-    last: Hop | None = hops[-1] if hops else None
+    # The request in flight when the walk failed: its completed phases are kept, as curl does, and
+    # its response when the head came and the body did not (`Progress`).
+    progress = walk.progress if walk.failure is not None else None
+    shown: Hop | None = progress.hop if progress is not None and progress.hop is not None else None
+    last: Hop | None = shown or (hops[-1] if hops else None)
     total = outcome.total_ms
     fields: dict[str, Any] = {"url": target.redacted, "timings_ms": HttpTimings(total=total)}
     if last is not None:
-        redirects = [
-            RedirectHop(url=h.url, status_code=h.status_code, location=h.location) for h in hops[:-1]
-        ]
-        if walk.failure is not None and last.location is not None:
+        done = hops if shown is not None else hops[:-1]
+        redirects = [RedirectHop(url=h.url, status_code=h.status_code, location=h.location) for h in done]
+        if walk.failure is not None and shown is None and last.location is not None:
             redirects.append(RedirectHop(url=last.url, status_code=last.status_code, location=last.location))
         fields.update(
             final_url=last.url,
@@ -290,10 +297,10 @@ def _result(target: Url, walk: Walk, outcome: Outcome, started: Stopwatch) -> Ht
             reason=last.reason,
             http_version=last.http_version,
             remote_ip=last.remote_ip,
-            redirect_count=len(hops) - 1,
+            redirect_count=len(redirects),
             redirects=redirects,
             headers={name: last.headers[name] for name in SELECTED_HEADERS if name in last.headers},
-            body_bytes=len(last.body),
+            body_bytes=progress.body_bytes if shown is not None and progress is not None else len(last.body),
             body_truncated=last.body_truncated,
             tls=last.tls,
             assertions=outcome.assertions,
@@ -303,9 +310,13 @@ def _result(target: Url, walk: Walk, outcome: Outcome, started: Stopwatch) -> Ht
                 tls=last.tls_ms,
                 ttfb=last.ttfb_ms,
                 transfer=last.transfer_ms,
-                redirects=round(sum(h.elapsed_ms for h in hops[:-1]), 2),
+                redirects=round(sum(h.elapsed_ms for h in done), 2),
                 total=total,
             ),
+        )
+    if progress is not None and shown is None:
+        fields["timings_ms"] = HttpTimings(
+            **progress.phases(), redirects=round(sum(h.elapsed_ms for h in hops), 2), total=total
         )
     return HttpCheckResult.build(
         summary=outcome.summary, findings=outcome.findings, started=started, **fields

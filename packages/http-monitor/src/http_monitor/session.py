@@ -66,8 +66,10 @@ class Session:
         family: int | None,
         pinned: dict[str, list[IPAddress]] | None,
         owned: bool,
+        trust: Callable[[], ssl.SSLContext] | None = None,
     ) -> None:
         self.client = client
+        self._trust = trust
         self.ctx = ctx
         self.family = family
         self.pinned = pinned
@@ -95,9 +97,10 @@ class Session:
         from monitor_common.httpclient import guarded_transport
 
         pinned: dict[str, list[IPAddress]] = {}
+        trust = _trust(verify_tls, ca_bundle_pem)
         transport = guarded_transport(
             ctx,
-            verify=_trust(verify_tls, ca_bundle_pem),
+            verify=trust,
             http2=True,
             connect_ip=connect_ip,
             family=family,
@@ -107,7 +110,14 @@ class Session:
         client = httpx2.AsyncClient(
             transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT}, cookies=_no_cookies()
         )
-        session = cls(client, ctx=ctx, family=family, pinned=pinned, owned=True)
+        session = cls(
+            client,
+            ctx=ctx,
+            family=family,
+            pinned=pinned,
+            owned=True,
+            trust=trust if callable(trust) else None,
+        )
         for host in connect_ip or {}:
             session.pinned_hosts.add(_key(host))
         return session
@@ -127,10 +137,11 @@ class Session:
         clients = _shared.setdefault(asyncio.get_running_loop(), {})
         key: _SharedKey = (ctx, verify_tls, ca_bundle_pem)
         client = clients.get(key)
+        trust = _trust(verify_tls, ca_bundle_pem)
         if client is None or client.is_closed:
             transport = guarded_transport(
                 ctx,
-                verify=_trust(verify_tls, ca_bundle_pem),
+                verify=trust,
                 http2=True,
                 limits=httpx2.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=30),
             )
@@ -141,7 +152,16 @@ class Session:
                 cookies=_no_cookies(),
             )
             clients[key] = client
-        return cls(client, ctx=ctx, family=None, pinned=None, owned=False)
+        return cls(
+            client, ctx=ctx, family=None, pinned=None, owned=False, trust=trust if callable(trust) else None
+        )
+
+    def prepare_tls(self) -> None:
+        """Build the system store's TLS context now, if this session trusts it and it is not built
+        yet (once per process, cached by `tls.client_context`): the caller does this before its
+        clock starts, so that a first https request does not count it in its TLS phase."""
+        if self._trust is not None:
+            self._trust()
 
     async def resolve(self, host: str, timeout: float) -> float | None:  # noqa: ASYNC109 - bounds the lookup only
         """Resolve `host` ahead of connecting and pin the answer; the milliseconds it took.

@@ -51,15 +51,14 @@ async def _sample(
 ) -> tuple[TimingSample, Finding | None]:
     session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
     walk = Walk(session, follow=False, body_cap=ctx.body_cap, timeout=timeout_s)
-    clock = Stopwatch()
     try:
         with anyio.move_on_after(timeout_s) as deadline:
             await walk.run(url)
     finally:
         with anyio.CancelScope(shield=True):
             await session.aclose()
-    # The wait for a rate-limit slot is this server's pacing, not part of the target's profile.
-    total = round(max(clock.elapsed_ms() - walk.waited_s * 1000, 0.0), 2)
+    # The requests' own time: neither this server's set-up nor its pacing (rate-limit waits).
+    total = walk.request_ms
     failure = walk.failure
     if deadline.cancelled_caught:
         failure = timeout_finding(walk.phase, timeout_s, walk.current_url)
