@@ -55,3 +55,41 @@ def test_client_snippets_work_as_written(folder: str) -> None:
         assert all(isinstance(v, str) for v in entry.get("env", {}).values())  # hosts pass strings only
     assert snippets[2]["servers"][folder]["type"] == "stdio"  # VS Code's format
     assert f"claude mcp add {folder} -- uvx {dist}" in readme
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start : end if end != -1 else len(text)]
+
+
+@pytest.mark.parametrize(
+    ("path", "heading", "later"),
+    [
+        *(
+            (f"packages/{f}/README.md", "## Install\n", "**After the first release**")
+            for f in sorted(SERVERS)
+        ),
+        ("README.md", "## Set up\n", "After the first release (not before)"),
+    ],
+)
+def test_install_lists_what_works_today_first(path: str, heading: str, later: str) -> None:
+    # Before the marker, only paths that work from a clone now: the pip install and the bundles
+    # release.py builds; nothing that needs a package on the index (uvx) or a published bundle.
+    section = _section((ROOT / path).read_text(), heading)
+    marker = section.index(later)
+    today, after = section[:marker], section[marker:]
+    assert "pip install ./packages/common" in today
+    assert "uv run python scripts/release.py build" in today
+    assert "uvx" not in today
+    assert "uvx mcp-" in after
+    release = load_script("release")
+    version = release.version()
+    folders = [path.split("/")[1]] if path != "README.md" else sorted(SERVERS)
+    for folder in folders:
+        # The bundle the section names is one that `release.py build` writes.
+        assert f"mcp-{folder}-{version}.mcpb" in release.artifacts(version)
+    if path != "README.md":
+        assert f"dist/mcp-{folders[0]}-<version>.mcpb" in today
+    else:
+        assert "dist/mcp-{http,ssl,dns}-monitor-<version>.mcpb" in today
