@@ -7,8 +7,8 @@ that has neither the workspace's virtual environment nor its packages: only `uv`
 empty uv cache, so our two packages can come from nowhere but the wheels inside the bundle
 (third-party packages come from the package index, as on a user's machine).
 
-About 15 s with warm npm and build caches: one release build, then three first starts, of which
-the first downloads the third-party packages into the fresh cache.
+About 20 s with warm npm and build caches (a minute on a loaded machine): one release build, then
+three first starts, of which the first downloads the third-party packages into the fresh cache.
 """
 
 from __future__ import annotations
@@ -62,10 +62,12 @@ def host_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     ]
     if str(Path(uv).parent) not in path:
         path.insert(0, str(Path(uv).parent))
+    # The index settings (UV_INDEX_URL, ...) stay: they are the machine's, not the workspace's.
+    workspace = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PROJECT", "PYTHONPATH", "PYTHONHOME"}
     env = {
         k: v
         for k, v in _MACHINE_ENV.items()
-        if not k.startswith(("MCP_MONITOR_", "VIRTUAL_ENV", "UV_", "PYTHON", "CONDA"))
+        if k not in workspace and not k.startswith(("MCP_MONITOR_", "CONDA"))
     }
     env["PATH"] = os.pathsep.join(path)
     env["UV_CACHE_DIR"] = str(tmp_path_factory.mktemp("fresh-uv-cache"))
