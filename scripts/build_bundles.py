@@ -98,6 +98,7 @@ USER_SETTINGS = (
     # A string, not a file: the log is created when missing, and a file picker opens existing files.
     UserSetting("audit_log", "string", "Audit log file"),
     UserSetting("notify", "string", "Notification URLs (Apprise)"),
+    UserSetting("notify_targets", "string", "Named notification URLs (name=URL, Apprise)"),
 )
 # Settings that only some servers read.
 SERVER_USER_SETTINGS: dict[str, tuple[UserSetting, ...]] = {
@@ -118,7 +119,7 @@ SERVER_USER_SETTINGS: dict[str, tuple[UserSetting, ...]] = {
     ),
 }
 # Secret whatever config says: notification URLs carry the services' tokens.
-_ALWAYS_SENSITIVE = frozenset({"notify"})
+_ALWAYS_SENSITIVE = frozenset({"notify", "notify_targets"})
 # What smithery.yaml offers (its format is another issue's; kept as it was).
 _SMITHERY = (
     ("allow_private", "boolean", "Allow internal addresses"),
@@ -153,7 +154,7 @@ async def _tools(module: str) -> list[dict[str, str]]:
 
 
 def user_settings(folder: str) -> tuple[UserSetting, ...]:
-    """The settings a desktop user of this server may set, those config declares (see `notify`)."""
+    """The settings a desktop user of this server may set, of those config declares (see `notify`)."""
     from monitor_common.config import setting_specs
 
     # A setting another change has not added yet is left out: an MCP_MONITOR_* variable the server

@@ -226,6 +226,11 @@ def test_user_config_fields_have_sensible_types(bundles: ModuleType, folder: str
         assert config["cert_warn_days"]["type"] == "number"
     # Whatever may hold a password or a token is masked.
     assert config["db"]["sensitive"] is True
-    if "notify" in config:
-        assert config["notify"]["sensitive"] is True
-    assert {attr for attr, field in config.items() if field.get("sensitive")} <= {"db", "notify"}
+    for attr in ("notify", "notify_targets"):
+        if attr in config:  # once config declares it
+            assert config[attr]["sensitive"] is True, attr
+    assert {attr for attr, field in config.items() if field.get("sensitive")} <= {
+        "db",
+        "notify",
+        "notify_targets",
+    }

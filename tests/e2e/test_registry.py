@@ -107,8 +107,12 @@ def test_environment_variables_are_real_settings(folder: str) -> None:
         spec = specs[variable["name"]]
         assert variable["description"]
         # Notification URLs carry the services' tokens: secret whatever the setting declares.
-        assert variable["isSecret"] is (spec.secret or spec.attr == "notify")
+        assert variable["isSecret"] is (spec.secret or spec.attr in ("notify", "notify_targets"))
         assert variable["isRequired"] is False
     # A store URL may hold a password, a notification URL a token; nothing else is secret.
-    assert {v["name"] for v in variables if v["isSecret"]} <= {"MCP_MONITOR_DB", "MCP_MONITOR_NOTIFY"}
+    assert {v["name"] for v in variables if v["isSecret"]} <= {
+        "MCP_MONITOR_DB",
+        "MCP_MONITOR_NOTIFY",
+        "MCP_MONITOR_NOTIFY_TARGETS",
+    }
     assert "MCP_MONITOR_DB" in {v["name"] for v in variables if v["isSecret"]}
