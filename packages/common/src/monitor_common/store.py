@@ -433,6 +433,17 @@ class Store:
             last=last,
         )
 
+    async def points(self, kind: str, watch: str, since: float) -> list[tuple[float, str, float | None]]:
+        """(checked_at, verdict, latency_ms) of a watch's raw results since `since`, oldest first:
+        what a report's timeline is bucketed from (`watches.report.timeline`)."""
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                "SELECT checked_at, verdict, latency_ms FROM results "
+                "WHERE kind = ? AND watch = ? AND checked_at >= ? ORDER BY checked_at, id",
+                (kind, watch, since),
+            )
+        return [(float(at), str(verdict), None if ms is None else float(ms)) for at, verdict, ms in rows]
+
     async def last_result(self, kind: str, watch: str) -> ResultRecord | None:
         found = await self.results(kind, watch, 0.0, limit=1, newest_first=True)
         return found[0] if found else None

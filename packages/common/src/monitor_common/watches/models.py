@@ -18,6 +18,7 @@ __all__ = [
     "IncidentInfo",
     "LastResult",
     "LatencyStats",
+    "TimelineBucket",
     "WatchActionResult",
     "WatchInfo",
     "WatchReport",
@@ -84,6 +85,18 @@ class IncidentInfo(BaseModel):
     verdict: Verdict
 
 
+class TimelineBucket(BaseModel):
+    """One slice of a report's window, for drawing it (the MCP Apps view): checks, failures, latency."""
+
+    model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
+
+    start: str = Field(description="ISO 8601 UTC")
+    checks: int
+    failed: int = Field(description="Results that were critical or unknown")
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+
+
 class FigureTrend(BaseModel):
     model_config = ConfigDict(defer_build=True)  # built when a watch tool first runs
 
@@ -120,6 +133,13 @@ class WatchReportItem(BaseModel):
     last_result: LastResult | None = None
     trends: dict[str, FigureTrend] = Field(
         default_factory=lambda: dict[str, FigureTrend](), description="Key figures over the window"
+    )
+    # Only for a host that shows the MCP Apps view (`monitor_common.apps`); left out of the result
+    # otherwise, so that a model reading the report pays nothing for it.
+    timeline: list[TimelineBucket] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The window in equal slices, oldest first (for hosts that draw the report)",
     )
 
 

@@ -17,6 +17,7 @@ from monitor_common.watches.models import (
     IncidentInfo,
     LastResult,
     LatencyStats,
+    TimelineBucket,
     WatchReport,
     WatchReportItem,
     Window,
@@ -28,9 +29,21 @@ if TYPE_CHECKING:
     from monitor_common.store import Incident, ResultRecord, Rollup, Watch, WindowStats
     from monitor_common.watches.kind import WatchKind
 
-__all__ = ["WINDOWS", "incident_info", "last_result", "not_watched", "report_of", "summarize", "trends"]
+__all__ = [
+    "SLICES",
+    "WINDOWS",
+    "incident_info",
+    "last_result",
+    "not_watched",
+    "report_of",
+    "summarize",
+    "timeline",
+    "trends",
+]
 
 WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
+# How many slices a timeline cuts each window into: 5 minutes, an hour, 6 hours, a day.
+SLICES = {"1h": 12, "24h": 24, "7d": 28, "30d": 30}
 
 
 def last_result(record: ResultRecord) -> LastResult:
@@ -73,6 +86,66 @@ def trends(series: list[tuple[float, Mapping[str, Any]]]) -> dict[str, FigureTre
     return trends
 
 
+def timeline(
+    window: Window,
+    points: Sequence[tuple[float, str, float | None]],
+    rollups: Sequence[Rollup],
+    now: float,
+) -> list[TimelineBucket]:
+    """The window ending at `now` in `SLICES[window]` equal slices, oldest first: per slice the
+    checks, the failures (critical or unknown) and the latency p50/p95 of the raw results
+    (`points`: checked_at, verdict, latency_ms). A slice that only hourly rollups cover takes
+    their counts, the median of their p50s and the highest of their p95s (the raw latencies are
+    gone); an empty slice is kept, with no checks, so that a gap shows as one."""
+    from monitor_common.store import FAILING_VERDICTS, percentile
+
+    count = SLICES[window]
+    width = WINDOWS[window] / count
+    start = now - WINDOWS[window]
+    checks = [0] * count
+    failed = [0] * count
+    latencies: list[list[float]] = [[] for _ in range(count)]
+    rolled: list[list[Rollup]] = [[] for _ in range(count)]
+
+    def slot(at: float) -> int | None:
+        index = int((at - start) // width)
+        return min(index, count - 1) if index >= 0 else None
+
+    for at, verdict, latency in points:
+        index = slot(at)
+        if index is None:
+            continue
+        checks[index] += 1
+        failed[index] += verdict in FAILING_VERDICTS
+        if latency is not None:
+            latencies[index].append(latency)
+    for rollup in rollups:
+        index = slot(rollup.hour)
+        if index is None:
+            continue
+        checks[index] += rollup.total
+        failed[index] += sum(int(rollup.counts.get(v, 0)) for v in FAILING_VERDICTS)
+        rolled[index].append(rollup)
+    buckets: list[TimelineBucket] = []
+    for index in range(count):
+        values = sorted(latencies[index])
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        if not values and rolled[index]:
+            medians = sorted(r.p50_ms for r in rolled[index] if r.p50_ms is not None)
+            highs = [r.p95_ms for r in rolled[index] if r.p95_ms is not None]
+            p50, p95 = percentile(medians, 50), max(highs, default=None)
+        buckets.append(
+            TimelineBucket(
+                start=iso(start + index * width) or "",
+                checks=checks[index],
+                failed=failed[index],
+                p50_ms=p50,
+                p95_ms=p95,
+            )
+        )
+    return buckets
+
+
 def summarize(
     kind: WatchKind,
     watch: Watch,
@@ -80,8 +153,10 @@ def summarize(
     rollups: Sequence[Rollup],
     incidents: Sequence[Incident],
     now: float,
+    slices: list[TimelineBucket] | None = None,
 ) -> WatchReportItem:
-    """One watch over a window: its raw results (`stats`) and the hourly rollups older than those."""
+    """One watch over a window: its raw results (`stats`) and the hourly rollups older than those;
+    `slices`, its timeline, only when the caller draws it."""
     from monitor_common.store import FAILING_VERDICTS, percentile
 
     counts = dict(stats.counts)
@@ -124,6 +199,7 @@ def summarize(
         incidents=[incident_info(i, now) for i in incidents],
         last_result=last_result(last) if last is not None else None,
         trends={k: v for k, v in trends(series).items() if kind.trends is None or k in kind.trends},
+        timeline=slices,
     )
 
 

@@ -27,13 +27,14 @@ from monitor_common.watches.models import (
     WatchActionResult,
     WatchInfo,
     WatchReport,
+    WatchReportItem,
     Window,
     envelope,
     iso,
     verdict_of,
     watch_uri,
 )
-from monitor_common.watches.report import WINDOWS, not_watched, report_of, summarize
+from monitor_common.watches.report import WINDOWS, not_watched, report_of, summarize, timeline
 
 if TYPE_CHECKING:
     from monitor_common.scheduler import Scheduler, StoreHandle
@@ -343,15 +344,16 @@ class WatchService:
 
     # -- the report tool ---------------------------------------------------------------------
 
-    async def report(self, name: str | None, window: Window) -> WatchReport:
-        """The `<kind>_watch_report` tool."""
+    async def report(self, name: str | None, window: Window, *, drawn: bool = False) -> WatchReport:
+        """The `<kind>_watch_report` tool; `drawn`: with each watch's timeline, for a host that
+        draws the report (the MCP Apps view)."""
         try:
-            return await self._report(name, window)
+            return await self._report(name, window, drawn)
         except StoreError:
             await self.handle.reset()
             raise
 
-    async def _report(self, name: str | None, window: Window) -> WatchReport:
+    async def _report(self, name: str | None, window: Window, drawn: bool) -> WatchReport:
         stopwatch = Stopwatch()
         name = _shown_name(name)
         store = await self.handle.require()
@@ -371,17 +373,23 @@ class WatchService:
             watches = [watch]
         else:
             watches = await store.list_watches(kind)
-        items = [
-            summarize(
-                self.kind,
-                w,
-                await store.window(kind, w.name, since),
-                await store.rollups(kind, w.name, since),
-                await store.incidents(kind, w.name, since),
-                now,
+        items: list[WatchReportItem] = []
+        for w in watches:
+            rollups = await store.rollups(kind, w.name, since)
+            slices = (
+                timeline(window, await store.points(kind, w.name, since), rollups, now) if drawn else None
             )
-            for w in watches
-        ]
+            items.append(
+                summarize(
+                    self.kind,
+                    w,
+                    await store.window(kind, w.name, since),
+                    rollups,
+                    await store.incidents(kind, w.name, since),
+                    now,
+                    slices,
+                )
+            )
         return report_of(kind, items, window, stopwatch)
 
     # -- lifecycle ---------------------------------------------------------------------------
