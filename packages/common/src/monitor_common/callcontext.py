@@ -1,8 +1,9 @@
 """What the tool machinery hands a tool that asks for it (`CallContext`), without the MCP SDK.
 
-A tool that reports progress declares a parameter annotated `CallContext`; it is not an
-argument the caller gives. The MCP adapter (`server`) fills it from the SDK's request context,
-a direct call (`toolset.ToolSet.call`, the `call` command) passes one without progress.
+A tool that reports progress, or answers differently for a host that draws its result (an MCP
+Apps view), declares a parameter annotated `CallContext`; it is not an argument the caller gives.
+The MCP adapter (`server`) fills it from the SDK's request context, a direct call
+(`toolset.ToolSet.call`, the `call` command) passes one without progress or view.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ __all__ = ["CallContext", "is_injected", "progress_reporter"]
 
 @dataclass(frozen=True)
 class CallContext:
-    """What the tool machinery gives a tool that asks for it: a progress callback or None."""
+    """What the tool machinery gives a tool that asks for it: a progress callback or None, and
+    whether the caller's host shows the tool's MCP Apps view (`monitor_common.apps`)."""
 
     progress: ProgressCallback | None = None
+    apps: bool = False
 
 
 def is_injected(annotation: Any) -> bool:

@@ -1,10 +1,11 @@
 """The MCP server of a `ToolSet`: `MonitorServer`, an `MCPServer` that maps errors, audits calls,
-sends a call's log records to its caller, and serves the monitor:// resources.
+sends a call's log records to its caller, serves the monitor:// resources, and the ui:// views to
+clients that declared MCP Apps (`monitor_common.apps`).
 
     server_for(tools)       the server of a ToolSet, built once, when there is a host to serve
     serve_stdio(server)     run it over stdio, answering lines that are not JSON-RPC
 
-Only this module (with `resources`, `_http` and `_jsonrpc`) imports the MCP SDK: `serve`'s
+Only this module (with `apps`, `resources`, `_http` and `_jsonrpc`) imports the MCP SDK: `serve`'s
 `call` and `tools` run from the declarations without it.
 """
 
@@ -15,7 +16,7 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -24,6 +25,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.connection import allowed_log_levels
 from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
@@ -45,11 +47,13 @@ from mcp_types import (
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
+from mcp_types import Resource as MCPResource
 from mcp_types import Tool as MCPTool
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from monitor_common._compact import compact_input, shallow_output
 from monitor_common._sdk import connection_state, lowlevel_server
+from monitor_common.apps import apps_client, note_apps_client, tool_meta, view_resource
 from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import effective_settings
 from monitor_common.errors import MonitorError
@@ -179,6 +183,9 @@ class MonitorServer(MCPServer):
         self.brief_parameters: dict[str, frozenset[str]] = {}
         # Each tool's full input schema, read from the SDK on first call (see _unusable_number).
         self._input_schemas: dict[str, dict[str, Any]] = {}
+        # Per tool, the ui:// view that draws its result, for clients with MCP Apps (`apps`).
+        self.views: dict[str, str] = {}
+        self.middleware.append(note_apps_client)
         self._register_extras()
 
     def _register_extras(self) -> None:
@@ -255,7 +262,9 @@ class MonitorServer(MCPServer):
         """The tools as hosts show them to a model: abridged schemas and descriptions.
 
         See `monitor_common._compact`; the full schemas are the `monitor://schemas/{tool}` resource.
+        A tool with a view links it (`_meta.ui`) for a client that declared MCP Apps.
         """
+        apps = apps_client.get()
         return [
             tool.model_copy(
                 update={
@@ -264,10 +273,34 @@ class MonitorServer(MCPServer):
                         tool.input_schema, brief=self.brief_parameters.get(tool.name, frozenset())
                     ),
                     "output_schema": shallow_output(tool.output_schema) if tool.output_schema else None,
+                    "meta": tool_meta(tool.meta, self.views[tool.name])
+                    if apps and tool.name in self.views
+                    else tool.meta,
                 }
             )
             for tool in await super().list_tools()
         ]
+
+    def add_view(self, tool: str, view: str) -> None:
+        """Link `tool` to the ui:// `view` drawing its result, and serve the view (`apps`)."""
+        if view not in self.views.values():
+            self.add_resource(view_resource(view))
+        self.views[tool] = view
+
+    async def list_resources(self) -> list[MCPResource]:
+        """The resources; the ui:// views only for a client that declared MCP Apps."""
+        listed = await super().list_resources()
+        if apps_client.get():
+            return listed
+        return [r for r in listed if not str(r.uri).startswith("ui://")]
+
+    async def read_resource(
+        self, uri: Any, context: Context[Any, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        if str(uri).startswith("ui://") and not apps_client.get():
+            # As for any unknown URI: the view exists only for hosts that can show it.
+            raise ResourceNotFoundError(f"Unknown resource: {uri}")
+        return await super().read_resource(uri, context)
 
     def tool(
         self,
@@ -500,7 +533,9 @@ def _adapted(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(fn)
     async def tool(*args: Any, **kwargs: Any) -> Any:
         ctx = kwargs.get(injected)
-        kwargs[injected] = CallContext(progress=progress_reporter(ctx) if ctx is not None else None)
+        kwargs[injected] = CallContext(
+            progress=progress_reporter(ctx) if ctx is not None else None, apps=apps_client.get()
+        )
         return await fn(*args, **kwargs)
 
     parameters = [
@@ -532,6 +567,8 @@ def server_for(tools: ToolSet) -> MonitorServer:
         )
         if spec.brief:
             server.brief_parameters[spec.name] = spec.brief
+        if spec.view:
+            server.add_view(spec.name, spec.view)
     for service in tools.watches:
         server.add_watches(service)
     for prompt in tools.prompts:

@@ -112,6 +112,8 @@ class ToolSpec:
     structured_output: bool | None = None
     # Parameters tools/list shows without their description (they repeat another tool's).
     brief: frozenset[str] = frozenset()
+    # The ui:// view (`monitor_common.views`) that draws its result, for hosts with MCP Apps.
+    view: str | None = None
 
     @property
     def description(self) -> str:
@@ -255,11 +257,12 @@ class ToolSet:
         hints: ToolHints | None = None,
         structured_output: bool | None = None,
         brief: frozenset[str] = frozenset(),
+        view: str | None = None,
     ) -> ToolSpec:
         name = fn.__name__
         if name in self.tools:
             raise ValueError(f"{self.name} already has a tool named {name!r}")
-        spec = ToolSpec(fn, name, hints or CHECK_HINTS, structured_output, brief)
+        spec = ToolSpec(fn, name, hints or CHECK_HINTS, structured_output, brief, view)
         self.tools[name] = spec
         return spec
 

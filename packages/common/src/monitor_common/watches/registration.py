@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from monitor_common.toolset import ToolHints, ToolSet
+from monitor_common.toolset import CallContext, ToolHints, ToolSet
+from monitor_common.views import WATCH_REPORT_VIEW
 from monitor_common.watches.kind import WatchKind
 from monitor_common.watches.models import Action, WatchActionResult, WatchReport, Window
 from monitor_common.watches.service import WatchService
@@ -83,7 +84,9 @@ def report_tool(service: WatchService) -> Callable[..., Any]:
     kind = service.kind
 
     async def tool(**arguments: Any) -> WatchReport:
-        return await service.report(arguments.get("name"), arguments.get("window", "24h"))
+        call: CallContext | None = arguments.get("call")
+        drawn = call is not None and call.apps  # with the timeline that the view draws
+        return await service.report(arguments.get("name"), arguments.get("window", "24h"), drawn=drawn)
 
     tool.__signature__ = inspect.Signature(  # pyright: ignore[reportFunctionMemberAccess]
         [
@@ -95,6 +98,7 @@ def report_tool(service: WatchService) -> Callable[..., Any]:
                 None,
             ),
             _keyword("window", Window, "24h"),
+            _keyword("call", CallContext | None, None),
         ],
         return_annotation=WatchReport,
     )
@@ -116,6 +120,6 @@ def register_watches(tools: ToolSet, kind: WatchKind) -> WatchService:
     # every prompt of every host (the full schema keeps them: monitor://schemas/<tool>).
     brief = frozenset(p.name for p in service.parameters)
     tools.add_tool(watch_tool(service), hints=WATCH_HINTS, structured_output=True, brief=brief)
-    tools.add_tool(report_tool(service), hints=REPORT_HINTS, structured_output=True)
+    tools.add_tool(report_tool(service), hints=REPORT_HINTS, structured_output=True, view=WATCH_REPORT_VIEW)
     tools.watches.append(service)
     return service
