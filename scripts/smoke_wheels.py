@@ -59,7 +59,10 @@ def smoke(package: str, wheel: Path, common: Path, scratch: Path) -> str:
     if not where.startswith(str(venv)):
         raise SystemExit(f"{module} was imported from {where}, not from the fresh environment")
     if package == "mcp-monitor-common":
-        return f"{package}: imports from {where}"
+        # Package data: the MCP Apps view ships in the wheel, not only in the source tree.
+        view = "from monitor_common.views import WATCH_REPORT_VIEW, view_html; print(len(view_html(WATCH_REPORT_VIEW)))"
+        size = _run(python, "-c", view, cwd=scratch).strip()
+        return f"{package}: imports from {where}; the watch report view is {size} characters"
     listing = _run(venv / "bin" / package, "tools", cwd=scratch)
     tools = [line.split()[0] for line in listing.splitlines() if line.strip()]
     if not tools:
