@@ -53,6 +53,8 @@ class WatchSpec:
     interval_s: float
     failure_threshold: int = 2
     success_threshold: int = 1
+    # The watches file that declares it (`MCP_MONITOR_WATCHES_FILE`); None: added with a tool.
+    managed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Watch:
     last_checked: float | None
     last_verdict: str | None
     runs: int
+    managed_by: str | None = None
 
 
 @dataclass(frozen=True)

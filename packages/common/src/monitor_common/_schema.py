@@ -94,6 +94,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (kind, watch, hour)
         )""",
     ),
+    # 2: watches declared in a watches file name it; the tools refuse to remove them.
+    ("ALTER TABLE watches ADD COLUMN managed_by TEXT",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 ID_COLUMN = {
@@ -104,7 +106,7 @@ ID_COLUMN = {
 WATCH_COLUMNS = (
     "kind, name, definition, interval_s, failure_threshold, success_threshold, paused, state, state_since, "
     "consecutive_failures, consecutive_successes, next_run, lease_owner, lease_until, created_at, "
-    "last_checked, last_verdict, runs"
+    "last_checked, last_verdict, runs, managed_by"
 )
 RESULT_COLUMNS = (
     "id, kind, watch, tool, target, checked_at, verdict, summary, duration_ms, latency_ms, figures, codes, "
@@ -133,6 +135,7 @@ def watch_from_row(row: Sequence[Any]) -> Watch:
         last_checked=row[15],
         last_verdict=row[16],
         runs=int(row[17]),
+        managed_by=row[18],
     )
 
 

@@ -67,6 +67,7 @@ class Settings:
     rollup_retention_days: int = 400
     watch_min_interval_s: float = 10.0
     watch_concurrency: int = 50
+    watches_file: Path | None = None
     rate_limit_per_host: float = 10.0
     cert_warn_days: int = 21
     cert_critical_days: int = 7
@@ -355,6 +356,12 @@ _SPECS: tuple[_Spec, ...] = (
         "shortest interval_s a watch may have (lower it only for tests)",
     ),
     _Spec("watch_concurrency", _positive_int, "50", "watch checks one process runs at once"),
+    _Spec(
+        "watches_file",
+        _path,
+        "/etc/mcp-monitor/watches.yaml",
+        "YAML file of declared watches (sections http, ssl, dns), applied at start and on SIGHUP",
+    ),
     _Spec(
         "rate_limit_per_host",
         _rate,

@@ -3,6 +3,8 @@
     mcp-X-monitor [serve] [--transport stdio|http] [--host H] [--port P] [--tls-cert F --tls-key F]
     mcp-X-monitor tools                      list the tools, one line each
     mcp-X-monitor call TOOL key=value ...    run one tool in-process, print its result as JSON
+    mcp-X-monitor watch [--kinds http,ssl]   run the stored watches until SIGTERM, without MCP
+                                             (`monitor_common.runner`)
 
 Every setting of `monitor_common.config` is also a flag (`--allow-private true`, `--timeout-s 5`).
 `call` exits like a monitoring plugin: 0 ok, 1 warning, 2 critical, 3 unknown; 64 when the input is
@@ -62,8 +64,18 @@ def _parser(server: ToolSet | MonitorServer) -> argparse.ArgumentParser:
         parents=[common],
         argument_default=argparse.SUPPRESS,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{serve,tools,call}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,tools,call,watch}")
     sub.add_parser("serve", parents=[common], help="serve MCP over stdio (default) or streamable HTTP")
+    watch = sub.add_parser(
+        "watch",
+        parents=[common],
+        help="run the stored watches and their notifications until SIGTERM, without MCP",
+    )
+    watch.add_argument(
+        "--kinds",
+        metavar="http,ssl,dns",
+        help="the servers whose watches this process runs (default: this one's); each must be installed",
+    )
     sub.add_parser("tools", parents=[common], help="list the tools with the first line of each description")
     call = sub.add_parser("call", parents=[common], help="run one tool and print its result as JSON")
     call.add_argument("tool", help="the tool's name, see `tools`")
@@ -120,6 +132,7 @@ def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoR
     verbose = int(args.pop("verbose", 0) or 0)
     tool = args.pop("tool", None)
     pairs: list[str] = args.pop("arguments", [])
+    kinds: str | None = args.pop("kinds", None)
     try:
         settings = Settings.load(flags=args)
     except ConfigError as exc:
@@ -129,6 +142,8 @@ def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoR
     _configure_logging(settings, verbose)
     audit = AuditLog(settings.audit_log, send_payload=settings.audit_send_payload)
 
+    if command == "watch":
+        sys.exit(_watch(app, settings, kinds))
     if isinstance(app, ToolSet):
         if command == "tools":
             sys.exit(_list_declared(app))
@@ -149,7 +164,32 @@ def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoR
     if command == "call":
         assert tool is not None
         sys.exit(_call(server, tool, pairs))
+    if settings.watches_file is not None:
+        from monitor_common.runner import declare, declared_reloader
+
+        try:
+            declare(server.watch_services, settings.watches_file)
+        except ConfigError as exc:
+            print(f"{server.name}: configuration error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_CONFIG)
+        server.add_service(declared_reloader(server.watch_services, settings.watches_file))
     sys.exit(_serve(server, settings))
+
+
+def _watch(app: ToolSet | MonitorServer, settings: Settings, kinds: str | None) -> int:
+    """`watch`: the watch services of `app` (and of the servers `--kinds` names) until SIGTERM."""
+    from monitor_common.runner import declare, kinds_of, run_watches
+
+    own = app.watches if isinstance(app, ToolSet) else app.watch_services
+    try:
+        services = kinds_of(own, kinds)
+        if not services:
+            raise ConfigError(f"{app.name} has no watches to run")
+        declare(services, settings.watches_file)
+    except ConfigError as exc:
+        print(f"{app.name}: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return run_watches(services, settings.watches_file)
 
 
 def _print_tools(tools: Sequence[tuple[str, str]]) -> int:

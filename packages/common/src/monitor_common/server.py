@@ -172,6 +172,7 @@ class MonitorServer(MCPServer):
         # their background work should start: `call` runs one tool and leaves it off.
         self.services: list[Callable[[bool], AbstractAsyncContextManager[None]]] = []
         self.run_background = True
+        self.watch_services: list[WatchService] = []  # add_watches: the `watch` CLI runs these
         self.call_hooks: list[CallHook] = []
         # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
         # exit status. Only meaningful where one call runs at a time.
@@ -446,6 +447,7 @@ class MonitorServer(MCPServer):
         self.completers.append(resources.complete)
         self.call_hooks.append(resources.record)
         self.add_service(service.running)
+        self.watch_services.append(service)
 
     def add_service(self, service: Callable[[bool], AbstractAsyncContextManager[None]]) -> None:
         """Enter `service(run_background)` while the server runs (stdio, HTTP or an in-process client)."""

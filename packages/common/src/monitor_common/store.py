@@ -38,6 +38,7 @@ import json
 import math
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,6 +74,7 @@ __all__ = [
     "FAILING_VERDICTS",
     "LEASE_MIN_S",
     "Completion",
+    "DeclaredSync",
     "Incident",
     "ResultRecord",
     "Rollup",
@@ -159,17 +161,18 @@ class Store:
         async with self._conn.transaction(write=True) as tx:
             inserted = await tx.fetch(
                 f"INSERT INTO watches ({WATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?, 0, 0, ?, "
-                "NULL, NULL, ?, NULL, NULL, 0) ON CONFLICT (kind, name) DO NOTHING RETURNING name",
+                "NULL, NULL, ?, NULL, NULL, 0, ?) ON CONFLICT (kind, name) DO NOTHING RETURNING name",
                 (
                     spec.kind,
                     spec.name,
-                    json.dumps(dict(spec.definition), sort_keys=True),
+                    _definition_json(spec.definition),
                     spec.interval_s,
                     spec.failure_threshold,
                     spec.success_threshold,
                     now,
                     now + spec.interval_s - jitter,
                     now,
+                    spec.managed_by,
                 ),
             )
             if not inserted:
@@ -195,11 +198,91 @@ class Store:
     async def remove_watch(self, kind: str, name: str) -> bool:
         """Delete a watch and its history; False if there was none."""
         async with self._conn.transaction(write=True) as tx:
-            removed = await tx.run("DELETE FROM watches WHERE kind = ? AND name = ?", (kind, name))
-            if removed:
-                for table in ("results", "incidents", "rollups"):
-                    await tx.run(f"DELETE FROM {table} WHERE kind = ? AND watch = ?", (kind, name))
+            return await self._delete(tx, kind, name)
+
+    async def _delete(self, tx: _Tx, kind: str, name: str) -> bool:
+        removed = await tx.run("DELETE FROM watches WHERE kind = ? AND name = ?", (kind, name))
+        if removed:
+            for table in ("results", "incidents", "rollups"):
+                await tx.run(f"DELETE FROM {table} WHERE kind = ? AND watch = ?", (kind, name))
         return removed > 0
+
+    async def sync_declared(self, kind: str, specs: Sequence[WatchSpec], now: float) -> DeclaredSync:
+        """Bring the watches of `kind` that a watches file manages to `specs`, in one transaction.
+
+        - a declared name not in the store is added, due at once (its first run is scheduled, not
+          run here: a file of hundreds of watches must not hold up start-up);
+        - a declared watch whose check arguments changed is replaced: its history is dropped, as
+          it describes another check;
+        - one whose interval, thresholds or file changed is updated in place, keeping its state,
+          history and schedule (moved earlier when the new interval is shorter);
+        - a file-managed watch that is no longer declared is removed with its history (a renamed
+          watch is a removal and an addition: nothing tells a rename from two edits);
+        - a watch of a declared name that was added with a tool is taken over (kept, with its
+          history, when its arguments are the same).
+        Watches added with a tool under other names are left alone. Processes that share the
+        store and the file may run this at the same time: it is idempotent and serialised.
+        """
+        wanted = {spec.name: spec for spec in specs}
+        outcome = DeclaredSync()
+        async with self._conn.transaction(write=True) as tx:
+            if self.dialect == "postgresql":
+                await tx.fetch("SELECT pg_advisory_xact_lock(7248302)")
+            rows = await tx.fetch(
+                f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ?" + self._for_update, (kind,)
+            )
+            current = {watch.name: watch for watch in map(watch_from_row, rows)}
+            for name, watch in current.items():
+                if watch.managed_by is not None and name not in wanted:
+                    await self._delete(tx, kind, name)
+                    outcome.removed.append(name)
+            for spec in specs:
+                watch = current.get(spec.name)
+                if watch is not None and watch.managed_by is None:
+                    outcome.adopted.append(spec.name)
+                if watch is not None and _definition_json(watch.definition) != _definition_json(
+                    spec.definition
+                ):
+                    await self._delete(tx, kind, spec.name)
+                    outcome.changed.append(spec.name)
+                    watch = None
+                elif watch is None:
+                    outcome.added.append(spec.name)
+                if watch is None:
+                    await tx.run(
+                        f"INSERT INTO watches ({WATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?, 0, 0, ?, "
+                        "NULL, NULL, ?, NULL, NULL, 0, ?)",
+                        (
+                            kind,
+                            spec.name,
+                            _definition_json(spec.definition),
+                            spec.interval_s,
+                            spec.failure_threshold,
+                            spec.success_threshold,
+                            now,
+                            now,
+                            now,
+                            spec.managed_by,
+                        ),
+                    )
+                    continue
+                same = (watch.interval_s, watch.failure_threshold, watch.success_threshold, watch.managed_by)
+                if same != (spec.interval_s, spec.failure_threshold, spec.success_threshold, spec.managed_by):
+                    await tx.run(
+                        "UPDATE watches SET interval_s = ?, failure_threshold = ?, success_threshold = ?, "
+                        "managed_by = ?, next_run = ? WHERE kind = ? AND name = ?",
+                        (
+                            spec.interval_s,
+                            spec.failure_threshold,
+                            spec.success_threshold,
+                            spec.managed_by,
+                            min(watch.next_run, now + spec.interval_s),
+                            kind,
+                            spec.name,
+                        ),
+                    )
+                    outcome.updated.append(spec.name)
+        return outcome
 
     async def set_paused(self, kind: str, name: str, paused: bool, now: float) -> Watch | None:
         """Pause or resume; a resumed watch runs at once. None if there is no such watch."""
@@ -566,6 +649,35 @@ class Store:
             old = await tx.run("DELETE FROM rollups WHERE hour < ?", (horizon,))
             await tx.run("DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?", (horizon,))
         return dropped, old
+
+
+@dataclass
+class DeclaredSync:
+    """What `Store.sync_declared` did, by watch name."""
+
+    added: list[str] = field(default_factory=lambda: list[str]())
+    changed: list[str] = field(default_factory=lambda: list[str]())  # arguments changed: history dropped
+    updated: list[str] = field(default_factory=lambda: list[str]())  # interval, thresholds: history kept
+    removed: list[str] = field(default_factory=lambda: list[str]())
+    adopted: list[str] = field(default_factory=lambda: list[str]())  # had been added with a tool
+
+    def __str__(self) -> str:
+        parts = [
+            f"{label} {', '.join(repr(n) for n in names)}"
+            for label, names in (
+                ("added", self.added),
+                ("replaced (arguments changed, history dropped)", self.changed),
+                ("updated", self.updated),
+                ("removed", self.removed),
+                ("taken over from the tools", self.adopted),
+            )
+            if names
+        ]
+        return "; ".join(parts) or "no change"
+
+
+def _definition_json(definition: Any) -> str:
+    return json.dumps(dict(definition), sort_keys=True)
 
 
 class _Gone(StoreError):

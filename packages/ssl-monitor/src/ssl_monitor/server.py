@@ -226,6 +226,7 @@ watch_service = register_watches(
     tools,
     WatchKind(
         kind="cert",
+        section_name="ssl",
         check=cert_check,
         target="host",
         figures=cert_figures,

@@ -37,6 +37,12 @@ class WatchKind:
     rename: Mapping[str, str] = field(default_factory=lambda: dict[str, str]())
     # The figures whose trend the report shows (first, last, min, max, change per day); None: all.
     trends: tuple[str, ...] | None = None
+    # This server's section of the watches file and its name for `watch --kinds` (default: kind).
+    section_name: str | None = None
+
+    @property
+    def section(self) -> str:
+        return self.section_name or self.kind
 
     @property
     def check_name(self) -> str:

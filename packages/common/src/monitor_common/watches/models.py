@@ -53,6 +53,7 @@ class WatchInfo(BaseModel):
     runs: int = Field(description="Checks run so far")
     uri: str = Field(description="The resource with its history, to read or subscribe to")
     definition: dict[str, Any] = Field(description="The check's arguments")
+    file: str | None = Field(default=None, description="The watches file that declares it: change it there")
 
 
 class WatchActionResult(CheckResult):

@@ -120,6 +120,7 @@ def register_watches(tools: ToolSet, kind: WatchKind) -> WatchService:
     # every prompt of every host (the full schema keeps them: monitor://schemas/<tool>).
     brief = frozenset(p.name for p in service.parameters)
     tools.add_tool(watch_tool(service), hints=WATCH_HINTS, structured_output=True, brief=brief)
+    service.tool_spec = tools.tools[f"{kind.kind}_watch"]
     tools.add_tool(report_tool(service), hints=REPORT_HINTS, structured_output=True, view=WATCH_REPORT_VIEW)
     tools.watches.append(service)
     return service

@@ -8,12 +8,13 @@ watch's change (the MCP resources' subscribers) registers a listener (`on_change
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import anyio
 
@@ -38,7 +39,7 @@ from monitor_common.watches.report import WINDOWS, not_watched, report_of, summa
 
 if TYPE_CHECKING:
     from monitor_common.scheduler import Scheduler, StoreHandle
-    from monitor_common.store import Completion, ResultRecord, Watch
+    from monitor_common.store import Completion, ResultRecord, Watch, WatchSpec
     from monitor_common.watches.kind import WatchKind
 
 __all__ = ["DEFAULT_INTERVAL_S", "MAX_INTERVAL_S", "CheckRunner", "WatchService"]
@@ -54,6 +55,14 @@ CheckRunner = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 # Told the name of a watch that changed (added, removed, paused, resumed, went up or down).
 ChangeListener = Callable[[str], Awaitable[None]]
+
+
+class DeclaredTool(Protocol):
+    """The watch tool as the service sees it (a `toolset.ToolSpec`, which imports this module)."""
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 def _shown_name(name: str | None) -> str | None:
@@ -73,6 +82,12 @@ class WatchService:
         self.listeners: list[ChangeListener] = []
         self.parameters = kind.check_parameters()
         self._defaults = kind.check_defaults()
+        # The watch tool (set where it is registered): watches-file entries go through its
+        # argument validation too.
+        self.tool_spec: DeclaredTool | None = None
+        # What the watches file declares for this kind; None: no file, the file-managed watches
+        # in the store stay as they are (another process may have the file).
+        self.declared: list[WatchSpec] | None = None
 
     @property
     def handle(self) -> StoreHandle:
@@ -203,7 +218,7 @@ class WatchService:
         # a name written with it finds the watch named without it.
         name = _shown_name(cast("str | None", arguments.get("name")))
         if action == "add":
-            return await self._add(arguments, name)
+            return await self._add(arguments)
         store = await self.handle.require()
         if action == "list":
             return self._listing([self.info(w) for w in await store.list_watches(self.kind.kind)])
@@ -212,6 +227,12 @@ class WatchService:
                 f"action={action} needs the watch's name: see {self.kind.kind}_watch action=list"
             )
         if action == "remove":
+            existing = await store.get_watch(self.kind.kind, name)
+            if existing is not None and existing.managed_by is not None:
+                raise InputError(
+                    f"the watch {name!r} is declared in the watches file {existing.managed_by}: remove "
+                    "it from that file (then send the server SIGHUP) rather than with action=remove"
+                )
             if not await store.remove_watch(self.kind.kind, name):
                 raise self._no_such(name)
             await self.publish(name)
@@ -235,7 +256,9 @@ class WatchService:
                 definition[original] = value
         return definition
 
-    async def _add(self, arguments: Mapping[str, Any], name: str | None) -> WatchActionResult:
+    def spec_of(self, arguments: Mapping[str, Any], managed_by: str | None = None) -> WatchSpec:
+        """The watch an `add` (or a watches file's entry) describes, from the watch tool's
+        validated arguments; InputError or LimitError for a value the tool refuses."""
         from monitor_common.store import WatchSpec
 
         settings = get_settings()
@@ -252,20 +275,57 @@ class WatchService:
             )
         if interval_s > MAX_INTERVAL_S:
             raise LimitError(f"interval_s={interval_s:g} is above one day ({MAX_INTERVAL_S:g} s)")
-        name = (name or target).strip()
+        name = (_shown_name(cast("str | None", arguments.get("name"))) or target).strip()
         if not name or len(name) > 200:
             raise InputError("name must be 1 to 200 characters, e.g. name=homepage")
-        store = await self.handle.require()
-        if await store.get_watch(self.kind.kind, name) is not None:
-            raise InputError(f"a watch named {name!r} already exists: pick another name, or remove it first")
-        spec = WatchSpec(
+        return WatchSpec(
             kind=self.kind.kind,
             name=name,
             definition=definition,
             interval_s=interval_s,
             failure_threshold=int(arguments.get("failure_threshold") or 2),
             success_threshold=int(arguments.get("success_threshold") or 1),
+            managed_by=managed_by,
         )
+
+    def entry_keys(self) -> tuple[str, ...]:
+        """The keys a watches-file entry may have: the watch tool's parameters but `action`."""
+        assert self.tool_spec is not None, "register_watches sets the tool"
+        return tuple(name for name in inspect.signature(self.tool_spec.fn).parameters if name != "action")
+
+    def declared_spec(self, entry: Mapping[str, Any], source: str) -> WatchSpec:
+        """The watch a watches-file entry declares, by the rules of `action=add` (InputError,
+        LimitError as the tool would raise)."""
+        assert self.tool_spec is not None, "register_watches sets the tool"
+        return self.spec_of(self.tool_spec.validate({**entry, "action": "add"}), managed_by=source)
+
+    async def apply_declared(self) -> None:
+        """Bring the store to the watches file (`declared`); StoreError if it cannot be reached."""
+        if self.declared is None:
+            return
+        store = await self.handle.require()
+        outcome = await store.sync_declared(self.kind.kind, self.declared, time.time())
+        logger.info("watches file, %s watches: %s", self.kind.kind, outcome)
+        if self.scheduler is not None:
+            self.scheduler.wake()
+        for name in {*outcome.added, *outcome.changed, *outcome.updated, *outcome.removed}:
+            await self.publish(name)
+
+    async def _add(self, arguments: Mapping[str, Any]) -> WatchActionResult:
+        settings = get_settings()
+        spec = self.spec_of(arguments)
+        name, definition = spec.name, spec.definition
+        target = self.kind.target_of(definition)
+        interval_s = spec.interval_s
+        store = await self.handle.require()
+        existing = await store.get_watch(self.kind.kind, name)
+        if existing is not None and existing.managed_by is not None:
+            raise InputError(
+                f"the watch {name!r} is declared in the watches file {existing.managed_by}: change it "
+                "there (then send the server SIGHUP), or add this one under another name"
+            )
+        if existing is not None:
+            raise InputError(f"a watch named {name!r} already exists: pick another name, or remove it first")
         started = time.time()
         result = await self.run_check(definition, deadline=settings.max_timeout_s + 5, strict=True)
         record = self.record_of(result, watch=name, tool=self.kind.check_name, target=target, started=started)
@@ -340,6 +400,7 @@ class WatchService:
             # Credentials the check needs (an Authorization header, a URL's password) stay in
             # the store; what callers and resources see is redacted.
             definition=cast("dict[str, Any]", redact(watch.definition)),
+            file=watch.managed_by,
         )
 
     # -- the report tool ---------------------------------------------------------------------
@@ -416,7 +477,23 @@ class WatchService:
         # A moment's grace: the host's first requests (initialize, tools/list) are answered before
         # the scheduler loads the store, so watches cost nothing at start-up.
         await anyio.sleep(self.start_delay_s)
-        from monitor_common.scheduler import Scheduler
+        from monitor_common.scheduler import MAX_BACKOFF_S, Scheduler
+
+        backoff = 1.0
+        while True:
+            try:
+                await self.apply_declared()
+                break
+            except StoreError as exc:
+                logger.warning(
+                    "watches file, %s watches: the store cannot be reached: %s; retrying in %.0f s",
+                    self.kind.kind,
+                    exc,
+                    backoff,
+                )
+                await self.handle.reset()
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
         settings = get_settings()
         self.scheduler = Scheduler(
