@@ -1,0 +1,282 @@
+"""`mcp-http-monitor watch`, the headless runner, as a real process: it runs the stored watches,
+stops cleanly on SIGTERM handing its leases back, applies the watches file at start and on SIGHUP,
+and refuses a bad file with its line. Every wait is on a condition with a generous deadline (the
+machine may be loaded), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import pytest
+from monitor_common.store import ResultRecord, Store, WatchSpec, open_store
+from support.http_server import HttpServer
+
+from e2e.helpers import LOOPBACK_ENV, child_env, run_cli
+
+DEADLINE_S = 60.0  # for anything that happens within a second or two on an idle machine
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **LOOPBACK_ENV,
+        "MCP_MONITOR_DB": str(tmp_path / "monitor.db"),
+        "MCP_MONITOR_WATCH_MIN_INTERVAL_S": "0.1",
+        "MCP_MONITOR_LOG_LEVEL": "info",
+        **extra,
+    }
+
+
+class Runner:
+    """`python -m http_monitor watch ARGS` with stdout captured (it must stay empty) and stderr in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log = log
+        self._err = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "http_monitor", "watch", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            env=child_env(env),
+        )
+        self.stdout = b""
+
+    def send(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = DEADLINE_S) -> int:
+        """Send `signum` and wait for the exit; its status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        self.stdout, _ = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode
+
+    def stderr(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=DEADLINE_S)
+        self._err.close()
+
+
+@pytest.fixture
+def runners() -> Iterator[list[Runner]]:
+    started: list[Runner] = []
+    yield started
+    for runner in started:
+        runner.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await open_store(str(tmp_path / "monitor.db"))
+    assert opened is not None
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], what: str, seconds: float = DEADLINE_S) -> None:
+    """Poll another process's effects (no event to wait on) until `predicate` holds."""
+    deadline = time.monotonic() + seconds
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds:g} s: {what}")
+        await anyio.sleep(0.1)
+
+
+async def results(store: Store, name: str) -> list[ResultRecord]:
+    return await store.results("http", name, 0)
+
+
+async def test_the_runner_runs_stored_watches_and_hands_its_leases_back_on_sigterm(
+    tmp_path: Path, http_server: HttpServer, store: Store, runners: list[Runner]
+) -> None:
+    env = env_for(tmp_path)
+    url = http_server.url_for("/status/200?runner=1")
+    added = run_cli(
+        "http_monitor",
+        "call",
+        "http_watch",
+        "action=add",
+        "name=home",
+        f"url={url}",
+        "interval_s=0.3",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    # A watch whose check hangs, so that the runner holds its lease (600 s) when it is stopped.
+    # Put in the store directly (add would run the hanging check first), then made due now.
+    now = time.time()
+    hang = http_server.url_for("/hang")
+    first = ResultRecord(
+        kind="http", watch="hang", tool="http_check", target=hang, checked_at=now, verdict="ok", summary="-",
+        duration_ms=1.0,
+    )  # fmt: skip
+    await store.add_watch(WatchSpec("http", "hang", {"url": hang, "timeout_s": 60}, 600), first, now)
+    await store.set_paused("http", "hang", True, now)
+    await store.set_paused("http", "hang", False, now)  # resuming makes it due at once
+
+    runner = Runner(env, tmp_path / "first.log")
+    runners.append(runner)
+
+    async def home_ran() -> bool:
+        return sum(r.scheduled_at is not None for r in await results(store, "home")) >= 3
+
+    await until(home_ran, "the runner runs the stored watch and records its results")
+    await anyio.to_thread.run_sync(http_server.wait_for_request, "/hang", DEADLINE_S)
+    held = await store.get_watch("http", "hang")
+    assert held is not None and held.lease_until is not None and held.lease_until > time.time() + 300
+
+    stopped_at = time.monotonic()
+    assert runner.stop() == 0, runner.stderr()
+    assert time.monotonic() - stopped_at < 30, "SIGTERM ends the runner promptly"
+    assert runner.stdout == b"", "nothing but protocol messages on stdout, and the runner speaks none"
+    released = await store.get_watch("http", "hang")
+    assert released is not None and released.lease_until is not None
+    assert released.lease_until <= time.time(), "the lease of the running check was handed back"
+
+    second = Runner(env, tmp_path / "second.log")
+    runners.append(second)
+
+    async def taken_over() -> bool:
+        return http_server.count("/hang") >= 2
+
+    # Within the deadline, far less than the 600 s the lease would have run.
+    await until(taken_over, "a second runner takes the hanging watch over at once")
+    assert second.stop(signal.SIGINT) == 0, second.stderr()
+    assert second.stdout == b""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """As an editor or a deployment does: the runner never reads half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+async def test_the_watches_file_is_applied_at_start_and_on_sighup(
+    tmp_path: Path, http_server: HttpServer, store: Store, runners: list[Runner]
+) -> None:
+    path = tmp_path / "watches.yaml"
+    base = http_server.url_for("/status/200")
+
+    def entry(name: str, query: str, extra: str = "") -> str:
+        return f"  - name: {name}\n    url: {base}?w={query}\n    interval_s: 0.3\n{extra}"
+
+    write_atomically(path, "http:\n" + entry("a", "a") + entry("b", "b") + entry("c", "c"))
+    env = env_for(tmp_path, MCP_MONITOR_WATCHES_FILE=str(path))
+    runner = Runner(env, tmp_path / "runner.log")
+    runners.append(runner)
+
+    async def each_ran(names: set[str], runs: int = 2) -> bool:
+        watches = {w.name: w for w in await store.list_watches("http")}
+        return set(watches) == names and all(watches[n].runs >= runs for n in names)
+
+    await until(lambda: each_ran({"a", "b", "c"}), "the file's watches exist and run")
+    for watch in await store.list_watches("http"):
+        assert watch.managed_by == str(path.resolve())
+
+    # The tools refuse to remove or replace what the file declares, and say where to change it.
+    for arguments in (["action=remove", "name=a"], ["action=add", "name=a", f"url={base}"]):
+        refused = run_cli("http_monitor", "call", "http_watch", *arguments, env=env_for(tmp_path))
+        assert refused.returncode == 64, refused.stderr
+        assert f"declared in the watches file {path.resolve()}" in refused.stderr
+
+    # Edit: a removed, b's thresholds and interval changed (history kept), c's URL changed
+    # (history dropped), d added.
+    b_before = len(await results(store, "b"))
+    write_atomically(
+        path,
+        "http:\n"
+        + entry("b", "b", "    failure_threshold: 3\n").replace("interval_s: 0.3", "interval_s: 0.4")
+        + entry("c", "c2")
+        + entry("d", "d"),
+    )
+    runner.send(signal.SIGHUP)
+
+    async def applied() -> bool:
+        watches = {w.name: w for w in await store.list_watches("http")}
+        return (
+            set(watches) == {"b", "c", "d"}
+            and watches["b"].failure_threshold == 3
+            and str(watches["c"].definition["url"]).endswith("?w=c2")
+            and watches["d"].runs >= 1
+            and watches["c"].runs >= 1
+        )
+
+    await until(applied, "SIGHUP applies the edited file")
+    b = await store.get_watch("http", "b")
+    assert b is not None and b.interval_s == 0.4
+    assert len(await results(store, "b")) >= b_before, "b's history is kept"
+    c_targets = {r.target for r in await results(store, "c")}
+    assert c_targets == {f"{base}?w=c2"}, "c's history of the old URL is gone"
+    assert await results(store, "a") == []
+
+    # A bad edit: the watches in force stay, the log names the line.
+    write_atomically(path, "http:\n  - name: b\n    url: http://127.0.0.1/\n    interval_s: soon\n")
+    runner.send(signal.SIGHUP)
+
+    async def logged() -> bool:
+        return f"{path}:4: interval_s" in runner.stderr()
+
+    await until(logged, "the bad file's line is logged")
+    assert {w.name for w in await store.list_watches("http")} == {"b", "c", "d"}
+    assert runner.proc.poll() is None, "a bad file on SIGHUP does not stop the runner"
+
+    assert runner.stop() == 0, runner.stderr()
+    assert runner.stdout == b""
+
+
+@pytest.mark.parametrize("command", ["watch", "serve"])
+def test_a_bad_watches_file_stops_start_up_with_its_line(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "watches.yaml"
+    path.write_text(
+        "http:\n  - name: home\n    url: https://example.com/\n    interval_s: 1\n", encoding="utf-8"
+    )
+    env = env_for(tmp_path, MCP_MONITOR_WATCHES_FILE=str(path), MCP_MONITOR_WATCH_MIN_INTERVAL_S="10")
+    done = run_cli("http_monitor", command, env=env)
+    assert done.returncode == 78, done.stderr
+    assert f"{path}:4: interval_s=1 is below the minimum of 10 s" in done.stderr
+    assert done.stdout == ""
+    assert not (tmp_path / "monitor.db").exists(), "nothing was started"
+
+
+async def test_one_runner_runs_the_watches_of_several_servers(
+    tmp_path: Path, http_server: HttpServer, store: Store, runners: list[Runner]
+) -> None:
+    path = tmp_path / "watches.yaml"
+    write_atomically(
+        path,
+        f"http:\n  - name: site\n    url: {http_server.url_for('/status/200?kinds=1')}\n    interval_s: 0.3\n"
+        # a TLS check of a plain-HTTP port: it fails, and the failure is recorded like any result
+        f"ssl:\n  - name: cert\n    host: 127.0.0.1\n    port: {http_server.port}\n    interval_s: 0.3\n",
+    )
+    env = env_for(tmp_path, MCP_MONITOR_WATCHES_FILE=str(path))
+    runner = Runner(env, tmp_path / "runner.log", "--kinds", "http,ssl")
+    runners.append(runner)
+
+    async def both_ran() -> bool:
+        http = await store.results("http", "site", 0)
+        cert = await store.results("cert", "cert", 0)
+        return len(http) >= 2 and len(cert) >= 2
+
+    await until(both_ran, "the http and ssl watches both run in one process")
+    assert {r.verdict for r in await store.results("http", "site", 0)} == {"ok"}
+    assert runner.stop() == 0, runner.stderr()
+
+    refused = run_cli("http_monitor", "watch", "--kinds", "http,smtp", env=env_for(tmp_path))
+    assert refused.returncode == 78
+    assert "--kinds names 'smtp', whose server is not installed here" in refused.stderr
