@@ -280,3 +280,26 @@ async def test_one_runner_runs_the_watches_of_several_servers(
     refused = run_cli("http_monitor", "watch", "--kinds", "http,smtp", env=env_for(tmp_path))
     assert refused.returncode == 78
     assert "--kinds names 'smtp', whose server is not installed here" in refused.stderr
+
+
+def test_the_readmes_watches_file_declares_a_watch_per_server(tmp_path: Path) -> None:
+    import re
+
+    from dns_monitor.server import watch_service as dns
+    from http_monitor.server import watch_service as http
+    from monitor_common.config import Settings, set_settings
+    from monitor_common.watches.declared import load_declared
+    from ssl_monitor.server import watch_service as ssl
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"### Watches declared in a file.*?```yaml\n(.*?)```", readme, re.DOTALL)
+    assert example is not None
+    path = tmp_path / "watches.yaml"
+    path.write_text(example.group(1), encoding="utf-8")
+    set_settings(Settings())
+    declared = load_declared(path, [http, ssl, dns])
+    assert {kind: [s.name for s in specs] for kind, specs in declared.items()} == {
+        "http": ["homepage"],
+        "cert": ["example.com"],
+        "dns": ["example.com"],
+    }

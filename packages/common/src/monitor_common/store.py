@@ -9,7 +9,8 @@ What it keeps:
 
 - **watches**: the definition (the check's arguments, JSON), interval and thresholds, paused or
   not, the state (`pending`, `up`, `down`) with its consecutive failure and success counts, the
-  next run and the lease (which process runs it now, until when).
+  next run and the lease (which process runs it now, until when), and the watches file that
+  declares it, if one does (`sync_declared` brings the store to that file).
 - **results**: one row per check (a watch's run, or an on-demand check when
   `MCP_MONITOR_RECORD=true`): verdict, summary, finding codes, duration, latency, key figures.
 - **incidents**: opened when a watch goes down, closed when it comes back; cause and duration.
