@@ -1,200 +1,173 @@
-"""Security headers of a page, graded A to F with a reason for every point lost.
+"""Security headers of a host's page, graded as the MDN HTTP Observatory grades them.
 
-The final response (after redirects) is judged. Points out of 100:
+What is fetched is what the Observatory's scanner fetches for a host (`observatory.Inputs`):
 
-    Strict-Transport-Security   25  (https only; max-age >= 180 days; http pages lose them all)
-    Content-Security-Policy     25  (10 back when present but with 'unsafe-inline' / 'unsafe-eval')
-    framing protection          15  (X-Frame-Options DENY/SAMEORIGIN or CSP frame-ancestors)
-    X-Content-Type-Options      10  (nosniff)
-    Referrer-Policy             10  (anything but unsafe-url / no-referrer-when-downgrade)
-    Permissions-Policy           5
-    cookies                     10  (each Set-Cookie with Secure on https, HttpOnly, SameSite)
-    version banners             -5 each (Server / X-Powered-By / X-AspNet-Version with a version)
+1. the https and the http URL of the host and path, each following up to 10 redirects. For an
+   https URL the http one is `http://host/path` (port 80), for an http URL the https one is
+   `https://host/path` (port 443) when the URL names no port, else the first https hop of its
+   redirect chain on the same host. The URL asked for must answer (else the result is its
+   failure, as `http_check` would report it); the other one not answering is a finding of the
+   redirection or HSTS test, as for the scanner;
+2. the page graded: the last response of the https chain when https answered, else of the http
+   chain, its body read up to the context's cap for `<meta>` policies and `<script>` tags;
+3. a CORS preflight (`OPTIONS` with the scanner's `Origin`) to that page's URL.
 
-Grades: A >= 90, B >= 75, C >= 60, D >= 45, E >= 30, F below. Grades C and worse are warnings.
+The scoring is `observatory.score_page`. Each failing test gives one finding whose code names
+the test's family of results (`FAMILIES`), with a severity in proportion to the points it cost:
+40 or more critical, 20 or more warning, less ok. Like the scanner, a page whose status is not
+2xx, 3xx, 401 or 403 is not graded.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+import time
+from ipaddress import IPv6Address
+from typing import TYPE_CHECKING, Final
 
 import anyio
+from monitor_common.errors import PolicyError
 from monitor_common.results import Finding, Stopwatch, Verdict
-from monitor_common.targets import parse_url
+from monitor_common.targets import DEFAULT_PORTS, Url, parse_url
 
 from http_monitor.exchange import Walk, timeout_finding
-from http_monitor.models import HeaderCheck, HttpSecurityHeadersResult
+from http_monitor.models import HttpSecurityHeadersResult, ObservatoryTest
+from http_monitor.observatory import CORS_ORIGIN, RULES, Inputs, Outcome, Response, score_page
 from http_monitor.session import Session
 from http_monitor.tls import check_trust
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
 
-__all__ = ["grade", "http_security_headers", "judge_headers"]
+    from http_monitor.exchange import Hop
 
-HSTS_MIN_AGE = 180 * 86400
+__all__ = ["FAMILIES", "findings_for", "http_security_headers", "reflects_any_origin"]
+
+MAX_REDIRECTS = 10  # the scanner's
+_GRADED_STATUSES = (401, 403)
 _VERSION = re.compile(r"\d+\.\d+")
-_GRADES = ((90, "A"), (75, "B"), (60, "C"), (45, "D"), (30, "E"))
 _BANNERS = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version")
-_MAJOR = ("Strict-Transport-Security", "Content-Security-Policy")
+
+# result prefix -> (finding code, hint). One code per test and kind of failure.
+FAMILIES: Final[dict[str, tuple[str, str]]] = {
+    "csp-not-implemented": (
+        "csp_missing",
+        "send a Content-Security-Policy header; start with default-src 'self' and widen as needed",
+    ),
+    "csp-header-invalid": (
+        "csp_invalid",
+        "fix the policy: no repeated directive, 'strict-dynamic' only with a nonce or hash",
+    ),
+    "csp-implemented-with-": (
+        "csp_unsafe",
+        "drop 'unsafe-inline' / 'unsafe-eval' and http: sources; use nonces or hashes",
+    ),
+    "cookies-": (
+        "cookie_flags_missing",
+        "set Secure on every cookie, HttpOnly on session cookies, SameSite=Lax or Strict",
+    ),
+    "cross-origin-resource-sharing-": (
+        "cors_universal_access",
+        "do not reflect any Origin together with Access-Control-Allow-Credentials: true",
+    ),
+    "redirection-missing": (
+        "redirect_no_https_upgrade",
+        "redirect http:// to https:// on the same host with a 301",
+    ),
+    "redirection-not-to-https": (
+        "redirect_no_https_upgrade",
+        "redirect http:// to https:// on the same host with a 301",
+    ),
+    "redirection-": (
+        "redirect_https_not_first",
+        "make the first redirect go to https:// on the same host, then redirect elsewhere",
+    ),
+    "referrer-policy-": (
+        "referrer_policy_unsafe",
+        "send Referrer-Policy: strict-origin-when-cross-origin (or stricter)",
+    ),
+    "hsts-not-implemented": (
+        "hsts_missing",
+        "serve https and send Strict-Transport-Security: max-age=63072000 from it",
+    ),
+    "hsts-": (
+        "hsts_weak",
+        "send one Strict-Transport-Security header with max-age of at least 15552000 (180 days)",
+    ),
+    "sri-": (
+        "sri_missing",
+        "load third-party scripts over https with integrity= and crossorigin= attributes",
+    ),
+    "x-content-type-options-": ("nosniff_missing", "send X-Content-Type-Options: nosniff"),
+    "x-frame-options-": (
+        "framing_unprotected",
+        "send CSP frame-ancestors 'self' (or X-Frame-Options: DENY / SAMEORIGIN)",
+    ),
+    "corp-": (
+        "corp_invalid",
+        "send Cross-Origin-Resource-Policy: same-origin, same-site or cross-origin",
+    ),
+}
 
 
-def grade(score: int) -> str:
-    return next((letter for floor, letter in _GRADES if score >= floor), "F")
-
-
-def _hsts(value: str | None, https: bool) -> tuple[int, HeaderCheck]:
-    name = "Strict-Transport-Security"
-    if not https:
-        return 0, HeaderCheck(
-            name=name, passed=False, note="plain http: HSTS needs https, so the page is unprotected"
-        )
-    if value is None:
-        return 0, HeaderCheck(name=name, passed=False, note="missing: browsers may be downgraded to http")
-    directives = {
-        part.strip().split("=")[0].lower(): part.strip() for part in value.split(";") if part.strip()
-    }
-    match = re.search(r"max-age\s*=\s*\"?(\d+)", value, re.IGNORECASE)
-    age = int(match.group(1)) if match else 0
-    flags = [flag for flag in ("includesubdomains", "preload") if flag in directives]
-    extra = f" ({', '.join(flags)})" if flags else " (no includeSubDomains, no preload)"
-    if age < HSTS_MIN_AGE:
-        return 10, HeaderCheck(
-            name=name, value=value, passed=False, note=f"max-age {age} s is under 180 days{extra}"
-        )
-    return 25, HeaderCheck(name=name, value=value, passed=True, note=f"max-age {age // 86400} days{extra}")
-
-
-def _csp(value: str | None) -> tuple[int, HeaderCheck]:
-    name = "Content-Security-Policy"
-    if value is None:
-        return 0, HeaderCheck(name=name, passed=False, note="missing: nothing limits injected scripts")
-    weak = [word for word in ("'unsafe-inline'", "'unsafe-eval'") if word in value.lower()]
-    if weak:
-        return 10, HeaderCheck(
-            name=name, value=value, passed=False, note=f"present but allows {' and '.join(weak)}"
-        )
-    return 25, HeaderCheck(name=name, value=value, passed=True, note="present")
-
-
-def _framing(xfo: str | None, csp: str | None) -> tuple[int, HeaderCheck]:
-    if csp is not None and "frame-ancestors" in csp.lower():
-        return 15, HeaderCheck(name="frame-ancestors", value=csp, passed=True, note="set in the CSP")
-    if xfo is not None and xfo.strip().upper() in ("DENY", "SAMEORIGIN"):
-        return 15, HeaderCheck(name="X-Frame-Options", value=xfo, passed=True, note=xfo.strip().upper())
-    return 0, HeaderCheck(
-        name="X-Frame-Options",
-        value=xfo,
-        passed=False,
-        note="no X-Frame-Options DENY/SAMEORIGIN and no CSP frame-ancestors: the page can be framed (clickjacking)",
-    )
-
-
-def judge_headers(
-    headers: list[tuple[str, str]], *, https: bool
-) -> tuple[int, list[HeaderCheck], list[Finding]]:
-    """Score, checks and findings for a response's headers (lower-case names, in order)."""
-    first: dict[str, str] = {}
-    for key, value in headers:
-        first.setdefault(key, value)
-    checks: list[HeaderCheck] = []
-    score = 0
-    for points, check in (
-        _hsts(first.get("strict-transport-security"), https),
-        _csp(first.get("content-security-policy")),
-        _framing(first.get("x-frame-options"), first.get("content-security-policy")),
-    ):
-        score += points
-        checks.append(check)
-    nosniff = first.get("x-content-type-options")
-    ok = nosniff is not None and nosniff.strip().lower() == "nosniff"
-    score += 10 if ok else 0
-    checks.append(
-        HeaderCheck(
-            name="X-Content-Type-Options",
-            value=nosniff,
-            passed=ok,
-            note="nosniff" if ok else "not nosniff: browsers may guess content types",
-        )
-    )
-    referrer = first.get("referrer-policy")
-    ok = referrer is not None and referrer.strip().lower() not in (
-        "unsafe-url",
-        "no-referrer-when-downgrade",
-        "",
-    )
-    score += 10 if ok else 0
-    checks.append(
-        HeaderCheck(
-            name="Referrer-Policy",
-            value=referrer,
-            passed=ok,
-            note=referrer.strip()
-            if ok and referrer
-            else "missing or leaky: full URLs may leak to other sites",
-        )
-    )
-    permissions = first.get("permissions-policy")
-    score += 5 if permissions is not None else 0
-    checks.append(
-        HeaderCheck(
-            name="Permissions-Policy",
-            value=permissions,
-            passed=permissions is not None,
-            note="present"
-            if permissions is not None
-            else "missing: camera, microphone, geolocation not restricted",
-        )
-    )
-    cookie_points = 10
-    for key, value in headers:
-        if key != "set-cookie":
-            continue
-        cookie = value.split("=", 1)[0].strip()
-        attributes = {part.strip().split("=")[0].lower() for part in value.split(";")[1:]}
-        missing = [
-            flag
-            for flag, needed in (("Secure", https), ("HttpOnly", True), ("SameSite", True))
-            if needed and flag.lower() not in attributes
-        ]
-        if missing:
-            cookie_points = 0
-        checks.append(
-            HeaderCheck(
-                name=f"cookie {cookie}",
-                passed=not missing,
-                note=f"missing {', '.join(missing)}" if missing else "Secure, HttpOnly and SameSite set",
-            )
-        )
-    score += cookie_points
+def findings_for(tests: list[Outcome]) -> list[Finding]:
+    """One finding per test that cost points."""
     findings: list[Finding] = []
-    for banner in _BANNERS:
-        value = first.get(banner)
-        if value is not None and _VERSION.search(value):
-            score -= 5
-            checks.append(
-                HeaderCheck(name=banner, value=value, passed=False, note="reveals a software version")
-            )
-            findings.append(
-                Finding(
-                    severity=Verdict.WARNING,
-                    code="version_banner",
-                    message=f"{banner}: {value} reveals a software version",
-                    hint="hide version numbers; they tell attackers which exploits to try",
-                )
-            )
-    for check in checks:
-        if check.passed or check.name.lower() in _BANNERS:
+    for test in tests:
+        if test.modifier >= 0:
             continue
-        if check.name.startswith("cookie "):
-            code, severity = "cookie_flags_missing", Verdict.WARNING
-        else:
-            # Missing HSTS or CSP is what a review would flag; the minor headers are noted only.
-            code = "security_header_weak"
-            severity = Verdict.WARNING if check.name in _MAJOR else Verdict.OK
-        findings.append(Finding(severity=severity, code=code, message=f"{check.name}: {check.note}"))
-    return max(score, 0), checks, findings
+        code, hint = next(value for prefix, value in FAMILIES.items() if test.result.startswith(prefix))
+        severity = (
+            Verdict.CRITICAL
+            if test.modifier <= -40
+            else Verdict.WARNING
+            if test.modifier <= -20
+            else Verdict.OK
+        )
+        detail = f": {test.data}" if test.data else ""
+        findings.append(
+            Finding(
+                severity=severity,
+                code=code,
+                message=f"{test.test}: {test.result} ({test.modifier}){detail}"[:300],
+                hint=hint,
+            )
+        )
+    return findings
+
+
+def reflects_any_origin(preflight: Response) -> bool:
+    """The preflight of a foreign origin was allowed with credentials: any site can read the
+    page as the visitor (the Observatory's universal access, -50, which its scanner never finds)."""
+    allowed = preflight.first("access-control-allow-origin")
+    credentials = (preflight.first("access-control-allow-credentials") or "").strip().lower()
+    return allowed == CORS_ORIGIN and credentials == "true"
+
+
+def _response(hop: Hop) -> Response:
+    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in hop.headers.raw]
+    return Response(url=hop.url, status=hop.status_code, headers=pairs)
+
+
+def _answered(walk: Walk | None) -> Response | None:
+    """The last response of a chain that ended on one; None when it did not connect or broke off."""
+    if walk is None or walk.failure is not None or not walk.hops:
+        return None
+    return _response(walk.hops[-1])
+
+
+def _other_url(target: Url, http_walk: Walk | None) -> str | None:
+    """The https URL for an http one (or the http URL for an https one), as module rule 1 says."""
+    host = f"[{target.host}]" if isinstance(target.ip, IPv6Address) else target.host
+    if target.scheme == "https":
+        return f"http://{host}{target.path_and_query}"
+    if target.port == DEFAULT_PORTS["http"]:
+        return f"https://{host}{target.path_and_query}"
+    for hop in http_walk.hops[1:] if http_walk else []:
+        parts = parse_url(hop.url)
+        if parts.scheme == "https" and parts.host == target.host:
+            return hop.url
+    return None
 
 
 async def http_security_headers(
@@ -204,55 +177,155 @@ async def http_security_headers(
     timeout_s: float = 10.0,
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
+    observatory_version: str | None = None,
 ) -> HttpSecurityHeadersResult:
-    """Fetch `url` (following redirects) and grade the final response's security headers."""
+    """Grade the security headers of `url`'s host and page with the MDN HTTP Observatory's rules.
+
+    `observatory_version` picks an older release's rules from `observatory.RULES` (the tests use
+    it to compare with the scanner they can install); the default is the current release.
+    """
     started = Stopwatch()
     target = parse_url(url)
+    rules = RULES[observatory_version] if observatory_version else None
     check_trust(verify_tls, ca_bundle_pem)
     session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
-    walk = Walk(session, follow=True, max_redirects=10, timeout=timeout_s, read_body=False)
+    end = time.perf_counter() + timeout_s
+
+    def walk(method: str = "GET", headers: dict[str, str] | None = None) -> Walk:
+        return Walk(
+            session,
+            method=method,
+            headers=headers or {},
+            max_redirects=MAX_REDIRECTS,
+            timeout=max(end - time.perf_counter(), 0.001),
+            body_cap=ctx.body_cap,
+            read_body=method == "GET",
+        )
+
+    async def other(walker: Walk, where: str | None) -> None:
+        if where is None:
+            return
+        try:
+            await walker.run(where)
+        except PolicyError:
+            walker.hops.clear()
+
+    given = walk()
+    derived: Walk | None = None
+    cors: Walk | None = None
     try:
-        with anyio.move_on_after(timeout_s) as deadline:
-            await walk.run(target.geturl())
+        with anyio.move_on_after(timeout_s + 0.5) as deadline:
+            if target.scheme == "https":
+                derived = walk()
+                async with anyio.create_task_group() as group:
+                    group.start_soon(other, derived, _other_url(target, None))
+                    await given.run(target.geturl())
+            else:
+                await given.run(target.geturl())
+                derived = walk()
+                await other(derived, _other_url(target, given))
+            https_walk, http_walk = (given, derived) if target.scheme == "https" else (derived, given)
+            auto = https_walk if _answered(https_walk) else http_walk
+            if given.failure is None and given.hops and _answered(auto):
+                cors = walk(
+                    method="OPTIONS",
+                    headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "GET"},
+                )
+                await other(cors, auto.hops[-1].url)
     finally:
         with anyio.CancelScope(shield=True):
             await session.aclose()
-    if deadline.cancelled_caught:
-        walk.failure = timeout_finding(walk.phase, timeout_s, walk.current_url)
-    if walk.failure is not None or not walk.hops:
-        failure = walk.failure or timeout_finding(walk.phase, timeout_s, target.redacted)
+    if deadline.cancelled_caught and given.failure is None:
+        given.failure = timeout_finding(given.phase, timeout_s, given.current_url or target.redacted)
+    if given.failure is not None or not given.hops:
+        failure = given.failure or timeout_finding(given.phase, timeout_s, target.redacted)
         return HttpSecurityHeadersResult.build(
             summary=f"{failure.severity.value}: {target.redacted}: {failure.message}",
             findings=[failure],
             started=started,
             url=target.redacted,
         )
-    last = walk.hops[-1]
-    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in last.headers.raw]
-    score, checks, findings = judge_headers(pairs, https=parse_url(last.url).scheme == "https")
-    letter = grade(score)
-    if letter in ("C", "D", "E", "F"):
+    https_walk, http_walk = (given, derived) if target.scheme == "https" else (derived, given)
+    auto_walk = https_walk if _answered(https_walk) else http_walk
+    if auto_walk is None:  # never: the given walk answered, so one of the two did
+        auto_walk = given
+    page = auto_walk.hops[-1]
+    if not (200 <= page.status_code < 400 or page.status_code in _GRADED_STATUSES):
+        finding = Finding(
+            severity=Verdict.WARNING,
+            code="security_headers_ungraded",
+            message=f"{page.url} answered {page.status_code}: only 2xx, 3xx, 401 and 403 pages are graded",
+            hint="grade a URL that answers 200",
+        )
+        return HttpSecurityHeadersResult.build(
+            summary=f"warning: {finding.message}",
+            findings=[finding],
+            started=started,
+            url=target.redacted,
+            final_url=page.url,
+            status_code=page.status_code,
+        )
+    inputs = Inputs(
+        host=target.host,
+        auto=_response(page),
+        session_https=auto_walk is https_walk,
+        https=_answered(https_walk),
+        http=_answered(http_walk),
+        http_route=[(hop.url, hop.status_code) for hop in http_walk.hops]
+        if http_walk and _answered(http_walk)
+        else [],
+        cookies=[(hop.url, value) for hop in auto_walk.hops for value in hop.headers.get_list("set-cookie")],
+        body=page.body.decode("utf-8", "replace"),
+        cors=_answered(cors),
+    )
+    report = score_page(inputs, rules)
+    findings = findings_for(report.tests)
+    if report.score < 65:
         findings.append(
             Finding(
                 severity=Verdict.WARNING,
                 code="security_headers_poor",
-                message=f"security headers grade {letter} ({score}/100)",
-                hint="add the missing headers listed in checks",
+                message=f"security grade {report.grade} ({report.score}/100)",
+                hint="fix the findings that cost the most points first",
             )
         )
-    lost = [c.name for c in checks if not c.passed]
-    summary = f"grade {letter} ({score}/100) for {last.url}"
-    if lost:
-        summary += f"; weak or missing: {', '.join(lost)}"
+    if inputs.cors and reflects_any_origin(inputs.cors):
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="cors_universal_access",
+                message=f"the CORS preflight from {CORS_ORIGIN} is allowed with credentials (not scored:"
+                " the Observatory's scanner misses it)",
+                hint=FAMILIES["cross-origin-resource-sharing-"][1],
+            )
+        )
+    for name in _BANNERS:
+        banner = inputs.auto.first(name) if inputs.auto else None
+        if banner and _VERSION.search(banner):
+            findings.append(
+                Finding(
+                    severity=Verdict.OK,
+                    code="version_banner",
+                    message=f"{name}: {banner} reveals a software version (not scored)",
+                    hint="hide version numbers; they tell attackers which exploits to try",
+                )
+            )
+    failed = [t.test for t in report.tests if not t.passed]
+    summary = f"grade {report.grade} ({report.score}/100) for {page.url}"
+    if failed:
+        summary += f"; failed: {', '.join(failed)}"
     verdict = Verdict.worst([f.severity for f in findings])
     return HttpSecurityHeadersResult.build(
         summary=f"{verdict.value}: {summary}",
         findings=findings,
         started=started,
         url=target.redacted,
-        final_url=last.url,
-        status_code=last.status_code,
-        grade=letter,
-        score=score,
-        checks=checks,
+        final_url=page.url,
+        status_code=page.status_code,
+        grade=report.grade,
+        score=report.score,
+        tests=[
+            ObservatoryTest(test=t.test, result=t.result, passed=t.passed, modifier=t.modifier, data=t.data)
+            for t in report.tests
+        ],
     )

@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 __all__ = [
     "Assertion",
     "BackendRow",
-    "HeaderCheck",
     "HttpCheckManyResult",
     "HttpCheckResult",
     "HttpEachIpResult",
@@ -24,6 +23,7 @@ __all__ = [
     "HttpTimingResult",
     "HttpTimings",
     "ManyRow",
+    "ObservatoryTest",
     "PhaseStats",
     "RedirectHop",
     "RedirectStep",
@@ -191,24 +191,25 @@ class HttpRedirectsResult(CheckResult):
     hops: list[RedirectStep]
 
 
-class HeaderCheck(BaseModel):
-    """One security header (or cookie) and what it was judged."""
+class ObservatoryTest(BaseModel):
+    """One test of the MDN HTTP Observatory's scoring and the result the page got."""
 
-    name: str
-    value: str | None = None
+    test: str = Field(description="e.g. content-security-policy")
+    result: str = Field(description="The Observatory's result name")
     passed: bool
-    note: str
+    modifier: int = Field(description="Points this result adds to or takes from 100")
+    data: str | None = None
 
 
 class HttpSecurityHeadersResult(CheckResult):
-    """The security headers of the final response and the grade they earn."""
+    """The Observatory's ten tests on a host's page, its score and grade."""
 
     url: str
     final_url: str | None = None
     status_code: int | None = None
-    grade: str | None = Field(default=None, description="A (best) to F; null when no response came")
-    score: int | None = Field(default=None, description="0 to 100")
-    checks: list[HeaderCheck] = Field(default_factory=lambda: list[HeaderCheck]())
+    grade: str | None = Field(default=None, description="A+ to F; null when not graded")
+    score: int | None = Field(default=None, description="100 plus modifiers; over 100 with bonuses")
+    tests: list[ObservatoryTest] = Field(default_factory=lambda: list[ObservatoryTest]())
 
 
 class TcpCheckResult(CheckResult):

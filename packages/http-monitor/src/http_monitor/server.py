@@ -211,7 +211,7 @@ async def http_security_headers(
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpSecurityHeadersResult:
-    """Grade a page's security headers A to F (HSTS, CSP, framing, cookies) and say what to fix."""
+    """Grade security headers as the MDN HTTP Observatory does (A+ to F) and say what to fix."""
     from monitor_common.context import get_context
 
     from http_monitor.headers import http_security_headers as run
