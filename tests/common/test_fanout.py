@@ -16,7 +16,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 from monitor_common.errors import InputError
-from monitor_common.fanout import TimeoutReason, fanout
+from monitor_common.fanout import HeldBack, TimeoutReason, fanout
 
 LONG = 10.0  # a check that must never be allowed to finish
 SLACK = 1.0
@@ -384,3 +384,21 @@ async def test_key_must_return_a_string() -> None:
 
     with pytest.raises(InputError, match="key must return"):
         await fanout([1], check, key=lambda i: i, on_timeout=lambda i, _: 0)  # type: ignore[arg-type, return-value]
+
+
+async def test_held_back_counts_only_what_the_per_host_limit_alone_imposed() -> None:
+    async def check(item: str) -> str:
+        await anyio.sleep(0.2)
+        return item
+
+    # One host, one slot: the second and third wait for it while global slots are free.
+    held = HeldBack()
+    await fanout(["a1", "a2", "a3"], check, on_timeout=timed_out, key=lambda i: i[0], per_host=1, held=held)
+    assert held.items == 2
+    assert 0.3 <= held.longest_s <= 0.4 + SLACK and held.total_s >= 0.45
+    # The global limit holding them back is not the per-host limit's doing.
+    held = HeldBack()
+    await fanout(
+        ["a1", "b1", "c1"], check, on_timeout=timed_out, key=lambda i: i[0], concurrency=1, held=held
+    )
+    assert held.items == 0

@@ -177,7 +177,7 @@ async def test_a_timeout_after_redirects_counts_the_hops_before_it(
 ) -> None:
     target = http_server.url_for("/hang")
     result = await http_check(
-        http_server.url_for(f"/redirect-to?url={target}&status=302"), ctx=ctx, timeout_s=0.5
+        http_server.url_for(f"/redirect-to?url={target}&status=302"), ctx=ctx, timeout_s=1.5
     )
     assert codes(result) == ["timeout"]
     timings = result.timings_ms

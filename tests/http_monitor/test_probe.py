@@ -311,13 +311,20 @@ async def raw_server(reply: bytes | None) -> AsyncIterator[int]:
 
 
 @pytest.mark.parametrize(
-    "reply", [b"HELLO THERE\r\n\r\n", None, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"]
+    ("reply", "code"),
+    [
+        (b"HELLO THERE\r\n\r\n", "not_http"),  # not HTTP at all: see test_not_http.py
+        (None, "http_protocol_error"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", "http_protocol_error"),
+    ],
 )
-async def test_malformed_responses_and_resets_are_findings(ctx: CheckContext, reply: bytes | None) -> None:
+async def test_malformed_responses_and_resets_are_findings(
+    ctx: CheckContext, reply: bytes | None, code: str
+) -> None:
     async with raw_server(reply) as port:
         result = await http_check(f"http://127.0.0.1:{port}/", ctx=ctx, timeout_s=3)
     assert result.verdict == "critical"
-    assert codes(result) == ["http_protocol_error"]
+    assert codes(result) == [code]
 
 
 @pytest.fixture(scope="module")

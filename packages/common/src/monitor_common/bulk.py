@@ -4,6 +4,7 @@
     ctx.check_concurrency(concurrency)                                        above the server's
     row = Unchecked.refused(exc)      a malformed or policy-refused target: a row, not an error
     row = Unchecked.timed_out(why, timeout_s)    the `on_timeout` of `fanout`
+    summary += held_back_note(ctx, per_host=held, rate_limit=waits)   what the limits cost
 
 Rules:
 
@@ -21,18 +22,47 @@ Rules:
    `unknown: no result: <why>`: the check could not complete, which says nothing about the target.
 4. Rows that carry findings give these the codes `target_invalid`, `policy_refused` and
    `timeout`, severity unknown.
+5. When the per-host concurrency limit (`fanout`'s rule 6) or the per-host rate limit held
+   targets back, the call's summary says how many, by how much at most, and which setting
+   raises the limit (`held_back_note`): a slow bulk call is not blamed on the targets.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from monitor_common.errors import InputError, PolicyError
-from monitor_common.fanout import TimeoutReason
+from monitor_common.fanout import HeldBack, TimeoutReason
 from monitor_common.results import Finding, Verdict
 from monitor_common.targets import redact_url
 
-__all__ = ["Unchecked"]
+if TYPE_CHECKING:
+    from monitor_common.context import CheckContext
+
+__all__ = ["Unchecked", "held_back_note"]
+
+_NOTABLE_S = 0.05
+"""Waits shorter than this are not worth a note: scheduling noise, not a limit that bites."""
+
+
+def held_back_note(ctx: CheckContext, *, per_host: HeldBack | None, rate_limit: HeldBack | None) -> str:
+    """ "; the per-host limit (4 at once) held 96 targets back, up to 2.1 s (raise ...)" and the
+    same for the rate limit, for the end of a bulk call's summary; "" when neither held any (rule 5)."""
+    from monitor_common.context import ENV_PER_HOST_CONCURRENCY, ENV_RATE_LIMIT_PER_HOST
+
+    notes: list[str] = []
+    if per_host is not None and per_host.longest_s >= _NOTABLE_S:
+        notes.append(
+            f"the per-host limit ({ctx.per_host_concurrency} at once) held {per_host.items} back, "
+            f"up to {per_host.longest_s:.1f} s (raise {ENV_PER_HOST_CONCURRENCY})"
+        )
+    if rate_limit is not None and rate_limit.longest_s >= _NOTABLE_S:
+        notes.append(
+            f"the rate limit ({ctx.limiter.rate:g}/s per host) held {rate_limit.items} back, "
+            f"up to {rate_limit.longest_s:.1f} s (raise {ENV_RATE_LIMIT_PER_HOST})"
+        )
+    return "".join(f"; {note}" for note in notes)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ results in input order, whatever order they finish in::
         on_timeout=lambda url, why: timed_out_result(url, why),
         on_error=None,             # let an unexpected exception propagate
         progress=report,           # await report(done, total, message) after every item
+        held=held,                 # a HeldBack that adds up the waits rule 6 describes
     )
 
 Rules, in the order they apply to one item:
@@ -34,6 +35,9 @@ Rules, in the order they apply to one item:
    message)` is awaited, one call at a time, so `done` goes 1, 2, ... total in call order.
    If the deadline cuts the run short, one last call reports `done == total` with a message
    saying how many checks did not finish.
+6. With `held` (a `HeldBack`), an item that had to wait for its per-host slot while a global
+   slot was free - held back by its host's limit alone - adds that wait to it, so that a bulk
+   call can say how much the per-host limit cost (`bulk.held_back_note`).
 
 Cancelling the caller (a cancel scope around `fanout`, or the MCP request being cancelled)
 cancels every check, and `fanout` does not return or raise before all of them have stopped:
@@ -47,6 +51,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import anyio
@@ -54,7 +59,7 @@ import anyio.lowlevel
 
 from monitor_common.errors import InputError
 
-__all__ = ["ProgressCallback", "TimeoutReason", "fanout"]
+__all__ = ["HeldBack", "ProgressCallback", "TimeoutReason", "fanout"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,6 +69,23 @@ TimeoutReason = Literal["item_timeout", "deadline"]
 
 ProgressCallback = Callable[[int, int, str | None], Awaitable[None]]
 """`await progress(done, total, message)`: the shape MCP progress notifications take."""
+
+
+@dataclass
+class HeldBack:
+    """Waits that a limit imposed on the items of a run: how many waited, the longest, the sum."""
+
+    items: int = 0
+    longest_s: float = 0.0
+    total_s: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        """Count one item's wait (nothing for a wait of zero)."""
+        if seconds <= 0:
+            return
+        self.items += 1
+        self.longest_s = max(self.longest_s, seconds)
+        self.total_s += seconds
 
 
 async def fanout(
@@ -78,6 +100,7 @@ async def fanout(
     deadline: float | None = None,
     on_error: Callable[[T, Exception], R] | None = None,
     progress: ProgressCallback | None = None,
+    held: HeldBack | None = None,
 ) -> list[R]:
     """Await `check(item)` for every item, concurrently and bounded; results in input order.
 
@@ -97,6 +120,8 @@ async def fanout(
             exception cancels the other checks and propagates unchanged.
         progress: Awaited as `progress(done, total, message)` after each item; see the module
             docstring for the guarantees.
+        held: Filled in with the waits the per-host limit alone imposed (rule 6); None (default)
+            measures nothing.
 
     Raises:
         InputError: An argument is out of range.
@@ -160,13 +185,19 @@ async def fanout(
     async def run_one(index: int, item: T, cancel_all: anyio.CancelScope) -> None:
         try:
             host_limiter = host_slots[keys[index]] if keys is not None else None
-            async with _maybe(host_limiter), global_slots:
-                try:
-                    message = await run_check(index, item)
-                except Exception as exc:  # noqa: BLE001 - re-raised unchanged once the others stop
-                    # Cancel while still holding the slots, so no waiting item starts meanwhile.
-                    stop(exc, cancel_all)
-                    return
+            queued = None
+            if held is not None and host_limiter is not None and host_limiter.available_tokens < 1:
+                queued = anyio.current_time()
+            async with _maybe(host_limiter):
+                if queued is not None and held is not None and global_slots.available_tokens >= 1:
+                    held.add(anyio.current_time() - queued)  # rule 6: its host's limit alone
+                async with global_slots:
+                    try:
+                        message = await run_check(index, item)
+                    except Exception as exc:  # noqa: BLE001 - re-raised unchanged once the others stop
+                        # Cancel while still holding the slots, so no waiting item starts meanwhile.
+                        stop(exc, cancel_all)
+                        return
             await report(message)
         except Exception as exc:  # noqa: BLE001 - re-raised unchanged once the others stop
             stop(exc, cancel_all)

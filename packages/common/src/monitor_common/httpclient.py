@@ -238,11 +238,14 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         pinned: Mapping[str, list[IPAddress]] | None = None,
         limits: httpx2.Limits | None = None,
         retries: int = 0,
+        backend: httpcore2.AsyncNetworkBackend | None = None,
     ) -> None:
         limits = (
             httpx2.Limits(max_connections=100, max_keepalive_connections=20) if limits is None else limits
         )
-        self.backend = GuardedBackend(ctx, connect_ip=connect_ip, family=family, pinned=pinned)
+        self.backend = GuardedBackend(
+            ctx, connect_ip=connect_ip, family=family, pinned=pinned, backend=backend
+        )
         if isinstance(verify, ssl.SSLContext):
             given = verify
             tls_context: Callable[[], ssl.SSLContext] = lambda: given  # noqa: E731
@@ -295,12 +298,14 @@ def guarded_transport(
     family: int | None = None,
     pinned: Mapping[str, list[IPAddress]] | None = None,
     limits: httpx2.Limits | None = None,
+    backend: httpcore2.AsyncNetworkBackend | None = None,
 ) -> httpx2.AsyncHTTPTransport:
     """An httpx2 transport that connects only to addresses the context's policy permits.
 
     Defaults: verify=True (system CAs, or SSL_CERT_FILE/SSL_CERT_DIR), HTTP/1.1 only, no
     connect_ip overrides, both address families, nothing pinned (names are looked up with the
-    context's resolver), limits of 100 connections and 20 kept alive. No proxies are used.
+    context's resolver), limits of 100 connections and 20 kept alive, httpcore2's AnyIO backend
+    dialling the checked addresses (`backend`, e.g. one that keeps what it reads). No proxies.
     """
     return GuardedTransport(
         ctx,
@@ -310,6 +315,7 @@ def guarded_transport(
         family=family,
         pinned=pinned,
         limits=limits,
+        backend=backend,
     )
 
 

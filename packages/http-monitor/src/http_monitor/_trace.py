@@ -49,6 +49,8 @@ class PhaseTrace:
         self.phase = "waiting for a connection"
         self.first: float | None = None
         """When the first step started: the request's clock starts there, not while it was built."""
+        self.stream: object = None
+        """The connection this request opened (None on a reused one), for what it read first."""
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         now = time.perf_counter()
@@ -65,6 +67,8 @@ class PhaseTrace:
             self.phase = _PHASE_OF_STEP.get(step, self.phase)
         elif stage == "complete":
             self.completed[step] = now
+            if step == "connect_tcp":
+                self.stream = info.get("return_value")
 
     def span_ms(self, step: str) -> float:
         """How long `step` took, 0.0 when it did not happen (a reused connection, plain http)."""

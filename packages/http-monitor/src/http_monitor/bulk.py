@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from monitor_common.bulk import Unchecked
+from monitor_common.bulk import Unchecked, held_back_note
 from monitor_common.errors import PolicyError, TargetError
-from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
+from monitor_common.fanout import HeldBack, ProgressCallback, TimeoutReason, fanout
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_url, redact_url
 
@@ -114,6 +114,7 @@ async def http_check_many(
     if deadline_s is None:
         deadline_s = timeout_s * (len(urls) // max(min(concurrency, len(urls)), 1) + 2)
     session = Session.shared(ctx)
+    per_host, rate_limit = HeldBack(), HeldBack()
 
     async def check(url: str) -> ManyRow:
         begun = time.perf_counter()
@@ -123,6 +124,7 @@ async def http_check_many(
         except (TargetError, PolicyError) as exc:
             unchecked = Unchecked.refused(exc)
             return ManyRow(url=redact_url(url), verdict=unchecked.verdict, summary=unchecked.summary)
+        rate_limit.add(walk.waited_s)
         outcome = await judge(target, walk, expectations, (time.perf_counter() - begun) * 1000)
         return ManyRow(
             url=target.redacted,
@@ -146,6 +148,7 @@ async def http_check_many(
         item_timeout=timeout_s + _GRACE_S,
         deadline=deadline_s,
         progress=_thinned(progress, len(urls)),
+        held=per_host,
     )
     rows.sort(key=lambda row: (-row.verdict.rank, -(row.total_ms or 0.0)))
     counts = Counter(row.verdict.value for row in rows)
@@ -173,7 +176,8 @@ async def http_check_many(
     overall = Verdict.worst([f.severity for f in findings])
     shown = ", ".join(f"{counts[v.value]} {v.value}" for v in Verdict if counts[v.value])
     return HttpCheckManyResult.build(
-        summary=f"{overall.value}: {len(rows)} URLs checked: {shown}",
+        summary=f"{overall.value}: {len(rows)} URLs checked: {shown}"
+        + held_back_note(ctx, per_host=per_host, rate_limit=rate_limit),
         findings=findings,
         started=started,
         counts={v.value: counts[v.value] for v in Verdict},

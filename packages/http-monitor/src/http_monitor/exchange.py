@@ -36,6 +36,7 @@ from monitor_common.ratelimit import RateLimited, wait_meter
 from monitor_common.results import Finding, Verdict
 from monitor_common.targets import parse_url, redact_url
 
+from http_monitor._firstbytes import first_bytes, not_http_finding
 from http_monitor._trace import PhaseTrace
 from http_monitor.models import TlsInfo
 from http_monitor.session import Session
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["Hop", "Progress", "Walk", "failure_finding", "timeout_finding"]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# The failures of a server that closed or reset the connection, or sent what HTTP cannot parse:
+# a port that speaks another protocol ends so (see `_firstbytes`).
+_CLOSED_CODES = frozenset({"http_protocol_error", CONNECT_RESET.code})
 HEADER_CAP = 100 * 1024
 """The largest response head read (httpcore2's h11 limit); a bigger one is `http_headers_too_large`."""
 
@@ -205,6 +209,10 @@ class Walk:
                 return
             except (ResolutionError, httpx2.HTTPError, httpx2.InvalidURL) as exc:
                 self.failure = failure_finding(exc, self.phase, self.current_url, timeout=self.timeout)
+                if self.failure.code in _CLOSED_CODES and self.trace is not None:
+                    # Closed or broken before a valid response: say what came, if it was not HTTP.
+                    other = not_http_finding(first_bytes(self.trace.stream), self.current_url)
+                    self.failure = other or self.failure
                 return
             self.hops.append(hop)
             if not self.follow or hop.status_code not in REDIRECT_STATUSES or hop.location is None:

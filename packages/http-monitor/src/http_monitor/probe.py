@@ -13,6 +13,8 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -24,6 +26,7 @@ from monitor_common.targets import Url, parse_ip, parse_url
 from http_monitor.assertions import Expectations
 from http_monitor.exchange import Hop, Walk, timeout_finding
 from http_monitor.models import Assertion, HttpCheckResult, HttpTimings, RedirectHop
+from http_monitor.redirects import cross_domain_finding, downgrade_findings
 from http_monitor.session import Session
 from http_monitor.tls import cert_findings, check_trust
 
@@ -38,6 +41,7 @@ __all__ = [
     "http_check",
     "judge",
     "parse_method",
+    "retry_after_s",
     "walk_url",
 ]
 
@@ -245,6 +249,7 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, elapsed_ms:
         if host not in checked_hosts:
             checked_hosts.add(host)
             findings.extend(cert_findings(hop.tls, host, walk.session.ctx))
+    findings.extend(_chain_findings(target, walk))
     if walk.failure is not None:
         findings.append(walk.failure)
     elif last is not None:
@@ -266,15 +271,65 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, elapsed_ms:
     problem = next(
         (f.message for f in sorted(findings, key=lambda f: -f.severity.rank) if f.severity > Verdict.OK), None
     )
+    if problem is None:
+        # A notice the person asking "is it up" should still read: the page lives elsewhere.
+        problem = next((f.message for f in findings if f.code == "redirect_cross_domain"), None)
     if last is None:
         summary = f"{verdict.value}: {target.redacted}: {problem}"
     else:
         summary = f"{verdict.value}: {target.redacted} answered {last.status_code} {last.reason} in {answered_ms:.0f} ms"
         if problem is not None:
             summary += f"; {problem}"
+        wait = retry_after_s(last)
+        if wait is not None and last.status_code in (429, 503):
+            summary += f"; the server asks to retry after {_duration(wait)} (Retry-After)"
     return Outcome(
         findings=findings, assertions=assertions, verdict=verdict, summary=summary, total_ms=answered_ms
     )
+
+
+def _chain_findings(target: Url, walk: Walk) -> list[Finding]:
+    """What the redirects followed say, by `http_redirects`' rules: a downgrade from https to
+    plain http on the way (critical), and a final URL on another domain (a notice)."""
+    chain = [hop.url for hop in walk.hops]
+    if walk.failure is not None and walk.current_url and (not chain or chain[-1] != walk.current_url):
+        chain.append(walk.current_url)  # where the last redirect led, though it failed there
+    if len(chain) < 2:
+        return []
+    urls = [parse_url(url) for url in chain]
+    findings = downgrade_findings(urls)
+    crossing = cross_domain_finding(target, urls[-1], Verdict.OK) if walk.failure is None else None
+    if crossing is not None:  # where the page that answered lives (none answered on a failure)
+        findings.append(crossing)
+    return findings
+
+
+def retry_after_s(hop: Hop) -> float | None:
+    """The wait a response's Retry-After asks for, in seconds: delay-seconds or an HTTP date
+    (counted from the response's Date when it has one, as RFC 9110 says); None without one."""
+    value = hop.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+        sent = parsedate_to_datetime(hop.headers["date"]) if "date" in hop.headers else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None  # not an HTTP date (those are GMT)
+    now = sent if sent is not None and sent.tzinfo is not None else datetime.now(UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _result(target: Url, walk: Walk, outcome: Outcome, started: Stopwatch) -> HttpCheckResult:

@@ -13,11 +13,12 @@ hop cross-domain, which is only ever a warning.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import anyio
 from monitor_common.results import Finding, Stopwatch, Verdict
-from monitor_common.targets import parse_ip, parse_url
+from monitor_common.targets import Url, parse_ip, parse_url
 
 from http_monitor.exchange import Walk, timeout_finding
 from http_monitor.models import HttpRedirectsResult, RedirectStep
@@ -27,7 +28,7 @@ from http_monitor.tls import cert_findings, check_trust
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
 
-__all__ = ["LONG_CHAIN", "http_redirects", "registrable_domain"]
+__all__ = ["LONG_CHAIN", "cross_domain_finding", "downgrade_findings", "http_redirects", "registrable_domain"]
 
 LONG_CHAIN = 3
 """More redirects than this is `redirect_chain_long`: each costs the visitor a round trip or more."""
@@ -66,6 +67,38 @@ def registrable_domain(host: str) -> str:
     if ".".join(labels[-2:]) in _TWO_LEVEL_SUFFIXES:
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])
+
+
+def downgrade_findings(urls: Sequence[Url]) -> list[Finding]:
+    """`redirect_https_downgrade` (critical) for every hop of a chain from https to plain http.
+
+    The one rule for a downgrade, `http_redirects` and `http_check` alike: a visitor who asked
+    for https ends up on (or passes through) a page anyone on the path can read and change."""
+    return [
+        Finding(
+            severity=Verdict.CRITICAL,
+            code="redirect_https_downgrade",
+            message=f"{before.redacted} redirects from https to plain http ({after.redacted})",
+            hint="redirect to the https URL; a downgrade exposes visitors to interception",
+        )
+        for before, after in itertools.pairwise(urls)
+        if before.scheme == "https" and after.scheme == "http"
+    ]
+
+
+def cross_domain_finding(before: Url, after: Url, severity: Verdict = Verdict.WARNING) -> Finding | None:
+    """`redirect_cross_domain` when `after` is on another registrable domain than `before`.
+
+    The one rule for leaving a site: `http_redirects` asks it of every hop (a warning: it judges
+    the chain), `http_check` of the first URL and the final one (a notice: the page answered)."""
+    if registrable_domain(before.host) == registrable_domain(after.host):
+        return None
+    return Finding(
+        severity=severity,
+        code="redirect_cross_domain",
+        message=f"{before.redacted} redirects to another domain, {after.host}",
+        hint="make sure that domain is yours; visitors and crawlers leave your site here",
+    )
 
 
 async def http_redirects(
@@ -121,25 +154,11 @@ async def http_redirects(
             findings.extend(cert_findings(hop.tls, host, ctx))
     urls = [parse_url(step.url) for step in steps]
     redirects = max(len(steps) - 1, 0)
+    findings.extend(downgrade_findings(urls))
     for before, after in itertools.pairwise(urls):
-        if before.scheme == "https" and after.scheme == "http":
-            findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL,
-                    code="redirect_https_downgrade",
-                    message=f"{before.redacted} redirects from https to plain http ({after.redacted})",
-                    hint="redirect to the https URL; a downgrade exposes visitors to interception",
-                )
-            )
-        if registrable_domain(before.host) != registrable_domain(after.host):
-            findings.append(
-                Finding(
-                    severity=Verdict.WARNING,
-                    code="redirect_cross_domain",
-                    message=f"{before.redacted} redirects to another domain, {after.host}",
-                    hint="make sure that domain is yours; visitors and crawlers leave your site here",
-                )
-            )
+        crossing = cross_domain_finding(before, after)
+        if crossing is not None:
+            findings.append(crossing)
     final = urls[-1] if urls else target
     if target.scheme == "http" and final.scheme == "http" and walk.failure is None:
         findings.append(

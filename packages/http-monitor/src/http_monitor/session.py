@@ -96,6 +96,8 @@ class Session:
         import httpx2
         from monitor_common.httpclient import guarded_transport
 
+        from http_monitor._firstbytes import FirstBytesBackend
+
         pinned: dict[str, list[IPAddress]] = {}
         trust = _trust(verify_tls, ca_bundle_pem)
         transport = guarded_transport(
@@ -106,6 +108,7 @@ class Session:
             family=family,
             pinned=pinned,
             limits=httpx2.Limits(max_connections=10, max_keepalive_connections=10),
+            backend=FirstBytesBackend(),
         )
         client = httpx2.AsyncClient(
             transport=transport, trust_env=False, headers={"User-Agent": USER_AGENT}, cookies=_no_cookies()
@@ -134,6 +137,8 @@ class Session:
         import httpx2
         from monitor_common.httpclient import guarded_transport
 
+        from http_monitor._firstbytes import FirstBytesBackend
+
         clients = _shared.setdefault(asyncio.get_running_loop(), {})
         key: _SharedKey = (ctx, verify_tls, ca_bundle_pem)
         client = clients.get(key)
@@ -144,6 +149,7 @@ class Session:
                 verify=trust,
                 http2=True,
                 limits=httpx2.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=30),
+                backend=FirstBytesBackend(),
             )
             client = httpx2.AsyncClient(
                 transport=transport,
