@@ -6,15 +6,17 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import sys
 from typing import Any
 
 import pytest
 from mcp import Client
 from mcp.client import advertise
+from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp_types import TextResourceContents
 
-from e2e.helpers import MODULES
+from e2e.helpers import MODULES, child_env
 from e2e.test_tool_schemas import LISTING_LIMIT
 
 EXTENSION = "io.modelcontextprotocol/ui"
@@ -107,3 +109,15 @@ async def test_a_2026_host_declares_the_extension_per_request() -> None:
         read = await client.read_resource(VIEW)
     assert [t["name"] for t in tools if "_meta" in t] == ["dns_watch_report"]
     assert read.contents[0].mime_type == APP_MIME
+
+
+async def test_over_stdio_the_host_that_declares_it_gets_the_view() -> None:
+    # The real process a host launches: the extension is read from the initialize of that pipe.
+    server = StdioServerParameters(command=sys.executable, args=["-m", "ssl_monitor"], env=child_env())
+    async with Client(server, mode="legacy", extensions=[WITH_APPS]) as client:
+        tools = await _listing(client)
+        read = await client.read_resource(VIEW)
+    assert [t["_meta"]["ui"]["resourceUri"] for t in tools if "_meta" in t] == [VIEW]
+    (content,) = read.contents
+    assert content.mime_type == APP_MIME and isinstance(content, TextResourceContents)
+    assert content.meta is not None and content.meta["ui"]["csp"]["connectDomains"] == []
