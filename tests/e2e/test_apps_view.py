@@ -40,12 +40,14 @@ async def _listing(client: Client) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("module", sorted(MODULES.values()))
 async def test_a_host_with_apps_is_offered_the_report_view(module: str) -> None:
     async with Client(_server(module), extensions=[WITH_APPS]) as client:
+        advertised = client.server_capabilities.extensions or {}
         tools = await _listing(client)
         resources = {str(r.uri): r for r in (await client.list_resources()).resources}
         read = await client.read_resource(VIEW)
     linked = {t["name"]: t["_meta"]["ui"]["resourceUri"] for t in tools if "ui" in t.get("_meta", {})}
     kind = {"http_monitor": "http", "ssl_monitor": "cert", "dns_monitor": "dns"}[module]
     assert linked == {f"{kind}_watch_report": VIEW}
+    assert advertised.get(EXTENSION) == {}  # the server names the extension it supports (SEP-2133)
     assert resources[VIEW].mime_type == APP_MIME
     size = len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
     assert size < LISTING_LIMIT, f"{module}: tools/list for a host with MCP Apps is {size} bytes"

@@ -34,11 +34,12 @@ def lowlevel_server(server: MCPServer[Any]) -> Server[Any]:
     """The low-level `Server` under an `MCPServer`.
 
     Why: MCPServer has no way to add a request handler for a method it does not serve itself
-    (`resources/subscribe`, `resources/unsubscribe`, `logging/setLevel`), and no way to run
-    over streams other than its own stdio transport (`server.serve_stdio` answers malformed lines).
+    (`resources/subscribe`, `resources/unsubscribe`, `logging/setLevel`), no way to run
+    over streams other than its own stdio transport (`server.serve_stdio` answers malformed lines),
+    and no way to advertise an extension (`Server.extensions`, MCP Apps) after construction.
     Would be replaced by: a public `MCPServer.add_request_handler(method, params_type, handler)` (the
     SDK's `Extension.methods()` is public but adds methods only at construction and cannot replace
-    one) and `MCPServer.run(read_stream, write_stream)`.
+    one), `MCPServer.run(read_stream, write_stream)` and an `MCPServer.extensions` to advertise in.
     """
     return server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
 

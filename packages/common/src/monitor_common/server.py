@@ -53,7 +53,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from monitor_common._compact import compact_input, shallow_output
 from monitor_common._sdk import connection_state, lowlevel_server
-from monitor_common.apps import apps_client, note_apps_client, tool_meta, view_resource
+from monitor_common.apps import EXTENSION_ID, apps_client, note_apps_client, tool_meta, view_resource
 from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import effective_settings
 from monitor_common.errors import MonitorError
@@ -287,6 +287,8 @@ class MonitorServer(MCPServer):
         if view not in self.views.values():
             self.add_resource(view_resource(view))
         self.views[tool] = view
+        # SEP-2133: a server names the extensions it supports in its capabilities (no settings).
+        lowlevel_server(self).extensions.setdefault(EXTENSION_ID, {})
 
     async def list_resources(self) -> list[MCPResource]:
         """The resources; the ui:// views only for a client that declared MCP Apps."""
