@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from http_monitor.headers import findings_for
 from http_monitor.observatory import RULES, Inputs, Response, grade_for, score_page
+from support.http_server import HttpServer
 
 HOST = "www.example.org"
 URL = f"https://{HOST}/"
@@ -305,3 +308,33 @@ def test_findings_per_family() -> None:
         "framing_unprotected": "warning",  # -20
     }
     assert findings_for(score_page(page(GOOD)).tests) == []
+
+
+@pytest.mark.usefixtures("allow_loopback")
+async def test_over_mcp_the_grade_and_every_test(http_server: HttpServer) -> None:
+    from http_monitor.server import mcp
+    from mcp import Client
+
+    url = http_server.url_for(
+        "/text?content_type=text/html&body=" + quote('<script src="http://cdn.example.net/a.js"></script>')
+    )
+    async with Client(mcp) as client:
+        result = await client.call_tool("http_security_headers", {"url": url})
+    assert not result.is_error and result.structured_content is not None
+    found = result.structured_content
+    # -25 CSP, -20 redirection, -20 HSTS, -50 SRI (a script over http), -5 nosniff, -20 framing.
+    assert (found["grade"], found["score"], found["verdict"]) == ("F", 0, "critical")
+    assert [t["test"] for t in found["tests"]] == [
+        "content-security-policy", "cookies", "cross-origin-resource-sharing", "redirection",
+        "referrer-policy", "strict-transport-security", "subresource-integrity",
+        "x-content-type-options", "x-frame-options", "cross-origin-resource-policy",
+    ]  # fmt: skip
+    sri = next(t for t in found["tests"] if t["test"] == "subresource-integrity")
+    assert sri == {
+        "test": "subresource-integrity",
+        "result": "sri-not-implemented-and-external-scripts-not-loaded-securely",
+        "passed": False,
+        "modifier": -50,
+        "data": "http://cdn.example.net/a.js",
+    }
+    assert {f["code"]: f["severity"] for f in found["findings"]}["sri_missing"] == "critical"

@@ -415,6 +415,14 @@ async def test_security_headers_grade(
     assert (missing.grade, codes(missing), missing.status_code) == (None, ["security_headers_ungraded"], 404)
 
 
+@pytest.mark.parametrize("url", ["https://127.0.0.1:9/", "http://127.0.0.1:9/"])
+async def test_security_headers_refused_target_is_a_policy_error(url: str) -> None:
+    # The https URL and its http twin are fetched at once; the refusal must still come out as
+    # itself (a ToolError of the call), not wrapped in an exception group.
+    with pytest.raises(PolicyError, match="loopback"):
+        await http_security_headers(url, ctx=CheckContext(policy=NetworkPolicy(), limiter=RateLimiter(10)))
+
+
 # --- tcp_check --------------------------------------------------------------------------------
 
 

@@ -217,9 +217,16 @@ async def http_security_headers(
         with anyio.move_on_after(timeout_s + 0.5) as deadline:
             if target.scheme == "https":
                 derived = walk()
+                refused: PolicyError | None = None
                 async with anyio.create_task_group() as group:
                     group.start_soon(other, derived, _other_url(target, None))
-                    await given.run(target.geturl())
+                    try:
+                        await given.run(target.geturl())
+                    except PolicyError as exc:  # raised as itself, not in an exception group
+                        refused = exc
+                        group.cancel_scope.cancel()
+                if refused is not None:
+                    raise refused
             else:
                 await given.run(target.geturl())
                 derived = walk()
