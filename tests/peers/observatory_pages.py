@@ -49,7 +49,7 @@ class Case:
     http: "upgrade" (301 to https on the same host), "page" (the page itself, no redirect),
     "http-first" (301 to another http URL, then to https), "offhost:<host>" (301 to https on
     another host), "refuse" (the connection is closed unanswered). https=False fails the TLS
-    handshake for this host. `url` is the URL http-monitor is given.
+    handshake for this host. `scheme` is the scheme of the URL http-monitor is given.
     """
 
     headers: list[tuple[str, str]] = field(default_factory=lambda: list[tuple[str, str]]())
@@ -59,6 +59,7 @@ class Case:
     https: bool = True
     cors: str | None = None  # "*" or "reflect" (echo the Origin, allow credentials)
     scheme: str = "https"
+    moved: str | None = None  # https / answers 302 to /home with this Set-Cookie; /home is the page
 
 
 def _page(scripts: str = "", head: str = "") -> str:
@@ -162,6 +163,17 @@ CASES: dict[str, Case] = {
         http="refuse",
         body=_page(f'<script src="//cdn.example.net/x.js" integrity="{SRI}"></script>'),
     ),
+    # Two CSP headers (Node joins them with ", "), a quoted max-age (NaN to the scanner: passes),
+    # a cookie for another domain (refused by the jar) and one set by a redirect of the https chain.
+    "edge.test": Case(
+        headers=[
+            ("Content-Security-Policy", "default-src 'self'"),
+            ("Content-Security-Policy", "script-src 'self'"),
+            ("Strict-Transport-Security", 'max-age="31536000"'),
+            ("Set-Cookie", "sid=1; Secure; HttpOnly; SameSite=Lax; Domain=other.example"),
+        ],
+        moved="__Host-pref=1; Secure; Path=/; SameSite=Lax",
+    ),
     # No Content-Type: not HTML to 1.4.8's SRI test; a foreign https script without integrity.
     "notype.test": Case(
         headers=[HSTS], content_type=None, body=_page('<script src="https://cdn.example.net/x.js"></script>')
@@ -215,7 +227,10 @@ class _Handler(BaseHTTPRequestHandler):
         host, case = self._case()
         if self._plain(host, case):
             return
-        if self.path != "/":
+        if case.moved is not None and self.path == "/":
+            self._send(302, [("Location", "/home"), ("Set-Cookie", case.moved)])
+            return
+        if self.path != ("/home" if case.moved is not None else "/"):
             self._send(404, [("Content-Type", "text/plain")], b"not found")
             return
         headers = list(case.headers)
