@@ -3,15 +3,18 @@
 `Expectations.parse(...)` validates what the caller asked for before anything is sent (a bad
 regex or JSON path is an `InputError`); `judge(...)` turns a response into `Assertion` rows and
 the findings for those that failed. `body_regex` is a `monitor_common.patterns` pattern: RE2,
-searched off the event loop within the time the check has left.
+searched off the event loop within the time the check has left. A blackbox_exporter module's
+rules (`blackbox.Module`: TLS or not, header and body patterns, HTTP versions) are judged here
+too, with the same patterns.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor_common.errors import InputError
 from monitor_common.patterns import Pattern, PatternTooSlow, compile_pattern, search
@@ -20,7 +23,19 @@ from monitor_common.results import Finding, Verdict
 from http_monitor.models import Assertion
 from http_monitor.status import StatusSpec, parse_status_spec
 
+if TYPE_CHECKING:
+    from http_monitor.blackbox import HeaderRule, Module
+
 __all__ = ["Expectations", "json_path"]
+
+
+class Headers(Protocol):
+    """The response headers as httpx2 gives them: every value of a name, in order."""
+
+    def get_list(self, key: str, split_commas: bool = False) -> list[str]: ...
+
+
+_BODY_HINT = "the page changed, or an error page was served with a success status"
 
 _PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
 
@@ -60,6 +75,8 @@ class Expectations:
     body_regex: Pattern | None = None
     expect_json: dict[str, Any] | None = None
     max_response_ms: float | None = None
+    module: Module | None = None
+    """A blackbox_exporter module's rules (`blackbox.translate`), judged beside the others."""
 
     @classmethod
     def parse(
@@ -70,8 +87,10 @@ class Expectations:
         body_regex: str | None = None,
         expect_json: dict[str, Any] | None = None,
         max_response_ms: float | None = None,
+        module: Module | None = None,
     ) -> Expectations:
-        """Validate the caller's expectations; InputError names the one that is wrong."""
+        """Validate the caller's expectations; InputError names the one that is wrong. `module`
+        is a blackbox module already translated (and so checked) by `blackbox.translate`."""
         pattern = None if body_regex is None else compile_pattern(body_regex, "body_regex")
         if expect_json is not None:
             for path in expect_json:
@@ -85,6 +104,7 @@ class Expectations:
             body_regex=pattern,
             expect_json=expect_json,
             max_response_ms=max_response_ms,
+            module=module,
         )
 
     async def judge(
@@ -96,9 +116,13 @@ class Expectations:
         truncated: bool,
         total_ms: float,
         time_left_s: float = 10.0,
+        headers: Headers | None = None,
+        http_version: str | None = None,
+        tls: bool | None = None,
     ) -> tuple[list[Assertion], list[Finding]]:
         """The assertion rows and the findings of a response; `body_regex` may take at most
-        `time_left_s` (else a `pattern_too_slow` finding, and its row did not pass)."""
+        `time_left_s` (else a `pattern_too_slow` finding, and its row did not pass). `headers`,
+        `http_version` and `tls` (whether it came over TLS) are what a blackbox module judges."""
         assertions: list[Assertion] = []
         findings: list[Finding] = []
         passed = status_code in self.status
@@ -159,6 +183,10 @@ class Expectations:
                     )
         if self.expect_json is not None:
             self._judge_json(body, cut, assertions, findings)
+        if self.module is not None:
+            await self._judge_module(
+                self.module, body, cut, headers, http_version, tls, time_left_s, assertions, findings
+            )
         if self.max_response_ms is not None:
             fast = total_ms <= self.max_response_ms
             assertions.append(
@@ -179,6 +207,154 @@ class Expectations:
                     )
                 )
         return assertions, findings
+
+    async def _judge_module(
+        self,
+        module: Module,
+        body: bytes,
+        cut: str,
+        headers: Headers | None,
+        http_version: str | None,
+        tls: bool | None,
+        time_left_s: float,
+        assertions: list[Assertion],
+        findings: list[Finding],
+    ) -> None:
+        from http_monitor.blackbox import version_name
+
+        if module.tls is not None and tls is not None:
+            key = "fail_if_not_ssl" if module.tls else "fail_if_ssl"
+            ok = tls == module.tls
+            assertions.append(
+                Assertion(
+                    what=f"blackbox {key}",
+                    expected="TLS" if module.tls else "no TLS",
+                    actual="TLS" if tls else "no TLS",
+                    passed=ok,
+                )
+            )
+            if not ok:
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL,
+                        code="http_tls_unexpected",
+                        message=f"the final response came {'over TLS' if tls else 'over plain http'}, which {key} forbids",
+                        hint="the site redirects to the other scheme than the module expects, or the URL is wrong",
+                    )
+                )
+        if module.http_versions is not None and http_version is not None:
+            actual = version_name(http_version)
+            ok = actual in module.http_versions
+            expected = ", ".join(sorted(module.http_versions))
+            assertions.append(
+                Assertion(what="blackbox valid_http_versions", expected=expected, actual=actual, passed=ok)
+            )
+            if not ok:
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL,
+                        code="http_version_unexpected",
+                        message=f"the response came over {actual}, not {expected}",
+                        hint="the server (or a proxy in front of it) negotiates another HTTP version",
+                    )
+                )
+        for rule in module.header_rules:
+            await self._judge_header(rule, headers, time_left_s, assertions, findings)
+        if module.body_forbidden or module.body_required:
+            text = body.decode("utf-8", errors="replace")
+            for pattern, forbidden in [(p, True) for p in module.body_forbidden] + [
+                (p, False) for p in module.body_required
+            ]:
+                key = "fail_if_body_matches_regexp" if forbidden else "fail_if_body_not_matches_regexp"
+                match = await self._search(
+                    pattern, text, time_left_s, f"blackbox {key}", assertions, findings
+                )
+                if isinstance(match, _Unjudged):
+                    continue
+                ok = (match is None) if forbidden else (match is not None)
+                assertions.append(
+                    Assertion(
+                        what=f"blackbox {key}",
+                        expected=pattern.source,
+                        actual=None if match is None else _shown(match),
+                        passed=ok,
+                    )
+                )
+                if not ok:
+                    verb = "matches" if forbidden else "does not match"
+                    findings.append(
+                        Finding(
+                            severity=Verdict.CRITICAL,
+                            code="http_body_mismatch",
+                            message=f"the body {verb} /{_shown(pattern.source)}/ ({key}){cut}",
+                            hint=_BODY_HINT,
+                        )
+                    )
+
+    async def _judge_header(
+        self,
+        rule: HeaderRule,
+        headers: Headers | None,
+        time_left_s: float,
+        assertions: list[Assertion],
+        findings: list[Finding],
+    ) -> None:
+        values: Sequence[str] = headers.get_list(rule.header) if headers is not None else []
+        what = f"blackbox {rule.key} {rule.header}"
+        failure: str | None = None
+        if not values:
+            if not rule.allow_missing:
+                failure = f"the response has no {rule.header} header ({rule.key} requires it)"
+            assertions.append(Assertion(what=what, expected=rule.pattern.source, passed=failure is None))
+        else:
+            matched: str | None = None
+            for value in values:
+                match = await self._search(rule.pattern, value, time_left_s, what, assertions, findings)
+                if isinstance(match, _Unjudged):
+                    return
+                if match is not None:
+                    matched = value
+                    break
+            if rule.forbid and matched is not None:
+                failure = (
+                    f"{rule.header}: {_shown(matched)} matches /{_shown(rule.pattern.source)}/ ({rule.key})"
+                )
+            elif not rule.forbid and matched is None:
+                failure = f"no {rule.header} value matches /{_shown(rule.pattern.source)}/ ({rule.key}): {_shown(values[0])}"
+            assertions.append(
+                Assertion(
+                    what=what,
+                    expected=rule.pattern.source,
+                    actual=_shown(matched or values[0]),
+                    passed=failure is None,
+                )
+            )
+        if failure is not None:
+            findings.append(
+                Finding(
+                    severity=Verdict.CRITICAL,
+                    code="http_header_mismatch",
+                    message=failure,
+                    hint="the server (or a proxy or CDN in front of it) sends other headers than the module expects",
+                )
+            )
+
+    async def _search(
+        self,
+        pattern: Pattern,
+        text: str,
+        time_left_s: float,
+        what: str,
+        assertions: list[Assertion],
+        findings: list[Finding],
+    ) -> str | _Unjudged | None:
+        """The match, None, or `_UNJUDGED` when the pattern ran out of time (its row and finding added)."""
+        try:
+            return await search(pattern, text, within_s=time_left_s)
+        except PatternTooSlow as exc:
+            assertions.append(Assertion(what=what, expected=pattern.source, passed=False))
+            findings.append(exc.finding())
+            return _UNJUDGED
 
     def _judge_json(
         self, body: bytes, cut: str, assertions: list[Assertion], findings: list[Finding]
@@ -222,3 +398,10 @@ class Expectations:
                         hint="the API answered, but not with the expected value",
                     )
                 )
+
+
+class _Unjudged:
+    """A pattern that ran out of time: neither a match nor none."""
+
+
+_UNJUDGED = _Unjudged()

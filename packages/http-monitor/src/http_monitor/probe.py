@@ -67,6 +67,17 @@ PATTERN_FLOOR_S = 0.05
 """The least time body_regex gets when the response came just before the deadline."""
 
 
+# http_check's defaults of the parameters a blackbox module may set (see `Module.merge`).
+_MODULE_DEFAULTS: dict[str, Any] = {
+    "method": "GET",
+    "expect_status": "200-399",
+    "headers": {},
+    "follow_redirects": True,
+    "ip_version": "auto",
+    "verify_tls": True,
+}
+
+
 def family_of(ip_version: str) -> int | None:
     """socket.AF_INET for "4", AF_INET6 for "6", None for "auto"/"both"."""
     if ip_version in ("auto", "both"):
@@ -129,6 +140,7 @@ async def http_check(
     ip_version: str = "auto",
     verify_tls: bool = True,
     ca_bundle_pem: str | None = None,
+    blackbox: dict[str, Any] | None = None,
 ) -> HttpCheckResult:
     """Request `url`, follow redirects, and judge the last response.
 
@@ -144,6 +156,8 @@ async def http_check(
         connect_ip: dial this address for the URL's host, keeping Host and SNI (curl --resolve).
         ip_version: "auto", "4" or "6".
         verify_tls / ca_bundle_pem: certificate checks, against the system store or these CAs.
+        blackbox: a blackbox_exporter http module (`blackbox.translate`): the parameters it sets
+            (a caller's value that disagrees is an InputError) and the rules it adds.
 
     The check has connections of its own (`Session.fresh`), so that its phase timings describe
     what a new visitor sees; the bulk checks use the shared pool (`bulk.py`). The time reported
@@ -152,12 +166,32 @@ async def http_check(
     """
     started = Stopwatch()
     target = parse_url(url)
+    module = None
+    if blackbox is not None:
+        from http_monitor.blackbox import translate
+
+        module = translate(blackbox)
+        merged = module.merge(
+            {
+                "method": method,
+                "expect_status": expect_status,
+                "headers": dict(headers or {}),
+                "follow_redirects": follow_redirects,
+                "ip_version": ip_version,
+                "verify_tls": verify_tls,
+            },
+            _MODULE_DEFAULTS,
+        )
+        method, expect_status, headers = merged["method"], merged["expect_status"], merged["headers"]
+        follow_redirects, ip_version = merged["follow_redirects"], merged["ip_version"]
+        verify_tls = merged["verify_tls"]
     expectations = Expectations.parse(
         expect_status=expect_status,
         body_contains=body_contains,
         body_regex=body_regex,
         expect_json=expect_json,
         max_response_ms=max_response_ms,
+        module=module,
     )
     method = parse_method(method)
     request_headers = check_headers(headers)
@@ -261,6 +295,9 @@ async def judge(target: Url, walk: Walk, expectations: Expectations, elapsed_ms:
             total_ms=answered_ms,
             # What the check's deadline has left (a little at least: a sane pattern needs µs).
             time_left_s=max(walk.timeout - elapsed_ms / 1000, PATTERN_FLOOR_S),
+            headers=last.headers,
+            http_version=last.http_version,
+            tls=last.url.startswith("https:"),
         )
         findings.extend(judged)
     if last is not None and last.body_truncated:

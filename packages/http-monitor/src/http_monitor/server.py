@@ -76,6 +76,7 @@ async def http_check(
     ip_version: Literal["auto", "4", "6"] = "auto",
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
+    blackbox: dict[str, Any] | None = None,
 ) -> HttpCheckResult:
     """Check one URL in depth: is it up, why not, where the time goes (per phase).
 
@@ -83,6 +84,7 @@ async def http_check(
     """
     from monitor_common.context import get_context
 
+    from http_monitor.blackbox import module_timeout
     from http_monitor.probe import http_check as run
 
     ctx = get_context()
@@ -98,11 +100,12 @@ async def http_check(
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,
         headers=headers,
-        timeout_s=ctx.timeout(timeout_s),
+        timeout_s=ctx.timeout(timeout_s if timeout_s is not None else module_timeout(blackbox)),
         connect_ip=connect_ip,
         ip_version=ip_version,
         verify_tls=verify_tls,
         ca_bundle_pem=ca_bundle_pem,
+        blackbox=blackbox,
     )
 
 
