@@ -36,14 +36,15 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 class Runner:
-    """`python -m http_monitor watch ARGS` with stdout captured (it must stay empty) and stderr in a file."""
+    """`python -m http_monitor watch ARGS` with stdout captured (it must stay empty) and stderr in
+    a file; `command="serve"` for a host's stdio server instead, serving while its stdin is open."""
 
-    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *args: str, command: str = "watch") -> None:
         self.log = log
         self._err = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "http_monitor", "watch", *args],
-            stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "http_monitor", command, *args],
+            stdin=subprocess.PIPE if command == "serve" else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._err,
             env=child_env(env),
@@ -60,13 +61,25 @@ class Runner:
         self.stdout, _ = self.proc.communicate(timeout=timeout)
         return self.proc.returncode
 
+    def end_input(self, timeout: float = DEADLINE_S) -> int:
+        """Close a server's stdin (a host that leaves) and wait for the exit; its status."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout)
+        with self.proc.stdout:
+            self.stdout = self.proc.stdout.read()
+        return self.proc.returncode
+
     def stderr(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.communicate(timeout=DEADLINE_S)
+        self.proc.wait(DEADLINE_S)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
         self._err.close()
 
 
@@ -303,3 +316,33 @@ def test_the_readmes_watches_file_declares_a_watch_per_server(tmp_path: Path) ->
         "cert": ["example.com"],
         "dns": ["example.com"],
     }
+
+
+async def test_serve_applies_the_watches_file_at_start_and_on_sighup(
+    tmp_path: Path, http_server: HttpServer, store: Store, runners: list[Runner]
+) -> None:
+    path = tmp_path / "watches.yaml"
+    base = http_server.url_for("/status/200")
+    write_atomically(path, f"http:\n  - name: a\n    url: {base}?serve=a\n    interval_s: 0.3\n")
+    env = env_for(tmp_path, MCP_MONITOR_WATCHES_FILE=str(path))
+    server = Runner(env, tmp_path / "serve.log", command="serve")
+    runners.append(server)
+
+    async def ran(name: str) -> bool:
+        watch = await store.get_watch("http", name)
+        return watch is not None and watch.runs >= 2
+
+    await until(lambda: ran("a"), "serve adds and runs the file's watch")
+    write_atomically(path, f"http:\n  - name: b\n    url: {base}?serve=b\n    interval_s: 0.3\n")
+    server.send(signal.SIGHUP)
+    await until(lambda: ran("b"), "SIGHUP makes serve apply the edited file")
+    assert [w.name for w in await store.list_watches("http")] == ["b"]
+    assert server.proc.poll() is None, "SIGHUP does not end the server"
+    assert server.end_input() == 0, server.stderr()
+    assert server.stdout == b"", "no request came, so no protocol message was written"
+
+
+def test_a_bad_setting_stops_the_runner_with_78(tmp_path: Path) -> None:
+    done = run_cli("http_monitor", "watch", env=env_for(tmp_path, MCP_MONITOR_WATCH_CONCURRENCY="none"))
+    assert done.returncode == 78 and "MCP_MONITOR_WATCH_CONCURRENCY" in done.stderr
+    assert done.stdout == ""
