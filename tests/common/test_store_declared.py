@@ -131,3 +131,15 @@ async def test_processes_syncing_the_same_file_at_once_agree(store_target: str) 
         for opened in stores:
             if opened is not None:
                 await opened.close()
+
+
+async def test_a_run_of_a_replaced_watch_is_not_counted_as_the_new_ones(store: Store) -> None:
+    now = time.time()
+    await store.sync_declared("http", [declared("w", "https://old.test/")], now)
+    (running,) = await store.claim_due("http", "owner", now + 1, 10)
+    # The file changes the URL while the old check is still running.
+    await store.sync_declared("http", [declared("w", "https://new.test/")], now + 2)
+    assert await store.complete(running, "owner", first("w", "https://old.test/"), now + 3) is None
+    assert await results(store, "w") == 0
+    replaced = await store.get_watch("http", "w")
+    assert replaced is not None and replaced.runs == 0 and replaced.lease_owner is None

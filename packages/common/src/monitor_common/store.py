@@ -343,16 +343,28 @@ class Store:
     async def complete(self, watch: Watch, owner: str, result: ResultRecord, now: float) -> Completion | None:
         """Store a scheduled run's result, advance the state and release the lease.
 
-        None when the watch was removed meanwhile (the result is dropped with it).
+        None when the watch was removed meanwhile, or replaced by another of the same name (a
+        watches file that changed its arguments, a remove and an add): the result of the old
+        check is dropped, not counted as the new watch's.
         """
         try:
             async with self._conn.transaction(write=True) as tx:
-                return await self._apply(tx, watch.kind, watch.name, result, now, owner=owner)
+                return await self._apply(
+                    tx, watch.kind, watch.name, result, now, owner=owner, created_at=watch.created_at
+                )
         except _Gone:
             return None
 
     async def _apply(
-        self, tx: _Tx, kind: str, name: str, result: ResultRecord, now: float, *, owner: str | None
+        self,
+        tx: _Tx,
+        kind: str,
+        name: str,
+        result: ResultRecord,
+        now: float,
+        *,
+        owner: str | None,
+        created_at: float | None = None,
     ) -> Completion:
         rows = await tx.fetch(
             f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?" + self._for_update,
@@ -361,6 +373,8 @@ class Store:
         if not rows:
             raise _Gone
         current = watch_from_row(rows[0])
+        if created_at is not None and current.created_at != created_at:
+            raise _Gone  # another watch of that name now: the run was of the one it replaced
         result_id = await self._insert_result(tx, result)
         state, failures, successes, change = advance_state(
             current.state,
