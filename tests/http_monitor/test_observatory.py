@@ -144,6 +144,15 @@ def test_hsts(hsts: str | None, https: bool, expected: str) -> None:
     assert result(inputs, "strict-transport-security") == expected
 
 
+def test_unverified_certificates() -> None:
+    inputs = page(GOOD)
+    inputs.https_verified = inputs.http_verified = False
+    assert result(inputs, "strict-transport-security") == "hsts-invalid-cert"
+    assert result(inputs, "redirection") == "redirection-invalid-cert"
+    codes = [f.code for f in findings_for(score_page(inputs).tests)]
+    assert codes == ["tls_invalid", "tls_invalid"]
+
+
 @pytest.mark.parametrize(
     ("cookies", "hsts", "expected"),
     [

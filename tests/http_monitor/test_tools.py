@@ -411,6 +411,16 @@ async def test_security_headers_grade(
     assert {t.test: t.result for t in upgraded.tests}["redirection"] == "redirection-to-https"
     assert (upgraded.score, upgraded.final_url) == (120, good.final_url), upgraded.summary
 
+    # Without the CA the certificate does not verify: graded all the same, as the scanner does.
+    untrusted = await http_security_headers(_with_headers(https_server, GOOD), ctx=ctx)
+    # 100 - 20 (HSTS on an unverified certificate): under 90, so no bonuses.
+    assert (untrusted.grade, untrusted.score, untrusted.verdict) == ("B+", 80, "critical"), untrusted.summary
+    assert {t.test: t.result for t in untrusted.tests}["strict-transport-security"] == "hsts-invalid-cert"
+    assert (
+        codes(untrusted)[0] == "tls_invalid"
+        and "certificate verification failed" in untrusted.findings[0].message
+    )
+
     missing = await http_security_headers(https_server.url_for("/status/404"), ctx=ctx, ca_bundle_pem=ca)
     assert (missing.grade, codes(missing), missing.status_code) == (None, ["security_headers_ungraded"], 404)
 

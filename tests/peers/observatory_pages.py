@@ -174,6 +174,9 @@ CASES: dict[str, Case] = {
         ],
         moved="__Host-pref=1; Secure; Path=/; SameSite=Lax",
     ),
+    # A certificate without this name: both graders go on without verifying, and fail HSTS and
+    # redirection for it.
+    "badcert.test": Case(headers=[*STRONG_HEADERS]),
     # No Content-Type: not HTML to 1.4.8's SRI test; a foreign https script without integrity.
     "notype.test": Case(
         headers=[HSTS], content_type=None, body=_page('<script src="https://cdn.example.net/x.js"></script>')
@@ -292,7 +295,7 @@ async def _ours(ca_pem: str, version: str) -> dict[str, Any]:
     ctx = CheckContext(policy=NetworkPolicy(allow_private=True), timeout_s=10)
     out: dict[str, Any] = {}
     for host, case in CASES.items():
-        result = await http_security_headers(
+        result = await http_security_headers(  # one per host, as the scanner goes
             f"{case.scheme}://{host}/", ctx, ca_bundle_pem=ca_pem, observatory_version=version
         )
         out[host] = {
@@ -309,7 +312,7 @@ def main() -> None:
     from support.certs import CertAuthority
 
     ca = CertAuthority()
-    leaf = ca.issue_leaf(list(CASES))
+    leaf = ca.issue_leaf([host for host in CASES if host != "badcert.test"])
     context = leaf.server_ssl_context()
     refused = {host for host, case in CASES.items() if not case.https}
 

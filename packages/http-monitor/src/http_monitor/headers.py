@@ -7,7 +7,9 @@ What is fetched is what the Observatory's scanner fetches for a host (`observato
    `https://host/path` (port 443) when the URL names no port, else the first https hop of its
    redirect chain on the same host. The URL asked for must answer (else the result is its
    failure, as `http_check` would report it); the other one not answering is a finding of the
-   redirection or HSTS test, as for the scanner;
+   redirection or HSTS test, as for the scanner. A chain stopped by a certificate that does not
+   verify is fetched again without verifying, as the scanner does: the page is graded, the HSTS
+   or redirection test fails for it (`tls_invalid`), and the certificate failure is a finding;
 2. the page graded: the last response of the https chain when https answered, else of the http
    chain, its body read up to the context's cap for `<meta>` policies and `<script>` tags;
 3. a CORS preflight (`OPTIONS` with the scanner's `Origin`) to that page's URL.
@@ -69,6 +71,14 @@ FAMILIES: Final[dict[str, tuple[str, str]]] = {
     "cross-origin-resource-sharing-": (
         "cors_universal_access",
         "do not reflect any Origin together with Access-Control-Allow-Credentials: true",
+    ),
+    "redirection-invalid-cert": (
+        "tls_invalid",
+        "serve a certificate that verifies for this name (ssl-monitor's cert_check says why not)",
+    ),
+    "hsts-invalid-cert": (
+        "tls_invalid",
+        "serve a certificate that verifies for this name (ssl-monitor's cert_check says why not)",
     ),
     "redirection-missing": (
         "redirect_no_https_upgrade",
@@ -144,6 +154,16 @@ def reflects_any_origin(preflight: Response) -> bool:
     return allowed == CORS_ORIGIN and credentials == "true"
 
 
+def _cert_failed(walker: Walk) -> bool:
+    """The chain stopped at a certificate that did not verify (not at another TLS failure)."""
+    failure = walker.failure
+    return (
+        failure is not None
+        and failure.code == "tls_invalid"
+        and "certificate verification failed" in failure.message
+    )
+
+
 def _response(hop: Hop) -> Response:
     pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in hop.headers.raw]
     return Response(url=hop.url, status=hop.status_code, headers=pairs)
@@ -191,9 +211,9 @@ async def http_security_headers(
     session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
     end = time.perf_counter() + timeout_s
 
-    def walk(method: str = "GET", headers: dict[str, str] | None = None) -> Walk:
+    def walk(method: str = "GET", headers: dict[str, str] | None = None, on: Session = session) -> Walk:
         return Walk(
-            session,
+            on,
             method=method,
             headers=headers or {},
             max_redirects=MAX_REDIRECTS,
@@ -210,38 +230,64 @@ async def http_security_headers(
         except PolicyError:
             walker.hops.clear()
 
+    https = target.scheme == "https"
     given = walk()
-    derived: Walk | None = None
+    given_url = target.geturl()
+    derived = walk()
+    derived_url: str | None = None
     cors: Walk | None = None
+    unverified: Session | None = None
+    cert_failures: list[Finding] = []
+    verified = {"https": True, "http": True}
+    retried: list[Walk] = []
     try:
         with anyio.move_on_after(timeout_s + 0.5) as deadline:
-            if target.scheme == "https":
-                derived = walk()
+            if https:
+                derived_url = _other_url(target, None)
                 refused: PolicyError | None = None
                 async with anyio.create_task_group() as group:
-                    group.start_soon(other, derived, _other_url(target, None))
+                    group.start_soon(other, derived, derived_url)
                     try:
-                        await given.run(target.geturl())
+                        await given.run(given_url)
                     except PolicyError as exc:  # raised as itself, not in an exception group
                         refused = exc
                         group.cancel_scope.cancel()
                 if refused is not None:
                     raise refused
             else:
-                await given.run(target.geturl())
-                derived = walk()
-                await other(derived, _other_url(target, given))
-            https_walk, http_walk = (given, derived) if target.scheme == "https" else (derived, given)
+                await given.run(given_url)
+                derived_url = _other_url(target, given)
+                await other(derived, derived_url)
+            # Like the scanner, a chain that met a certificate it could not verify is fetched
+            # again without verification, and the tests that need a valid one fail.
+            for name, walker, where in (("given", given, given_url), ("derived", derived, derived_url)):
+                if where is None or not _cert_failed(walker):
+                    continue
+                assert walker.failure is not None
+                cert_failures.append(walker.failure)
+                unverified = unverified or Session.fresh(ctx, verify_tls=False)
+                again = walk(on=unverified)
+                await other(again, where)
+                verified["https" if where.startswith("https:") else "http"] = False
+                retried.append(again)
+                if name == "given":
+                    given = again
+                else:
+                    derived = again
+            https_walk, http_walk = (given, derived) if https else (derived, given)
             auto = https_walk if _answered(https_walk) else http_walk
-            if given.failure is None and given.hops and _answered(auto):
+            if _answered(given) and _answered(auto):
                 cors = walk(
                     method="OPTIONS",
                     headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "GET"},
+                    on=unverified if unverified and any(auto is w for w in retried) else session,
                 )
                 await other(cors, auto.hops[-1].url)
     finally:
         with anyio.CancelScope(shield=True):
             await session.aclose()
+            if unverified is not None:
+                await unverified.aclose()
     if deadline.cancelled_caught and given.failure is None:
         given.failure = timeout_finding(given.phase, timeout_s, given.current_url or target.redacted)
     if given.failure is not None or not given.hops:
@@ -252,10 +298,8 @@ async def http_security_headers(
             started=started,
             url=target.redacted,
         )
-    https_walk, http_walk = (given, derived) if target.scheme == "https" else (derived, given)
+    https_walk, http_walk = (given, derived) if https else (derived, given)
     auto_walk = https_walk if _answered(https_walk) else http_walk
-    if auto_walk is None:  # never: the given walk answered, so one of the two did
-        auto_walk = given
     page = auto_walk.hops[-1]
     if not (200 <= page.status_code < 400 or page.status_code in _GRADED_STATUSES):
         finding = Finding(
@@ -276,6 +320,8 @@ async def http_security_headers(
         host=target.host,
         auto=_response(page),
         session_https=auto_walk is https_walk,
+        https_verified=verified["https"],
+        http_verified=verified["http"],
         https=_answered(https_walk),
         http=_answered(http_walk),
         http_route=[(hop.url, hop.status_code) for hop in http_walk.hops]
@@ -286,7 +332,7 @@ async def http_security_headers(
         cors=_answered(cors),
     )
     report = score_page(inputs, rules)
-    findings = findings_for(report.tests)
+    findings = [*cert_failures, *findings_for(report.tests)]
     if report.score < 65:
         findings.append(
             Finding(

@@ -15,8 +15,7 @@ differs, and why:
 1. The HSTS preload list is not consulted (the scanner downloads Chromium's at install time): a
    preloaded host scores `hsts-implemented-...` where the scanner says `hsts-preloaded` (+5), and
    its redirection test is judged on the chain rather than passed as `redirection-all-redirects-preloaded`.
-2. A certificate that does not verify stops the check (`tls_invalid`); the scanner goes on without
-   verification and scores `hsts-invalid-cert` / `redirection-invalid-cert`.
+2. The scanner never finds universal CORS access (see `_cors`); the page gets "restricted".
 
 `RULES` also holds release 1.4.8, the one the test tier can install, which differs in three
 places: X-Frame-Options DENY/SAMEORIGIN earned 0 (5 since), CSP headers were not split on commas
@@ -199,6 +198,8 @@ class Inputs:
     cookies: list[tuple[str, str]] = field(default_factory=lambda: list[tuple[str, str]]())
     body: str | None = None
     cors: Response | None = None
+    https_verified: bool = True
+    http_verified: bool = True
 
 
 @dataclass
@@ -369,6 +370,8 @@ def _hsts(inputs: Inputs) -> Outcome:
     response = inputs.https
     if response is None:
         return Outcome(name, "hsts-not-implemented-no-https", False)
+    if not inputs.https_verified:
+        return Outcome(name, "hsts-invalid-cert", False)
     header = response.first("strict-transport-security")
     if header is None:
         return Outcome(name, "hsts-not-implemented", False)
@@ -551,6 +554,8 @@ def _redirection(inputs: Inputs) -> Outcome:
     route = [(urlsplit(url), status) for url, status in inputs.http_route]
     if inputs.http is None or not route:
         return Outcome(name, "redirection-not-needed-no-http", True)
+    if not inputs.http_verified:
+        return Outcome(name, "redirection-invalid-cert", False)
     data = " -> ".join(url for url, _ in inputs.http_route)
     if len(route) == 1:
         result = "redirection-missing"
