@@ -179,8 +179,8 @@ def test_compact_input_keeps_what_a_model_needs() -> None:
     assert props["url"] == {"description": "where", "type": "string"}
     # The enum is inlined from $defs with its default; no titles anywhere.
     assert props["colour"] == {"default": "red", "enum": ["red", "blue"], "type": "string"}
-    # Optional with a null default: just optional, one type; `brief` drops the description.
-    assert props["limit"] == {"minimum": 1, "type": "integer"}
+    # Optional with a null default: just optional, one type; `brief` keeps only the type.
+    assert props["limit"] == {"type": "integer"}
     assert props["tags"] == {"items": {"type": "string"}, "type": "array"}
     assert props["nested"]["type"] == "object" and set(props["nested"]["properties"]) == {"depth", "note"}
     assert "title" not in str(compact) and "$defs" not in compact and "$ref" not in str(compact)

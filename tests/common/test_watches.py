@@ -69,14 +69,15 @@ async def test_tools_are_listed_with_the_checks_parameters(watch_settings: Setti
             "url",
             "timeout_s",
         } == set(watch.input_schema["properties"])
+        # `remove` drops the history: destructive, which hosts confirm with the user first.
         assert watch.annotations is not None and watch.annotations.read_only_hint is False
+        assert watch.annotations.destructive_hint is True
         report = tools["probe_watch_report"]
         assert report.annotations is not None and report.annotations.read_only_hint is True
         for tool in (watch, report):
+            assert tool.title
             assert tool.output_schema is not None
-            assert {"verdict", "summary", "findings", "checked_at", "duration_ms"} <= set(
-                tool.output_schema["properties"]
-            )
+            assert {"verdict", "summary", "findings"} <= set(tool.output_schema["properties"])
 
 
 async def test_add_runs_the_check_at_once_and_stores_it(

@@ -64,9 +64,7 @@ async def test_initialize_and_list_tools(name: str) -> None:
     for tool in tools:
         assert tool.description and tool.description.strip()
         assert tool.output_schema is not None
-        assert {"verdict", "summary", "findings", "checked_at", "duration_ms"} <= set(
-            tool.output_schema["properties"]
-        )
+        assert {"verdict", "summary", "findings"} <= set(tool.output_schema["properties"])
 
 
 async def test_http_check_over_stdio(http_server: HttpServer) -> None:

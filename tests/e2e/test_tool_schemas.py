@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import ResourceTemplateReference, TextResourceContents
+from monitor_common._compact import BOOKKEEPING
 
 from e2e.helpers import MODULES
 
@@ -24,23 +25,31 @@ async def _tools(module: str) -> list[dict[str, Any]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
 
 
+# What each kind of tool does to the world, as hosts read it to decide whether to ask the user.
+# A check only reads, over the network; `*_watch` changes the server's watches and its `remove`
+# drops their history (destructive); `*_watch_report` and `cert_decode` reach nothing outside the
+# server. idempotentHint and destructiveHint mean something only for a tool that is not read-only.
+CHECK = {"readOnlyHint": True, "openWorldHint": True}
+WATCH = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": True}
+LOCAL = {"readOnlyHint": True, "openWorldHint": False}
+
+
+def expected_annotations(name: str) -> dict[str, bool]:
+    if name.endswith("_watch"):
+        return WATCH
+    return LOCAL if name.endswith("_watch_report") or name == "cert_decode" else CHECK
+
+
 @pytest.mark.parametrize("module", sorted(MODULES.values()))
 async def test_every_tool_is_described_for_a_model(module: str) -> None:
     for tool in await _tools(module):
         description = str(tool.get("description", "")).strip()
         first_line = description.splitlines()[0] if description else ""
         assert len(first_line) >= 20, f"{tool['name']}: the first line must say when to use it"
-        annotations = tool.get("annotations")
-        assert isinstance(annotations, dict), tool["name"]
-        # Checks only read; `*_watch` changes the server's watches; `*_watch_report` reads only
-        # the server's own store.
-        changes = str(tool["name"]).endswith("_watch")
-        local = str(tool["name"]).endswith("_watch_report")
-        assert annotations.get("readOnlyHint") is not changes, tool["name"]
-        assert annotations.get("openWorldHint") is not local, tool["name"]
-        # idempotentHint and destructiveHint mean something only for a tool that is not read-only.
-        assert annotations.get("idempotentHint") is (False if changes else None), tool["name"]
-        assert annotations.get("destructiveHint") in (False, None), tool["name"]
+        # What a host shows a person: a short title, not the snake_case name.
+        title = str(tool.get("title", ""))
+        assert 5 <= len(title) <= 40 and "_" not in title, tool["name"]
+        assert tool.get("annotations") == expected_annotations(str(tool["name"])), tool["name"]
         for key in ("inputSchema", "outputSchema"):
             schema = tool.get(key)
             assert isinstance(schema, dict), (tool["name"], key)
@@ -59,7 +68,7 @@ async def test_tools_list_fits_in_every_prompt(module: str) -> None:
         # nothing pydantic-internal leaks (titles, its $defs and $refs). The only definitions are
         # the output schema's shared nullable types (see monitor_common._compact).
         inputs = json.dumps(tool["inputSchema"])
-        assert '"title"' not in json.dumps(tool), tool["name"]
+        assert '"title"' not in json.dumps({k: v for k, v in tool.items() if k != "title"}), tool["name"]
         assert "$defs" not in inputs and "$ref" not in inputs, tool["name"]
         for name, prop in tool["inputSchema"]["properties"].items():
             assert "type" in prop or "enum" in prop or "anyOf" in prop, (tool["name"], name)
@@ -95,7 +104,10 @@ async def test_full_schemas_are_a_resource(module: str) -> None:
             # The full schema knows at least what the abridged one shows, and more.
             assert set(full["inputSchema"]["properties"]) == set(tool.input_schema["properties"])
             assert tool.output_schema is not None
-            assert set(full["outputSchema"]["properties"]) == set(tool.output_schema["properties"])
+            # The listing leaves out the envelope's bookkeeping (monitor_common._compact, rule 5).
+            assert (
+                set(full["outputSchema"]["properties"]) == set(tool.output_schema["properties"]) | BOOKKEEPING
+            )
             assert len(content.text) > len(json.dumps(tool.output_schema))
         completion = await client.complete(
             ResourceTemplateReference(uri="monitor://schemas/{tool}"), {"name": "tool", "value": ""}

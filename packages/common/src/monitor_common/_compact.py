@@ -26,7 +26,11 @@ whole listing stays under 10 KiB (tests/e2e/test_tool_schemas.py).
      and each field is `{"$ref": "#/$defs/s"}`, 20 bytes; only where that comes out smaller,
      counting the definition and the `$defs` keyword (`_shared`);
   4. a field whose type cannot be told cheaply is `{}` (tests/e2e/test_tool_schemas.py holds
-     every served field to a type: none is today).
+     every served field to a type: none is today);
+  5. the envelope's bookkeeping, `checked_at` and `duration_ms`, is left out (`BOOKKEEPING`):
+     every result carries it (README, "the result envelope"), no model chooses or reads a tool
+     by it, and it cost 56 bytes in every tool of every listing. The schema still accepts it
+     (additional properties are allowed), so the results stay valid against it.
   It accepts every result the full model accepts, so clients that validate `structuredContent`
   against it keep working; the full schemas stay available as a resource.
 
@@ -39,7 +43,9 @@ import json
 from collections.abc import Collection
 from typing import Any, cast
 
-__all__ = ["compact_input", "shallow_output"]
+__all__ = ["BOOKKEEPING", "compact_input", "shallow_output"]
+
+BOOKKEEPING = frozenset({"checked_at", "duration_ms"})  # envelope fields the listing leaves out (rule 5)
 
 _DROP = frozenset({"title", "$defs", "examples"})
 _NULL = {"type": "null"}
@@ -92,14 +98,21 @@ def _compact(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# What a `brief` parameter keeps: its JSON type or its values. The rest (description, default,
+# bounds, item and value types) is in the listing of the tool it repeats, and in the full schema.
+_BRIEF_KEEP = frozenset({"type", "enum", "const", "anyOf"})
+
+
 def compact_input(schema: dict[str, Any], brief: Collection[str] = ()) -> dict[str, Any]:
     """A tool's input schema without titles, `$defs` and null-defaulted unions (see the module);
-    the parameters named in `brief` lose their description too."""
+    the parameters named in `brief` keep only their type or enum (a watch tool's copy of its
+    check's parameters: the check's own listing describes them)."""
     defs = cast("dict[str, Any]", schema.get("$defs", {}))
     compact = _compact(schema, defs)
-    for name, prop in cast("dict[str, dict[str, Any]]", compact.get("properties", {})).items():
+    properties = cast("dict[str, dict[str, Any]]", compact.get("properties", {}))
+    for name, prop in properties.items():
         if name in brief:
-            prop.pop("description", None)
+            properties[name] = {k: v for k, v in prop.items() if k in _BRIEF_KEEP}
     return compact
 
 
@@ -255,7 +268,7 @@ def shallow_output(schema: dict[str, Any]) -> dict[str, Any]:
     """An output schema cut to its top-level fields, their JSON types and enums (see the module)."""
     defs = cast("dict[str, Any]", schema.get("$defs", {}))
     source = cast("dict[str, dict[str, Any]]", schema.get("properties", {}))
-    properties = {name: _field(sub, defs) for name, sub in source.items()}
+    properties = {name: _field(sub, defs) for name, sub in source.items() if name not in BOOKKEEPING}
     shared = _shared(properties)
     for name, prop in properties.items():
         type_ = _nullable_type(prop)

@@ -57,6 +57,7 @@ class Settings:
     http_allowed_origins: tuple[str, ...] = ()
     http_stateless: bool = False
     http_max_body_bytes: int = 1024 * 1024
+    http_unsafe_methods: bool = False
     dns_root_hints: Path | None = None
     dns_trust_anchors: Path | None = None
     dns_resolvers: tuple[str, ...] = ()
@@ -315,6 +316,13 @@ _SPECS: tuple[_Spec, ...] = (
         "serve HTTP without sessions, so that replicas behind a load balancer need no affinity",
     ),
     _Spec("http_max_body_bytes", _positive_int, "1048576", "most response body bytes an HTTP check reads"),
+    _Spec(
+        "http_unsafe_methods",
+        _bool,
+        "true",
+        "let http_check send methods other than GET, HEAD and OPTIONS (POST, DELETE, ...); "
+        "the tool is then no longer marked read-only",
+    ),
     _Spec("dns_root_hints", _path, "/etc/mcp/root.hints", "root hints zone file (default: the real root's)"),
     _Spec(
         "dns_trust_anchors",

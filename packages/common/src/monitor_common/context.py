@@ -13,6 +13,7 @@ swapping process-wide settings.
     limiter       the per-host rate limit, one per process, shared by every call
     timeout_s / max_timeout_s   the default and largest timeout of one check (`timeout()`)
     body_cap      most response body bytes a check reads
+    unsafe_methods  whether an HTTP check may send methods other than GET, HEAD and OPTIONS
     concurrency / per_host_concurrency / max_targets   the `*_many` limits (`fanout`, `bulk`)
     cert_warn_days / cert_critical_days   when a certificate's expiry is a warning / critical
 """
@@ -36,6 +37,7 @@ ENV_CONCURRENCY: Final = f"{ENV_PREFIX}CONCURRENCY"
 ENV_MAX_TARGETS: Final = f"{ENV_PREFIX}MAX_TARGETS"
 ENV_PER_HOST_CONCURRENCY: Final = f"{ENV_PREFIX}PER_HOST_CONCURRENCY"
 ENV_RATE_LIMIT_PER_HOST: Final = f"{ENV_PREFIX}RATE_LIMIT_PER_HOST"
+ENV_UNSAFE_METHODS: Final = f"{ENV_PREFIX}HTTP_UNSAFE_METHODS"
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +52,7 @@ class CheckContext:
     timeout_s: float = 10.0
     max_timeout_s: float = 60.0
     body_cap: int = 1024 * 1024
+    unsafe_methods: bool = False
     concurrency: int = 20
     per_host_concurrency: int = 4
     max_targets: int = 1000
@@ -78,6 +81,7 @@ class CheckContext:
             timeout_s=settings.timeout_s,
             max_timeout_s=settings.max_timeout_s,
             body_cap=settings.http_max_body_bytes,
+            unsafe_methods=settings.http_unsafe_methods,
             concurrency=settings.concurrency,
             per_host_concurrency=settings.per_host_concurrency,
             max_targets=settings.max_targets,

@@ -55,7 +55,7 @@ from monitor_common._compact import compact_input, shallow_output
 from monitor_common._sdk import connection_state, lowlevel_server
 from monitor_common.apps import EXTENSION_ID, apps_client, note_apps_client, tool_meta, view_resource
 from monitor_common.audit import AuditLog, RedactUrls
-from monitor_common.config import effective_settings
+from monitor_common.config import Settings, effective_settings, get_settings
 from monitor_common.errors import MonitorError
 from monitor_common.targets import redact_url
 from monitor_common.toolset import (
@@ -77,6 +77,7 @@ __all__ = [
     "CallHook",
     "Completer",
     "MonitorServer",
+    "build_server",
     "install_call_log_handler",
     "serve_stdio",
     "server_for",
@@ -412,16 +413,20 @@ class MonitorServer(MCPServer):
         self._finish(name, arguments, started, verdict=str(verdict) if verdict is not None else None)
         return result
 
+    async def _schema_of(self, name: str) -> dict[str, Any] | None:
+        """The full input schema of the tool `name`, None when there is no such tool."""
+        schema = self._input_schemas.get(name)
+        if schema is None:  # a tool added since, or none: read them again
+            self._input_schemas = {t.name: t.input_schema for t in await super().list_tools()}
+            schema = self._input_schemas.get(name)
+        return schema
+
     async def _unusable_number(self, name: str, arguments: dict[str, Any]) -> str | None:
         """NaN, infinities and booleans given for numbers (`monitor_common._numbers`), which the
         SDK's argument model would take; checked against the tool's full input schema."""
         from monitor_common._numbers import unusable_number
 
-        schema = self._input_schemas.get(name)
-        if schema is None:
-            self._input_schemas = {t.name: t.input_schema for t in await super().list_tools()}
-            schema = self._input_schemas.get(name, {})
-        return unusable_number(arguments, schema)
+        return unusable_number(arguments, await self._schema_of(name) or {})
 
     def add_watches(self, service: WatchService) -> None:
         """Offer a watch service's watches as resources and run its scheduler while the server runs."""
@@ -559,14 +564,21 @@ def _adapted(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
 
 @functools.cache
 def server_for(tools: ToolSet) -> MonitorServer:
-    """The MCP server of `tools`: its tools in declaration order, then the watches' resources, then
-    the prompts. Built once per ToolSet, so that `server.mcp` is one object however often it is read."""
+    """The MCP server of `tools` under the settings in force (`build_server`). Built once per
+    ToolSet, so that `server.mcp` is one object however often it is read."""
+    return build_server(tools, get_settings())
+
+
+def build_server(tools: ToolSet, settings: Settings) -> MonitorServer:
+    """A new MCP server of `tools`: its tools in declaration order, with the annotations
+    `settings` give them, then the watches' resources, then the prompts."""
     server = MonitorServer(tools.name, version=tools.version, instructions=tools.instructions)
     for spec in tools.tools.values():
         server.add_tool(
             _adapted(spec),
             name=spec.name,
-            annotations=annotations_of(spec.hints),
+            title=spec.title,
+            annotations=annotations_of(spec.hints_for(settings)),
             structured_output=spec.structured_output,
         )
         if spec.brief:

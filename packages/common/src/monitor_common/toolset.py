@@ -4,7 +4,7 @@ Each `server.py` declares its tools on a `ToolSet`:
 
     tools = ToolSet("mcp-http-monitor", version=__version__, instructions="...")
 
-    @tools.tool()
+    @tools.tool(title="Check a URL")
     async def http_check(url: str, ...) -> HttpCheckResult: ...
 
 The MCP server (`monitor_common.server.MonitorServer`) is built from the declarations only when
@@ -34,11 +34,13 @@ from monitor_common.targets import redact_url
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from monitor_common.config import Settings
     from monitor_common.watches.service import WatchService
 
 __all__ = [
     "CHECK_HINTS",
     "CallContext",
+    "HintsRule",
     "PromptSpec",
     "ToolCrashed",
     "ToolHints",
@@ -67,6 +69,10 @@ class ToolHints:
 # hosts may run it without asking the user each time. destructiveHint and idempotentHint are left
 # out: the specification gives them a meaning only for a tool that is not read-only.
 CHECK_HINTS = ToolHints(read_only=True, open_world=True)
+
+# A tool's hints, or how the operator's settings decide them (http_check is read-only only while
+# the server sends nothing but safe methods).
+HintsRule = ToolHints | Callable[["Settings"], ToolHints]
 
 
 class ToolCrashed(MonitorError):
@@ -108,16 +114,21 @@ class ToolSpec:
 
     fn: Callable[..., Any]
     name: str
-    hints: ToolHints = CHECK_HINTS
+    hints: HintsRule = CHECK_HINTS
     structured_output: bool | None = None
     # Parameters tools/list shows without their description (they repeat another tool's).
     brief: frozenset[str] = frozenset()
     # The ui:// view (`monitor_common.views`) that draws its result, for hosts with MCP Apps.
     view: str | None = None
+    title: str | None = None  # what a host shows a person (the name is for the model)
 
     @property
     def description(self) -> str:
         return inspect.cleandoc(self.fn.__doc__ or "")
+
+    def hints_for(self, settings: Settings) -> ToolHints:
+        """The tool's hints under `settings`."""
+        return self.hints if isinstance(self.hints, ToolHints) else self.hints(settings)
 
     @cached_property
     def _signature(self) -> inspect.Signature:
@@ -239,13 +250,14 @@ class ToolSet:
         return id(self)
 
     def tool(
-        self, hints: ToolHints | None = None, structured_output: bool | None = None
+        self, title: str | None = None, hints: HintsRule | None = None, structured_output: bool | None = None
     ) -> Callable[[_F], _F]:
-        """Declare a tool; without `hints` it is marked as a check (`CHECK_HINTS`). Tools that
-        change state (watches) pass their own."""
+        """Declare a tool with the `title` hosts show a person (every served tool has one:
+        tests/e2e/test_tool_schemas.py); without `hints` it is marked as a check (`CHECK_HINTS`).
+        Tools that change state (watches) pass their own."""
 
         def decorator(fn: _F) -> _F:
-            self.add_tool(fn, hints=hints, structured_output=structured_output)
+            self.add_tool(fn, title=title, hints=hints, structured_output=structured_output)
             return fn
 
         return decorator
@@ -254,7 +266,8 @@ class ToolSet:
         self,
         fn: Callable[..., Any],
         *,
-        hints: ToolHints | None = None,
+        title: str | None = None,
+        hints: HintsRule | None = None,
         structured_output: bool | None = None,
         brief: frozenset[str] = frozenset(),
         view: str | None = None,
@@ -262,7 +275,7 @@ class ToolSet:
         name = fn.__name__
         if name in self.tools:
             raise ValueError(f"{self.name} already has a tool named {name!r}")
-        spec = ToolSpec(fn, name, hints or CHECK_HINTS, structured_output, brief, view)
+        spec = ToolSpec(fn, name, hints or CHECK_HINTS, structured_output, brief, view, title)
         self.tools[name] = spec
         return spec
 

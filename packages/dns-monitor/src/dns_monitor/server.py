@@ -46,11 +46,11 @@ tools = ToolSet(
 # MCP_MONITOR_TIMEOUT_S (5 s at the default 10), as the settings table says.
 QUESTION_TIMEOUT_SCALE = 0.5
 
-Timeout = Annotated[float | None, Field(description="Seconds (default half the server's)")]
+Timeout = float | None  # seconds, default half the server's (the README's settings table says so)
 CheckTimeout = float | None  # seconds for the whole check, default the server's (MCP_MONITOR_TIMEOUT_S)
 
 
-@tools.tool()
+@tools.tool(title="Look up DNS records")
 async def dns_lookup(
     name: Annotated[str, Field(description="Domain name")],
     record_types: Annotated[list[str], Field(description="e.g. A, AAAA, MX")] = ["A"],  # noqa: B006 - pydantic copies defaults; the schema shows the list
@@ -88,10 +88,10 @@ async def dns_lookup(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check DNS propagation")
 async def dns_propagation(
     name: Annotated[str, Field(description="Domain name")],
-    record_type: Annotated[str, Field(description="Record type")] = "A",
+    record_type: str = "A",
     resolvers: Annotated[
         list[str] | None,
         Field(description="Resolvers to ask; default: public ones"),
@@ -100,7 +100,7 @@ async def dns_propagation(
     expected: Annotated[list[str] | None, Field(description="Expected values (CIDRs ok)")] = None,
     timeout_s: Timeout = None,
 ) -> PropagationResult:
-    """Check whether a DNS change reached everyone: many resolvers and the zone's own servers."""
+    """Check whether a DNS change reached every resolver and the zone's own servers."""
     from monitor_common.context import get_context
 
     from dns_monitor.propagation import PUBLIC_RESOLVERS
@@ -119,7 +119,7 @@ async def dns_propagation(
     )
 
 
-@tools.tool()
+@tools.tool(title="Reverse DNS")
 async def reverse_dns(
     target: Annotated[str, Field(description="IP, or host name (all its addresses)")],
     server: Annotated[str | None, Field(description="Resolver; default the system's")] = None,
@@ -136,7 +136,7 @@ async def reverse_dns(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check a delegation")
 async def dns_delegation(
     domain: Annotated[str, Field(description="Zone, e.g. example.com")],
     timeout_s: CheckTimeout = None,
@@ -156,7 +156,7 @@ async def dns_delegation(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check DNSSEC")
 async def dnssec_check(
     domain: Annotated[str, Field(description="Zone or a name in it")],
     warn_days: Annotated[float, Field(description="Warn when an RRSIG expires sooner", gt=0)] = 7,
@@ -180,7 +180,7 @@ async def dnssec_check(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check mail authentication")
 async def email_auth_check(
     domain: Annotated[str, Field(description="Mail domain")],
     dkim_selectors: Annotated[list[str] | None, Field(description="DKIM selectors (s=)")] = None,
@@ -198,7 +198,7 @@ async def email_auth_check(
     )
 
 
-@tools.tool()
+@tools.tool(title="Domain registration expiry")
 async def domain_expiry(
     domain: Annotated[str, Field(description="Registered domain")],
     warn_days: Annotated[float, Field(description="Warn within days", ge=0)] = 30,
@@ -236,6 +236,7 @@ watch_service = register_watches(
         target="name",
         figures=dns_figures,
         noun="domain",
+        label="DNS name",
         rename={"name": "domain"},
         trends=("answers",),
     ),

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+from monitor_common.context import ENV_UNSAFE_METHODS
 from monitor_common.errors import InputError, TargetError
 from monitor_common.findings import BODY_TRUNCATED
 from monitor_common.results import Finding, Stopwatch, Verdict
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from monitor_common.context import CheckContext
 
 __all__ = [
+    "SAFE_METHODS",
     "IpVersion",
     "Outcome",
     "check_headers",
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 IpVersion = Literal["auto", "4", "6"]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 SELECTED_HEADERS = (
     "content-type",
@@ -89,10 +92,19 @@ def family_of(ip_version: str) -> int | None:
     raise InputError(f'ip_version must be "auto", "4" or "6", not {ip_version!r}')
 
 
-def parse_method(method: str) -> str:
+def parse_method(method: str, *, unsafe: bool = False) -> str:
+    """`method` as sent (upper case). A method other than GET, HEAD and OPTIONS may change
+    something on the target, so it is refused unless `unsafe` (the operator's
+    MCP_MONITOR_HTTP_UNSAFE_METHODS): hosts run a read-only tool without asking the user."""
     name = method.strip().upper()
     if not _TOKEN.fullmatch(name) or name == "CONNECT":
-        raise InputError(f"method {method!r} is not a usable HTTP method: use e.g. GET, HEAD or POST")
+        raise InputError(f"method {method!r} is not a usable HTTP method: use e.g. GET, HEAD or OPTIONS")
+    if name not in SAFE_METHODS and not unsafe:
+        raise InputError(
+            f"method {name} is refused: this server sends only GET, HEAD and OPTIONS, which change "
+            f"nothing on the target. Use one of them, or ask the operator to allow other methods "
+            f"with {ENV_UNSAFE_METHODS}=true"
+        )
     return name
 
 
@@ -193,7 +205,7 @@ async def http_check(
         max_response_ms=max_response_ms,
         module=module,
     )
-    method = parse_method(method)
+    method = parse_method(method, unsafe=ctx.unsafe_methods)
     request_headers = check_headers(headers)
     family = family_of(ip_version)
     override = _connect_override(target, connect_ip, family)

@@ -10,8 +10,9 @@ imported inside the tools so that start-up does not load httpx2 and friends.
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from monitor_common.config import Settings
 from monitor_common.serve import main as serve_main
-from monitor_common.toolset import CallContext, ToolSet, progress_reporter
+from monitor_common.toolset import CHECK_HINTS, CallContext, ToolHints, ToolSet, progress_reporter
 from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
@@ -50,13 +51,21 @@ Url = str  # http or https
 Timeout = float | None  # seconds for the whole check, default 10 (capped by the server)
 VerifyTls = bool
 CaBundle = str | None  # PEM CA certificates to trust instead of the system store
-ExpectStatus = Annotated[str, Field(description='Statuses that count as up, e.g. "2xx,301"')]
+ExpectStatus = Annotated[str, Field(description='Up statuses, e.g. "2xx,301"')]
 
 
-@tools.tool()
+def http_check_hints(settings: Settings) -> ToolHints:
+    """Read-only while the server sends only safe methods (GET, HEAD, OPTIONS); once the operator
+    allows others (MCP_MONITOR_HTTP_UNSAFE_METHODS), a call may POST or DELETE on the target."""
+    if settings.http_unsafe_methods:
+        return ToolHints(read_only=False, destructive=True, idempotent=False, open_world=True)
+    return CHECK_HINTS
+
+
+@tools.tool(title="Check a URL", hints=http_check_hints)
 async def http_check(
     url: Url,
-    method: str = "GET",
+    method: Annotated[str, Field(description="GET, HEAD, OPTIONS; others if the server allows")] = "GET",
     expect_status: ExpectStatus = "200-399",
     body_contains: str | None = None,
     body_regex: str | None = None,
@@ -78,7 +87,7 @@ async def http_check(
     ca_bundle_pem: CaBundle = None,
     blackbox: dict[str, Any] | None = None,
 ) -> HttpCheckResult:
-    """Check one URL in depth: is it up, why not, where the time goes (per phase).
+    """Check one URL in depth: is it up, why not, where the time goes.
 
     Many URLs: http_check_many.
     """
@@ -109,7 +118,7 @@ async def http_check(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check many URLs")
 async def http_check_many(
     urls: Annotated[list[str], Field(description="At most 1000 by default")],
     ctx: CallContext,
@@ -135,15 +144,15 @@ async def http_check_many(
     )
 
 
-@tools.tool()
+@tools.tool(title="Time a URL's phases")
 async def http_timing(
     url: Url,
-    samples: Annotated[int, Field(ge=1, le=20, description="Each on a new connection")] = 5,
+    samples: Annotated[int, Field(ge=1, le=20)] = 5,
     timeout_s: Timeout = None,
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpTimingResult:
-    """Find out why a URL is slow: per-phase min/median/p95/max over several fresh connections."""
+    """Find out why a URL is slow: per-phase min/median/p95/max over fresh connections."""
     from monitor_common.context import get_context
 
     from http_monitor.timing import http_timing as run
@@ -159,7 +168,7 @@ async def http_timing(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check each IP of a URL")
 async def http_check_each_ip(
     url: Url,
     ip_version: Literal["both", "4", "6"] = "both",
@@ -167,7 +176,7 @@ async def http_check_each_ip(
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
 ) -> HttpEachIpResult:
-    """Check every address of a URL's host, when it fails for some visitors only (backends, IPv6)."""
+    """Check each address of a URL's host, when only some visitors fail (backends, IPv6)."""
     from monitor_common.context import get_context
 
     from http_monitor.backends import http_check_each_ip as run
@@ -183,7 +192,7 @@ async def http_check_each_ip(
     )
 
 
-@tools.tool()
+@tools.tool(title="Trace redirects")
 async def http_redirects(
     url: Url,
     max_hops: Annotated[int, Field(ge=1, le=30)] = 10,
@@ -207,7 +216,7 @@ async def http_redirects(
     )
 
 
-@tools.tool()
+@tools.tool(title="Grade security headers")
 async def http_security_headers(
     url: Url,
     timeout_s: Timeout = None,
@@ -229,7 +238,7 @@ async def http_security_headers(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check a TCP port")
 async def tcp_check(
     host: str,
     port: Annotated[int, Field(ge=1, le=65535)],

@@ -10,7 +10,7 @@ Engines are imported inside each tool so that starting the server does not impor
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from monitor_common.serve import main as serve_main
-from monitor_common.toolset import CallContext, ToolSet, progress_reporter
+from monitor_common.toolset import CallContext, ToolHints, ToolSet, progress_reporter
 from monitor_common.watches import WatchKind, register_watches
 from pydantic import Field
 
@@ -45,22 +45,17 @@ tools = ToolSet(
 Host = str  # host name or IP address; self-evident parameters have no description (see _compact)
 Port = Annotated[int, Field(ge=1, le=65535)]
 OptionalPort = Annotated[int | None, Field(ge=1, le=65535, description="Default 443 or the STARTTLS port")]
-Sni = Annotated[str | None, Field(description="Server name to send (default host)")]
-StartTLS = Annotated[
-    Literal["smtp", "imap", "pop3", "ftp", "xmpp", "postgres"] | None,
-    Field(description="Plaintext protocol to upgrade first"),
-]
-WarnDays = Annotated[
-    float | None, Field(ge=0, description="Warn below this many days left (default: the server's)")
-]
-CriticalDays = Annotated[
-    float | None, Field(ge=0, description="Critical below this many days left (default: the server's)")
-]
+Sni = Annotated[str | None, Field(description="SNI (default host)")]
+StartTLS = Literal["smtp", "imap", "pop3", "ftp", "xmpp", "postgres"] | None  # upgrade this protocol first
+# Not given: the operator's MCP_MONITOR_CERT_WARN_DAYS / _CRITICAL_DAYS (an optional parameter
+# without a default says as much).
+WarnDays = Annotated[float | None, Field(ge=0, description="Warn below this many days left")]
+CriticalDays = Annotated[float | None, Field(ge=0, description="Critical below this many days left")]
 CaBundle = Annotated[str | None, Field(description="PEM roots to trust instead of the system's")]
 Timeout = float | None  # seconds, default 10
 
 
-@tools.tool()
+@tools.tool(title="Check a certificate")
 async def cert_check(
     host: Host,
     port: OptionalPort = None,
@@ -98,7 +93,7 @@ async def cert_check(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check many certificates")
 async def cert_check_many(
     targets: Annotated[
         list[str],
@@ -129,7 +124,8 @@ async def cert_check_many(
     )
 
 
-@tools.tool()
+# Not open-world: it reads only the text it is given and connects nowhere.
+@tools.tool(title="Decode certificates", hints=ToolHints(read_only=True, open_world=False))
 def cert_decode(
     pem: Annotated[str, Field(description="PEM certificate(s) or base64 DER")],
 ) -> CertDecodeResult:
@@ -143,7 +139,7 @@ def cert_decode(
 TLS_SCAN_TIMEOUT_SCALE = 3.0
 
 
-@tools.tool()
+@tools.tool(title="Scan TLS versions and ciphers")
 async def tls_scan(
     host: Host,
     port: OptionalPort = None,
@@ -162,7 +158,7 @@ async def tls_scan(
     return await run(host, ctx, port=port, sni=sni, starttls=starttls, timeout_s=timeout)
 
 
-@tools.tool()
+@tools.tool(title="Compare certificates across IPs")
 async def cert_compare_endpoints(
     host: Host,
     port: Port = 443,
@@ -190,7 +186,7 @@ async def cert_compare_endpoints(
     )
 
 
-@tools.tool()
+@tools.tool(title="Check revocation")
 async def cert_revocation(
     host: Host,
     port: OptionalPort = None,
@@ -231,6 +227,7 @@ watch_service = register_watches(
         target="host",
         figures=cert_figures,
         noun="host",
+        label="certificate",
         trends=("days_left", "days_left_chain_min"),
     ),
 )

@@ -34,6 +34,8 @@ class WatchKind:
     target: str
     figures: Figures
     noun: str = "target"
+    # What the tools' titles call the watched things ("Watch certificates"); default `noun`.
+    label: str = ""
     rename: Mapping[str, str] = field(default_factory=lambda: dict[str, str]())
     # The figures whose trend the report shows (first, last, min, max, change per day); None: all.
     trends: tuple[str, ...] | None = None

@@ -27,7 +27,8 @@ __all__ = [
     "watch_tool",
 ]
 
-WATCH_HINTS = ToolHints(read_only=False, destructive=False, idempotent=False, open_world=True)
+# Destructive: `remove` drops a watch's whole history, which nothing brings back.
+WATCH_HINTS = ToolHints(read_only=False, destructive=True, idempotent=False, open_world=True)
 REPORT_HINTS = ToolHints(read_only=True, open_world=False)  # idempotent: meaningless when read-only
 
 
@@ -59,12 +60,12 @@ def watch_tool(service: WatchService) -> Callable[..., Any]:
         ),
         _keyword(
             "failure_threshold",
-            Annotated[int, Field(ge=1, le=100, description="Failures in a row before it is down")],
+            Annotated[int, Field(ge=1, le=100, description="Failed checks in a row to go down")],
             2,
         ),
         _keyword(
             "success_threshold",
-            Annotated[int, Field(ge=1, le=100, description="Successes in a row before it is up again")],
+            Annotated[int, Field(ge=1, le=100, description="Good checks in a row to go up")],
             1,
         ),
     ]
@@ -73,8 +74,8 @@ def watch_tool(service: WatchService) -> Callable[..., Any]:
     )
     tool.__name__ = f"{kind.kind}_watch"
     tool.__doc__ = (
-        f"Monitor a {kind.noun} continuously: add, remove, list, pause or resume watches running "
-        f"{kind.check_name}.\n\nadd takes {kind.check_name}'s parameters and returns its first result."
+        f"Monitor a {kind.noun} continuously: {kind.check_name} every interval_s, incidents when down."
+        f"\n\nadd takes {kind.check_name}'s parameters and returns the first result."
     )
     return tool
 
@@ -119,8 +120,17 @@ def register_watches(tools: ToolSet, kind: WatchKind) -> WatchService:
     # The check's parameters are described in the check's own listing; saying it twice would cost
     # every prompt of every host (the full schema keeps them: monitor://schemas/<tool>).
     brief = frozenset(p.name for p in service.parameters)
-    tools.add_tool(watch_tool(service), hints=WATCH_HINTS, structured_output=True, brief=brief)
+    label = kind.label or kind.noun
+    tools.add_tool(
+        watch_tool(service), title=f"Watch {label}s", hints=WATCH_HINTS, structured_output=True, brief=brief
+    )
     service.tool_spec = tools.tools[f"{kind.kind}_watch"]
-    tools.add_tool(report_tool(service), hints=REPORT_HINTS, structured_output=True, view=WATCH_REPORT_VIEW)
+    tools.add_tool(
+        report_tool(service),
+        title=f"{label[:1].upper()}{label[1:]} watch report",
+        hints=REPORT_HINTS,
+        structured_output=True,
+        view=WATCH_REPORT_VIEW,
+    )
     tools.watches.append(service)
     return service
