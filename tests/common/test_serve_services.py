@@ -69,3 +69,23 @@ def test_the_call_command_runs_no_background_work(capsys: pytest.CaptureFixture[
     assert exited.value.code == 0
     assert events == ["enter background=False", "exit"]
     assert '"summary": "pong"' in capsys.readouterr().out
+
+
+def test_the_call_command_names_an_unknown_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    # A hand-built server answers an unknown tool with the protocol error -32602: `call` prints
+    # its message and exits 64 (the caller's mistake), as it does from the declarations.
+    import logging
+
+    server, _, _ = server_with_probes()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(server, ["call", "no_such_tool"])
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert exited.value.code == 64
+    err = capsys.readouterr().err
+    assert "Unknown tool: no_such_tool. This server's tools: " in err and "ping_check" in err
+    assert '"error":"Unknown tool: no_such_tool' in err  # the audit line

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 from monitor_common.errors import InputError
 from monitor_common.results import CheckResult, Stopwatch
 from monitor_common.server import server_for
@@ -50,7 +52,11 @@ def schema(model_dump: int = 0) -> Echo:
 
 async def via_mcp(name: str, arguments: dict[str, Any]) -> tuple[bool, Any]:
     async with Client(server_for(tools)) as client:
-        result = await client.call_tool(name, arguments)
+        try:
+            result = await client.call_tool(name, arguments)
+        except MCPError as exc:  # an unknown tool is a protocol error, -32602
+            assert exc.error.code == INVALID_PARAMS
+            return False, exc.error.message
     if result.is_error:
         return False, " ".join(c.text for c in result.content if c.type == "text")
     return True, result.structured_content

@@ -268,6 +268,7 @@ def _call_declared(tools: ToolSet, audit: AuditLog, tool: str, pairs: Sequence[s
 def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
     import anyio
     from mcp.client import Client
+    from mcp.shared.exceptions import MCPError
     from mcp_types import CallToolResult
 
     try:
@@ -278,13 +279,19 @@ def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
 
     server.run_background = False  # one call: no watch runs meanwhile
 
-    async def run() -> CallToolResult:
+    async def run() -> CallToolResult | MCPError:
         # In-process through a real client session, so a tool that reports progress or reads
         # its request context behaves exactly as it does for an MCP host.
         async with Client(server) as client:
-            return await client.call_tool(tool, arguments)
+            try:
+                return await client.call_tool(tool, arguments)
+            except MCPError as exc:  # a protocol error, e.g. -32602 for a tool that does not exist
+                return exc
 
     result = anyio.run(run)
+    if isinstance(result, MCPError):
+        print(f"{server.name}: {result.error.message}", file=sys.stderr)
+        return EXIT_USAGE
     if result.is_error:
         text = " ".join(c.text for c in result.content if c.type == "text")
         print(f"{server.name}: {text}", file=sys.stderr)

@@ -29,12 +29,15 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.exceptions import MCPError
 from mcp_types import (
+    INVALID_PARAMS,
     CallToolResult,
     Completion,
     CompletionArgument,
     CompletionContext,
     EmptyResult,
+    GetPromptResult,
     Icon,
     InputRequiredResult,
     LoggingLevel,
@@ -66,6 +69,7 @@ from monitor_common.toolset import (
     monitor_error,
     progress_reporter,
     redacted,
+    unknown_tool,
 )
 
 if TYPE_CHECKING:
@@ -332,9 +336,43 @@ class MonitorServer(MCPServer):
             structured_output=structured_output,
         )
 
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """The prompt `name`; an unknown name or a missing required argument is the JSON-RPC error
+        -32602 (invalid params) with a message that says what to send, as the specification asks.
+
+        The SDK raises ValueError for both, which reaches the client as -32603 (internal error)
+        with a traceback on stderr, as if the server had failed.
+        """
+        prompts = {prompt.name: prompt for prompt in await self.list_prompts()}
+        prompt = prompts.get(name)
+        if prompt is None:
+            known = ", ".join(sorted(prompts)) or "none"
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name}. This server's prompts: {known}")
+        given = arguments or {}
+        missing = [a.name for a in prompt.arguments or () if a.required and a.name not in given]
+        if missing:
+            described = "; ".join(
+                f"{a.name}: {a.description}" if a.description else a.name
+                for a in prompt.arguments or ()
+                if a.name in missing
+            )
+            raise MCPError(
+                INVALID_PARAMS, f"Prompt {name} needs the argument {', '.join(missing)} ({described})"
+            )
+        return await super().get_prompt(name, arguments, context)
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        """Run a tool. An unknown tool is the JSON-RPC error -32602 "Unknown tool" (the 2025-11-25
+        specification's protocol error, not a tool result), so that a host does not show the model
+        a failed call of a tool that does not exist."""
+        if await self._schema_of(name) is None:
+            message = unknown_tool(name, self._input_schemas)
+            self._finish(name, arguments, time.perf_counter(), error=message, outcome="input")
+            raise MCPError(INVALID_PARAMS, message)
         records: list[logging.LogRecord] = []
         token = _call_records.set(records)
         try:
@@ -398,8 +436,9 @@ class MonitorServer(MCPServer):
             )
             raise
         except ToolError as exc:
-            # Unknown tool or arguments that fail the input schema: the caller's to fix. The
-            # SDK's message may quote the arguments, a URL's password with them.
+            # Arguments that fail the input schema: the caller's to fix (a tool execution error
+            # since 2025-11-25, so the model can correct them). The SDK's message may quote the
+            # arguments, a URL's password with them.
             text = redact_url(str(exc))
             self._finish(name, arguments, started, error=text, outcome="input")
             if text != str(exc):

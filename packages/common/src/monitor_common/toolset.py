@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
@@ -49,6 +49,7 @@ __all__ = [
     "is_injected",
     "monitor_error",
     "progress_reporter",
+    "unknown_tool",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -73,6 +74,11 @@ CHECK_HINTS = ToolHints(read_only=True, open_world=True)
 # A tool's hints, or how the operator's settings decide them (http_check is read-only only while
 # the server sends nothing but safe methods).
 HintsRule = ToolHints | Callable[["Settings"], ToolHints]
+
+
+def unknown_tool(name: str, known: Iterable[str]) -> str:
+    """The message for a call of a tool that does not exist, the same from `call` and from a host."""
+    return f"Unknown tool: {name}. This server's tools: {', '.join(known)}"
 
 
 class ToolCrashed(MonitorError):
@@ -292,7 +298,7 @@ class ToolSet:
         """Run the tool `name` (InputError when there is none): its result object."""
         spec = self.tools.get(name)
         if spec is None:
-            raise InputError(f"Unknown tool: {name}")
+            raise InputError(unknown_tool(name, self.tools))
         return await spec.run(arguments, context)
 
     async def call_json(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
