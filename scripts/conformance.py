@@ -2,9 +2,9 @@
 
     uv run python scripts/conformance.py
 
-1. The MCP conformance suite (`@modelcontextprotocol/conformance`) against each server served
-   over streamable HTTP on loopback, with `conformance-baseline.yml` listing the scenarios that
-   cannot pass and why. The suite exits non-zero on a new failure and on a baseline entry that
+1. The MCP conformance suite (`@modelcontextprotocol/conformance`, `--suite all`: the pending
+   scenarios too) against each server served over streamable HTTP on loopback, with
+   `conformance-baseline.yml` listing the scenarios that cannot pass and why. The suite exits non-zero on a new failure and on a baseline entry that
    now passes, so the baseline cannot go stale.
 2. The MCP Inspector CLI in strict mode (`--strict --method tools/list`) against each server over
    stdio: it exits non-zero on any tool-schema portability error.
@@ -101,6 +101,8 @@ def main() -> int:
                     "server",
                     "--url",
                     url,
+                    "--suite",
+                    "all",  # the pending scenarios too: the baseline says why each one fails
                     "--expected-failures",
                     ROOT / "conformance-baseline.yml",
                 ],
