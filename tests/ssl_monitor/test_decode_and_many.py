@@ -210,3 +210,22 @@ async def test_many_refuses_loopback_by_default(tool: Tool) -> None:
 
 async def test_decode_not_yet_valid(tool: Tool, ca: CertAuthority) -> None:
     assert codes(await tool("cert_decode", pem=ca.not_yet_valid().cert_pem)) == ["cert_not_yet_valid"]
+
+
+async def test_many_says_what_the_rate_limit_cost(ca: CertAuthority) -> None:
+    # Four targets on one host at 2 per second (a burst of 2): two wait, about 0.5 s and 1 s.
+    import ipaddress
+
+    from monitor_common.context import CheckContext
+    from monitor_common.netpolicy import NetworkPolicy
+    from monitor_common.ratelimit import RateLimiter
+    from ssl_monitor.bulk import cert_check_many
+
+    ctx = CheckContext(
+        policy=NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)), limiter=RateLimiter(2)
+    )
+    async with serve_tls(ca.valid().server_ssl_context()) as (_, port):
+        result = await cert_check_many([f"127.0.0.1:{port}"] * 4, ctx, ca_bundle_pem=ca.cert_pem)
+    assert result.counts["ok"] == 4, result.summary
+    assert "the rate limit (2/s per host) held" in result.summary
+    assert "MCP_MONITOR_RATE_LIMIT_PER_HOST" in result.summary

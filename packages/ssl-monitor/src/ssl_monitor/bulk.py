@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from monitor_common.bulk import Unchecked
+from monitor_common.bulk import Unchecked, held_back_note
 from monitor_common.errors import InputError, PolicyError
-from monitor_common.fanout import ProgressCallback, TimeoutReason, fanout
+from monitor_common.fanout import HeldBack, ProgressCallback, TimeoutReason, fanout
+from monitor_common.ratelimit import wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import HostPort, parse_host_port, redact_url
 
@@ -118,17 +119,21 @@ async def cert_check_many(
         assert isinstance(target, HostPort)
         return target
 
+    per_host, rate_limit = HeldBack(), HeldBack()  # what the limits cost (bulk rule 5)
+
     async def one(index: int) -> CertCheckRow:
         hp = target_of(index)
-        result = await cert_check(
-            hp.host.name,
-            ctx,
-            port=hp.port,
-            warn_days=warn,
-            critical_days=critical,
-            timeout_s=timeout_s,
-            anchors=anchors,
-        )
+        with wait_meter() as meter:
+            result = await cert_check(
+                hp.host.name,
+                ctx,
+                port=hp.port,
+                warn_days=warn,
+                critical_days=critical,
+                timeout_s=timeout_s,
+                anchors=anchors,
+            )
+        rate_limit.add(meter.waited_s)
         return _row(targets[index], result)
 
     def timed_out(index: int, why: TimeoutReason) -> CertCheckRow:
@@ -152,6 +157,7 @@ async def cert_check_many(
         item_timeout=timeout_s + 5,
         deadline=deadline_s,
         progress=_counting_unchecked(progress, len(targets) - len(checkable)),
+        held=per_host,
     )
     rows = [
         _unchecked_row(targets[index], target)
@@ -178,6 +184,7 @@ async def cert_check_many(
     summary = f"{verdict.value}: {len(rows)} certificates checked ({tally})"
     if soonest is not None:
         summary += f"; soonest expiry {soonest.target} in {soonest.days_left:.1f} days"
+    summary += held_back_note(ctx, per_host=per_host, rate_limit=rate_limit)
     return CertCheckManyResult.build(
         summary=summary,
         findings=findings,
