@@ -40,7 +40,14 @@ from ssl_monitor.starttls import StartTLSError, negotiate
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
 
-__all__ = ["Handshake", "HandshakeFailure", "client_context", "default_sni", "handshake"]
+__all__ = [
+    "Handshake",
+    "HandshakeFailure",
+    "client_context",
+    "connection_failure",
+    "default_sni",
+    "handshake",
+]
 
 _DER = 2  # _ssl.ENCODING_DER
 
@@ -183,52 +190,59 @@ async def handshake(
                 )
             finally:
                 await anyio.aclose_forcefully(tls)
-    except RateLimited as exc:
-        raise HandshakeFailure(
+    except (RateLimited, TimeoutError, ResolutionError, StartTLSError, ssl.SSLError, OSError,
+            anyio.BrokenResourceError, anyio.EndOfStream) as exc:  # fmt: skip
+        raise connection_failure(exc, timeout_s=timeout_s, starttls=starttls) from None
+    return result
+
+
+def connection_failure(exc: BaseException, *, timeout_s: float, starttls: str | None) -> HandshakeFailure:
+    """The HandshakeFailure (finding code, message, hint) for an error met while connecting,
+    running STARTTLS or shaking hands: what `handshake` raises, for probes that dial themselves."""
+    if isinstance(exc, RateLimited):
+        return HandshakeFailure(
             RATE_LIMITED.code, f"no connection attempted: {exc}", exc.hint, severity=Verdict.UNKNOWN
-        ) from None
-    except TimeoutError:
-        raise HandshakeFailure(
-            TIMEOUT.code, f"no TLS handshake within {timeout_s:.3g} s", TIMEOUT.hint
-        ) from None
-    except ResolutionError as exc:
+        )
+    if isinstance(exc, TimeoutError):
+        return HandshakeFailure(TIMEOUT.code, f"no TLS handshake within {timeout_s:.3g} s", TIMEOUT.hint)
+    if isinstance(exc, ResolutionError):
         if exc.monitor_side:
-            raise _monitor_outage(f"the name could not be looked up ({exc.reason})") from None
-        raise HandshakeFailure(
+            return _monitor_outage(f"the name could not be looked up ({exc.reason})")
+        return HandshakeFailure(
             DNS_RESOLUTION_FAILED.code,
             f"could not resolve {exc.host}: {exc.reason}",
             DNS_RESOLUTION_FAILED.hint,
-        ) from None
-    except StartTLSError as exc:
-        raise HandshakeFailure(
+        )
+    if isinstance(exc, StartTLSError):
+        return HandshakeFailure(
             "starttls_failed", f"STARTTLS ({starttls}) failed: {exc}", "check the port and the protocol"
-        ) from None
-    except ConnectionRefusedError:
-        raise HandshakeFailure(CONNECT_REFUSED.code, "connection refused", CONNECT_REFUSED.hint) from None
-    except ConnectionResetError:
-        raise HandshakeFailure(
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return HandshakeFailure(CONNECT_REFUSED.code, "connection refused", CONNECT_REFUSED.hint)
+    if isinstance(exc, ConnectionResetError):
+        return HandshakeFailure(
             CONNECT_RESET.code, "the connection was reset before the handshake completed", CONNECT_RESET.hint
-        ) from None
-    except ssl.SSLError as exc:
-        raise HandshakeFailure(
+        )
+    if isinstance(exc, ssl.SSLError):
+        return HandshakeFailure(
             "tls_handshake_failed",
             f"TLS handshake failed: {exc.reason or exc}",
             "the server may not speak TLS on this port, or accepts none of the offered versions",
             ssl_reason=exc.reason,
-        ) from None
-    except (anyio.BrokenResourceError, anyio.EndOfStream):
-        raise HandshakeFailure(
+        )
+    if isinstance(exc, (anyio.BrokenResourceError, anyio.EndOfStream)):
+        return HandshakeFailure(
             "tls_handshake_failed",
             "the server closed the connection during the handshake",
             "the server may not speak TLS on this port (or needs STARTTLS)",
-        ) from None
-    except OSError as exc:
+        )
+    if isinstance(exc, OSError):
         if monitor_side(exc):
-            raise _monitor_outage(f"{exc.strerror or exc} on this machine") from None
-        raise HandshakeFailure(
+            return _monitor_outage(f"{exc.strerror or exc} on this machine")
+        return HandshakeFailure(
             CONNECT_FAILED.code, f"could not connect: {exc.strerror or exc}", CONNECT_FAILED.hint
-        ) from None
-    return result
+        )
+    raise TypeError(f"not a connection error: {exc!r}")
 
 
 def _monitor_outage(detail: str) -> HandshakeFailure:
