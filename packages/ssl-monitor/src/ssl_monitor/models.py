@@ -8,6 +8,8 @@ CertCheckManyResult   cert_check_many
 DecodedCert           one certificate of cert_decode, with whether it signed the next
 CertDecodeResult      cert_decode
 ProtocolSupport       one TLS version of tls_scan
+KeyExchangeGroup      one group of tls_scan
+MozillaCompliance     tls_scan's Mozilla profile
 TlsScanResult         tls_scan
 EndpointCert          one address of cert_compare_endpoints
 CompareEndpointsResult cert_compare_endpoints
@@ -32,6 +34,8 @@ __all__ = [
     "CompareEndpointsResult",
     "DecodedCert",
     "EndpointCert",
+    "KeyExchangeGroup",
+    "MozillaCompliance",
     "ProtocolState",
     "ProtocolSupport",
     "RevocationMethod",
@@ -157,25 +161,51 @@ class CertDecodeResult(CheckResult):
     in_order: bool = Field(description="Each certificate is issued by the one after it")
 
 
-ProtocolState = Literal["enabled", "disabled", "not_testable", "error"]
+ProtocolState = Literal["enabled", "disabled", "error"]
 
 
 class ProtocolSupport(BaseModel):
     """What one protocol version looked like from here."""
 
-    version: str = Field(description="TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3")
-    state: ProtocolState = Field(
-        description="enabled, disabled, not_testable (this host's TLS library cannot offer it) or error"
+    version: str = Field(description="SSLv3, TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3")
+    state: ProtocolState = Field(description="enabled, disabled, or error (the probe could not tell)")
+    detail: str | None = Field(default=None, description="Why, for error; what was cut short")
+    ciphers: list[str] = Field(
+        default_factory=lambda: list[str](), description="Suites accepted (IANA names), in the order found"
     )
-    detail: str | None = Field(default=None, description="Why, for not_testable and error")
-    ciphers: list[str] = Field(default_factory=lambda: list[str](), description="Suites accepted")
-    ciphers_note: str | None = None
     forward_secrecy: bool | None = Field(default=None, description="Every accepted suite has forward secrecy")
-    weak_ciphers: list[str] = Field(default_factory=lambda: list[str]())
+    weak_ciphers: list[str] = Field(
+        default_factory=lambda: list[str](),
+        description="Accepted NULL, anonymous, EXPORT, DES, RC4 or 3DES suites",
+    )
+
+
+class KeyExchangeGroup(BaseModel):
+    """One key-exchange group the server accepts (or its own DH parameters)."""
+
+    name: str = Field(
+        description="x25519, secp256r1, ffdhe2048, X25519MLKEM768, or dh-N (the server's DH parameters)"
+    )
+    kind: Literal["ec", "ffdhe", "dh", "hybrid"]
+    bits: int
+    protocols: list[str] = Field(description="Versions it was seen with")
+
+
+class MozillaCompliance(BaseModel):
+    """Mozilla's server-side TLS profiles (ssl-config.mozilla.org, guidelines 5.7)."""
+
+    profile: Literal["modern", "intermediate", "old"] | None = Field(
+        description="The strictest profile the server meets; null when it meets none"
+    )
+    next_profile: Literal["modern", "intermediate", "old"] | None = Field(
+        description="The next stricter profile (null when it meets modern)"
+    )
+    misses: list[str] = Field(description="The first reasons it misses next_profile")
+    guidelines: str = "5.7"
 
 
 class TlsScanResult(CheckResult):
-    """`tls_scan`: protocol versions, cipher suites and ALPN a server accepts."""
+    """`tls_scan`: protocol versions, cipher suites, groups, signatures and ALPN a server accepts."""
 
     host: str
     port: int
@@ -185,10 +215,12 @@ class TlsScanResult(CheckResult):
     protocols: list[ProtocolSupport] = Field(default_factory=lambda: list[ProtocolSupport]())
     forward_secrecy: bool | None = Field(default=None, description="Every accepted suite has forward secrecy")
     weak_ciphers: list[str] = Field(default_factory=lambda: list[str]())
-    weak_ciphers_not_testable: list[str] = Field(
+    groups: list[KeyExchangeGroup] = Field(default_factory=lambda: list[KeyExchangeGroup]())
+    signature_algorithms: list[str] = Field(
         default_factory=lambda: list[str](),
-        description="Weak suite families this host's TLS library cannot offer, so they were not tried",
+        description="Schemes the server signs its TLS 1.2 key exchange with",
     )
+    mozilla: MozillaCompliance | None = None
     alpn: list[str] = Field(default_factory=lambda: list[str](), description="Accepted of h2 and http/1.1")
 
 

@@ -1,24 +1,27 @@
-"""Which protocol versions, cipher suites and ALPN protocols a TLS server accepts.
+"""Which protocol versions, cipher suites, groups, signature schemes and ALPN protocols a TLS server accepts.
 
     tls_scan(host, ...)     TlsScanResult
 
-Each version is tried alone (minimum = maximum). For TLS 1.0 to 1.2 the accepted suites are
-found by elimination: offer everything the local OpenSSL knows at security level 0, note the
-suite the server picks, offer everything but that, and so on until the server refuses, which
-costs one handshake per accepted suite plus one. Python's ssl module cannot choose TLS 1.3
-suites, so for TLS 1.3 only the server's choice is listed (all TLS 1.3 suites are AEAD with
-forward secrecy).
+Everything is found with raw ClientHellos (`hello`), not with the local OpenSSL, so that what
+OpenSSL 3 will no longer offer (SSLv3, EXPORT, DES, RC4, anonymous and static-DH suites, old
+curves) is still seen. A ServerHello that selects a suite is the evidence; no handshake completes.
 
-A version or suite family the local TLS library cannot even offer is reported as "not
-testable from this host", never as disabled: OpenSSL 3 refuses TLS 1.0 and 1.1 at its
-default security level, so the scan lowers it (`@SECLEVEL=0`) before concluding anything.
+Suites are found per version by elimination, as testssl.sh does: offer every suite of the
+table (`suites`) worth offering at that version, note the one the server picks, offer the rest,
+and so on until the server refuses, so a version costs one connection per accepted suite plus
+one. Groups are found the same way (TLS 1.3: a ClientHello with no key share, so the
+HelloRetryRequest names the group; TLS 1.2: the ECDHE curve of the ServerKeyExchange), and so
+are the TLS 1.2 signature schemes. DH sizes are read from the ServerKeyExchange of every DHE
+suite found. The chains run concurrently, at most `ctx.per_host_concurrency` connections at a
+time, every one through the check context (policy, resolver, rate limit) and inside the scan's
+deadline; a STARTTLS scan runs the upgrade dialogue on every connection.
 """
 
 from __future__ import annotations
 
-import ssl
 import time
-import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -27,34 +30,34 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_host
 
 from ssl_monitor.certs import resolve_port
-from ssl_monitor.handshake import Handshake, HandshakeFailure, client_context, default_sni, handshake
-from ssl_monitor.models import ProtocolState, ProtocolSupport, TlsScanResult
+from ssl_monitor.grade import grade
+from ssl_monitor.handshake import HandshakeFailure, client_context, default_sni, handshake
+from ssl_monitor.hello import (
+    EC_GROUPS,
+    GROUPS,
+    SIGNATURES,
+    SSL3,
+    TLS10,
+    TLS11,
+    TLS12,
+    TLS13,
+    VERSION_NAMES,
+    Answer,
+    Endpoint,
+    Offer,
+    probe,
+)
+from ssl_monitor.models import KeyExchangeGroup, ProtocolSupport, TlsScanResult
+from ssl_monitor.mozilla import ServerProfile, compliance, leaf_facts
+from ssl_monitor.suites import SUITES, TLS13_SUITES, suite_name, suites_for
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
 
-__all__ = ["classify_failure", "tls_scan"]
+__all__ = ["tls_scan"]
 
-_ALL_SUITES = "ALL:COMPLEMENTOFALL"
-_MAX_ROUNDS = 64
-_VERSIONS: Final = (
-    ("TLSv1", "TLSv1", "HAS_TLSv1"),
-    ("TLSv1.1", "TLSv1_1", "HAS_TLSv1_1"),
-    ("TLSv1.2", "TLSv1_2", "HAS_TLSv1_2"),
-    ("TLSv1.3", "TLSv1_3", "HAS_TLSv1_3"),
-)
-# Families of broken suites; a suite is weak when its name contains one of the markers.
-_WEAK_FAMILIES: Final = {
-    "NULL": ("NULL",),
-    "EXPORT": ("EXP",),
-    "RC4": ("RC4",),
-    "3DES": ("DES-CBC3", "3DES"),
-}
-_FORWARD_SECRET_KX: Final = frozenset({"kx-ecdhe", "kx-dhe", "kx-any", "kx-ecdhe-psk", "kx-dhe-psk"})
-# OpenSSL reasons that mean this host could not even offer the version: nothing was sent.
-_LOCAL_REASONS: Final = frozenset(
-    {"NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "NO_SUITABLE_SIGNATURE_ALGORITHM"}
-)
+_VERSIONS: Final = (SSL3, TLS10, TLS11, TLS12, TLS13)
+_PROBE_TIMEOUT: Final = 5.0
 # No handshake because nothing (or nothing usable) was connected to: not a version refused.
 _UNREACHABLE: Final = frozenset(
     entry.code
@@ -70,40 +73,66 @@ _UNREACHABLE: Final = frozenset(
 )
 
 
-def classify_failure(failure: HandshakeFailure) -> ProtocolState:
-    """enabled/disabled/not_testable/error for a handshake that failed while trying one version."""
-    if failure.ssl_reason in _LOCAL_REASONS:
-        return "not_testable"
-    if failure.code in _UNREACHABLE or failure.code == "starttls_failed":
-        return "error"
-    return "disabled"
+@dataclass
+class _Chain:
+    """One elimination: the answers that each picked a new candidate, and why it stopped early."""
+
+    answers: list[Answer] = field(default_factory=lambda: list[Answer]())
+    failure: HandshakeFailure | None = None
 
 
-def _tls_version(attribute: str) -> ssl.TLSVersion:
-    with warnings.catch_warnings():
-        # ssl.TLSVersion.TLSv1 and TLSv1_1 are deprecated; trying them is the point here.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return getattr(ssl.TLSVersion, attribute)
+class _Scanner:
+    def __init__(self, endpoint: Endpoint, ctx: CheckContext, deadline: float, margin: float) -> None:
+        self.endpoint = endpoint
+        self.ctx = ctx
+        self.deadline = deadline
+        self.margin = margin
+        self.limit = anyio.CapacityLimiter(max(1, ctx.per_host_concurrency))
+        self.limited: HandshakeFailure | None = None
+
+    async def probe(self, offer: Offer) -> Answer:
+        async with self.limit:
+            # A little less than what is left, as for the first handshake (tls_scan).
+            left = self.deadline - time.monotonic() - self.margin
+            answer, _ = await probe(
+                self.endpoint, offer, self.ctx, timeout_s=max(min(left, _PROBE_TIMEOUT), 0.001)
+            )
+            return answer
+
+    async def eliminate(
+        self,
+        candidates: Sequence[int],
+        offer: Callable[[list[int]], Offer],
+        pick: Callable[[Answer], int | None],
+    ) -> _Chain:
+        """Offer `candidates`, drop the one the server picks, repeat until it refuses or repeats itself."""
+        chain = _Chain()
+        remaining = list(candidates)
+        while remaining:
+            try:
+                answer = await self.probe(offer(remaining))
+            except HandshakeFailure as exc:
+                if exc.code == shared.RATE_LIMITED.code:
+                    self.limited = exc
+                chain.failure = exc
+                break
+            chosen = pick(answer)
+            if chosen is None or chosen not in remaining:
+                break
+            chain.answers.append(answer)
+            remaining.remove(chosen)
+        return chain
 
 
-def _context(version: ssl.TLSVersion, ciphers: str, alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return client_context(minimum=version, maximum=version, ciphers=f"{ciphers}:@SECLEVEL=0", alpn=alpn)
+def _suite_chain(scanner: _Scanner, version: int) -> Callable[[], Awaitable[_Chain]]:
+    async def run() -> _Chain:
+        return await scanner.eliminate(
+            suites_for(version),
+            lambda left: Offer(version, left, read_key_exchange=True),
+            lambda answer: answer.suite if answer.version == version else None,
+        )
 
-
-def _suite_table() -> dict[str, str]:
-    """Every suite name the local OpenSSL can offer, with its key exchange (kx-ecdhe, kx-rsa, ...)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.set_ciphers(f"{_ALL_SUITES}:@SECLEVEL=0")
-    return {suite["name"]: str(suite.get("kea", "")) for suite in context.get_ciphers()}
-
-
-def _weak_family(name: str) -> str | None:
-    for family, markers in _WEAK_FAMILIES.items():
-        if any(marker in name for marker in markers):
-            return family
-    return None
+    return run
 
 
 async def tls_scan(
@@ -115,101 +144,43 @@ async def tls_scan(
     starttls: str | None = None,
     timeout_s: float = 30.0,
 ) -> TlsScanResult:
-    """Try TLS 1.0 to 1.3 one at a time, the suites of each, and ALPN h2 / http/1.1.
+    """Find every version, suite, group and TLS 1.2 signature scheme the server accepts, and ALPN.
 
-    Every handshake goes through `ctx` (policy, resolver, rate limit).
-    `timeout_s` bounds the whole scan; each handshake gets at most 10 s of it. A scan cut short
-    reports what it found, with an `scan_incomplete` finding.
+    Every connection goes through `ctx` (policy, resolver, rate limit), at most
+    `ctx.per_host_concurrency` at a time. `timeout_s` bounds the whole scan; each connection
+    gets at most 5 s of it. A scan cut short reports what it found, with a `scan_incomplete`
+    finding.
     """
     started = Stopwatch()
     target = parse_host(host)
     port = resolve_port(port, starttls)
     server_name = default_sni(target, sni)
     base: dict[str, object] = {"host": target.name, "port": port, "sni": server_name, "starttls": starttls}
-    suites = _suite_table()
-    remote_ip: str | None = None
+    deadline = time.monotonic() + timeout_s
+    margin = min(0.05, timeout_s / 20)
+
+    def scanner_left(cap: float = 10.0) -> float:
+        # A little less than what is left, so that a connection that stalls ends as a timeout
+        # of its own (a finding) rather than by the scan's deadline.
+        return max(min(deadline - time.monotonic() - margin, cap), 0.001)
+
+    findings: list[Finding] = []
     protocols: list[ProtocolSupport] = []
     alpn: list[str] = []
-    findings: list[Finding] = []
-    limited: HandshakeFailure | None = None
-
-    deadline = time.monotonic() + timeout_s
-
-    async def attempt(context: ssl.SSLContext) -> tuple[str | None, str | None]:
-        """(cipher, alpn) of one handshake; HandshakeFailure when there is none."""
-        nonlocal remote_ip, limited
-        try:
-            shake = await _handshake(context)
-        except HandshakeFailure as exc:
-            if exc.code == shared.RATE_LIMITED.code:
-                limited = exc  # reported once for the scan; the version it hit says "error"
-            raise
-        remote_ip = shake.remote_ip
-        return shake.cipher, shake.alpn
-
-    async def _handshake(context: ssl.SSLContext) -> Handshake:
-        # A little less than what is left, so that a handshake that stalls ends as a timeout
-        # of its own (a finding) rather than by the scan's deadline.
-        left = deadline - time.monotonic() - min(0.05, timeout_s / 20)
-        return await handshake(
-            target.name,
-            port,
-            ctx,
-            timeout_s=max(min(left, 10.0), 0.001),
-            sni=server_name,
-            connect_ip=remote_ip,
-            starttls=starttls,
-            context=context,
-        )
-
-    async def probe_version(label: str, attribute: str, flag: str) -> ProtocolSupport:
-        if not getattr(ssl, flag, False):
-            return ProtocolSupport(
-                version=label,
-                state="not_testable",
-                detail="not testable from this host: "
-                f"the local OpenSSL ({ssl.OPENSSL_VERSION}) is built without {label}",
-            )
-        version = _tls_version(attribute)
-        accepted: list[str] = []
-        support = ProtocolSupport(version=label, state="disabled")
-        for _ in range(_MAX_ROUNDS):
-            excluded = "".join(f":!{name}" for name in accepted)
-            try:
-                context = _context(version, _ALL_SUITES + excluded)
-            except ssl.SSLError:
-                break  # nothing left to offer: every suite this host knows was accepted
-            try:
-                cipher, _ = await attempt(context)
-            except HandshakeFailure as exc:
-                if accepted:
-                    break
-                state = classify_failure(exc)
-                detail = exc.message
-                if state == "not_testable":
-                    detail = (
-                        f"not testable from this host: the local OpenSSL cannot offer {label} ({exc.message})"
-                    )
-                return ProtocolSupport(version=label, state=state, detail=detail)
-            if cipher is None or cipher in accepted:
-                break
-            accepted.append(cipher)
-            if label == "TLSv1.3":
-                support.ciphers_note = (
-                    "Python's ssl module cannot choose TLS 1.3 suites: only the server's choice is listed"
-                )
-                break
-        support.state = "enabled"
-        support.ciphers = accepted
-        support.forward_secrecy = all(suites.get(name, "kx-any") in _FORWARD_SECRET_KX for name in accepted)
-        support.weak_ciphers = [name for name in accepted if _weak_family(name) is not None]
-        return support
+    chains: dict[object, _Chain] = {}
+    leaf: bytes | None = None
+    remote_ip: str | None = None
+    scanner: _Scanner | None = None
 
     with anyio.move_on_after(timeout_s) as scope:
-        # One plain handshake first: an unreachable target is one finding, not four.
+        # One ordinary handshake first: an unreachable target is one finding, not twenty; it
+        # also pins the address every probe then dials, and shows the certificate.
         first_failure: HandshakeFailure | None = None
         try:
-            await attempt(client_context())
+            shake = await handshake(
+                target.name, port, ctx, timeout_s=scanner_left(), sni=server_name, starttls=starttls
+            )
+            remote_ip, leaf = shake.remote_ip, (shake.chain[0] if shake.chain else None)
         except HandshakeFailure as exc:
             first_failure = exc
             if exc.code in _UNREACHABLE or exc.code == "starttls_failed":
@@ -222,11 +193,48 @@ async def tls_scan(
                     started=started,
                     **base,
                 )
-        for label, attribute, flag in _VERSIONS:
-            protocols.append(await probe_version(label, attribute, flag))
+        endpoint = Endpoint(target.name, port, server_name, starttls, remote_ip)
+        scanner = _Scanner(endpoint, ctx, deadline, margin)
+        ecdhe = [s.code for s in SUITES.values() if s.kx == "ECDHE" and not s.tls13]
+        signed = [s.code for s in SUITES.values() if s.pfs and not s.anon and not s.tls13]
+        jobs: dict[object, Callable[[], Awaitable[_Chain]]] = {
+            version: _suite_chain(scanner, version) for version in _VERSIONS
+        }
+
+        async def groups13() -> _Chain:
+            return await scanner.eliminate(
+                list(GROUPS),
+                lambda left: Offer(TLS13, TLS13_SUITES, groups=left, key_share=False),
+                lambda answer: answer.group if answer.version == TLS13 else None,
+            )
+
+        async def groups12() -> _Chain:
+            return await scanner.eliminate(
+                EC_GROUPS,
+                lambda left: Offer(TLS12, ecdhe, groups=left, read_key_exchange=True),
+                lambda answer: answer.group if answer.version == TLS12 else None,
+            )
+
+        async def signatures12() -> _Chain:
+            return await scanner.eliminate(
+                list(SIGNATURES),
+                lambda left: Offer(TLS12, signed, signatures=left, read_key_exchange=True),
+                lambda answer: answer.signature if answer.version == TLS12 else None,
+            )
+
+        jobs.update({"groups13": groups13, "groups12": groups12, "signatures12": signatures12})
+
+        async def run(key: object, job: Callable[[], Awaitable[_Chain]]) -> None:
+            chains[key] = await job()
+
+        async with anyio.create_task_group() as group:
+            for key, job in jobs.items():
+                group.start_soon(run, key, job)
+
+        protocols = [_protocol(version, chains.get(version)) for version in _VERSIONS]
         if (
             first_failure is not None
-            and first_failure.code != shared.RATE_LIMITED.code  # reported below, once
+            and first_failure.code != shared.RATE_LIMITED.code
             and not any(p.state == "enabled" for p in protocols)
         ):
             findings.append(
@@ -237,26 +245,31 @@ async def tls_scan(
                     hint=first_failure.hint,
                 )
             )
-        if starttls is None:
-            newest = max(
-                (p for p in protocols if p.state == "enabled"), key=lambda p: p.version, default=None
-            )
-            if newest is not None:
-                version = _tls_version(dict((v[0], v[1]) for v in _VERSIONS)[newest.version])
-                for protocol in ("h2", "http/1.1"):
-                    try:
-                        _, chosen = await attempt(_context(version, "DEFAULT", alpn=(protocol,)))
-                    except HandshakeFailure:
-                        continue
-                    if chosen == protocol:
-                        alpn.append(protocol)
-    if limited is not None:
+        if starttls is None and any(p.state == "enabled" for p in protocols):
+            for protocol in ("h2", "http/1.1"):
+                try:
+                    shake = await handshake(
+                        target.name,
+                        port,
+                        ctx,
+                        timeout_s=scanner_left(),
+                        sni=server_name,
+                        connect_ip=remote_ip,
+                        context=client_context(alpn=(protocol,)),
+                    )
+                except HandshakeFailure:
+                    continue
+                if shake.alpn == protocol:
+                    alpn.append(protocol)
+    if not protocols:  # cut short before the chains ended: report what they found
+        protocols = [_protocol(version, chains.get(version)) for version in _VERSIONS]
+    if scanner is not None and scanner.limited is not None:
         findings.append(
             Finding(
                 severity=Verdict.UNKNOWN,
-                code=limited.code,
-                message=f"the scan is partial: {limited.message}",
-                hint=limited.hint,
+                code=scanner.limited.code,
+                message=f"the scan is partial: {scanner.limited.message}",
+                hint=scanner.limited.hint,
             )
         )
     if scope.cancelled_caught:
@@ -268,78 +281,108 @@ async def tls_scan(
                 hint="pass a larger timeout_s",
             )
         )
-    return _result(started, base, remote_ip, protocols, alpn, findings, suites)
-
-
-def _result(
-    started: Stopwatch,
-    base: dict[str, object],
-    remote_ip: str | None,
-    protocols: list[ProtocolSupport],
-    alpn: list[str],
-    findings: list[Finding],
-    suites: dict[str, str],
-) -> TlsScanResult:
-    state = {p.version: p.state for p in protocols}
-    if state.get("TLSv1") == "enabled":
-        findings.append(
-            Finding(
-                severity=Verdict.WARNING,
-                code="tls10_enabled",
-                message="the server accepts TLS 1.0",
-                hint="disable TLS 1.0; every current client speaks TLS 1.2",
-            )
-        )
-    if state.get("TLSv1.1") == "enabled":
-        findings.append(
-            Finding(
-                severity=Verdict.WARNING,
-                code="tls11_enabled",
-                message="the server accepts TLS 1.1",
-                hint="disable TLS 1.1; every current client speaks TLS 1.2",
-            )
-        )
-    if state.get("TLSv1.3") == "disabled" and "enabled" in state.values():
-        findings.append(
-            Finding(
-                severity=Verdict.WARNING,
-                code="tls13_missing",
-                message="the server does not accept TLS 1.3",
-                hint="enable TLS 1.3 (faster handshakes, only strong suites)",
-            )
-        )
-    weak = [name for p in protocols for name in p.weak_ciphers]
-    if weak:
-        findings.append(
-            Finding(
-                severity=Verdict.CRITICAL,
-                code="weak_cipher",
-                message=f"the server accepts weak suites: {', '.join(dict.fromkeys(weak))}",
-                hint="remove NULL, EXPORT, RC4 and 3DES suites from the server's configuration",
-            )
-        )
-    untestable = [
-        family
-        for family, markers in _WEAK_FAMILIES.items()
-        if not any(marker in name for name in suites for marker in markers)
-    ]
-    enabled = [p for p in protocols if p.state == "enabled"]
-    forward = all(p.forward_secrecy for p in enabled) if enabled else None
+    groups, signatures = _groups(chains), _signatures(chains)
+    findings.extend(grade(protocols, groups))
+    mozilla = None
+    if any(p.state == "enabled" for p in protocols) and not scope.cancelled_caught:
+        mozilla = compliance(_server_profile(protocols, groups, leaf))
     verdict = Verdict.worst([f.severity for f in findings])
+    enabled = [p for p in protocols if p.state == "enabled"]
     versions = ", ".join(p.version for p in enabled) or "no version"
-    shown = f"{base['host']}:{base['port']}"
-    summary = f"{verdict.value}: {shown} accepts {versions}"
-    if findings:
-        summary += f"; {findings[0].message}"
+    suites = sum(len(p.ciphers) for p in enabled)
+    summary = f"{verdict.value}: {target.name}:{port} accepts {versions} ({suites} suites)"
+    worst = sorted(findings, key=lambda f: -f.severity.rank)
+    if worst:
+        summary += f"; {worst[0].message}"
+        if len(worst) > 1:
+            summary += f" (+{len(worst) - 1} more)"
+    if mozilla is not None:
+        summary += f"; Mozilla profile: {mozilla.profile or 'none'}"
     return TlsScanResult.build(
         summary=summary,
         findings=findings,
         started=started,
         remote_ip=remote_ip,
         protocols=protocols,
-        forward_secrecy=forward,
-        weak_ciphers=list(dict.fromkeys(weak)),
-        weak_ciphers_not_testable=untestable,
+        forward_secrecy=all(p.forward_secrecy for p in enabled) if enabled else None,
+        weak_ciphers=list(dict.fromkeys(name for p in protocols for name in p.weak_ciphers)),
+        groups=groups,
+        signature_algorithms=signatures,
+        mozilla=mozilla,
         alpn=alpn,
         **base,
+    )
+
+
+def _protocol(version: int, chain: _Chain | None) -> ProtocolSupport:
+    label = VERSION_NAMES[version]
+    if chain is None:
+        return ProtocolSupport(version=label, state="error", detail="not probed before the scan's deadline")
+    codes = [a.suite for a in chain.answers if a.suite is not None]
+    if not codes:
+        if chain.failure is not None:
+            return ProtocolSupport(version=label, state="error", detail=chain.failure.message)
+        return ProtocolSupport(version=label, state="disabled")
+    suites = [SUITES[code] for code in codes if code in SUITES]
+    detail = None
+    if chain.failure is not None:
+        detail = f"the suite list may be incomplete: {chain.failure.message}"
+    return ProtocolSupport(
+        version=label,
+        state="enabled",
+        detail=detail,
+        ciphers=[suite_name(code) for code in codes],
+        forward_secrecy=all(s.pfs for s in suites),
+        weak_ciphers=[s.name for s in suites if s.family is not None],
+    )
+
+
+def _groups(chains: dict[object, _Chain]) -> list[KeyExchangeGroup]:
+    seen: dict[str, KeyExchangeGroup] = {}
+
+    def add(name: str, kind: str, bits: int, version: int) -> None:
+        entry = seen.setdefault(name, KeyExchangeGroup(name=name, kind=kind, bits=bits, protocols=[]))  # type: ignore[arg-type]
+        if VERSION_NAMES[version] not in entry.protocols:
+            entry.protocols.append(VERSION_NAMES[version])
+
+    for key, chain in chains.items():
+        for answer in chain.answers:
+            if answer.version is None:
+                continue
+            if answer.group is not None and answer.group in GROUPS and key != "signatures12":
+                add(*GROUPS[answer.group], answer.version)
+            if answer.dh_bits is not None:
+                add(f"dh-{answer.dh_bits}", "dh", answer.dh_bits, answer.version)
+    order = {"hybrid": 0, "ec": 1, "ffdhe": 2, "dh": 3}
+    return sorted(seen.values(), key=lambda g: (order[g.kind], -g.bits, g.name))
+
+
+def _signatures(chains: dict[object, _Chain]) -> list[str]:
+    found: list[str] = []
+    for chain in chains.values():
+        for answer in chain.answers:
+            if answer.signature is not None:
+                name = SIGNATURES.get(answer.signature, f"0x{answer.signature:04x}")
+                if name not in found:
+                    found.append(name)
+    return found
+
+
+def _server_profile(
+    protocols: list[ProtocolSupport], groups: list[KeyExchangeGroup], leaf: bytes | None
+) -> ServerProfile:
+    enabled = [p for p in protocols if p.state == "enabled"]
+    certificate_type, rsa_bits, lifespan = leaf_facts(leaf)
+    ec_bits = [256 if g.name == "x25519" else g.bits for g in groups if g.kind in ("ec", "hybrid")]
+    dh_bits = [g.bits for g in groups if g.kind in ("dh", "ffdhe")]
+    return ServerProfile(
+        versions=[p.version for p in enabled],
+        ciphers=[name for p in enabled if p.version != "TLSv1.3" for name in p.ciphers],
+        ciphersuites=[name for p in enabled if p.version == "TLSv1.3" for name in p.ciphers],
+        curves=[g.name for g in groups if g.kind in ("ec", "hybrid")],
+        dh_bits=min(dh_bits, default=None),
+        ecdh_bits=min(ec_bits, default=None),
+        certificate_type=certificate_type,
+        rsa_bits=rsa_bits,
+        lifespan_days=lifespan,
     )

@@ -147,7 +147,7 @@ async def tls_scan(
     starttls: StartTLS = None,
     timeout_s: Annotated[float | None, Field(description="Seconds (default 3x the server's)")] = None,
 ) -> TlsScanResult:
-    """Scan which TLS versions, cipher suites and ALPN protocols a server accepts (is TLS 1.0 on?)."""
+    """Scan every TLS version, cipher suite, group and signature a server accepts, graded, with its Mozilla profile."""
     from monitor_common.context import get_context
 
     from ssl_monitor.scan import tls_scan as run
