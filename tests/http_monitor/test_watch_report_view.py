@@ -4,6 +4,7 @@ real browser (headless Chromium) framed by a test host that plays the host's sid
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,12 @@ async def test_a_host_with_apps_gets_the_timeline_and_others_the_report_as_befor
     assert sum(b["checks"] for b in timeline) == item["checks"]
     assert sum(b["failed"] for b in timeline) == item["counts"]["critical"] + item["counts"]["unknown"] > 0
     assert any(b["p50_ms"] for b in timeline)
+    # The text is what the model reads: the same report, without the timeline only the view draws.
+    (text,) = [c.text for c in drawn.content if c.type == "text"]
+    assert json.loads(text) == {
+        **structured(drawn),
+        "watches": [{k: v for k, v in item.items() if k != "timeline"}],
+    }
     # Without the extension: no timeline, in the structured result nor in its text.
     (plain,) = structured(read)["watches"]
     assert "timeline" not in plain

@@ -11,7 +11,8 @@ capabilities): `capabilities.extensions["io.modelcontextprotocol/ui"]` with
    `text/html;profile=mcp-app` with `_meta.ui.csp` empty allow-lists: the view loads nothing and
    connects nowhere, it draws the tool result the host hands it over the Apps bridge;
 3. `tools/call`: the tool's `CallContext` has `apps=True` (the watch report adds the timeline the
-   view draws).
+   view draws to its structuredContent); the result's text, which the model reads, is the
+   structured result without what only the view draws (`views.for_the_model`), as for any host.
 
 Every other client sees the server exactly as it did before: no `_meta.ui`, no `ui://`
 resource (reading one by its URI is refused as unknown), the same results.
@@ -28,19 +29,22 @@ it in the same task, read it. Would be replaced by: a request context passed to
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, ResourceCsp, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.resources import TextResource
+from mcp_types import CallToolResult, TextContent
+from pydantic_core import to_json
 
-from monitor_common.views import VIEWS, view_html
+from monitor_common.views import VIEWS, for_the_model, view_html
 
 __all__ = [
     "APP_MIME_TYPE",
     "EMPTY_CSP",
     "EXTENSION_ID",
     "apps_client",
+    "model_text",
     "note_apps_client",
     "tool_meta",
     "view_resource",
@@ -67,6 +71,17 @@ async def note_apps_client(ctx: ServerRequestContext[Any, Any], call_next: CallN
 def tool_meta(meta: dict[str, Any] | None, view: str) -> dict[str, Any]:
     """A tool's `_meta` with `ui.resourceUri` linking its view."""
     return {**(meta or {}), "ui": {"resourceUri": view}}
+
+
+def model_text(result: CallToolResult, view: str) -> CallToolResult:
+    """`result` whose text (what the model reads) leaves out what only `view` draws; written as
+    the SDK writes a structured result's text (JSON, indented by 2)."""
+    raw: object = result.structured_content
+    if result.is_error or not isinstance(raw, dict):
+        return result
+    shown = for_the_model(view, cast("dict[str, Any]", raw))
+    text = TextContent(type="text", text=to_json(shown, indent=2).decode())
+    return result.model_copy(update={"content": [text]})
 
 
 def view_resource(uri: str) -> TextResource:

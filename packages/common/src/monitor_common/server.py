@@ -56,7 +56,14 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from monitor_common._compact import compact_input, shallow_output
 from monitor_common._sdk import connection_state, lowlevel_server
-from monitor_common.apps import EXTENSION_ID, apps_client, note_apps_client, tool_meta, view_resource
+from monitor_common.apps import (
+    EXTENSION_ID,
+    apps_client,
+    model_text,
+    note_apps_client,
+    tool_meta,
+    view_resource,
+)
 from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import Settings, effective_settings, get_settings
 from monitor_common.errors import MonitorError
@@ -444,6 +451,8 @@ class MonitorServer(MCPServer):
             if text != str(exc):
                 raise ToolError(text) from exc
             raise
+        if isinstance(result, CallToolResult) and name in self.views and apps_client.get():
+            result = model_text(result, self.views[name])
         verdict: object = None
         if isinstance(result, CallToolResult) and result.structured_content is not None:
             verdict = cast("dict[str, Any]", result.structured_content).get("verdict")
