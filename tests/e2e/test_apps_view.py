@@ -9,12 +9,15 @@ import re
 import sys
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client import advertise
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import TextResourceContents
+from support.mcp_http import serving
 
 from e2e.helpers import MODULES, child_env
 from e2e.test_tool_schemas import LISTING_LIMIT
@@ -23,6 +26,7 @@ EXTENSION = "io.modelcontextprotocol/ui"
 APP_MIME = "text/html;profile=mcp-app"
 VIEW = "ui://report"
 
+TOKEN = "test-token-0123456789abcdef"
 WITH_APPS = advertise(EXTENSION, {"mimeTypes": [APP_MIME]})
 # Declares the extension but not the one MIME type a view is served as: it cannot show it.
 WITHOUT_THE_MIME_TYPE = advertise(EXTENSION, {"mimeTypes": ["text/html"]})
@@ -123,3 +127,19 @@ async def test_over_stdio_the_host_that_declares_it_gets_the_view() -> None:
     (content,) = read.contents
     assert content.mime_type == APP_MIME and isinstance(content, TextResourceContents)
     assert content.meta is not None and content.meta["ui"]["csp"]["connectDomains"] == []
+
+
+async def test_over_http_each_session_sees_what_its_host_declared() -> None:
+    # One server process, two hosts at once over streamable HTTP: each session has its own view.
+    with serving("dns_monitor", env={"MCP_MONITOR_AUTH_TOKEN": TOKEN}) as served:
+        async with (
+            httpx2.AsyncClient(headers={"authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
+            Client(streamable_http_client(served.mcp_url, http_client=http), extensions=[WITH_APPS]) as apps,
+            Client(streamable_http_client(served.mcp_url, http_client=http)) as plain,
+        ):
+            apps_tools, plain_tools = await _listing(apps), await _listing(plain)
+            apps_uris = [str(r.uri) for r in (await apps.list_resources()).resources]
+            plain_uris = [str(r.uri) for r in (await plain.list_resources()).resources]
+    assert [t["name"] for t in apps_tools if "_meta" in t] == ["dns_watch_report"]
+    assert not [t["name"] for t in plain_tools if "_meta" in t]
+    assert VIEW in apps_uris and VIEW not in plain_uris
