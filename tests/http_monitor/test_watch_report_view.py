@@ -140,3 +140,49 @@ async def test_the_view_draws_the_report_in_a_browser(tmp_path: Path, http_serve
     assert seen["fetched"] == []
     assert outcome["errors"] == []
     assert outcome["requests"] == ["GET /"]
+
+
+async def test_the_view_draws_an_empty_report_in_the_hosts_dark_theme(tmp_path: Path) -> None:
+    watch_settings_in(tmp_path)  # a fresh store: nothing watched yet
+    async with Client(mcp, extensions=[WITH_APPS]) as apps:
+        drawn = await apps.call_tool("http_watch_report", {"window": "24h"})
+        (view,) = (await apps.read_resource("ui://report")).contents
+    assert isinstance(view, TextResourceContents)
+    result = drawn.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def browse() -> dict[str, Any]:
+        with (
+            host_page(view.text, result, {"window": "24h"}, theme="dark") as page,
+            chromium(tmp_path) as browser,
+        ):
+            browser.get(page.url)
+            wait_for_messages(
+                browser,
+                lambda log: (
+                    any(m.get("method") == "ui/notifications/size-changed" for m in log)
+                    and "ui/notifications/initialized" in [m.get("method") for m in log]
+                ),
+            )
+            browser.switch_to.frame(browser.find_element("id", "view"))
+            # Drawn once the result is in: the summary replaces the waiting line.
+            deadline = time.monotonic() + 30
+            while not browser.find_elements("id", "summary") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            seen = browser.execute_script(
+                """
+                return {
+                  theme: document.documentElement.dataset.theme,
+                  watches: document.querySelectorAll(".watch").length,
+                  summary: document.getElementById("summary").textContent,
+                  text: document.body.textContent,
+                };
+                """
+            )
+            browser.switch_to.default_content()
+            return {"seen": seen, "errors": console_errors(browser)}
+
+    outcome = await anyio.to_thread.run_sync(browse)
+    seen = outcome["seen"]
+    assert seen["theme"] == "dark" and seen["watches"] == 0
+    assert seen["summary"] == structured(drawn)["summary"] and "Nothing is watched yet." in seen["text"]
+    assert outcome["errors"] == []

@@ -62,7 +62,7 @@ window.addEventListener("message", (event) => {
       protocolVersion: message.params.protocolVersion,
       hostInfo: { name: "test-host", version: "1" },
       hostCapabilities: {},
-      hostContext: { theme: "light", displayMode: "inline", viewport: { width: 760, height: 600 } },
+      hostContext: HOST_CONTEXT,
     } });
   } else if (message.method === "ui/notifications/initialized") {
     post({ method: "ui/notifications/tool-input", params: { arguments: TOOL_ARGUMENTS } });
@@ -87,15 +87,21 @@ class HostPage:
 
 @contextmanager
 def host_page(
-    view_html: str, tool_result: dict[str, Any], tool_arguments: dict[str, Any]
+    view_html: str,
+    tool_result: dict[str, Any],
+    tool_arguments: dict[str, Any],
+    theme: str = "light",
 ) -> Iterator[HostPage]:
-    """Serve the host page on 127.0.0.1 (an ephemeral port) for as long as the block runs."""
+    """Serve the host page on 127.0.0.1 (an ephemeral port) for as long as the block runs; its
+    `ui/initialize` answer gives the view the host's `theme`."""
+    context = {"theme": theme, "displayMode": "inline", "viewport": {"width": 760, "height": 600}}
     body = (
         '<!doctype html><html><head><meta charset="utf-8"><title>test host</title>'
         '<link rel="icon" href="data:,"></head><body><script>'
         f"const VIEW_HTML = {_script_json(view_html)};\n"
         f"const TOOL_RESULT = {_script_json(tool_result)};\n"
         f"const TOOL_ARGUMENTS = {_script_json(tool_arguments)};\n"
+        f"const HOST_CONTEXT = {_script_json(context)};\n"
         f"{_HOST_SCRIPT}</script></body></html>"
     ).encode()
     seen: list[str] = []
