@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 from jsonschema import Draft202012Validator
 from mcp import Client
+from mcp.client import advertise
 from mcp.shared.exceptions import MCPError
 from mcp_types import ResourceTemplateReference, TextResourceContents
 from monitor_common._compact import BOOKKEEPING
@@ -18,9 +19,12 @@ from e2e.helpers import MODULES
 LISTING_LIMIT = 10 * 1024  # bytes of compact JSON; hosts put the listing in every prompt
 
 
-async def _tools(module: str) -> list[dict[str, Any]]:
+async def _tools(module: str, *, apps: bool = False) -> list[dict[str, Any]]:
+    """The listing a host sees; `apps`: a host that declared MCP Apps, whose listing also links
+    the report views (`_meta.ui`, monitor_common.apps)."""
     server = importlib.import_module(f"{module}.server").mcp
-    async with Client(server) as client:
+    extensions = [advertise("io.modelcontextprotocol/ui", {"mimeTypes": ["text/html;profile=mcp-app"]})]
+    async with Client(server, extensions=extensions if apps else None) as client:
         listed = await client.list_tools()
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
 
@@ -63,6 +67,9 @@ async def test_tools_list_fits_in_every_prompt(module: str) -> None:
     tools = await _tools(module)
     size = len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
     assert size < LISTING_LIMIT, f"{module}: tools/list is {size} bytes, over {LISTING_LIMIT}"
+    # A host with MCP Apps gets the same listing plus the view links: the budget holds for it too.
+    with_apps = len(json.dumps({"tools": await _tools(module, apps=True)}, separators=(",", ":")).encode())
+    assert size < with_apps < LISTING_LIMIT, f"{module}: tools/list with MCP Apps is {with_apps} bytes"
     for tool in tools:
         # Abridged, not lossy where it matters: every parameter keeps its type (or enum), and
         # nothing pydantic-internal leaks (titles, its $defs and $refs). The only definitions are
