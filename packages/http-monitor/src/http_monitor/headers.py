@@ -190,6 +190,103 @@ def _other_url(target: Url, http_walk: Walk | None) -> str | None:
     return None
 
 
+class _Fetch:
+    """The chains the scanner fetches for a host (module rules 1 to 3), within one deadline."""
+
+    def __init__(self, ctx: CheckContext, target: Url, session: Session, timeout_s: float) -> None:
+        self.ctx, self.target, self.session = ctx, target, session
+        self.end = time.perf_counter() + timeout_s
+        self.https = target.scheme == "https"
+        self.given, self.given_url = self.walk(), target.geturl()
+        self.derived = self.walk()
+        self.derived_url: str | None = None
+        self.cors: Walk | None = None
+        self.unverified: Session | None = None
+        self.cert_failures: list[Finding] = []
+        self.verified = {"https": True, "http": True}
+        self.retried: list[Walk] = []
+
+    @property
+    def chains(self) -> tuple[Walk, Walk]:
+        """(https chain, http chain)."""
+        return (self.given, self.derived) if self.https else (self.derived, self.given)
+
+    @property
+    def auto(self) -> Walk:
+        """The chain whose page is graded: https when it answered, else http."""
+        https_walk, http_walk = self.chains
+        return https_walk if _answered(https_walk) else http_walk
+
+    def walk(
+        self, method: str = "GET", headers: dict[str, str] | None = None, on: Session | None = None
+    ) -> Walk:
+        return Walk(
+            on or self.session,
+            method=method,
+            headers=headers or {},
+            max_redirects=MAX_REDIRECTS,
+            timeout=max(self.end - time.perf_counter(), 0.001),
+            body_cap=self.ctx.body_cap,
+            read_body=method == "GET",
+        )
+
+    @staticmethod
+    async def _other(walker: Walk, where: str | None) -> None:
+        """Run a chain the caller did not name: a refusal there is a chain that did not answer."""
+        if where is None:
+            return
+        try:
+            await walker.run(where)
+        except PolicyError:
+            walker.hops.clear()
+
+    async def run(self) -> None:
+        if self.https:
+            self.derived_url = _other_url(self.target, None)
+            refused: PolicyError | None = None
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._other, self.derived, self.derived_url)
+                try:
+                    await self.given.run(self.given_url)
+                except PolicyError as exc:  # raised as itself, not in an exception group
+                    refused = exc
+                    group.cancel_scope.cancel()
+            if refused is not None:
+                raise refused
+        else:
+            await self.given.run(self.given_url)
+            self.derived_url = _other_url(self.target, self.given)
+            await self._other(self.derived, self.derived_url)
+        self.given = await self._verified_or_again(self.given, self.given_url)
+        self.derived = await self._verified_or_again(self.derived, self.derived_url)
+        auto = self.auto
+        if _answered(self.given) and _answered(auto):
+            self.cors = self.walk(
+                method="OPTIONS",
+                headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "GET"},
+                on=self.unverified if any(auto is w for w in self.retried) else None,
+            )
+            await self._other(self.cors, auto.hops[-1].url)
+
+    async def _verified_or_again(self, walker: Walk, where: str | None) -> Walk:
+        """Like the scanner, a chain stopped by a certificate that did not verify is fetched again
+        without verifying; the tests that need a valid certificate then fail for it."""
+        if where is None or walker.failure is None or not _cert_failed(walker):
+            return walker
+        self.cert_failures.append(walker.failure)
+        self.unverified = self.unverified or Session.fresh(self.ctx, verify_tls=False)
+        again = self.walk(on=self.unverified)
+        await self._other(again, where)
+        self.verified["https" if where.startswith("https:") else "http"] = False
+        self.retried.append(again)
+        return again
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+        if self.unverified is not None:
+            await self.unverified.aclose()
+
+
 async def http_security_headers(
     url: str,
     ctx: CheckContext,
@@ -208,86 +305,16 @@ async def http_security_headers(
     target = parse_url(url)
     rules = RULES[observatory_version] if observatory_version else None
     check_trust(verify_tls, ca_bundle_pem)
-    session = Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem)
-    end = time.perf_counter() + timeout_s
-
-    def walk(method: str = "GET", headers: dict[str, str] | None = None, on: Session = session) -> Walk:
-        return Walk(
-            on,
-            method=method,
-            headers=headers or {},
-            max_redirects=MAX_REDIRECTS,
-            timeout=max(end - time.perf_counter(), 0.001),
-            body_cap=ctx.body_cap,
-            read_body=method == "GET",
-        )
-
-    async def other(walker: Walk, where: str | None) -> None:
-        if where is None:
-            return
-        try:
-            await walker.run(where)
-        except PolicyError:
-            walker.hops.clear()
-
-    https = target.scheme == "https"
-    given = walk()
-    given_url = target.geturl()
-    derived = walk()
-    derived_url: str | None = None
-    cors: Walk | None = None
-    unverified: Session | None = None
-    cert_failures: list[Finding] = []
-    verified = {"https": True, "http": True}
-    retried: list[Walk] = []
+    fetch = _Fetch(
+        ctx, target, Session.fresh(ctx, verify_tls=verify_tls, ca_bundle_pem=ca_bundle_pem), timeout_s
+    )
     try:
         with anyio.move_on_after(timeout_s + 0.5) as deadline:
-            if https:
-                derived_url = _other_url(target, None)
-                refused: PolicyError | None = None
-                async with anyio.create_task_group() as group:
-                    group.start_soon(other, derived, derived_url)
-                    try:
-                        await given.run(given_url)
-                    except PolicyError as exc:  # raised as itself, not in an exception group
-                        refused = exc
-                        group.cancel_scope.cancel()
-                if refused is not None:
-                    raise refused
-            else:
-                await given.run(given_url)
-                derived_url = _other_url(target, given)
-                await other(derived, derived_url)
-            # Like the scanner, a chain that met a certificate it could not verify is fetched
-            # again without verification, and the tests that need a valid one fail.
-            for name, walker, where in (("given", given, given_url), ("derived", derived, derived_url)):
-                if where is None or not _cert_failed(walker):
-                    continue
-                assert walker.failure is not None
-                cert_failures.append(walker.failure)
-                unverified = unverified or Session.fresh(ctx, verify_tls=False)
-                again = walk(on=unverified)
-                await other(again, where)
-                verified["https" if where.startswith("https:") else "http"] = False
-                retried.append(again)
-                if name == "given":
-                    given = again
-                else:
-                    derived = again
-            https_walk, http_walk = (given, derived) if https else (derived, given)
-            auto = https_walk if _answered(https_walk) else http_walk
-            if _answered(given) and _answered(auto):
-                cors = walk(
-                    method="OPTIONS",
-                    headers={"Origin": CORS_ORIGIN, "Access-Control-Request-Method": "GET"},
-                    on=unverified if unverified and any(auto is w for w in retried) else session,
-                )
-                await other(cors, auto.hops[-1].url)
+            await fetch.run()
     finally:
         with anyio.CancelScope(shield=True):
-            await session.aclose()
-            if unverified is not None:
-                await unverified.aclose()
+            await fetch.aclose()
+    given = fetch.given
     if deadline.cancelled_caught and given.failure is None:
         given.failure = timeout_finding(given.phase, timeout_s, given.current_url or target.redacted)
     if given.failure is not None or not given.hops:
@@ -298,8 +325,8 @@ async def http_security_headers(
             started=started,
             url=target.redacted,
         )
-    https_walk, http_walk = (given, derived) if https else (derived, given)
-    auto_walk = https_walk if _answered(https_walk) else http_walk
+    https_walk, http_walk = fetch.chains
+    auto_walk = fetch.auto
     page = auto_walk.hops[-1]
     if not (200 <= page.status_code < 400 or page.status_code in _GRADED_STATUSES):
         finding = Finding(
@@ -320,8 +347,8 @@ async def http_security_headers(
         host=target.host,
         auto=_response(page),
         session_https=auto_walk is https_walk,
-        https_verified=verified["https"],
-        http_verified=verified["http"],
+        https_verified=fetch.verified["https"],
+        http_verified=fetch.verified["http"],
         https=_answered(https_walk),
         http=_answered(http_walk),
         http_route=[(hop.url, hop.status_code) for hop in http_walk.hops]
@@ -329,10 +356,10 @@ async def http_security_headers(
         else [],
         cookies=[(hop.url, value) for hop in auto_walk.hops for value in hop.headers.get_list("set-cookie")],
         body=page.body.decode("utf-8", "replace"),
-        cors=_answered(cors),
+        cors=_answered(fetch.cors),
     )
     report = score_page(inputs, rules)
-    findings = [*cert_failures, *findings_for(report.tests)]
+    findings = [*fetch.cert_failures, *findings_for(report.tests)]
     if report.score < 65:
         findings.append(
             Finding(
