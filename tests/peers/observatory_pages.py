@@ -47,7 +47,8 @@ class Case:
     """One host: what its https page sends, and how its http side answers.
 
     http: "upgrade" (301 to https on the same host), "page" (the page itself, no redirect),
-    "http-first" (301 to another http URL, then to https), "offhost:<host>" (301 to https on
+    "http-first" (301 to another http URL, then to https), "http-only" (301 to another http URL
+    that answers), "offhost:<host>" (301 to https on
     another host), "refuse" (the connection is closed unanswered). https=False fails the TLS
     handshake for this host. `scheme` is the scheme of the URL http-monitor is given.
     """
@@ -92,15 +93,20 @@ CASES: dict[str, Case] = {
         http="http-first",
     ),
     # CSP families: unsafe-eval; X-Frame-Options alone (its modifier changed after 1.4.8).
+    # A cookie without Secure under HSTS, CORP same-site, a foreign https script without integrity.
     "csp-eval.test": Case(
         headers=[
             ("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-eval'"),
             HSTS,
             ("X-Frame-Options", "SAMEORIGIN"),
             ("X-Content-Type-Options", "nosniff"),
+            ("Cross-Origin-Resource-Policy", "same-site"),
+            ("Set-Cookie", "theme=dark; SameSite=Lax"),
         ],
+        body=_page('<script src="https://cdn.example.net/x.js"></script>'),
     ),
-    # Insecure passive sources, an HSTS header sent twice, a referrer list ending unsafe.
+    # Insecure passive sources, an HSTS header sent twice, a referrer list ending unsafe, a cookie
+    # without Secure (and no valid HSTS).
     "csp-passive.test": Case(
         headers=[
             ("Content-Security-Policy", "default-src 'self'; img-src http:"),
@@ -108,11 +114,17 @@ CASES: dict[str, Case] = {
             ("Strict-Transport-Security", "max-age=1"),
             ("Referrer-Policy", "no-referrer, unsafe-url"),
             ("Cross-Origin-Resource-Policy", "cross-origin"),
+            ("Set-Cookie", "pref=1; SameSite=Lax"),
         ],
     ),
-    # Report-only CSP earns nothing; a <meta> referrer counts.
+    # Report-only CSP earns nothing; a <meta> referrer counts; an invalid SameSite; a bad XFO.
     "csp-report.test": Case(
-        headers=[("Content-Security-Policy-Report-Only", "default-src 'self'"), HSTS],
+        headers=[
+            ("Content-Security-Policy-Report-Only", "default-src 'self'"),
+            HSTS,
+            ("Set-Cookie", "pref=1; Secure; SameSite=Bogus"),
+            ("X-Frame-Options", "bogus"),
+        ],
         body=_page(head='<meta name="referrer" content="strict-origin">'),
     ),
     # A CSP in <meta> only, with 'strict-dynamic' and a nonce (which void 'unsafe-inline' and https:).
@@ -124,8 +136,26 @@ CASES: dict[str, Case] = {
         ),
     ),
     # A directive repeated: the policy is invalid.
+    # ... a cookie with Secure but no SameSite, a local script with integrity.
     "csp-invalid.test": Case(
-        headers=[("Content-Security-Policy", "default-src 'self'; default-src 'none'"), HSTS]
+        headers=[
+            ("Content-Security-Policy", "default-src 'self'; default-src 'none'"),
+            HSTS,
+            ("Set-Cookie", "theme=1; Secure"),
+        ],
+        body=_page(f'<script src="/app.js" integrity="{SRI}"></script>'),
+    ),
+    # An http: script source, an invalid referrer policy, a session cookie without HttpOnly, a
+    # script from the same site's CDN, http that redirects only to http.
+    "mixed.test": Case(
+        headers=[
+            ("Content-Security-Policy", "default-src 'self'; script-src 'self' http://cdn.example.net"),
+            HSTS,
+            ("Referrer-Policy", "bogus"),
+            ("Set-Cookie", "sessionid=1; Secure; SameSite=Lax"),
+        ],
+        body=_page('<script src="https://cdn.mixed.test/a.js"></script>'),
+        http="http-only",
     ),
     # Cookies: anti-CSRF without SameSite, an invalid SameSite, a __Secure- cookie without Secure
     # (which the jar drops).
@@ -159,7 +189,7 @@ CASES: dict[str, Case] = {
     ),
     # No http at all; protocol-relative scripts with integrity.
     "nohttp.test": Case(
-        headers=[HSTS],
+        headers=[HSTS, ("Content-Security-Policy", "default-src 'self'; report-uri /a; report-uri /b")],
         http="refuse",
         body=_page(f'<script src="//cdn.example.net/x.js" integrity="{SRI}"></script>'),
     ),
@@ -220,6 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(301, [("Location", f"http://{host}/step")])
             else:
                 self._send(301, [("Location", f"https://{host}/")])
+        elif case.http == "http-only" and self.path == "/":
+            self._send(301, [("Location", f"http://{host}/plain")])
+        elif case.http == "http-only":
+            self._send(200, [("Content-Type", "text/html")], b"<p>plain</p>")
         elif case.http.startswith("offhost:"):
             self._send(301, [("Location", f"https://{case.http.split(':', 1)[1]}/")])
         else:

@@ -10,7 +10,8 @@ namespace with only loopback (`unshare -rnm`): nothing can leave it.
 
 The published version the package index offers here is 1.4.8, so our grader runs with that
 release's rules (`observatory.RULES["1.4.8"]`, three known differences from the current ones);
-a case per test family checks every test's result, the score and the grade.
+18 pages (7 s) get 62 of the 66 results between them (`UNREACHABLE` are the other four), and
+each page's ten results, score and grade must be the scanner's.
 """
 
 from __future__ import annotations
@@ -116,12 +117,19 @@ def test_same_grade_as_the_scanner(graded: dict[str, Any], host: str) -> None:
     assert (ours["score"], ours["grade"]) == (scanner["score"], scanner["grade"])
 
 
-def test_the_cases_cover_every_test(graded: dict[str, Any]) -> None:
-    """Each of the ten tests fails on some page and passes on another, so each is compared."""
-    results = [scan["tests"] for scan in graded["scanner"].values() if "tests" in scan]
+# What no local page can make the scanner say: it never finds universal CORS access (see
+# `_analyzers.cors`), its preload list is empty here, and its HTML parser never fails.
+UNREACHABLE = {
+    "cross-origin-resource-sharing-implemented-with-universal-access",
+    "hsts-preloaded",
+    "redirection-all-redirects-preloaded",
+    "html-not-parseable",
+}
+
+
+def test_the_cases_cover_every_result(graded: dict[str, Any]) -> None:
+    """Every result of every test that a page can get is what the scanner said for one of them."""
     from http_monitor.observatory import MODIFIERS
 
-    for test in results[0]:
-        seen = {found[test] for found in results}
-        assert len(seen) >= 2, (test, seen)
-    assert any(MODIFIERS[r] < 0 for found in results for r in found.values())
+    seen = {result for scan in graded["scanner"].values() for result in scan.get("tests", {}).values()}
+    assert set(MODIFIERS) - seen == UNREACHABLE
