@@ -32,7 +32,8 @@ import pytest
 
 from peers.observatory_pages import CASES
 
-pytestmark = pytest.mark.netns
+# The first run installs the scanner (a few seconds here, maybe a minute on a slow runner).
+pytestmark = [pytest.mark.netns, pytest.mark.timeout(600)]
 
 SCANNER = "@mdn/mdn-http-observatory"
 VERSION = "1.4.8"
@@ -64,7 +65,7 @@ def _install() -> Path:
     cache = _cache()
     package = cache / "node_modules" / "@mdn" / "mdn-http-observatory"
     marker = cache / ".installed"
-    with _locked(cache.with_suffix(".lock")):
+    with _locked(cache.parent / f"{cache.name}.lock"):
         if not marker.exists():
             node, npm = _node()
             staging = Path(tempfile.mkdtemp(prefix="observatory-", dir=cache.parent))
