@@ -85,7 +85,9 @@ async def http_check(
     ip_version: Literal["auto", "4", "6"] = "auto",
     verify_tls: VerifyTls = True,
     ca_bundle_pem: CaBundle = None,
-    blackbox: dict[str, Any] | None = None,
+    blackbox: Annotated[
+        dict[str, Any] | None, Field(description="A blackbox_exporter http module (its http options)")
+    ] = None,
 ) -> HttpCheckResult:
     """Check one URL in depth: is it up, why not, where the time goes.
 
