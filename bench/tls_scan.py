@@ -94,7 +94,7 @@ def _sets(result: dict[str, object]) -> tuple[dict[str, frozenset[str]], frozens
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="tls_scan against sslyze on one local endpoint")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     install()
