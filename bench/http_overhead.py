@@ -12,9 +12,12 @@ be the target's time, not the process's set-up: target at most 1.2x curl plus 2 
 
     uv run python bench/http_overhead.py [--calls 200] [--first-calls 7]
 
-Measured 2026-12-06 on the shared 2-core machine (other jobs running): first call 1.6-2.3 ms
-against curl's 0.55-0.8 ms (target 2.7 ms: met); before the fix the first call reported
-some 125 ms (the imports and client set-up inside the clock).
+Measured 2026-12-06 on the shared 2-core machine: at load ~1, first call 1.6-2.3 ms against
+curl's 0.55-0.8 ms (target 2.7 ms: met); at load 8-9, medians 12.6 ms against 3.4 ms (runs
+6.8-22.8 ms against 0.6-11.1 ms: the Python connect and exchange stretch more than curl's under
+CPU contention; not met there). Before the fix the first call reported some 125 ms (the imports
+and client set-up inside the clock). On this machine PYTHONDONTWRITEBYTECODE=1, so every fresh
+process also compiles what it imports; that is set-up too, and stays outside the figure.
 """
 
 from __future__ import annotations
