@@ -272,3 +272,50 @@ async def test_a_silent_responder_does_not_stretch_the_time_limit(tool: Tool, ca
     assert elapsed < 2.5
     assert result["status"] == "unknown"
     assert {s["method"] for s in result["sources"]} == {"crl", "ocsp"}
+
+
+@pytest.mark.usefixtures("allow_loopback")
+@pytest.mark.parametrize("revoked", [False, True])
+async def test_a_conclusive_staple_answers_without_any_fetch(
+    tool: Tool, pki: Any, openssl_server: Any, revoked: bool
+) -> None:
+    leaf = pki.issue()
+    if revoked:
+        pki.revoke(leaf)
+    staple = pki.stapled_response(leaf)
+    pki.requests.clear()
+    with openssl_server(leaf, staple=staple) as port:
+        await pki.stop()  # the CRL server and the responder are down: the staple must do
+        result = await tool(
+            "cert_revocation", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem, timeout_s=5
+        )
+    assert [s["method"] for s in result["sources"]] == ["ocsp_stapled"]
+    assert result["status"] == ("revoked" if revoked else "good")
+    assert codes(result) == (["cert_revoked"] if revoked else [])
+    assert pki.requests == []
+
+
+@pytest.mark.usefixtures("allow_loopback")
+async def test_a_hung_responder_is_not_asked_when_the_staple_answers(
+    pki: Any, tool: Tool, openssl_server: Any
+) -> None:
+    dialled: list[asyncio.StreamWriter] = []
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        dialled.append(writer)  # accept, then answer nothing
+
+    hung = await asyncio.start_server(hang, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{hung.sockets[0].getsockname()[1]}"
+    try:
+        leaf = pki.ca.issue_leaf(ocsp_url=f"{url}/ocsp", crl_url=f"{url}/crl")
+        pki.known.add(leaf.cert.serial_number)
+        with openssl_server(leaf, staple=pki.stapled_response(leaf)) as port:
+            result = await tool(
+                "cert_revocation", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem, timeout_s=5
+            )
+    finally:
+        for writer in dialled:
+            writer.close()
+        hung.close()
+    assert result["status"] == "good" and [s["method"] for s in result["sources"]] == ["ocsp_stapled"]
+    assert dialled == []

@@ -5,8 +5,9 @@
 CRL: download (through the network policy), check it is issued and signed by the certificate's
 issuer and current, look the serial up. OCSP: a request built with cryptography, POSTed to the
 responder; the response must be signed by the issuer or by a responder certificate the issuer
-delegated (id-kp-OCSPSigning), be about this serial, and be current. A stapled response, when
-the server sends one, is verified the same way. Any source that cannot give an answer it can
+delegated (id-kp-OCSPSigning), be about this serial, and be current. The stapled response is
+asked for first and verified the same way; when it says good or revoked, nothing is fetched.
+Any source that cannot give an answer it can
 prove says "unknown" and why; a certificate with neither URL is "unknown", not an error.
 """
 
@@ -170,11 +171,12 @@ async def cert_revocation(
     ca_bundle_pem: str | None = None,
     timeout_s: float = 10.0,
 ) -> RevocationResult:
-    """Ask the certificate's CRL and OCSP responder (and the server's staple) whether it is revoked.
+    """Ask the server's stapled OCSP response, then (if it settles nothing) the certificate's
+    CRL and OCSP responder, whether it is revoked.
 
     The handshake, the staple probe and the CRL and OCSP fetches all go through `ctx` (policy,
     resolver, rate limit). The issuer's certificate comes from the served chain, else from
-    `ca_bundle_pem` or the system store. `timeout_s` bounds the handshake and each fetch.
+    `ca_bundle_pem` or the system store. `timeout_s` bounds the whole call; the steps share it.
     """
     import anyio
 
@@ -243,6 +245,26 @@ async def cert_revocation(
             RevocationSource(method="crl" if info.crl_urls else "ocsp", status="unknown", reason=reason)
         )
     else:
+        # The staple first: a good or revoked answer in a fresh, correctly signed staple settles
+        # the question with no fetch, so a responder or CRL server that is down or hangs does not
+        # matter; the fetches get what is left only when the staple is missing or inconclusive.
+        # The probe gets at most half of what is left, so a server that stalls it leaves the
+        # fetches their time too.
+        if (info.ocsp_urls or info.must_staple) and left() > 0.05:
+            probe = await probe_staple(
+                target.name,
+                port,
+                ctx,
+                timeout_s=left() / 2,
+                sni=server_name,
+                connect_ip=shake.remote_ip,
+                starttls=starttls,
+            )
+            if probe.stapled and probe.response is not None:
+                stapled = judge_ocsp(probe.response, leaf, issuer, method="ocsp_stapled", url=None)
+                sources.append(stapled)
+                if stapled.status in ("good", "revoked"):
+                    return _result(started, base, shown, sources)
         found: dict[int, RevocationSource] = {}
 
         async def run(index: int, method: RevocationMethod, url: str) -> None:
@@ -263,18 +285,6 @@ async def cert_revocation(
             for index, (method, url) in enumerate(jobs):
                 tg.start_soon(run, index, method, url)
         sources.extend(found[index] for index in range(len(jobs)))
-        if (info.ocsp_urls or info.must_staple) and left() > 0.05:
-            probe = await probe_staple(
-                target.name,
-                port,
-                ctx,
-                timeout_s=left(),
-                sni=server_name,
-                connect_ip=shake.remote_ip,
-                starttls=starttls,
-            )
-            if probe.stapled and probe.response is not None:
-                sources.append(judge_ocsp(probe.response, leaf, issuer, method="ocsp_stapled", url=None))
     return _result(started, base, shown, sources)
 
 
