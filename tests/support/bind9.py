@@ -15,6 +15,13 @@ One `named` process answers differently per destination address (views with
     127.0.4.1    stale                 an old copy of good.test (www at another address)
     127.0.6.1    ns4.dns.test          a UDP-only relay to ns1 (no TCP), run by this module
     127.0.7.1    ns6.dns.test          nothing listens: the dead second nameserver of deadns.test
+    127.0.8.1    ns7.dns.test          a hand-made server (support.dns_server) for zones named-checkzone
+                                       refuses to load: apexcname.test (a CNAME at the apex beside
+                                       SOA and NS) and apexonly.test (a CNAME instead of them)
+
+The stale server is also ns8.dns.test, the second lame server of lame2.test (NS ns1, ns3, ns8).
+ns1 serves loop.test (a -> b -> c -> a, a CNAME chain that loops) and future.test (signed with
+an inception two hours in the future: a signer whose clock runs ahead).
 
 ns1 also serves oldalg.test (signed with the deprecated RSASHA1), gluebad.test (also on ns2; the
 glue at the TLD differs from the zone's address), the resolver serves openrec.test (open
@@ -44,7 +51,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["ADDRESSES", "DEAD_NS", "UDP_ONLY", "Bind9", "Bind9Unavailable", "dig"]
+import dns.message
+
+from support.dns_server import DNSServer
+
+__all__ = ["ADDRESSES", "CRAFTED", "DEAD_NS", "UDP_ONLY", "Bind9", "Bind9Unavailable", "dig"]
 
 ADDRESSES = {
     "root": "127.0.0.10",
@@ -59,6 +70,8 @@ LOCK_PATH = Path(tempfile.gettempdir()) / "mcp-monitor-bind9.lock"
 BULK_NAMES = 2000  # host0000.bulk.test ... host1999.bulk.test, for the benchmark
 UDP_ONLY = "127.0.6.1"  # ns4.dns.test: a UDP relay to ns1 with no TCP listener (not named)
 DEAD_NS = "127.0.7.1"  # ns6.dns.test: a closed port 53 on loopback, where nothing ever listens
+CRAFTED = "127.0.8.1"  # ns7.dns.test: answers for the zones BIND refuses to load (see _crafted)
+FUTURE_INCEPTION_S = 7200  # future.test's signatures become valid this long after the tree is built
 GOOD_WWW = "192.0.2.10"
 STALE_WWW = "192.0.2.99"
 TOOLS = ("named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dig")
@@ -68,6 +81,35 @@ _SOA = "@ 300 IN SOA {mname} hostmaster {serial} 3600 600 86400 300"
 
 class Bind9Unavailable(RuntimeError):
     """named or one of the DNSSEC tools is not installed."""
+
+
+def _crafted(request: dns.message.Message, transport: object) -> dns.message.Message:
+    """ns7.dns.test: the answers of a server holding a CNAME at a zone apex.
+
+    apexcname.test has SOA, NS and a CNAME at its apex (some database-backed servers accept
+    that); apexonly.test has only a CNAME there. Each question at the apex is answered from what
+    the apex holds, the CNAME for any type it lacks; anything else is REFUSED.
+    """
+    import dns.flags
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+    import dns.rrset
+
+    response = dns.message.make_response(request)
+    question = request.question[0]
+    owner, rdtype = question.name.to_text().lower(), question.rdtype
+    if owner not in ("apexcname.test.", "apexonly.test."):
+        response.set_rcode(dns.rcode.REFUSED)
+        return response
+    response.flags |= dns.flags.AA
+    held = {dns.rdatatype.CNAME: "www.good.test."}
+    if owner == "apexcname.test.":
+        held[dns.rdatatype.SOA] = "ns7.dns.test. hostmaster.apexcname.test. 1 3600 600 86400 300"
+        held[dns.rdatatype.NS] = "ns7.dns.test."
+    chosen = rdtype if rdtype in held else dns.rdatatype.CNAME
+    response.answer.append(dns.rrset.from_text(owner, 300, "IN", chosen, held[chosen]))
+    return response
 
 
 def _zone(origin: str, mname: str, serial: int, body: str) -> str:
@@ -141,6 +183,7 @@ class Bind9:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _relay_socket: socket.socket | None = None
     _relay_thread: threading.Thread | None = None
+    _crafted_server: DNSServer | None = None
     _lock_file: IO[str] | None = None
 
     @property
@@ -166,7 +209,13 @@ class Bind9:
         return _run("dnssec-dsfromkey", "-2", f"keys/{key}.key", cwd=self.directory).strip()
 
     def _sign(
-        self, name: str, origin: str, *, expired: bool = False, algorithm: str = "ECDSAP256SHA256"
+        self,
+        name: str,
+        origin: str,
+        *,
+        expired: bool = False,
+        future: bool = False,
+        algorithm: str = "ECDSAP256SHA256",
     ) -> str:
         """Sign zones/<name>.db into zones/<name>.db.signed; the DS of its KSK."""
         keys = self._keys(origin, algorithm)
@@ -175,6 +224,8 @@ class Bind9:
                 zone_file.write(f"$INCLUDE ../keys/{key}.key\n")
         # -P: the verification after signing would reject the expired signatures.
         window = ["-P", "-s", "20200101000000", "-e", "20200201000000"] if expired else ["-e", "+2592000"]
+        if future:
+            window = ["-P", "-s", f"+{FUTURE_INCEPTION_S}", "-e", "+2592000"]
         _run(
             "dnssec-signzone", "-q", "-K", "../keys", "-o", origin, *window, "-f", f"{name}.db.signed",
             f"{name}.db", *(f"../keys/{k}" for k in keys),
@@ -214,6 +265,14 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         )
         self._write("badds", _zone("badds.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.31"))
         good_ds = self._sign("good", "good.test.")
+        self._write(
+            "future", _zone("future.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.33")
+        )
+        future_ds = self._sign("future", "future.test.", future=True)
+        loop = "@ NS ns1.dns.test.\na CNAME b\nb CNAME c\nc CNAME a\nwww A 192.0.2.34"
+        self._write("loop", _zone("loop.test.", "ns1.dns.test.", 1, loop))
+        lame2 = "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\n@ NS ns8.dns.test.\nwww A 192.0.2.51"
+        self._write("lame2", _zone("lame2.test.", "ns1.dns.test.", 1, lame2))
         expired_ds = self._sign("expired", "expired.test.", expired=True)
         self._write(
             "oldalg", _zone("oldalg.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.32")
@@ -286,6 +345,16 @@ ns2.dns A {a["ns2"]}
 ns3.dns A {a["ns3"]}
 ns4.dns A {UDP_ONLY}
 ns6.dns A {DEAD_NS}
+ns7.dns A {CRAFTED}
+ns8.dns A {a["stale"]}
+apexcname NS ns7.dns.test.
+apexonly NS ns7.dns.test.
+loop NS ns1.dns.test.
+lame2 NS ns1.dns.test.
+lame2 NS ns3.dns.test.
+lame2 NS ns8.dns.test.
+future NS ns1.dns.test.
+{future_ds.replace("future.test.", "future", 1)}
 deadns NS ns1.dns.test.
 deadns NS ns6.dns.test.
 notcp NS ns1.dns.test.
@@ -426,6 +495,9 @@ controls {{ }};
                     zone("nomail.test", "nomail.db"),
                     zone("noglue.test", "noglue.db"),
                     zone("deadns.test", "deadns.db"),
+                    zone("loop.test", "loop.db"),
+                    zone("lame2.test", "lame2.db"),
+                    zone("future.test", "future.db.signed"),
                 ],
             )
         }
@@ -459,7 +531,7 @@ view "resolver" {{
         shown = subprocess.run(
             ["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
         )
-        for address in [*ADDRESSES.values(), UDP_ONLY]:
+        for address in [*ADDRESSES.values(), UDP_ONLY, CRAFTED]:
             if f"inet {address}/" not in shown.stdout:
                 _run("ip", "addr", "add", f"{address}/32", "dev", "lo", cwd=self.directory)
                 self.added.append(address)
@@ -542,6 +614,7 @@ view "resolver" {{
                 )
             ):
                 self._start_relay()
+                self._crafted_server = DNSServer(_crafted, host=CRAFTED, port=self.port).start()
                 return
             time.sleep(0.05)
         raise RuntimeError(f"named did not start: {(self.directory / 'named.log').read_text()[-3000:]}")
@@ -552,6 +625,9 @@ view "resolver" {{
             self._relay_thread.join(timeout=2)
         if self._relay_socket is not None:
             self._relay_socket.close()
+        if self._crafted_server is not None:
+            self._crafted_server.stop()
+            self._crafted_server = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

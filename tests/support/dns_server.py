@@ -94,18 +94,19 @@ _MAX_UDP_WITHOUT_EDNS = 512
 
 
 class DNSServer:
-    """A UDP+TCP DNS server on `host` (loopback only), port chosen by the system.
+    """A UDP+TCP DNS server on `host` (loopback only), port chosen by the system unless `port`
+    names one (the BIND9 tier's hand-made servers sit on fixed addresses, port 53).
 
     Use it as a context manager, or call `start()` and `stop()`. `handler` may be replaced at
     any time; it is called from the server's threads, one per query, so a slow handler does
     not hold up other queries.
     """
 
-    def __init__(self, handler: Handler | None = None, *, host: str = "127.0.0.1") -> None:
+    def __init__(self, handler: Handler | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"test servers bind loopback only, not {host}")
         self.host = host
-        self.port = 0
+        self.port = port
         self.handler: Handler = handler if handler is not None else refused
         self.queries: Counter[Transport] = Counter()
         self.requests: list[tuple[Transport, dns.message.Message]] = []
@@ -167,9 +168,9 @@ class DNSServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         # The same port for both transports: take a free UDP port, then TCP on it; another
         # process may hold that TCP port, so try again with a fresh UDP port.
-        for _ in range(50):
+        for _ in range(1 if self.port else 50):
             udp = socket.socket(family, socket.SOCK_DGRAM)
-            udp.bind((self.host, 0))
+            udp.bind((self.host, self.port))
             port = udp.getsockname()[1]
             tcp = socket.socket(family, socket.SOCK_STREAM)
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
