@@ -131,3 +131,31 @@ async def test_a_root_nothing_answers_on_is_not_the_monitors_outage(
     set_settings(local_dns.replace(dns_root_hints=hints))
     _, result, _ = await delegation("good.test", timeout_s=3)
     assert result["verdict"] == "unknown" and codes(result) == ["delegation_unreachable"]
+
+
+async def test_cname_beside_the_apex_soa_and_ns_is_critical() -> None:
+    # ns7 serves SOA, NS and a CNAME at the apex of apexcname.test (BIND would refuse the zone).
+    _, result, _ = await delegation("apexcname.test")
+    assert result["verdict"] == "critical"
+    (apex,) = [f for f in result["findings"] if f["code"] == "cname_at_apex"]
+    assert apex["severity"] == "critical"
+    assert "beside its SOA and NS at ns7.dns.test." in apex["message"] and "www.good.test." in apex["message"]
+    assert "RFC 1034" in apex["message"]
+
+
+async def test_cname_instead_of_the_apex_soa_and_ns_is_critical() -> None:
+    _, result, _ = await delegation("apexonly.test")
+    assert result["verdict"] == "critical"
+    (apex,) = [f for f in result["findings"] if f["code"] == "cname_at_apex"]
+    assert "instead of its SOA and NS at ns7.dns.test." in apex["message"]
+
+
+async def test_a_fault_of_several_nameservers_is_one_finding_listing_them() -> None:
+    # lame2.test: ns3 refuses, ns8 (the stale server) serves only good.test; ns1 is fine.
+    _, result, _ = await delegation("lame2.test")
+    lame = [f for f in result["findings"] if f["code"] == "lame_delegation"]
+    assert len(lame) == 1, lame
+    assert f"ns3.dns.test. ({ADDRESSES['ns3']})" in lame[0]["message"]
+    assert f"ns8.dns.test. ({ADDRESSES['stale']})" in lame[0]["message"]
+    assert "ns1.dns.test." not in lame[0]["message"]
+    assert len(result["findings"]) == len({f["code"] for f in result["findings"]})

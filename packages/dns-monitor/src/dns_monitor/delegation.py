@@ -5,9 +5,13 @@ or by the child) is asked over UDP and over TCP for the zone's SOA and NS set, w
 
 Findings: `not_delegated`, `delegation_unreachable`, `lame_delegation`, `ns_mismatch_parent_child`,
 `glue_missing`, `glue_mismatch`, `soa_serial_mismatch`, `ns_unreachable`, `ns_no_tcp`,
-`single_nameserver`, `nameservers_same_network`, `open_recursion`, `nameserver_not_asked` (policy);
-`monitor_network_unavailable` alone (unknown) when no server, the root's included, answered and
-every query failed on this machine (no route out): the monitor's outage, not the zone's.
+`single_nameserver`, `nameservers_same_network`, `open_recursion`, `cname_at_apex` (critical: a
+CNAME beside the apex's SOA and NS, or instead of them; RFC 1034 3.6.2, RFC 2181 10.1),
+`nameserver_not_asked` (policy); `monitor_network_unavailable` alone (unknown) when no server, the
+root's included, answered and every query failed on this machine (no route out): the monitor's
+outage, not the zone's.
+
+A fault several nameservers share is one finding that lists them, not one per nameserver.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dns_monitor.models import DelegationNameserver, DelegationResult
 from dns_monitor.walk import Walker, ZoneStep
 
 if TYPE_CHECKING:
+    import dns.message
     from monitor_common.context import CheckContext
 
 __all__ = ["dns_delegation"]
@@ -36,8 +41,26 @@ def _network(address: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-async def _probe(walker: Walker, ns: DelegationNameserver, zone: str) -> list[str]:
-    """Ask one nameserver's addresses for SOA (UDP, TCP) and NS; fill `ns`; return its NS set."""
+def _apex_cname(response: dns.message.Message | None, zone: str) -> str | None:
+    """The target of a CNAME owned by the apex in an authoritative answer, else None."""
+    import dns.flags
+    import dns.name
+    import dns.rdatatype
+
+    if response is None or not response.flags & dns.flags.AA:
+        return None
+    apex = dns.name.from_text(zone)
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == apex and len(rrset):
+            return str(rrset[0].target)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
+    return None
+
+
+async def _probe(
+    walker: Walker, ns: DelegationNameserver, zone: str, apex_cnames: dict[str, tuple[str, bool]]
+) -> list[str]:
+    """Ask one nameserver's addresses for SOA (UDP, TCP), NS and CNAME at the apex; fill `ns`
+    (and `apex_cnames`: name -> (CNAME target, whether SOA is served beside it)); return its NS set."""
     import dns.flags
     import dns.rcode
     import dns.rdatatype
@@ -58,6 +81,15 @@ async def _probe(walker: Walker, ns: DelegationNameserver, zone: str) -> list[st
                         ns.soa_serial = int(rrset[0].serial)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
         if tcp.response is not None:
             tcp_ok = True
+        # A CNAME at the apex: instead of the SOA (the SOA question is answered by the CNAME), or
+        # beside it (only a question for the CNAME itself shows it).
+        target = _apex_cname(udp.response, zone)
+        if target is not None:
+            apex_cnames[ns.name] = (target, False)
+        else:
+            target = _apex_cname((await walker.ask(address, zone, "CNAME")).response, zone)
+            if target is not None:
+                apex_cnames[ns.name] = (target, True)
         answer = await walker.ask(address, zone, "NS")
         if answer.response is not None and answer.response.flags & dns.flags.AA:
             for rrset in answer.response.answer:
@@ -158,6 +190,7 @@ async def dns_delegation(
     parent_ns = step.ns
     names = list(parent_ns)
     servers: dict[str, DelegationNameserver] = {}
+    apex_cnames: dict[str, tuple[str, bool]] = {}
 
     async def describe(name: str) -> None:
         glue = step.glue.get(name, [])
@@ -169,7 +202,7 @@ async def dns_delegation(
             in_child=False,
             glue=glue,
         )
-        await _probe(walker, servers[name], zone)
+        await _probe(walker, servers[name], zone, apex_cnames)
 
     with anyio.move_on_after(max(deadline - time.monotonic(), 0.001) * 1.05):
         async with anyio.create_task_group() as group:
@@ -184,32 +217,40 @@ async def dns_delegation(
     for name, server in servers.items():
         server.in_child = name in child_ns
 
+    _apex_findings(zone, apex_cnames, findings)
     _judge(zone, step, servers, child_ns, findings)
     # In-bailiwick glue against the addresses the child publishes for the same names.
-    for server in servers.values():
+    differing: list[str] = []
+    for server in sorted(servers.values(), key=lambda s: s.name):
         if server.glue and server.authoritative:
             published = await walker.addresses_of(server.name, 0)
             if published and set(published) != set(server.glue):
-                findings.append(
-                    Finding(
-                        severity=Verdict.WARNING,
-                        code="glue_mismatch",
-                        message=f"glue for {server.name} at the parent is {', '.join(server.glue)}, "
-                        f"the zone says {', '.join(sorted(published))}",
-                        hint="update the glue at the registrar to match the nameserver's address",
-                    )
+                differing.append(
+                    f"{server.name}: glue {', '.join(server.glue)}, zone {', '.join(sorted(published))}"
                 )
-    for server in servers.values():
+    if differing:
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="glue_mismatch",
+                message=f"the glue at the parent differs from the addresses in the zone ({'; '.join(differing)})",
+                hint="update the glue at the registrar to match the nameservers' addresses",
+            )
+        )
+    recursing: list[str] = []
+    for server in sorted(servers.values(), key=lambda s: s.name):
         for address in server.addresses[:1]:
             if server.authoritative and await _open_recursion(walker, address):
-                findings.append(
-                    Finding(
-                        severity=Verdict.WARNING,
-                        code="open_recursion",
-                        message=f"{server.name} ({address}) resolves names for anyone",
-                        hint="disable recursion on authoritative servers (recursion no / allow-recursion)",
-                    )
-                )
+                recursing.append(f"{server.name} ({address})")
+    if recursing:
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="open_recursion",
+                message=f"authoritative nameservers that resolve names for anyone: {', '.join(recursing)}",
+                hint="disable recursion on authoritative servers (recursion no / allow-recursion)",
+            )
+        )
     ok_servers = sum(1 for s in servers.values() if s.authoritative)
     summary = f"{zone} delegated by {step.parent} to {len(parent_ns)} nameserver(s), {ok_servers} answering authoritatively"
     return done(
@@ -229,53 +270,61 @@ def _judge(
     child_ns: list[str],
     findings: list[Finding],
 ) -> None:
-    for server in servers.values():
+    no_glue: list[str] = []
+    no_glue_no_address: list[str] = []
+    unreachable: list[str] = []
+    lame: list[str] = []
+    no_tcp: list[str] = []
+    for server in sorted(servers.values(), key=lambda s: s.name):
+        shown = f"{server.name} ({', '.join(server.addresses)})"
         in_bailiwick = server.name == zone or server.name.endswith("." + zone)
         if in_bailiwick and not server.glue and server.in_parent:
-            findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL if not server.addresses else Verdict.WARNING,
-                    code="glue_missing",
-                    message=f"{server.name} is inside {zone} but the parent {step.parent} gives no glue address for it",
-                    hint="add the nameserver's address (glue) at the registrar",
-                )
-            )
+            (no_glue if server.addresses else no_glue_no_address).append(server.name)
         if server.addresses and server.udp_ok is False and server.tcp_ok is False:
-            findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL,
-                    code="ns_unreachable",
-                    message=f"{server.name} ({', '.join(server.addresses)}) answers neither UDP nor TCP",
-                    hint="check the server is running and that port 53 is open for UDP and TCP",
-                )
-            )
+            unreachable.append(shown)
         elif not server.addresses and not (in_bailiwick and not server.glue):
-            findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL,
-                    code="ns_unreachable",
-                    message=f"{server.name} has no address that could be asked",
-                    hint="publish an A/AAAA record for the nameserver name",
-                )
-            )
+            unreachable.append(f"{server.name} (no address that could be asked)")
         elif server.udp_ok and server.authoritative is False:
-            findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL,
-                    code="lame_delegation",
-                    message=f"{server.name} ({', '.join(server.addresses)}) is listed for {zone} but does not answer authoritatively for it",
-                    hint=f"configure the zone on {server.name}, or remove it from the NS set at the parent and in the zone",
-                )
-            )
+            lame.append(shown)
         if server.udp_ok and server.tcp_ok is False:
+            no_tcp.append(server.name)
+    for names, severity in ((no_glue_no_address, Verdict.CRITICAL), (no_glue, Verdict.WARNING)):
+        if names:
             findings.append(
                 Finding(
-                    severity=Verdict.WARNING,
-                    code="ns_no_tcp",
-                    message=f"{server.name} answers over UDP but not over TCP",
-                    hint="open TCP port 53: large answers (DNSSEC) and some resolvers need it (RFC 7766)",
+                    severity=severity,
+                    code="glue_missing",
+                    message=f"inside {zone} but without a glue address at the parent {step.parent}: {', '.join(names)}",
+                    hint="add the nameservers' addresses (glue) at the registrar",
                 )
             )
+    if unreachable:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="ns_unreachable",
+                message=f"nameservers that answer neither UDP nor TCP: {', '.join(unreachable)}",
+                hint="check the servers run, that port 53 is open for UDP and TCP, and that each name has an A/AAAA record",
+            )
+        )
+    if lame:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="lame_delegation",
+                message=f"listed for {zone} but not answering authoritatively for it: {', '.join(lame)}",
+                hint="configure the zone on these servers, or remove them from the NS set at the parent and in the zone",
+            )
+        )
+    if no_tcp:
+        findings.append(
+            Finding(
+                severity=Verdict.WARNING,
+                code="ns_no_tcp",
+                message=f"nameservers that answer over UDP but not over TCP: {', '.join(no_tcp)}",
+                hint="open TCP port 53: large answers (DNSSEC) and some resolvers need it (RFC 7766)",
+            )
+        )
     if child_ns and set(child_ns) != set(step.ns):
         only_parent = sorted(set(step.ns) - set(child_ns))
         only_child = sorted(set(child_ns) - set(step.ns))
@@ -318,3 +367,28 @@ def _judge(
                 hint="put a nameserver on another network so one outage does not take the zone down",
             )
         )
+
+
+def _apex_findings(zone: str, apex_cnames: dict[str, tuple[str, bool]], findings: list[Finding]) -> None:
+    """One `cname_at_apex` finding for every nameserver that serves a CNAME at the apex."""
+    if not apex_cnames:
+        return
+    beside = sorted(name for name, (_, with_soa) in apex_cnames.items() if with_soa)
+    instead = sorted(name for name, (_, with_soa) in apex_cnames.items() if not with_soa)
+    targets = sorted({target for target, _ in apex_cnames.values()})
+    parts: list[str] = []
+    if beside:
+        parts.append(f"beside its SOA and NS at {', '.join(beside)}")
+    if instead:
+        parts.append(f"instead of its SOA and NS at {', '.join(instead)}")
+    findings.append(
+        Finding(
+            severity=Verdict.CRITICAL,
+            code="cname_at_apex",
+            message=f"{zone} has a CNAME at its apex (to {', '.join(targets)}), {'; '.join(parts)}: "
+            "a name with a CNAME can hold no other record (RFC 1034 3.6.2, RFC 2181 10.1), so "
+            "resolvers may follow it for every question at the apex, NS, SOA and MX included",
+            hint="remove the CNAME at the apex; publish A/AAAA records there, or your DNS host's "
+            "ALIAS/ANAME flattening, instead",
+        )
+    )
