@@ -10,7 +10,7 @@ import pytest
 from dns_monitor.server import mcp
 from mcp import Client
 from monitor_common.config import Settings
-from support.bind9 import ADDRESSES, GOOD_WWW, STALE_WWW, Bind9, dig
+from support.bind9 import ADDRESSES, CRAFTED, GOOD_WWW, STALE_WWW, Bind9, dig
 from support.dns_server import DNSServer, drop
 
 pytestmark = pytest.mark.usefixtures("local_dns")
@@ -180,3 +180,24 @@ def test_bind9_is_the_one_answering(bind9: Bind9) -> None:
     assert status == "NOERROR"
     assert bind9.root_ds.split()[3] in dig(f"@{ADDRESSES['root']}", ".", "DNSKEY", "+norec", "+multi")
     assert values
+
+
+@pytest.mark.parametrize(("server", "recursion"), [(NS1, False), (RESOLVER, True)])
+async def test_a_cname_loop_is_named_with_its_chain(server: str, recursion: bool) -> None:
+    # loop.test: a -> b -> c -> a. BIND answers SERVFAIL either way (with the chain from the
+    # authoritative server, with nothing from the resolver).
+    status, _, _ = dig_answer(server, "a.loop.test", "A", *([] if recursion else ["+norec"]))
+    assert status == "SERVFAIL"
+    result = await call("dns_lookup", name="a.loop.test", server=server, recursion=recursion)
+    assert result["verdict"] == "critical" and codes(result) == ["cname_loop"]
+    (finding,) = result["findings"]
+    assert "CNAME loop: a.loop.test. -> b.loop.test. -> c.loop.test. -> a.loop.test." in finding["message"]
+    assert "publish" not in finding["hint"]
+
+
+async def test_a_cname_beside_the_apex_soa_is_critical_in_dns_lookup() -> None:
+    result = await call(
+        "dns_lookup", name="apexcname.test", record_types=["SOA", "CNAME"], server=CRAFTED, recursion=False
+    )
+    assert result["verdict"] == "critical" and codes(result) == ["cname_at_apex"]
+    assert "apexcname.test. has a CNAME beside SOA" in result["findings"][0]["message"]

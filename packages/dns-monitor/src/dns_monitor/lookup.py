@@ -4,7 +4,9 @@ Findings: `nxdomain`, `nodata`, `servfail`, `refused`, `rcode_error`, `timeout`,
 `server_unreachable`, `bad_response`, `rate_limited` (unknown: the query was not sent, held back
 by the per-host rate limit), `monitor_network_unavailable` (unknown: the operator's resolver could
 not be reached, or this machine has no route to the server), `answer_unexpected`,
-`truncated_retried_tcp` (ok).
+`truncated_retried_tcp` (ok), `cname_loop` (critical: the CNAME chain from the name comes back to
+a name already on it; said instead of `nodata` or `servfail`, with the chain), `cname_at_apex` /
+`cname_and_other_data` (critical: a name answered with a CNAME and other records too).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from dns_monitor.query import (
 )
 
 if TYPE_CHECKING:
+    import dns.rrset
     from monitor_common.context import CheckContext
 
 __all__ = ["dns_lookup", "lookup_one", "matches_expected", "parse_record_types"]
@@ -104,13 +107,48 @@ def matches_expected(values: Sequence[str], expected: Sequence[str]) -> tuple[li
 
 
 _UNANSWERED_HINT = "the server is down, overloaded, or a firewall drops DNS; check the address and port"
+MAX_CHAIN = 16  # CNAME hops followed to find a loop (resolvers give up after 8 to 16)
+
+
+def cname_chain(qname: str, targets: dict[str, str]) -> tuple[list[str], bool]:
+    """The CNAME chain from `qname` through `targets` (owner -> target, lower-case, absolute)
+    and whether it loops back to a name already on it."""
+    chain = [qname.lower()]
+    while chain[-1] in targets and len(chain) <= MAX_CHAIN:
+        following = targets[chain[-1]]
+        chain.append(following)
+        if following in chain[:-1]:
+            return chain, True
+    return chain, False
+
+
+def _cname_targets(rrsets: Sequence[dns.rrset.RRset]) -> dict[str, str]:
+    import dns.rdatatype
+
+    return {
+        rrset.name.to_text().lower(): str(rrset[0].target).lower()  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
+        for rrset in rrsets
+        if rrset.rdtype == dns.rdatatype.CNAME and len(rrset)
+    }
+
+
+def _loop_finding(chain: list[str], record_type: str, server: str) -> Finding:
+    return Finding(
+        severity=Verdict.CRITICAL,
+        code="cname_loop",
+        message=f"CNAME loop: {' -> '.join(chain)} (asking {server} for {record_type})",
+        hint=f"break the loop: point one of the CNAMEs at a name with records ({chain[-1]} is already on the chain); "
+        "no record can be added beside a CNAME",
+    )
 
 
 def lookup_one(
-    record_type: str, done: Exchange, *, resolver: bool = False
+    record_type: str, done: Exchange, *, resolver: bool = False, loop: list[str] | None = None
 ) -> tuple[TypeLookup, list[Finding]]:
     """The per-type result and findings of one exchange. `resolver`: the server asked is the
-    operator's resolver, whose being unreachable is the monitor's outage, not the name's."""
+    operator's resolver, whose being unreachable is the monitor's outage, not the name's.
+    `loop`: a CNAME loop from the name found by asking further (a resolver's SERVFAIL shows no
+    chain); a loop in the answer itself is found here."""
     import dns.rcode
     import dns.rdatatype
 
@@ -162,7 +200,12 @@ def lookup_one(
         soa = soas[0] if soas else None
     problem = rcode != dns.rcode.NOERROR or not wanted
     name = response.question[0].name.to_text() if problem and response.question else ""
-    if rcode == dns.rcode.NXDOMAIN:
+    if problem and loop is None and name and record_type not in ("CNAME", "ANY"):
+        chain, looped = cname_chain(name, _cname_targets(response.answer))
+        loop = chain if looped else None
+    if problem and loop is not None:
+        findings.append(_loop_finding(loop, record_type, server))
+    elif rcode == dns.rcode.NXDOMAIN:
         findings.append(
             Finding(
                 severity=Verdict.CRITICAL,
@@ -273,9 +316,13 @@ async def dns_lookup(
     lookups: list[TypeLookup] = []
     findings: list[Finding] = []
     for record_type in types:
-        lookup, found = lookup_one(record_type, outcomes[record_type], resolver=server is None)
+        loop = await _chase_loop(
+            qname, record_type, outcomes[record_type], spec, ctx, transport, recursion, timeout_s, verify
+        )
+        lookup, found = lookup_one(record_type, outcomes[record_type], resolver=server is None, loop=loop)
         lookups.append(lookup)
         findings.extend(found)
+    findings.extend(_cname_beside_data(lookups))
     answers = [a for lookup in lookups for a in lookup.answers]
     wanted = [
         a
@@ -316,3 +363,72 @@ async def dns_lookup(
         lookups=lookups,
         answers=answers,
     )
+
+
+async def _chase_loop(
+    qname: str,
+    record_type: str,
+    done: Exchange,
+    spec: ServerSpec,
+    ctx: CheckContext,
+    transport: Transport,
+    recursion: bool,
+    timeout_s: float,
+    verify: ssl.SSLContext | bool,
+) -> list[str] | None:
+    """The looping CNAME chain behind a SERVFAIL, asked one CNAME at a time, else None.
+
+    A resolver that meets a loop answers SERVFAIL with no records, so the chain is followed
+    here with CNAME questions, which no server chases; at most MAX_CHAIN of them, only after a
+    SERVFAIL for another type.
+    """
+    import dns.rcode
+
+    response = done.response
+    if response is None or response.rcode() != dns.rcode.SERVFAIL or record_type in ("CNAME", "ANY"):
+        return None
+    targets: dict[str, str] = {}
+    name = qname.lower()
+    with anyio.move_on_after(timeout_s):
+        for _ in range(MAX_CHAIN):
+            query = make_query(name, "CNAME", recursion=recursion)
+            step = await exchange(query, spec, ctx, transport=transport, timeout=timeout_s, verify=verify)
+            if step.response is None:
+                return None
+            found = _cname_targets(step.response.answer)
+            if name not in found:
+                return None
+            targets[name] = found[name]
+            chain, looped = cname_chain(qname, targets)
+            if looped:
+                return chain
+            name = found[name]
+    return None
+
+
+def _cname_beside_data(lookups: Sequence[TypeLookup]) -> list[Finding]:
+    """One finding per name the answers show with a CNAME and other records (the types asked
+    for together, e.g. SOA and CNAME at a zone's apex)."""
+    types: dict[str, set[str]] = {}
+    for lookup in lookups:
+        for answer in lookup.answers:
+            types.setdefault(answer.name.lower(), set()).add(answer.type)
+    findings: list[Finding] = []
+    for owner, held in sorted(types.items()):
+        others = sorted(held - {"CNAME", "RRSIG", "NSEC", "NSEC3"})
+        if "CNAME" not in held or not others:
+            continue
+        apex = bool({"SOA", "NS"} & set(others))
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="cname_at_apex" if apex else "cname_and_other_data",
+                message=f"{owner} has a CNAME beside {', '.join(others)} records"
+                + (" at a zone apex" if apex else "")
+                + ": a name with a CNAME can hold no other record (RFC 1034 3.6.2, RFC 2181 10.1)",
+                hint="remove the CNAME (at an apex publish A/AAAA, or the DNS host's ALIAS flattening)"
+                if apex
+                else "keep either the CNAME or the other records at this name",
+            )
+        )
+    return findings
