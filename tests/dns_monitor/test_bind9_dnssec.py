@@ -10,7 +10,7 @@ import pytest
 from dns_monitor.server import mcp
 from mcp import Client
 from monitor_common.config import Settings, set_settings
-from support.bind9 import ADDRESSES, Bind9, dig
+from support.bind9 import ADDRESSES, FUTURE_INCEPTION_S, Bind9, dig
 
 pytestmark = pytest.mark.usefixtures("local_dns")
 
@@ -85,3 +85,27 @@ async def test_deprecated_algorithm_is_flagged() -> None:
     assert result["status"] == "secure" and result["verdict"] == "warning"
     assert codes(result) == ["deprecated_algorithm"]
     assert "RSASHA1" in result["algorithms"]
+
+
+async def test_signatures_not_yet_valid_say_so_and_by_how_much() -> None:
+    # future.test is signed with an inception two hours ahead: a signer whose clock runs fast.
+    result = await check("future.test")
+    assert result["status"] == "bogus" and result["broken_link"] == "future.test."
+    assert codes(result) == ["rrsig_not_yet_valid"]
+    (finding,) = result["findings"]
+    assert finding["severity"] == "critical"
+    match = re.search(r"inception is (\S+), (\d+) h (\d+) min in the future", finding["message"])
+    assert match, finding["message"]
+    ahead_min = int(match.group(2)) * 60 + int(match.group(3))
+    assert FUTURE_INCEPTION_S / 60 - 15 <= ahead_min <= FUTURE_INCEPTION_S / 60
+    assert "clock" in finding["hint"] and "re-sign with the published keys" not in finding["hint"]
+
+
+async def test_deprecated_algorithm_is_one_finding_listing_the_keys() -> None:
+    result = await check("oldalg.test")
+    (finding,) = [f for f in result["findings"] if f["code"] == "deprecated_algorithm"]
+    # The KSK and the ZSK: both tags, as dig shows them in the DNSKEY comments.
+    shown = dig(f"@{ADDRESSES['ns1']}", "oldalg.test", "DNSKEY", "+norec", "+multi")
+    tags = re.findall(r"key id = (\d+)", shown)
+    assert len(tags) == 2 and all(tag in finding["message"] for tag in tags)
+    assert "2 key(s)" in finding["message"]

@@ -7,8 +7,10 @@ apex A/AAAA are checked now, the earliest expiry is reported, and a query for a 
 not exist shows whether NSEC or NSEC3 denial is served. The servers are found by walking from
 the root hints (`walk.Walker`), so a broken resolver does not hide where the chain breaks.
 
-Findings: `dnssec_bogus`, `ds_mismatch`, `rrsig_expired`, `rrsig_expiring`,
-`deprecated_algorithm`, `dnssec_unsigned` (ok: informational), `denial_missing`,
+Findings: `dnssec_bogus`, `ds_mismatch`, `rrsig_expired`, `rrsig_not_yet_valid` (the inception is
+in the future: the signer's clock runs ahead; says by how much), `rrsig_expiring`,
+`deprecated_algorithm` (one per zone and algorithm, listing the keys), `dnssec_unsigned` (ok:
+informational), `denial_missing`,
 `dnssec_unknown` (the servers could not be asked); `monitor_network_unavailable` alone (unknown)
 when no server, the root's included, answered and every query failed on this machine (no route
 out): the monitor's outage, not the zone's.
@@ -100,6 +102,20 @@ def _load_dnssec() -> None:
         import dns.dnssec  # noqa: F401  # pyright: ignore[reportUnusedImport]
 
 
+def _duration(seconds: float) -> str:
+    """`seconds` as a person reads it: 45 s, 12 min, 2 h 5 min, 3 d 4 h."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        hours, minutes = divmod(seconds // 60, 60)
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(seconds // 3600, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
 def _key_text(key: DNSKEY) -> str:
     import dns.dnssec
 
@@ -144,6 +160,18 @@ class _Chain:
                 "rrsig_expired",
                 f"the RRSIGs over {label} of {zone} expired at {when}",
                 "re-sign the zone and make sure automatic re-signing runs (e.g. dnssec-policy in BIND)",
+            )
+            return False
+        if not any(int(s.inception) <= now <= int(s.expiration) for s in _sigs(sigs)):
+            inception = min(int(s.inception) for s in _sigs(sigs) if int(s.inception) > now)
+            when = datetime.fromtimestamp(inception, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.add(
+                Verdict.CRITICAL,
+                "rrsig_not_yet_valid",
+                f"the RRSIGs over {label} of {zone} are not valid yet: their inception is {when}, "
+                f"{_duration(inception - now)} in the future, so validators reject them until then",
+                "the signer's clock is ahead (clock skew): fix its time (NTP) and re-sign, or sign "
+                "with an inception in the past (BIND signs an hour back by default)",
             )
             return False
         valid_until = max(e for e in expirations if e >= now)
@@ -200,14 +228,14 @@ class _Chain:
                 return "bogus", None
             ds_texts = [(d.key_tag, int(d.algorithm), d.digest_type, d.digest.hex().upper()) for d in _ds(ds)]
         link.ds = [f"{t} alg {a} digest {d}" for t, a, d, _ in ds_texts]
-        for _, _, digest_type, _ in ds_texts:
-            if digest_type == 1:
-                self.add(
-                    Verdict.WARNING,
-                    "deprecated_algorithm",
-                    f"the DS for {zone} uses SHA-1 (digest type 1)",
-                    "publish a DS with SHA-256 (digest type 2) instead",
-                )
+        sha1 = [str(tag) for tag, _, digest_type, _ in ds_texts if digest_type == 1]
+        if sha1:
+            self.add(
+                Verdict.WARNING,
+                "deprecated_algorithm",
+                f"the DS for {zone} uses SHA-1 (digest type 1) for key(s) {', '.join(sha1)}",
+                "publish a DS with SHA-256 (digest type 2) instead",
+            )
         _, done = await self.walker.ask_first(step.servers, zone, "DNSKEY")
         if done is None or done.response is None:
             link.detail = f"no server of {zone} answered for its DNSKEY set"
@@ -225,16 +253,20 @@ class _Chain:
             )
             return "bogus", None
         link.dnskeys = [_key_text(k) for k in _keys(keys)]
+        deprecated: dict[int, list[str]] = {}
         for key in _keys(keys):
             algorithm = int(key.algorithm)
             self.algorithms.add(dns.dnssec.algorithm_to_text(algorithm))
             if algorithm in DEPRECATED_ALGORITHMS:
-                self.add(
-                    Verdict.WARNING,
-                    "deprecated_algorithm",
-                    f"{zone} has a key with the deprecated algorithm {DEPRECATED_ALGORITHMS[algorithm]} ({algorithm})",
-                    "roll to ECDSAP256SHA256 (13) or ED25519 (15)",
-                )
+                deprecated.setdefault(algorithm, []).append(str(dns.dnssec.key_id(key)))
+        for algorithm, tags in sorted(deprecated.items()):
+            self.add(
+                Verdict.WARNING,
+                "deprecated_algorithm",
+                f"{zone} has {len(tags)} key(s) with the deprecated algorithm "
+                f"{DEPRECATED_ALGORITHMS[algorithm]} ({algorithm}): key tag(s) {', '.join(tags)}",
+                "roll to ECDSAP256SHA256 (13) or ED25519 (15)",
+            )
         matched = dns.rrset.RRset(keys.name, keys.rdclass, keys.rdtype)
         for key in _keys(keys):
             for tag, algorithm, digest_type, digest in ds_texts:
@@ -363,7 +395,8 @@ async def dnssec_check(
                 "check that the signer re-signs the zone automatically",
             )
     if status == "bogus" and not any(
-        f.code in ("dnssec_bogus", "ds_mismatch", "rrsig_expired") for f in chain.findings
+        f.code in ("dnssec_bogus", "ds_mismatch", "rrsig_expired", "rrsig_not_yet_valid")
+        for f in chain.findings
     ):
         chain.add(Verdict.CRITICAL, "dnssec_bogus", f"the chain of trust breaks at {broken}")
     zone = walk.steps[-1].zone if walk.steps else name
