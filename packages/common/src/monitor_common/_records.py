@@ -8,7 +8,7 @@ percentile the reports and rollups use. `monitor_common.store` re-exports everyt
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,9 +17,12 @@ from monitor_common import findings
 __all__ = [
     "FAILING_VERDICTS",
     "VERDICTS",
+    "Announce",
     "Change",
     "Completion",
+    "Delivery",
     "Incident",
+    "Outgoing",
     "ResultRecord",
     "Rollup",
     "Watch",
@@ -55,6 +58,8 @@ class WatchSpec:
     success_threshold: int = 1
     # The watches file that declares it (`MCP_MONITOR_WATCHES_FILE`); None: added with a tool.
     managed_by: str | None = None
+    notify: tuple[str, ...] = ()  # Apprise URLs and names of operator targets
+    notify_repeat_s: float | None = None  # a reminder this often while an incident stays open
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class Watch:
     last_verdict: str | None
     runs: int
     managed_by: str | None = None
+    notify: tuple[str, ...] = ()
+    notify_repeat_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,9 @@ class ResultRecord:
     codes: tuple[str, ...] = ()
     scheduled_at: float | None = None
     id: int | None = None
+    # The result's findings (severity, code, message, hint) for the notification of an incident
+    # it opens; not stored (the codes are).
+    findings: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,47 @@ class WindowStats:
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """A notification to record for sending: one target of one incident transition."""
+
+    event: str  # opened | resolved | reminder
+    target: str  # the Apprise URL (secret)
+    shown: str  # how listings and logs name it
+    checked: bool  # a caller's URL: the network policy applies when it is sent
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A notification in the outbox (`deliveries`): pending until sent, then delivered or failed."""
+
+    id: int
+    kind: str
+    watch: str
+    incident: int | None
+    event: str
+    target: str
+    shown: str
+    checked: bool
+    title: str
+    body: str
+    created_at: float
+    status: str  # pending | delivered | failed
+    attempts: int
+    next_attempt: float
+    lease_owner: str | None
+    lease_until: float | None
+    sent_at: float | None
+    outcome: str | None
+
+
+# Called inside the transaction that records a transition (or a run of a watch that stays down,
+# event "reminder", with the time the incident was last announced): the notifications to record.
+Announce = Callable[[Watch, str, Incident, ResultRecord, "float | None"], Sequence[Outgoing]]
+
+
+@dataclass(frozen=True)
 class Completion:
     """What storing a watch's result changed."""
 
@@ -154,6 +205,7 @@ class Completion:
     result_id: int
     change: Change | None
     incident: Incident | None
+    deliveries: tuple[Delivery, ...] = ()
 
 
 # --- pure logic ------------------------------------------------------------------------------------

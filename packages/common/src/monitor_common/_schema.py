@@ -11,15 +11,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from monitor_common._records import Incident, ResultRecord, Watch
+from monitor_common._records import Delivery, Incident, ResultRecord, Watch
 
 __all__ = [
+    "DELIVERY_COLUMNS",
     "ID_COLUMN",
     "INCIDENT_COLUMNS",
     "MIGRATIONS",
     "RESULT_COLUMNS",
     "SCHEMA_VERSION",
     "WATCH_COLUMNS",
+    "delivery_from_row",
     "incident_from_row",
     "result_from_row",
     "watch_from_row",
@@ -96,6 +98,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: watches declared in a watches file name it; the tools refuse to remove them.
     ("ALTER TABLE watches ADD COLUMN managed_by TEXT",),
+    (
+        # 3: notifications (monitor_common.notify): who a watch tells, and the outbox.
+        "ALTER TABLE watches ADD COLUMN notify TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE watches ADD COLUMN notify_repeat_s DOUBLE PRECISION",
+        """CREATE TABLE deliveries (
+            id {id},
+            kind TEXT NOT NULL,
+            watch TEXT NOT NULL,
+            incident BIGINT,
+            event TEXT NOT NULL,
+            target TEXT NOT NULL,
+            shown TEXT NOT NULL,
+            checked INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt DOUBLE PRECISION NOT NULL,
+            lease_owner TEXT,
+            lease_until DOUBLE PRECISION,
+            sent_at DOUBLE PRECISION,
+            outcome TEXT
+        )""",
+        "CREATE INDEX deliveries_due ON deliveries (kind, status, next_attempt)",
+        "CREATE INDEX deliveries_watch ON deliveries (kind, watch, incident)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 ID_COLUMN = {
@@ -106,13 +135,17 @@ ID_COLUMN = {
 WATCH_COLUMNS = (
     "kind, name, definition, interval_s, failure_threshold, success_threshold, paused, state, state_since, "
     "consecutive_failures, consecutive_successes, next_run, lease_owner, lease_until, created_at, "
-    "last_checked, last_verdict, runs, managed_by"
+    "last_checked, last_verdict, runs, managed_by, notify, notify_repeat_s"
 )
 RESULT_COLUMNS = (
     "id, kind, watch, tool, target, checked_at, verdict, summary, duration_ms, latency_ms, figures, codes, "
     "scheduled_at"
 )
 INCIDENT_COLUMNS = "id, kind, watch, opened_at, closed_at, cause, verdict"
+DELIVERY_COLUMNS = (
+    "id, kind, watch, incident, event, target, shown, checked, title, body, created_at, status, attempts, "
+    "next_attempt, lease_owner, lease_until, sent_at, outcome"
+)
 
 
 def watch_from_row(row: Sequence[Any]) -> Watch:
@@ -136,6 +169,8 @@ def watch_from_row(row: Sequence[Any]) -> Watch:
         last_verdict=row[16],
         runs=int(row[17]),
         managed_by=row[18],
+        notify=tuple(json.loads(row[19])),
+        notify_repeat_s=row[20],
     )
 
 
@@ -166,4 +201,27 @@ def incident_from_row(row: Sequence[Any]) -> Incident:
         closed_at=row[4],
         cause=row[5],
         verdict=row[6],
+    )
+
+
+def delivery_from_row(row: Sequence[Any]) -> Delivery:
+    return Delivery(
+        id=int(row[0]),
+        kind=row[1],
+        watch=row[2],
+        incident=row[3],
+        event=row[4],
+        target=row[5],
+        shown=row[6],
+        checked=bool(row[7]),
+        title=row[8],
+        body=row[9],
+        created_at=float(row[10]),
+        status=row[11],
+        attempts=int(row[12]),
+        next_attempt=float(row[13]),
+        lease_owner=row[14],
+        lease_until=row[15],
+        sent_at=row[16],
+        outcome=row[17],
     )

@@ -28,7 +28,7 @@ import anyio
 import anyio.abc
 
 from monitor_common.errors import StoreError
-from monitor_common.store import Completion, ResultRecord, Store, Watch, lease_s, open_store
+from monitor_common.store import Announce, Completion, ResultRecord, Store, Watch, lease_s, open_store
 
 __all__ = ["RunWatch", "Scheduler", "StoreHandle", "new_owner"]
 
@@ -101,6 +101,7 @@ class Scheduler:
         owner: str | None = None,
         on_completion: OnCompletion | None = None,
         retention: Callable[[], tuple[float, float]] | None = None,
+        announce: Announce | None = None,
     ) -> None:
         self.kind = kind
         self.handle = handle
@@ -110,6 +111,7 @@ class Scheduler:
         self.owner = owner or new_owner()
         self.on_completion = on_completion
         self.retention = retention
+        self.announce = announce  # the notifications of a transition, recorded with it
         self.running = 0
         # Seconds from when each recent run was due to when it started (the load benchmark's figure).
         self.lags: deque[float] = deque(maxlen=100_000)
@@ -162,7 +164,9 @@ class Scheduler:
                 result = await self.run_watch(watch)
                 tg.cancel_scope.cancel()
             assert result is not None
-            completion = await store.complete(watch, self.owner, result, time.time())
+            completion = await store.complete(
+                watch, self.owner, result, time.time(), announce=self.announce, sender=self.owner
+            )
             if completion is not None and self.on_completion is not None:
                 await self.on_completion(completion)
         except StoreError as exc:

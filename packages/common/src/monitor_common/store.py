@@ -14,6 +14,10 @@ What it keeps:
 - **results**: one row per check (a watch's run, or an on-demand check when
   `MCP_MONITOR_RECORD=true`): verdict, summary, finding codes, duration, latency, key figures.
 - **incidents**: opened when a watch goes down, closed when it comes back; cause and duration.
+- **deliveries**: the notifications of incident transitions (`monitor_common.notify`), the
+  outbox: recorded in the transaction that records the transition, leased to the process that
+  recorded it, then delivered or failed with the outcome; a pending one whose lease expired
+  (its sender died) or whose retry time came is taken by any process (`claim_deliveries`).
 - **rollups**: after `retention_days`, raw results become hourly rows (count per verdict, latency
   percentiles, the last key figures of the hour), kept for `rollup_retention_days`.
 
@@ -48,8 +52,12 @@ import anyio
 from monitor_common._records import (
     FAILING_VERDICTS,
     VERDICTS,
+    Announce,
+    Change,
     Completion,
+    Delivery,
     Incident,
+    Outgoing,
     ResultRecord,
     Rollup,
     Watch,
@@ -59,12 +67,14 @@ from monitor_common._records import (
     percentile,
 )
 from monitor_common._schema import (
+    DELIVERY_COLUMNS,
     ID_COLUMN,
     INCIDENT_COLUMNS,
     MIGRATIONS,
     RESULT_COLUMNS,
     SCHEMA_VERSION,
     WATCH_COLUMNS,
+    delivery_from_row,
     incident_from_row,
     result_from_row,
     watch_from_row,
@@ -74,9 +84,13 @@ from monitor_common.errors import InputError, StoreError
 __all__ = [
     "FAILING_VERDICTS",
     "LEASE_MIN_S",
+    "SEND_LEASE_S",
+    "Announce",
     "Completion",
     "DeclaredSync",
+    "Delivery",
     "Incident",
+    "Outgoing",
     "ResultRecord",
     "Rollup",
     "Store",
@@ -156,13 +170,23 @@ class Store:
 
     # -- watches -----------------------------------------------------------------------------
 
-    async def add_watch(self, spec: WatchSpec, first: ResultRecord, now: float) -> Completion:
-        """Store a new watch with the result of its first check; InputError if the name is taken."""
+    async def add_watch(
+        self,
+        spec: WatchSpec,
+        first: ResultRecord,
+        now: float,
+        *,
+        announce: Announce | None = None,
+        sender: str | None = None,
+    ) -> Completion:
+        """Store a new watch with the result of its first check; InputError if the name is taken.
+
+        `announce` and `sender` as for `complete` (a first result may open an incident)."""
         jitter = random.uniform(0, FIRST_RUN_JITTER * spec.interval_s)  # noqa: S311 - spreading load
         async with self._conn.transaction(write=True) as tx:
             inserted = await tx.fetch(
                 f"INSERT INTO watches ({WATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?, 0, 0, ?, "
-                "NULL, NULL, ?, NULL, NULL, 0, ?) ON CONFLICT (kind, name) DO NOTHING RETURNING name",
+                "NULL, NULL, ?, NULL, NULL, 0, ?, ?, ?) ON CONFLICT (kind, name) DO NOTHING RETURNING name",
                 (
                     spec.kind,
                     spec.name,
@@ -174,13 +198,17 @@ class Store:
                     now + spec.interval_s - jitter,
                     now,
                     spec.managed_by,
+                    json.dumps(list(spec.notify)),
+                    spec.notify_repeat_s,
                 ),
             )
             if not inserted:
                 raise InputError(
                     f"a watch named {spec.name!r} already exists: pick another name, or remove it first"
                 )
-            return await self._apply(tx, spec.kind, spec.name, first, now, owner=None)
+            return await self._apply(
+                tx, spec.kind, spec.name, first, now, owner=None, announce=announce, sender=sender
+            )
 
     async def get_watch(self, kind: str, name: str) -> Watch | None:
         async with self._conn.transaction(write=False) as tx:
@@ -204,7 +232,7 @@ class Store:
     async def _delete(self, tx: _Tx, kind: str, name: str) -> bool:
         removed = await tx.run("DELETE FROM watches WHERE kind = ? AND name = ?", (kind, name))
         if removed:
-            for table in ("results", "incidents", "rollups"):
+            for table in ("results", "incidents", "rollups", "deliveries"):
                 await tx.run(f"DELETE FROM {table} WHERE kind = ? AND watch = ?", (kind, name))
         return removed > 0
 
@@ -252,7 +280,7 @@ class Store:
                 if watch is None:
                     await tx.run(
                         f"INSERT INTO watches ({WATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 'pending', ?, 0, 0, ?, "
-                        "NULL, NULL, ?, NULL, NULL, 0, ?)",
+                        "NULL, NULL, ?, NULL, NULL, 0, ?, ?, ?)",
                         (
                             kind,
                             spec.name,
@@ -264,19 +292,37 @@ class Store:
                             now,
                             now,
                             spec.managed_by,
+                            json.dumps(list(spec.notify)),
+                            spec.notify_repeat_s,
                         ),
                     )
                     continue
-                same = (watch.interval_s, watch.failure_threshold, watch.success_threshold, watch.managed_by)
-                if same != (spec.interval_s, spec.failure_threshold, spec.success_threshold, spec.managed_by):
+                same = (
+                    watch.interval_s,
+                    watch.failure_threshold,
+                    watch.success_threshold,
+                    watch.managed_by,
+                    watch.notify,
+                    watch.notify_repeat_s,
+                )
+                if same != (
+                    spec.interval_s,
+                    spec.failure_threshold,
+                    spec.success_threshold,
+                    spec.managed_by,
+                    tuple(spec.notify),
+                    spec.notify_repeat_s,
+                ):
                     await tx.run(
                         "UPDATE watches SET interval_s = ?, failure_threshold = ?, success_threshold = ?, "
-                        "managed_by = ?, next_run = ? WHERE kind = ? AND name = ?",
+                        "managed_by = ?, notify = ?, notify_repeat_s = ?, next_run = ? WHERE kind = ? AND name = ?",
                         (
                             spec.interval_s,
                             spec.failure_threshold,
                             spec.success_threshold,
                             spec.managed_by,
+                            json.dumps(list(spec.notify)),
+                            spec.notify_repeat_s,
                             min(watch.next_run, now + spec.interval_s),
                             kind,
                             spec.name,
@@ -340,8 +386,22 @@ class Store:
         value = rows[0][0] if rows else None
         return float(value) if value is not None else None
 
-    async def complete(self, watch: Watch, owner: str, result: ResultRecord, now: float) -> Completion | None:
+    async def complete(
+        self,
+        watch: Watch,
+        owner: str,
+        result: ResultRecord,
+        now: float,
+        *,
+        announce: Announce | None = None,
+        sender: str | None = None,
+    ) -> Completion | None:
         """Store a scheduled run's result, advance the state and release the lease.
+
+        When the run opens or closes an incident (or, with the watch's `notify_repeat_s`, keeps
+        one open that long since it was last announced), `announce` says which notifications to
+        send; they are recorded in the same transaction (the outbox), leased to `sender`, which
+        sends them next (`Completion.deliveries`).
 
         None when the watch was removed meanwhile, or replaced by another of the same name (a
         watches file that changed its arguments, a remove and an add): the result of the old
@@ -350,7 +410,15 @@ class Store:
         try:
             async with self._conn.transaction(write=True) as tx:
                 return await self._apply(
-                    tx, watch.kind, watch.name, result, now, owner=owner, created_at=watch.created_at
+                    tx,
+                    watch.kind,
+                    watch.name,
+                    result,
+                    now,
+                    owner=owner,
+                    created_at=watch.created_at,
+                    announce=announce,
+                    sender=sender,
                 )
         except _Gone:
             return None
@@ -365,6 +433,8 @@ class Store:
         *,
         owner: str | None,
         created_at: float | None = None,
+        announce: Announce | None = None,
+        sender: str | None = None,
     ) -> Completion:
         rows = await tx.fetch(
             f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?" + self._for_update,
@@ -442,7 +512,151 @@ class Store:
         rows = await tx.fetch(
             f"SELECT {WATCH_COLUMNS} FROM watches WHERE kind = ? AND name = ?", (kind, name)
         )
-        return Completion(watch_from_row(rows[0]), result_id, change, incident)
+        after = watch_from_row(rows[0])
+        deliveries: tuple[Delivery, ...] = ()
+        if announce is not None:
+            outgoing = await self._announcements(tx, after, change, incident, result, now, announce)
+            deliveries = await self._enqueue(tx, after, incident, outgoing, now, sender)
+        return Completion(after, result_id, change, incident, deliveries)
+
+    async def _announcements(
+        self,
+        tx: _Tx,
+        watch: Watch,
+        change: Change | None,
+        incident: Incident | None,
+        result: ResultRecord,
+        now: float,
+        announce: Announce,
+    ) -> Sequence[Outgoing]:
+        if change is not None and incident is not None:
+            return announce(watch, "opened" if change == "opened" else "resolved", incident, result, None)
+        if watch.state != "down" or not watch.notify_repeat_s:
+            return ()
+        # Still down: a reminder when the incident was last announced `notify_repeat_s` ago. The
+        # watch's row is locked (or the database is), so one process decides, once per period.
+        rows = await tx.fetch(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind = ? AND watch = ? AND closed_at IS NULL "
+            "ORDER BY opened_at DESC LIMIT 1",
+            (watch.kind, watch.name),
+        )
+        if not rows:
+            return ()
+        open_incident = incident_from_row(rows[0])
+        last = await tx.fetch(
+            "SELECT MAX(created_at) FROM deliveries WHERE kind = ? AND watch = ? AND incident = ?",
+            (watch.kind, watch.name, open_incident.id),
+        )
+        announced = float(last[0][0]) if last and last[0][0] is not None else open_incident.opened_at
+        if now - announced < watch.notify_repeat_s:
+            return ()
+        return announce(watch, "reminder", open_incident, result, announced)
+
+    async def _enqueue(
+        self,
+        tx: _Tx,
+        watch: Watch,
+        incident: Incident | None,
+        outgoing: Sequence[Outgoing],
+        now: float,
+        sender: str | None,
+    ) -> tuple[Delivery, ...]:
+        lease_until = now + SEND_LEASE_S if sender is not None else None
+        queued: list[Delivery] = []
+        for item in outgoing:
+            incident_id = incident.id if incident is not None and item.event != "reminder" else None
+            if item.event == "reminder":
+                open_rows = await tx.fetch(
+                    "SELECT id FROM incidents WHERE kind = ? AND watch = ? AND closed_at IS NULL "
+                    "ORDER BY opened_at DESC LIMIT 1",
+                    (watch.kind, watch.name),
+                )
+                incident_id = int(open_rows[0][0]) if open_rows else None
+            rows = await tx.fetch(
+                "INSERT INTO deliveries (kind, watch, incident, event, target, shown, checked, title, body, "
+                "created_at, status, attempts, next_attempt, lease_owner, lease_until) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING id",
+                (
+                    watch.kind,
+                    watch.name,
+                    incident_id,
+                    item.event,
+                    item.target,
+                    item.shown,
+                    int(item.checked),
+                    item.title,
+                    item.body,
+                    now,
+                    now,
+                    sender,
+                    lease_until,
+                ),
+            )
+            queued.append(
+                Delivery(
+                    int(rows[0][0]), watch.kind, watch.name, incident_id, item.event, item.target, item.shown,
+                    item.checked, item.title, item.body, now, "pending", 0, now, sender, lease_until, None, None,
+                )
+            )  # fmt: skip
+        return tuple(queued)
+
+    # -- the outbox --------------------------------------------------------------------------
+
+    async def claim_deliveries(self, kind: str, owner: str, now: float, limit: int) -> list[Delivery]:
+        """Lease up to `limit` pending notifications of `kind` that are due (new ones whose
+        recorder died, and failed ones whose retry time came) to `owner` for SEND_LEASE_S."""
+        if limit < 1:
+            return []
+        where = (
+            "FROM deliveries WHERE kind = ? AND status = 'pending' AND next_attempt <= ? "
+            "AND (lease_until IS NULL OR lease_until <= ?)"
+        )
+        async with self._conn.transaction(write=False) as tx:
+            # Most polls find nothing: a read first spares them the write lock.
+            found = await tx.fetch(f"SELECT id {where} LIMIT 1", (kind, now, now))
+        if not found:
+            return []
+        async with self._conn.transaction(write=True) as tx:
+            rows = await tx.fetch(
+                f"SELECT {DELIVERY_COLUMNS} {where} ORDER BY next_attempt, id LIMIT ?" + self._skip_locked,
+                (kind, now, now, limit),
+            )
+            claimed = [delivery_from_row(row) for row in rows]
+            for delivery in claimed:
+                await tx.run(
+                    "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                    (owner, now + SEND_LEASE_S, delivery.id),
+                )
+        return [_replace_delivery_lease(d, owner, now + SEND_LEASE_S) for d in claimed]
+
+    async def finish_delivery(
+        self, delivery: Delivery, *, delivered: bool, outcome: str, now: float, retry_at: float | None
+    ) -> None:
+        """Record a send's outcome: delivered; or failed, to retry at `retry_at` (None: never)."""
+        status = "delivered" if delivered else ("pending" if retry_at is not None else "failed")
+        async with self._conn.transaction(write=True) as tx:
+            await tx.run(
+                "UPDATE deliveries SET status = ?, attempts = attempts + 1, outcome = ?, sent_at = ?, "
+                "next_attempt = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? AND status = 'pending'",
+                (status, outcome[:500], now, retry_at if retry_at is not None else now, delivery.id),
+            )
+
+    async def notifying(self, kind: str) -> bool:
+        """Whether a watch of `kind` has notification targets of its own."""
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch("SELECT 1 FROM watches WHERE kind = ? AND notify <> '[]' LIMIT 1", (kind,))
+        return bool(rows)
+
+    async def deliveries(self, kind: str, watch: str | None = None, *, limit: int = 100) -> list[Delivery]:
+        """The newest notifications of `kind` (of one watch), newest first."""
+        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE kind = ?"
+        params: list[Any] = [kind]
+        if watch is not None:
+            sql += " AND watch = ?"
+            params.append(watch)
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", [*params, limit])
+        return [delivery_from_row(row) for row in rows]
 
     # -- results -----------------------------------------------------------------------------
 
@@ -663,6 +877,7 @@ class Store:
             horizon = now - rollup_retention_days * DAY
             old = await tx.run("DELETE FROM rollups WHERE hour < ?", (horizon,))
             await tx.run("DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?", (horizon,))
+            await tx.run("DELETE FROM deliveries WHERE status <> 'pending' AND created_at < ?", (horizon,))
         return dropped, old
 
 
@@ -718,6 +933,18 @@ def _replace_lease(watch: Watch, owner: str, until: float) -> Watch:
     from dataclasses import replace
 
     return replace(watch, lease_owner=owner, lease_until=until)
+
+
+def _replace_delivery_lease(delivery: Delivery, owner: str, until: float) -> Delivery:
+    from dataclasses import replace
+
+    return replace(delivery, lease_owner=owner, lease_until=until)
+
+
+SEND_LEASE_S = 30.0
+"""How long a process holds a notification it is sending (or that it recorded and is about to
+send) before another may take it: longer than one send may take (`notify.sender.SEND_TIMEOUT_S`
+and the thread's margin), so that a slow send is not taken for a dead process's."""
 
 
 # --- opening ---------------------------------------------------------------------------------------
