@@ -38,6 +38,12 @@ def redact(value: Any, key: str | None = None, *, keep_payloads: bool = False) -
     """A copy of `value` safe to log: the values of secret-named keys hidden (at any depth, so
     headers too), credentials in URLs removed, and payloads sent to a target (tcp_check's `send`)
     hidden unless `keep_payloads`."""
+    if key == "notify" and value:
+        # Apprise URLs hold their secrets in the path and host too (tgram://TOKEN/chat).
+        from monitor_common.notify.targets import shown_entry
+
+        entries = cast("list[Any]", value) if isinstance(value, list | tuple) else [value]
+        return [shown_entry(str(entry)) for entry in entries]
     secret = key is not None and (_SECRET_KEY.search(key) or (key in _PAYLOAD_KEYS and not keep_payloads))
     if secret and value not in (None, "", False):
         return REDACTED

@@ -72,6 +72,9 @@ class Settings:
     rate_limit_per_host: float = 10.0
     cert_warn_days: int = 21
     cert_critical_days: int = 7
+    notify: tuple[str, ...] = field(default=(), repr=False)
+    notify_targets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    status_url: str | None = None
 
     @classmethod
     def load(
@@ -248,6 +251,33 @@ def _rdap_urls(text: str) -> tuple[str, ...]:
     return entries
 
 
+def _notify_urls(text: str) -> tuple[str, ...]:
+    from monitor_common.notify.targets import check_operator_url
+
+    return tuple(check_operator_url(item) for item in _csv(text))
+
+
+def _notify_targets(text: str) -> tuple[tuple[str, str], ...]:
+    from monitor_common.notify.targets import check_operator_url, check_target_name
+
+    targets: dict[str, str] = {}
+    for item in _csv(text):
+        name, sep, url = item.partition("=")
+        if not sep:
+            raise ValueError("each entry is name=apprise-url")
+        name = check_target_name(name.strip())
+        if name in targets:
+            raise ValueError(f"the target name {name!r} is given twice")
+        targets[name] = check_operator_url(url.strip())
+    return tuple(targets.items())
+
+
+def _base_url(text: str) -> str:
+    if not text.lower().startswith(("https://", "http://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return text.rstrip("/")
+
+
 def _resolvers(text: str) -> tuple[str, ...]:
     return tuple(_resolver(item) for item in _csv(text))
 
@@ -388,6 +418,26 @@ _SPECS: tuple[_Spec, ...] = (
         "7",
         "a certificate that expires within this many days is critical",
     ),
+    _Spec(
+        "notify",
+        _notify_urls,
+        "ntfy://ntfy.example.com/alerts,mailto://user:pw@mail.example.com",
+        "Apprise URLs every watch's incidents are sent to, comma-separated",
+        secret=True,
+    ),
+    _Spec(
+        "notify_targets",
+        _notify_targets,
+        "ops=slack://tokA/tokB/tokC,oncall=pover://user@token",
+        "named Apprise URLs a watch's notify may name (name=url, comma-separated)",
+        secret=True,
+    ),
+    _Spec(
+        "status_url",
+        _base_url,
+        "https://monitor.example.com",
+        "base URL of the status pages, linked from notifications (<base>/status/<watch>)",
+    ),
 )
 
 assert {spec.attr for spec in _SPECS} == {f.name for f in fields(Settings)}, "every setting needs a spec"
@@ -423,7 +473,10 @@ def effective_settings() -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for spec in setting_specs():
         value = getattr(settings, spec.attr)
-        if spec.secret and value is not None:
+        if spec.attr == "notify_targets":
+            # The names are what a watch's notify may use; the URLs behind them carry secrets.
+            value = dict.fromkeys((name for name, _ in settings.notify_targets), "***")
+        elif spec.secret and value not in (None, ()):
             value = redact_url(str(value)) if spec.attr == "db" else "***"
         elif isinstance(value, tuple):
             value = [redact_url(str(v)) for v in cast("tuple[Any, ...]", value)]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import Settings, set_settings, setting_specs
 from monitor_common.errors import ConfigError, MonitorError
+from monitor_common.notify.targets import SecretsFilter
 from monitor_common.results import Verdict
 from monitor_common.toolset import ToolCrashed, ToolSet
 
@@ -116,6 +117,7 @@ def _configure_logging(settings: Settings, verbose: int) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactUrls())  # whichever library logs a URL, its password stays hidden
+        handler.addFilter(SecretsFilter())  # and the secrets of notify URLs (Apprise, urllib3)
 
 
 def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoReturn:

@@ -67,6 +67,7 @@ from monitor_common.apps import (
 from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import Settings, effective_settings, get_settings
 from monitor_common.errors import MonitorError
+from monitor_common.notify.targets import SecretsFilter
 from monitor_common.targets import redact_url
 from monitor_common.toolset import (
     CallContext,
@@ -151,6 +152,7 @@ class _CallLogHandler(logging.Handler):
 
 _CALL_LOG_HANDLER = _CallLogHandler()
 _CALL_LOG_HANDLER.addFilter(RedactUrls())  # what a call logged is sent to its caller
+_CALL_LOG_HANDLER.addFilter(SecretsFilter())
 
 
 def install_call_log_handler() -> None:
