@@ -66,6 +66,8 @@ async def test_tools_are_listed_with_the_checks_parameters(watch_settings: Setti
             "interval_s",
             "failure_threshold",
             "success_threshold",
+            "notify",
+            "notify_repeat_s",
             "url",
             "timeout_s",
         } == set(watch.input_schema["properties"])

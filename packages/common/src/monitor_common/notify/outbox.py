@@ -88,7 +88,10 @@ class Notifier:
 
     def targets(self, watch: Watch) -> list[NotifyTarget]:
         settings = self.settings()
-        return resolve_targets(watch.notify, settings.notify, settings.notify_targets)
+        # A watch from the operator's watches file names the operator's own URLs: infrastructure.
+        return resolve_targets(
+            watch.notify, settings.notify, settings.notify_targets, callers=watch.managed_by is None
+        )
 
     def announce(
         self, watch: Watch, event: str, incident: Incident, result: ResultRecord, announced: float | None

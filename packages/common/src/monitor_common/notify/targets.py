@@ -207,12 +207,18 @@ async def check_caller_url(url: str, policy: NetworkPolicy, resolver: Resolver |
 
 
 def resolve_targets(
-    entries: Sequence[str], everyone: Sequence[str], named_targets: Sequence[tuple[str, str]]
+    entries: Sequence[str],
+    everyone: Sequence[str],
+    named_targets: Sequence[tuple[str, str]],
+    *,
+    callers: bool = True,
 ) -> list[NotifyTarget]:
     """The targets of a watch whose `notify` is `entries`: the operator's URLs for every watch
     (`everyone`, MCP_MONITOR_NOTIFY) first, then each entry (a name of `named_targets`,
-    MCP_MONITOR_NOTIFY_TARGETS, or a caller's URL), without duplicates. A name the settings no
-    longer declare is skipped (the watch outlived a configuration change)."""
+    MCP_MONITOR_NOTIFY_TARGETS, or a URL), without duplicates. A name the settings no longer
+    declare is skipped (the watch outlived a configuration change). `callers`: the URLs are a
+    caller's, checked against the network policy when sent; False for a watch the operator's
+    watches file declares."""
     named = dict(named_targets)
     targets: list[NotifyTarget] = []
     seen: set[str] = set()
@@ -227,7 +233,7 @@ def resolve_targets(
         add(url, f"MCP_MONITOR_NOTIFY #{index}", False)
     for entry in entries:
         if is_url(entry):
-            add(entry, shown_url(entry), True)
+            add(entry, shown_url(entry), callers)
         elif entry in named:
             add(named[entry], entry, False)
     return targets

@@ -14,7 +14,15 @@ from monitor_common.targets import redact_url
 __all__ = ["WATCH_PARAMETERS", "Figures", "WatchKind"]
 
 # The watch tool's own parameters; a check parameter of the same name must be renamed.
-WATCH_PARAMETERS = ("action", "name", "interval_s", "failure_threshold", "success_threshold")
+WATCH_PARAMETERS = (
+    "action",
+    "name",
+    "interval_s",
+    "failure_threshold",
+    "success_threshold",
+    "notify",
+    "notify_repeat_s",
+)
 
 # A check result (as JSON) to its key figures; `latency_ms`, when present, feeds the percentiles.
 Figures = Callable[[Mapping[str, Any]], Mapping[str, Any]]

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 Window = Literal["1h", "24h", "7d", "30d"]
-Action = Literal["add", "remove", "list", "pause", "resume"]
+Action = Literal["add", "remove", "list", "pause", "resume", "test_notify"]
 
 
 class WatchInfo(BaseModel):
@@ -54,6 +54,11 @@ class WatchInfo(BaseModel):
     uri: str = Field(description="The resource with its history, to read or subscribe to")
     definition: dict[str, Any] = Field(description="The check's arguments")
     file: str | None = Field(default=None, description="The watches file that declares it: change it there")
+    notify: list[str] = Field(
+        default_factory=lambda: list[str](),
+        description="Where incidents are sent besides MCP_MONITOR_NOTIFY: target names, URLs redacted",
+    )
+    notify_repeat_s: float | None = Field(default=None, description="A reminder this often while down")
 
 
 class WatchActionResult(CheckResult):

@@ -20,6 +20,7 @@ from monitor_common.watches.models import Action, WatchActionResult, WatchReport
 from monitor_common.watches.service import WatchService
 
 __all__ = [
+    "NOTIFY_PARAMETERS",
     "REPORT_HINTS",
     "WATCH_HINTS",
     "register_watches",
@@ -34,6 +35,18 @@ REPORT_HINTS = ToolHints(read_only=True, open_world=False)  # idempotent: meanin
 
 def _keyword(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+# Who hears of the watch's incidents (monitor_common.notify), besides MCP_MONITOR_NOTIFY. Terse:
+# every byte is in every prompt; the README and the full schema say more.
+NOTIFY_PARAMETERS = (
+    _keyword(
+        "notify",
+        Annotated[list[str] | None, Field(description="Apprise URLs or target names")],
+        None,
+    ),
+    _keyword("notify_repeat_s", Annotated[float | None, Field(description="Remind while down")], None),
+)
 
 
 def watch_tool(service: WatchService) -> Callable[..., Any]:
@@ -70,7 +83,7 @@ def watch_tool(service: WatchService) -> Callable[..., Any]:
         ),
     ]
     tool.__signature__ = inspect.Signature(  # pyright: ignore[reportFunctionMemberAccess]
-        [*own, *service.parameters], return_annotation=WatchActionResult
+        [*own, *NOTIFY_PARAMETERS, *service.parameters], return_annotation=WatchActionResult
     )
     tool.__name__ = f"{kind.kind}_watch"
     tool.__doc__ = (

@@ -21,6 +21,7 @@ import anyio
 from monitor_common.audit import redact
 from monitor_common.config import get_settings
 from monitor_common.errors import InputError, LimitError, MonitorError, StoreError
+from monitor_common.notify.targets import shown_entry
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import redact_url
 from monitor_common.watches.models import (
@@ -38,8 +39,9 @@ from monitor_common.watches.models import (
 from monitor_common.watches.report import WINDOWS, not_watched, report_of, summarize, timeline
 
 if TYPE_CHECKING:
+    from monitor_common.notify.outbox import Notifier
     from monitor_common.scheduler import Scheduler, StoreHandle
-    from monitor_common.store import Completion, ResultRecord, Watch, WatchSpec
+    from monitor_common.store import Completion, ResultRecord, Store, Watch, WatchSpec
     from monitor_common.watches.kind import WatchKind
 
 __all__ = ["DEFAULT_INTERVAL_S", "MAX_INTERVAL_S", "CheckRunner", "WatchService"]
@@ -88,6 +90,8 @@ class WatchService:
         # What the watches file declares for this kind; None: no file, the file-managed watches
         # in the store stay as they are (another process may have the file).
         self.declared: list[WatchSpec] | None = None
+        self._owner: str | None = None
+        self._notifier: Notifier | None = None
 
     @property
     def handle(self) -> StoreHandle:
@@ -97,6 +101,24 @@ class WatchService:
 
             self._handle = StoreHandle(lambda: get_settings().db)
         return self._handle
+
+    @property
+    def owner(self) -> str:
+        """This process's id in the store: it leases watches and the notifications it records."""
+        if self._owner is None:
+            from monitor_common.scheduler import new_owner
+
+            self._owner = new_owner()
+        return self._owner
+
+    @property
+    def notifier(self) -> Notifier:
+        """The notifications of this kind's incidents (`monitor_common.notify`)."""
+        if self._notifier is None:
+            from monitor_common.notify.outbox import Notifier
+
+            self._notifier = Notifier(self.kind.kind, self.kind.target_of, self.handle, self.owner)
+        return self._notifier
 
     # -- running checks ----------------------------------------------------------------------
 
@@ -156,6 +178,7 @@ class WatchService:
             latency_ms=float(latency) if isinstance(latency, int | float) else duration,
             figures=figures,
             codes=tuple(str(f.get("code")) for f in findings if f.get("code")),
+            findings=tuple(findings[:5]),
         )
 
     async def run_watch(self, watch: Watch) -> ResultRecord:
@@ -199,6 +222,8 @@ class WatchService:
             await listener(name)
 
     async def on_completion(self, completion: Completion) -> None:
+        if completion.deliveries:
+            await self.notifier.hand(completion.deliveries)
         if completion.change is not None:
             await self.publish(completion.watch.name)
 
@@ -226,6 +251,8 @@ class WatchService:
             raise InputError(
                 f"action={action} needs the watch's name: see {self.kind.kind}_watch action=list"
             )
+        if action == "test_notify":
+            return await self._test_notify(store, name)
         if action == "remove":
             existing = await store.get_watch(self.kind.kind, name)
             if existing is not None and existing.managed_by is not None:
@@ -278,6 +305,11 @@ class WatchService:
         name = (_shown_name(cast("str | None", arguments.get("name"))) or target).strip()
         if not name or len(name) > 200:
             raise InputError("name must be 1 to 200 characters, e.g. name=homepage")
+        repeat = arguments.get("notify_repeat_s")
+        if repeat is not None and float(repeat) < settings.watch_min_interval_s:
+            raise LimitError(
+                f"notify_repeat_s={float(repeat):g} is below the minimum of {settings.watch_min_interval_s:g} s"
+            )
         return WatchSpec(
             kind=self.kind.kind,
             name=name,
@@ -286,6 +318,8 @@ class WatchService:
             failure_threshold=int(arguments.get("failure_threshold") or 2),
             success_threshold=int(arguments.get("success_threshold") or 1),
             managed_by=managed_by,
+            notify=self._notify_entries(arguments),
+            notify_repeat_s=float(repeat) if repeat is not None else None,
         )
 
     def entry_keys(self) -> tuple[str, ...]:
@@ -326,12 +360,16 @@ class WatchService:
             )
         if existing is not None:
             raise InputError(f"a watch named {name!r} already exists: pick another name, or remove it first")
+        await self._check_notify(spec.notify)
         started = time.time()
         result = await self.run_check(definition, deadline=settings.max_timeout_s + 5, strict=True)
         record = self.record_of(result, watch=name, tool=self.kind.check_name, target=target, started=started)
-        completion = await store.add_watch(spec, record, time.time())
+        completion = await store.add_watch(
+            spec, record, time.time(), announce=self.notifier.announce, sender=self.owner
+        )
         if self.scheduler is not None:
             self.scheduler.wake()
+        await self.notifier.hand(completion.deliveries)
         await self.publish(name)
         return WatchActionResult(
             verdict=verdict_of(result.get("verdict")),
@@ -343,6 +381,82 @@ class WatchService:
             watch=self.info(completion.watch),
             result=result,
             result_id=completion.result_id,
+        )
+
+    def _notify_entries(self, arguments: Mapping[str, Any]) -> tuple[str, ...]:
+        """The `notify` of an add or a watches-file entry: names the operator declared, or Apprise
+        URLs (whose destination `_check_notify` checks for a caller)."""
+        from monitor_common.notify.targets import MAX_NOTIFY, is_url
+
+        entries = [str(e).strip() for e in cast("list[Any]", arguments.get("notify") or []) if str(e).strip()]
+        if len(entries) > MAX_NOTIFY:
+            raise LimitError(f"notify has {len(entries)} entries, at most {MAX_NOTIFY} are allowed")
+        named = dict(get_settings().notify_targets)
+        for entry in entries:
+            if not is_url(entry) and entry not in named:
+                known = ", ".join(sorted(named)) or "none are declared"
+                raise InputError(
+                    f"notify entry {entry!r} is neither an Apprise URL (scheme://...) nor a target "
+                    f"named in MCP_MONITOR_NOTIFY_TARGETS ({known})"
+                )
+        return tuple(dict.fromkeys(entries))
+
+    async def _check_notify(self, entries: tuple[str, ...]) -> None:
+        """A caller's notify URLs: Apprise URLs of network services whose destination the network
+        policy permits, like any target (InputError, PolicyError)."""
+        from monitor_common.context import get_context
+        from monitor_common.notify.targets import check_caller_url, is_url
+
+        ctx = get_context()
+        for entry in entries:
+            if is_url(entry):
+                await check_caller_url(entry, ctx.policy, ctx.resolver)
+
+    async def _test_notify(self, store: Store, name: str) -> WatchActionResult:
+        """`action=test_notify`: a test message to every target of the watch, the outcome of each."""
+        watch = await store.get_watch(self.kind.kind, name)
+        if watch is None:
+            raise self._no_such(name)
+        started = time.time()
+        if not self.notifier.targets(watch):
+            finding = Finding(
+                severity=Verdict.WARNING,
+                code="notify_not_configured",
+                message=f"{name!r} notifies nobody",
+                hint="add the watch with notify=[...], or set MCP_MONITOR_NOTIFY",
+            )
+            return self._done(
+                "test_notify", f"{name!r} has no notification target", self.info(watch)
+            ).model_copy(update={"verdict": Verdict.WARNING, "findings": [finding]})
+        findings: list[Finding] = []
+        for target, outcome in await self.notifier.test(watch):
+            if outcome.delivered:
+                findings.append(
+                    Finding(
+                        severity=Verdict.OK, code="notify_delivered", message=f"{target.shown}: delivered"
+                    )
+                )
+            else:
+                findings.append(
+                    Finding(
+                        severity=Verdict.CRITICAL,
+                        code="notify_failed",
+                        message=f"{target.shown}: {outcome.detail}",
+                        hint="check the URL and that the service accepts it (MCP_MONITOR_NOTIFY, the watch's notify)",
+                    )
+                )
+        failed = sum(1 for f in findings if f.code == "notify_failed")
+        summary = (
+            f"test notification of {name!r}: {len(findings) - failed} of {len(findings)} targets delivered"
+        )
+        return WatchActionResult(
+            verdict=Verdict.CRITICAL if failed else Verdict.OK,
+            summary=summary,
+            findings=findings,
+            checked_at=iso(started) or "",
+            duration_ms=round((time.time() - started) * 1000, 2),
+            action="test_notify",
+            watch=self.info(watch),
         )
 
     def _no_such(self, name: str) -> InputError:
@@ -401,6 +515,8 @@ class WatchService:
             # the store; what callers and resources see is redacted.
             definition=cast("dict[str, Any]", redact(watch.definition)),
             file=watch.managed_by,
+            notify=[shown_entry(entry) for entry in watch.notify],
+            notify_repeat_s=watch.notify_repeat_s,
         )
 
     # -- the report tool ---------------------------------------------------------------------
@@ -457,13 +573,15 @@ class WatchService:
 
     @asynccontextmanager
     async def running(self, run_background: bool) -> AsyncGenerator[None]:
-        """While the server runs: the scheduler (when `run_background`); after: the store closed."""
+        """While the server runs: the scheduler and the notification outbox (when
+        `run_background`); after: the store closed."""
         try:
             if not run_background:
                 yield
                 return
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._schedule)
+                tg.start_soon(self._send_notifications)
                 try:
                     yield
                 finally:
@@ -504,5 +622,11 @@ class WatchService:
             poll_s=self.poll_s,
             on_completion=self.on_completion,
             retention=lambda: (get_settings().retention_days, get_settings().rollup_retention_days),
+            owner=self.owner,
+            announce=self.notifier.announce,
         )
         await self.scheduler.run()
+
+    async def _send_notifications(self) -> None:
+        await anyio.sleep(self.start_delay_s)
+        await self.notifier.run()
