@@ -141,6 +141,9 @@ def test_settings_declare_targets_and_hide_them() -> None:
         ("ops", False),
         ("json://hooks.example.com", True),
     ]
+    # A watch the operator's watches file declares names the operator's URLs: no policy check.
+    (declared,) = resolve_targets(["json://hooks.example.com/x"], (), (), callers=False)
+    assert not declared.checked
     for bad in (
         "MCP_MONITOR_NOTIFY_TARGETS=ops",
         "MCP_MONITOR_NOTIFY=nourl",

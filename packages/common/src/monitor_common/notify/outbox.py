@@ -79,8 +79,6 @@ class Notifier:
         self.owner = owner
         self.settings = settings
         self.poll_s = POLL_S
-        # Seconds from a transition's record to its delivery, per delivered notification (bench).
-        self.lags: list[float] = []
         self._tg: anyio.abc.TaskGroup | None = None
         self._sending: set[int] = set()
 
@@ -173,8 +171,7 @@ class Notifier:
     ) -> None:
         what = f"{delivery.event} notification of {self.kind} watch {delivery.watch!r} to {delivery.shown}"
         if outcome.delivered:
-            self.lags.append(now - delivery.created_at)
-            logger.info("%s delivered", what)
+            logger.info("%s delivered in %.2f s", what, now - delivery.created_at)
         elif retry_at is not None:
             logger.warning(
                 "%s failed (attempt %d): %s; retrying in %.0f s",
