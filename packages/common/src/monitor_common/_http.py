@@ -1,9 +1,12 @@
 """Streamable HTTP transport: bearer-token auth, DNS-rebinding protection, optional TLS.
 
 The rules, from ARCHITECTURE.md: loopback binds may run without a token; any other bind refuses
-to start unless `MCP_MONITOR_AUTH_TOKEN` is set. Host and Origin headers are matched exactly
-(`_rebinding`: 421 / 403) so that a web page cannot reach a local server through a rebound DNS
-name. The token check runs first and compares in constant time. A POST body that is JSON but no
+to start unless `MCP_MONITOR_AUTH_TOKEN` is set, or the operator declares that only a gateway
+that authenticates its users reaches the port (`MCP_MONITOR_HTTP_BEHIND_GATEWAY`, Smithery).
+Host and Origin headers are matched exactly (`_rebinding`: 421 / 403) so that a web page cannot
+reach a local server through a rebound DNS name (not behind a gateway, which no browser passes).
+The token check runs first and compares in constant time. The query string of /mcp carries a
+hosted session's settings (`session_config`): one the session may not set is 400 (`SessionQuery`). A POST body that is JSON but no
 JSON-RPC message is answered -32600 here (`ProtocolErrors`); bodies over the SDK's limit (4 MiB)
 get 413. A request whose head or body takes longer than 10 s to arrive gets 408 and its
 connection is closed (`_deadlines`: slow clients).
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from uvicorn import Config
 
-__all__ = ["BearerAuth", "ProtocolErrors", "build_app", "serve_http", "uvicorn_config"]
+__all__ = ["BearerAuth", "ProtocolErrors", "SessionQuery", "build_app", "serve_http", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +138,32 @@ class ProtocolErrors:
         await self._app(scope, replay, send)
 
 
+class SessionQuery:
+    """ASGI middleware: a request whose query string sets what its session may not, or sets it
+    wrong, gets 400 with the reason (`session_config`, rules 1 and 2) before it reaches the
+    server; the server applies a valid one to the request's tool calls."""
+
+    def __init__(self, app: ASGIApp, allowed: Collection[str], settings: Settings) -> None:
+        self._app = app
+        self._allowed = tuple(allowed)
+        self._settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mcp = scope["type"] == "http" and str(scope.get("path", "")).rstrip("/") == "/mcp"
+        query = scope.get("query_string", b"") if mcp else b""
+        if query:
+            from monitor_common.errors import MonitorError
+            from monitor_common.session_config import parse_query, session_changes
+
+            try:
+                session_changes(parse_query(query), self._allowed, self._settings)
+            except MonitorError as exc:
+                body = json.dumps({"error": "invalid_session_config", "error_description": str(exc)})
+                await _send_json(send, 400, body.encode())
+                return
+        await self._app(scope, receive, send)
+
+
 def _invalid_request(body: bytes) -> JSONRPCError | None:
     """The -32600 answer to `body` when it is JSON but no JSON-RPC message, else None."""
     import mcp_types
@@ -162,10 +193,11 @@ def build_app(
     `request_timeout_s` bounds the arrival of each request's body (`_deadlines`).
     """
     loopback = _is_loopback(settings.host)
-    if not loopback and not settings.auth_token:
+    if not loopback and not settings.auth_token and not settings.http_behind_gateway:
         raise ConfigError(
             f"refusing to serve HTTP on {settings.host}, which is not a loopback address, without a bearer "
-            f"token: set {ENV_PREFIX}AUTH_TOKEN to a long random secret (or bind 127.0.0.1)"
+            f"token: set {ENV_PREFIX}AUTH_TOKEN to a long random secret (or bind 127.0.0.1; behind a gateway "
+            f"that authenticates its users and is the only way to this port, {ENV_PREFIX}HTTP_BEHIND_GATEWAY=true)"
         )
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
     origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -182,17 +214,21 @@ def build_app(
         max_request_body_size=DEFAULT_MAX_REQUEST_BODY_SIZE,
     )
     app = ProtocolErrors(app, DEFAULT_MAX_REQUEST_BODY_SIZE)
-    try:
-        app = RebindingGuard(
-            app,
-            hosts + list(settings.http_allowed_hosts),
-            origins + list(settings.http_allowed_origins),
-            tls=settings.tls_cert is not None,
-        )
-    except ValueError as exc:
-        raise ConfigError(
-            f"{exc} in {ENV_PREFIX}HTTP_ALLOWED_HOSTS or {ENV_PREFIX}HTTP_ALLOWED_ORIGINS"
-        ) from exc
+    app = SessionQuery(app, getattr(server, "session_settings", ()), settings)
+    # Behind a gateway no browser reaches this port (DNS rebinding needs one), and the gateway's
+    # name for it is not known in advance: Host and Origin are the gateway's to check.
+    if not settings.http_behind_gateway:
+        try:
+            app = RebindingGuard(
+                app,
+                hosts + list(settings.http_allowed_hosts),
+                origins + list(settings.http_allowed_origins),
+                tls=settings.tls_cert is not None,
+            )
+        except ValueError as exc:
+            raise ConfigError(
+                f"{exc} in {ENV_PREFIX}HTTP_ALLOWED_HOSTS or {ENV_PREFIX}HTTP_ALLOWED_ORIGINS"
+            ) from exc
     if settings.auth_token:
         app = BearerAuth(app, settings.auth_token)
     return BodyDeadline(app, request_timeout_s)

@@ -56,6 +56,7 @@ class Settings:
     http_allowed_hosts: tuple[str, ...] = ()
     http_allowed_origins: tuple[str, ...] = ()
     http_stateless: bool = False
+    http_behind_gateway: bool = False
     http_max_body_bytes: int = 1024 * 1024
     http_unsafe_methods: bool = False
     dns_root_hints: Path | None = None
@@ -113,6 +114,14 @@ class Settings:
                 raise ConfigError(
                     f"{source}={shown} is not valid: {exc}. Example: {source}={spec.example}"
                 ) from None
+        port = environ.get("PORT", "").strip()
+        if "port" not in values and port:
+            # The platform convention (Smithery, Cloud Run, Heroku): the port to listen on is
+            # PORT when the operator did not name one with --port or MCP_MONITOR_PORT.
+            try:
+                values["port"] = _port(port)
+            except ValueError as exc:
+                raise ConfigError(f"PORT={port!r} is not valid: {exc}. Example: PORT=8081") from None
         settings = cls(**values)
         settings.validate()
         return settings
@@ -344,6 +353,13 @@ _SPECS: tuple[_Spec, ...] = (
         _bool,
         "true",
         "serve HTTP without sessions, so that replicas behind a load balancer need no affinity",
+    ),
+    _Spec(
+        "http_behind_gateway",
+        _bool,
+        "true",
+        "the HTTP port is reachable only through a gateway that authenticates its users (Smithery): "
+        "serve a non-loopback bind without a bearer token and without Host/Origin checks",
     ),
     _Spec("http_max_body_bytes", _positive_int, "1048576", "most response body bytes an HTTP check reads"),
     _Spec(

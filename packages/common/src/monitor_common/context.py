@@ -20,7 +20,10 @@ swapping process-wide settings.
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections import OrderedDict
+from collections.abc import Generator, Mapping, Sized
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -29,7 +32,7 @@ from monitor_common.errors import InputError, LimitError
 from monitor_common.netpolicy import NetworkPolicy, Resolver
 from monitor_common.ratelimit import RateLimiter
 
-__all__ = ["CheckContext", "get_context"]
+__all__ = ["CheckContext", "get_context", "session_context"]
 
 # The settings a refusal tells the operator to raise, named as config declares them.
 ENV_MAX_TIMEOUT: Final = f"{ENV_PREFIX}MAX_TIMEOUT_S"
@@ -150,9 +153,25 @@ class CheckContext:
 
 _current: tuple[Settings, CheckContext] | None = None
 
+# The setting changes of the session whose tool call runs in this context (Smithery's per-session
+# configuration, `session_config`), as sorted (name, value) pairs; empty outside such a call.
+_session: ContextVar[tuple[tuple[str, Any], ...]] = ContextVar("monitor_common.session", default=())
+# The contexts of the sessions seen, by (process context, changes): a context is the key of the
+# shared connection pools, so a session's is built once, not per call. Bounded: a session varies
+# at most timeout_s and the two thresholds, and the oldest is dropped past the bound.
+_session_contexts: OrderedDict[tuple[CheckContext, tuple[tuple[str, Any], ...]], CheckContext] = OrderedDict()
+_SESSION_CONTEXTS_KEPT = 64
+# A session's setting name -> the context field it sets.
+_SESSION_FIELDS = {
+    "timeout_s": "timeout_s",
+    "cert_warn_days": "cert_warn_days",
+    "cert_critical_days": "cert_critical_days",
+}
+
 
 def get_context() -> CheckContext:
-    """The context of the settings in force (`config.get_settings()`), built once per settings.
+    """The context of the settings in force (`config.get_settings()`), built once per settings,
+    with the changes of the session whose call runs here (`session_context`).
 
     The tool layer calls this; engines receive the context as an argument. Installing other
     settings (`config.set_settings`, as `serve` and the tests do) builds a fresh context, rate
@@ -162,4 +181,28 @@ def get_context() -> CheckContext:
     settings = get_settings()
     if _current is None or _current[0] is not settings:
         _current = (settings, CheckContext.from_settings(settings))
-    return _current[1]
+    changes = _session.get()
+    if not changes:
+        return _current[1]
+    key = (_current[1], changes)
+    found = _session_contexts.get(key)
+    if found is None:
+        found = _current[1].replace(**{_SESSION_FIELDS[name]: value for name, value in changes})
+        _session_contexts[key] = found
+        while len(_session_contexts) > _SESSION_CONTEXTS_KEPT:
+            _session_contexts.popitem(last=False)
+    return found
+
+
+@contextmanager
+def session_context(changes: Mapping[str, Any]) -> Generator[None]:
+    """Within the block, `get_context()` applies a session's checked setting changes
+    (`session_config.session_changes`): timeouts and thresholds only, same policy and limiter."""
+    unknown = set(changes) - set(_SESSION_FIELDS)
+    if unknown:
+        raise ValueError(f"not settable per session: {', '.join(sorted(unknown))}")
+    token = _session.set(tuple(sorted(changes.items())))
+    try:
+        yield
+    finally:
+        _session.reset(token)

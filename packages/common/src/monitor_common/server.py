@@ -66,6 +66,7 @@ from monitor_common.apps import (
 )
 from monitor_common.audit import AuditLog, RedactUrls
 from monitor_common.config import Settings, effective_settings, get_settings
+from monitor_common.context import session_context
 from monitor_common.errors import MonitorError
 from monitor_common.notify.targets import SecretsFilter
 from monitor_common.targets import redact_url
@@ -196,6 +197,8 @@ class MonitorServer(MCPServer):
         # Per tool, parameters that tools/list shows without their description (they repeat
         # another tool's, e.g. a watch tool's copy of its check's parameters).
         self.brief_parameters: dict[str, frozenset[str]] = {}
+        # What a session may set from the query string of /mcp (ToolSet.session_settings).
+        self.session_settings: tuple[str, ...] = ()
         # Each tool's full input schema, read from the SDK on first call (see _unusable_number).
         self._input_schemas: dict[str, dict[str, Any]] = {}
         # Per tool, the ui:// view that draws its result, for clients with MCP Apps (`apps`).
@@ -385,11 +388,36 @@ class MonitorServer(MCPServer):
         records: list[logging.LogRecord] = []
         token = _call_records.set(records)
         try:
-            return await self._call_tool(name, arguments, context)
+            with session_context(self._session_changes(name, arguments, context)):
+                return await self._call_tool(name, arguments, context)
         finally:
             _call_records.reset(token)
             if records and context is not None:
                 await self._send_logs(context, records)
+
+    def _session_changes(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
+    ) -> dict[str, Any]:
+        """The settings the session of this call set in the query string of /mcp (Smithery's
+        session configuration, `session_config`); none over stdio or without a query."""
+        if context is None or not self.session_settings:
+            return {}
+        try:
+            request = context.request_context.request
+        except ValueError:  # a direct call
+            return {}
+        query = getattr(request, "query_params", None)  # a Starlette request over HTTP
+        if query is None or not query:
+            return {}
+        from monitor_common.session_config import session_changes
+
+        try:
+            return session_changes(
+                {key: query.getlist(key) for key in query}, self.session_settings, get_settings()
+            )
+        except MonitorError as exc:  # the transport refused it already (400); named again here
+            self._finish(name, arguments, time.perf_counter(), error=str(exc), outcome="input")
+            raise ToolError(str(exc)) from exc
 
     async def _send_logs(self, context: Context[Any, Any], records: list[logging.LogRecord]) -> None:
         """Send what was logged during a call to its caller as notifications/message.
@@ -623,6 +651,7 @@ def build_server(tools: ToolSet, settings: Settings) -> MonitorServer:
     """A new MCP server of `tools`: its tools in declaration order, with the annotations
     `settings` give them, then the watches' resources, then the prompts."""
     server = MonitorServer(tools.name, version=tools.version, instructions=tools.instructions)
+    server.session_settings = tools.session_settings
     for spec in tools.tools.values():
         server.add_tool(
             _adapted(spec),

@@ -251,6 +251,9 @@ class ToolSet:
     tools: dict[str, ToolSpec] = field(default_factory=lambda: dict[str, ToolSpec]())
     prompts: list[PromptSpec] = field(default_factory=lambda: list[PromptSpec]())
     watches: list[WatchService] = field(default_factory=lambda: list["WatchService"]())
+    # What a hosted session may set from the query string of /mcp (`session_config`): the
+    # settings this server's checks read, among session_config.SESSION_SETTINGS.
+    session_settings: tuple[str, ...] = ("timeout_s",)
 
     def __hash__(self) -> int:
         return id(self)

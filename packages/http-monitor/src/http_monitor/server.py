@@ -43,6 +43,8 @@ tools = ToolSet(
         "(ok, warning, critical, unknown), a one-line summary and findings with stable codes. A target "
         "that is down is a result, not an error. Internal addresses are refused unless the operator allows them."
     ),
+    # A hosted session may set these from the query string of /mcp (smithery.yaml's configSchema).
+    session_settings=("timeout_s", "cert_warn_days", "cert_critical_days"),
 )
 
 # Parameters whose name, type and default say it all have no description: every host puts the

@@ -40,6 +40,8 @@ tools = ToolSet(
         "clients. Every result has a verdict (ok, warning, critical, unknown), a one-line summary and findings "
         "with stable codes. Internal addresses are refused unless the operator allows them."
     ),
+    # A hosted session may set these from the query string of /mcp (smithery.yaml's configSchema).
+    session_settings=("timeout_s", "cert_warn_days", "cert_critical_days"),
 )
 
 Host = str  # host name or IP address; self-evident parameters have no description (see _compact)
