@@ -1,5 +1,5 @@
 """Set one version on all four packages at once: each pyproject, each `__version__`, each sibling pin,
-and the files that name it (bundle manifests, Smithery files, MCP Registry server.json).
+and the files that name it (bundle manifests, Smithery's Dockerfiles, MCP Registry server.json).
 
     uv run python scripts/bump_version.py 0.2.0
 
@@ -49,18 +49,21 @@ def bump(version: str, root: Path = ROOT) -> list[Path]:
         init = root / "packages" / folder / "src" / module / "__init__.py"
         _replace_once(init, r'^__version__ = "[^"]+"$', f'__version__ = "{version}"')
         changed += [pyproject, init]
-    # The bundle manifests and Smithery files name the version they launch (`uvx dist@version`);
-    # the MCP Registry entries name it twice (the entry's and its package's).
+    # The bundle manifests name the version they launch, Smithery's Dockerfiles the one they
+    # install (`dist==version`, common's pin too); the MCP Registry entries name it twice (the
+    # entry's and its package's).
     for extra in sorted(
         [
             *(root / "packages").glob("*-monitor/manifest.json"),
-            *(root / "packages").glob("*-monitor/smithery.yaml"),
+            *(root / "packages").glob("*-monitor/Dockerfile"),
             *(root / "packages").glob("*-monitor/server.json"),
         ]
     ):
         text = extra.read_text()
-        new = text.replace(f'"version": "{old[1]}"', f'"version": "{version}"').replace(
-            f"@{old[1]}", f"@{version}"
+        new = (
+            text.replace(f'"version": "{old[1]}"', f'"version": "{version}"')
+            .replace(f"@{old[1]}", f"@{version}")
+            .replace(f'=={old[1]}"', f'=={version}"')
         )
         if new != text:
             extra.write_text(new)

@@ -74,6 +74,9 @@ def test_bump_version_changes_every_place_together(tmp_path: Path) -> None:
             entry = json.loads((copy / "packages" / folder / "server.json").read_text())
             assert entry["version"] == "9.8.7"
             assert [p["version"] for p in entry["packages"]] == ["9.8.7"]
+            # Smithery's image installs the released packages at the version, both pins moved.
+            docker = (copy / "packages" / folder / "Dockerfile").read_text()
+            assert f'"mcp-{folder}==9.8.7" "mcp-monitor-common==9.8.7"' in docker
     with pytest.raises(SystemExit, match="not a version"):
         bump_version.bump("nine", root=copy)
 

@@ -1,4 +1,4 @@
-"""MCP bundle manifests and Smithery files: generated from the code.
+"""MCP bundle manifests: generated from the code.
 
 The packed bundles, unpacked and started as a host does: test_bundles_unpacked.py.
 """
@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import tomllib
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-import yaml
 from support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,18 +27,11 @@ def builder() -> ModuleType:
     return _load_script()
 
 
-def _version(folder: str) -> str:
-    return str(
-        tomllib.loads((ROOT / "packages" / folder / "pyproject.toml").read_text())["project"]["version"]
-    )
-
-
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_committed_files_match_the_code(builder: ModuleType, folder: str) -> None:
     # Regenerate with: uv run python scripts/build_bundles.py --write
     base = ROOT / "packages" / folder
     assert json.loads((base / "manifest.json").read_text()) == builder.manifest(folder)
-    assert (base / "smithery.yaml").read_text() == builder.smithery(folder)
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
@@ -54,16 +45,6 @@ def test_manifest_tools_are_the_servers(folder: str) -> None:
         t["name"] for t in json.loads((ROOT / "packages" / folder / "manifest.json").read_text())["tools"]
     }
     assert listed == declared
-
-
-@pytest.mark.parametrize("folder", FOLDERS)
-def test_smithery_yaml_is_a_stdio_start_command(folder: str) -> None:
-    data = yaml.safe_load((ROOT / "packages" / folder / "smithery.yaml").read_text())
-    start = data["startCommand"]
-    assert start["type"] == "stdio"
-    assert start["configSchema"]["type"] == "object"
-    assert f"'mcp-{folder}@{_version(folder)}'" in start["commandFunction"]
-    assert set(data["startCommand"]["exampleConfig"]) <= set(start["configSchema"]["properties"])
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
@@ -82,5 +63,3 @@ def test_desktop_users_can_set_the_watch_store(folder: str) -> None:
         assert env[variable] == "${user_config." + attr + "}"
         assert config[attr]["required"] is False
     assert config["db"]["sensitive"] is True  # a PostgreSQL URL may carry a password
-    smithery = yaml.safe_load((ROOT / "packages" / folder / "smithery.yaml").read_text())
-    assert "MCP_MONITOR_DB: config.db" in smithery["startCommand"]["commandFunction"]

@@ -1,0 +1,180 @@
+"""Smithery's files for the three servers: `packages/X/smithery.yaml` and `packages/X/Dockerfile`.
+
+    uv run python scripts/build_smithery.py --write     regenerate them
+    uv run python scripts/build_smithery.py             say which differ from the code (exit 1)
+
+Smithery's current format for a server in any language is a custom container: `runtime:
+"container"`, a Dockerfile (each package directory is the base directory a monorepo gives
+Smithery, so both files sit there), and `startCommand` of type `http`: Smithery starts the image
+with `PORT` set and sends MCP over streamable HTTP to `/mcp` on it, passing each user's session
+configuration as URL parameters (dot notation for nested keys; ours are flat). The
+`configSchema` offers only what a hosted session may set, the server's own list
+(`ToolSet.session_settings`: timeouts and expiry thresholds), with the bounds the server applies
+(`monitor_common.session_config`); never the network policy, limits or the store, which stay the
+operator's (the container's environment).
+
+The Dockerfile installs the released packages at the workspace version, pinned with `==`
+(`scripts/bump_version.py` moves the pin with the version), from the package index: it builds
+only after a release. It serves streamable HTTP on `$PORT` at `/mcp` on all interfaces, behind
+Smithery's gateway (`MCP_MONITOR_HTTP_BEHIND_GATEWAY`, see the README's "Hosted on Smithery").
+tests/e2e/test_smithery.py checks that the committed files are what this script writes, that
+the pins are the packages' versions and that the command is one the CLI accepts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVERS = {
+    "http-monitor": ("mcp-http-monitor", "http_monitor"),
+    "ssl-monitor": ("mcp-ssl-monitor", "ssl_monitor"),
+    "dns-monitor": ("mcp-dns-monitor", "dns_monitor"),
+}
+PYTHON_IMAGE = "python:3.12-slim"  # Debian-based, as Smithery asks; our packages need 3.11+
+DEFAULT_PORT = 8081  # what the image listens on when PORT is not set (Smithery sets it)
+
+# How Smithery's form shows each session setting, and its bounds (the server checks them too:
+# session_config, where timeout_s is also at most the operator's MCP_MONITOR_MAX_TIMEOUT_S).
+_FIELDS: dict[str, dict[str, Any]] = {
+    "timeout_s": {
+        "type": "number",
+        "title": "Default timeout (seconds)",
+        "description": "How long a check may take when a call gives no timeout_s (at most the server's maximum, 60 s by default).",
+        "exclusiveMinimum": 0,
+        "maximum": 60,
+    },
+    "cert_warn_days": {
+        "type": "integer",
+        "title": "Certificate warning (days)",
+        "description": "A certificate that expires within this many days is a warning.",
+        "minimum": 1,
+    },
+    "cert_critical_days": {
+        "type": "integer",
+        "title": "Certificate critical (days)",
+        "description": "A certificate that expires within this many days is critical (no more than the warning days).",
+        "minimum": 1,
+    },
+}
+
+
+def version(folder: str) -> str:
+    """The package's version (all four move together: scripts/bump_version.py)."""
+    project = tomllib.loads((ROOT / "packages" / folder / "pyproject.toml").read_text())["project"]
+    return str(project["version"])
+
+
+def session_settings(folder: str) -> tuple[str, ...]:
+    """What a hosted session of this server may set: its ToolSet's list (no MCP SDK loaded)."""
+    _, module = SERVERS[folder]
+    return tuple(importlib.import_module(f"{module}.server").tools.session_settings)
+
+
+def config_schema(folder: str) -> dict[str, Any]:
+    """The JSON Schema of a session's configuration: the declared settings, all optional."""
+    from monitor_common.config import Settings
+
+    defaults = Settings()
+    properties: dict[str, Any] = {}
+    for name in session_settings(folder):
+        properties[name] = {**_FIELDS[name], "default": getattr(defaults, name)}
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def command(folder: str) -> list[str]:
+    """The image's CMD: serve streamable HTTP (host and port come from ENV and PORT)."""
+    dist, _ = SERVERS[folder]
+    return [dist, "serve", "--transport", "http"]
+
+
+def smithery(folder: str) -> str:
+    """smithery.yaml of one server (see the module)."""
+    dist, _ = SERVERS[folder]
+    import yaml  # PyYAML, a dev dependency: the files are written in the workspace
+
+    schema = config_schema(folder)
+    example = {name: spec["default"] for name, spec in schema["properties"].items()}
+    start = yaml.safe_dump(
+        {"configSchema": schema, "exampleConfig": example}, sort_keys=False, width=100, allow_unicode=True
+    )
+    lines = [
+        f"# Smithery: {dist} as a container serving streamable HTTP on $PORT at /mcp.",
+        "# Generated by scripts/build_smithery.py --write; do not edit by hand.",
+        "# Set this package's directory as the base directory in Smithery (the repository is a monorepo).",
+        'runtime: "container"',
+        "build:",
+        '  dockerfile: "Dockerfile"',
+        '  dockerBuildPath: "."',
+        "startCommand:",
+        '  type: "http"',
+        "  # What a user may set for their session, sent as URL parameters of /mcp: timeouts and",
+        "  # thresholds only. The network policy, limits and the store are the operator's.",
+        *(f"  {line}" for line in str(start).splitlines()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def dockerfile(folder: str) -> str:
+    """The Dockerfile of one server (see the module)."""
+    dist, _ = SERVERS[folder]
+    pinned = version(folder)
+    lines = [
+        f"# {dist} for Smithery (smithery.yaml beside it): the released packages, pinned to this",
+        "# workspace's version, serving streamable HTTP on $PORT at /mcp.",
+        "# Generated by scripts/build_smithery.py --write; scripts/bump_version.py moves the pins.",
+        f"FROM {PYTHON_IMAGE}",
+        "",
+        "ENV PYTHONDONTWRITEBYTECODE=1 \\",
+        "    PYTHONUNBUFFERED=1 \\",
+        "    PIP_NO_CACHE_DIR=1 \\",
+        "    PIP_DISABLE_PIP_VERSION_CHECK=1",
+        "",
+        f'RUN pip install "{dist}=={pinned}" "mcp-monitor-common=={pinned}" \\',
+        "    && useradd --create-home --uid 10001 monitor",
+        "",
+        "# Smithery's gateway authenticates users and is the only way to this port: see the README's",
+        '# "Hosted on Smithery" before running this image anywhere else (then set MCP_MONITOR_AUTH_TOKEN).',
+        "ENV MCP_MONITOR_TRANSPORT=http \\",
+        "    MCP_MONITOR_HOST=0.0.0.0 \\",
+        "    MCP_MONITOR_HTTP_BEHIND_GATEWAY=true \\",
+        f"    PORT={DEFAULT_PORT}",
+        "",
+        "USER monitor",
+        "WORKDIR /home/monitor",
+        f"EXPOSE {DEFAULT_PORT}",
+        f"CMD {json.dumps(command(folder))}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def files(folder: str) -> dict[Path, str]:
+    base = ROOT / "packages" / folder
+    return {base / "smithery.yaml": smithery(folder), base / "Dockerfile": dockerfile(folder)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Smithery's files for the three servers")
+    parser.add_argument("--write", action="store_true", help="regenerate smithery.yaml and Dockerfile")
+    args = parser.parse_args(argv)
+    stale: list[Path] = []
+    for folder in SERVERS:
+        for path, text in files(folder).items():
+            if args.write:
+                path.write_text(text)
+                print(f"wrote {path.relative_to(ROOT)}")
+            elif not path.exists() or path.read_text() != text:
+                stale.append(path)
+    for path in stale:
+        print(f"differs from the code: {path.relative_to(ROOT)} (run with --write)", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
