@@ -244,6 +244,8 @@ async def test_stapled_response_from_openssl_s_server(tool: Tool, pki: Any, open
     assert stapled["next_update"] is not None
     assert checked["ocsp_stapled"] is True
     assert "must_staple_not_stapled" not in codes(checked)
+    # cert_check reads the same staple: a revoked certificate is never "ok".
+    assert "cert_revoked" in codes(checked) and checked["verdict"] == "critical"
 
 
 @pytest.mark.usefixtures("allow_loopback")
@@ -289,8 +291,12 @@ async def test_a_conclusive_staple_answers_without_any_fetch(
         result = await tool(
             "cert_revocation", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem, timeout_s=5
         )
+        checked = await tool(
+            "cert_check", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem, timeout_s=5
+        )
     assert [s["method"] for s in result["sources"]] == ["ocsp_stapled"]
     assert result["status"] == ("revoked" if revoked else "good")
+    assert codes(checked) == (["cert_revoked"] if revoked else []) and checked["ocsp_stapled"] is True
     assert codes(result) == (["cert_revoked"] if revoked else [])
     assert pki.requests == []
 

@@ -227,6 +227,28 @@ def judge(
     return found
 
 
+def _staple_revoked(staple: bytes, served: list[x509.Certificate], anchors: TrustAnchors) -> list[Finding]:
+    """`cert_revoked` when the server's own staple, verified as cert_revocation verifies it, says so:
+    "ok" must never stand beside a revoked staple, and it costs no fetch."""
+    from ssl_monitor.ocsp import find_issuer, judge_ocsp
+
+    issuer = find_issuer(served, list(anchors.certs))
+    if issuer is None:
+        return []
+    source = judge_ocsp(staple, served[0], issuer, method="ocsp_stapled", url=None)
+    if source.status != "revoked":
+        return []
+    return [
+        _finding(
+            Verdict.CRITICAL,
+            "cert_revoked",
+            f"the certificate was revoked on {source.revoked_at} ({source.reason}) according to the "
+            "server's own stapled OCSP response",
+            "replace the certificate now",
+        )
+    ]
+
+
 def _signature_of(cert: x509.Certificate) -> str:
     from ssl_monitor.x509info import describe_signature
 
@@ -327,6 +349,7 @@ async def cert_check(
     validation = validate(served, name, anchors, now)
     chain_certs = validation.path if validation.path is not None else served
     stapled: bool | None = False
+    staple: bytes | None = None
     remaining = timeout_s - started.elapsed_ms() / 1000
     if remaining <= 0.05:
         stapled = None  # the caller's time is up: not asked, rather than run over
@@ -343,6 +366,7 @@ async def cert_check(
             starttls=starttls,
         )
         stapled = probe.stapled
+        staple = probe.response
     findings = judge(
         leaf,
         validation,
@@ -355,6 +379,8 @@ async def cert_check(
         tls_version=shake.tls_version,
         ocsp_stapled=stapled,
     )
+    if staple is not None:
+        findings.extend(_staple_revoked(staple, served, anchors))
     chain = [chain_entry(cert, now) for cert in chain_certs]
     return CertCheckResult.build(
         summary=_summary(Verdict.worst([f.severity for f in findings]), shown, leaf, findings),

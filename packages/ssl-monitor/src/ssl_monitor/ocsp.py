@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.x509 import ocsp
 
-__all__ = ["CLOCK_SKEW", "judge_ocsp"]
+__all__ = ["CLOCK_SKEW", "find_issuer", "judge_ocsp"]
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -145,3 +145,11 @@ def judge_ocsp(
     else:
         source.reason = "the responder does not know this certificate"
     return source
+
+
+def find_issuer(served: list[x509.Certificate], anchors: list[x509.Certificate]) -> x509.Certificate | None:
+    """The certificate that signed `served[0]`: one the server sent after it, else a trust anchor."""
+    from ssl_monitor.x509info import signed_by
+
+    leaf = served[0]
+    return next((cert for cert in [*served[1:], *anchors] if signed_by(leaf, cert)), None)

@@ -24,7 +24,7 @@ from monitor_common.targets import parse_host
 from ssl_monitor.certs import resolve_port
 from ssl_monitor.handshake import HandshakeFailure, default_sni, handshake
 from ssl_monitor.models import RevocationMethod, RevocationResult, RevocationSource
-from ssl_monitor.ocsp import CLOCK_SKEW, judge_ocsp
+from ssl_monitor.ocsp import CLOCK_SKEW, find_issuer, judge_ocsp
 from ssl_monitor.staple import probe_staple
 
 if TYPE_CHECKING:
@@ -153,13 +153,6 @@ async def _ocsp(
     return judge_ocsp(data, leaf, issuer, method="ocsp", url=url)
 
 
-def _find_issuer(served: list[x509.Certificate], anchors: list[x509.Certificate]) -> x509.Certificate | None:
-    from ssl_monitor.x509info import signed_by
-
-    leaf = served[0]
-    return next((cert for cert in [*served[1:], *anchors] if signed_by(leaf, cert)), None)
-
-
 async def cert_revocation(
     host: str,
     ctx: CheckContext,
@@ -229,7 +222,7 @@ async def cert_revocation(
     leaf = served[0]
     info = describe(leaf, datetime.now(UTC))
     base["serial"] = info.serial
-    issuer = _find_issuer(served, list(anchors.certs))
+    issuer = find_issuer(served, list(anchors.certs))
     sources: list[RevocationSource] = []
     if not info.crl_urls and not info.ocsp_urls:
         sources.append(
