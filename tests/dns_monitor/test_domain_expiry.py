@@ -14,7 +14,7 @@ from dns_monitor.server import mcp
 from mcp import Client
 from monitor_common.config import Settings, set_settings
 from monitor_common.context import CheckContext
-from monitor_common.errors import ConfigError
+from monitor_common.errors import ConfigError, InputError
 from monitor_common.netpolicy import NetworkPolicy
 from support.static_https import StaticHttps
 
@@ -51,6 +51,8 @@ DOMAINS = {
     "gone.test": record("gone.test", -5, ["redemption period"]),
     "held.test": record("held.test", 200, ["client hold"]),
     "nodate.test": record("nodate.test", None),
+    "example.co.uk": record("example.co.uk", 400),
+    "github.io": record("github.io", 400),
 }
 
 
@@ -63,7 +65,12 @@ def registry() -> Iterator[StaticHttps]:
     documents[("127.0.0.1", "/bootstrap/dns.json")] = (
         200,
         "application/json",
-        json.dumps({"version": "1.0", "services": [[["test", "example"], ["https://127.0.0.1:PORT/rdap/"]]]}),
+        json.dumps(
+            {
+                "version": "1.0",
+                "services": [[["test", "example", "uk", "io"], ["https://127.0.0.1:PORT/rdap/"]]],
+            }
+        ),
     )
     with StaticHttps(documents, hosts=["127.0.0.1"]) as server:
         bootstrap = documents[("127.0.0.1", "/bootstrap/dns.json")]
@@ -168,3 +175,31 @@ async def test_tool_reads_the_rdap_setting(registry: StaticHttps, allow_loopback
             "domain_expiry", {"domain": "fine.test", "warn_days": 3, "critical_days": 7}
         )
     assert bad.is_error
+
+
+@pytest.mark.parametrize(
+    ("asked", "registered"),
+    [
+        ("www.fine.test", "fine.test"),  # a TLD the list does not know: one label (its default rule)
+        ("a.b.www.example.co.uk", "example.co.uk"),  # co.uk is a public suffix of two labels
+        ("EXAMPLE.co.uk.", "example.co.uk"),
+        ("user.github.io", "github.io"),  # the private section's suffixes have no registry
+    ],
+)
+async def test_a_name_below_a_registered_domain_asks_about_that_domain(
+    registry: StaticHttps, asked: str, registered: str
+) -> None:
+    result = await check(registry, asked, bootstrap=True)
+    assert result.verdict == "ok", result.findings
+    assert result.domain == registered
+    assert result.rdap_url == f"https://127.0.0.1:{registry.port}/rdap/domain/{registered}"
+    assert ("127.0.0.1", f"/rdap/domain/{registered}") in registry.requests
+    if asked.lower().rstrip(".") != registered:
+        assert f"the registered domain of {asked.lower().rstrip('.')}" in result.summary
+
+
+@pytest.mark.parametrize("suffix", ["co.uk", "com.au", "gov.uk"])
+async def test_a_public_suffix_is_refused_with_an_example(registry: StaticHttps, suffix: str) -> None:
+    with pytest.raises(InputError, match=rf"public suffix.*e\.g\. example\.{suffix}"):
+        await check(registry, suffix)
+    assert registry.requests == []

@@ -5,6 +5,13 @@ URL, or `tld=URL` entries), else the one IANA's bootstrap file names
 (https://data.iana.org/rdap/dns.json, cached for a day; `bootstrap=URL` replaces it). Every
 fetch goes through the policy-guarded HTTP client.
 
+A registry knows registered domains only, so a name below one is asked about as the domain it
+belongs to, which the Public Suffix List tells (the `publicsuffixlist` package ships the list,
+nothing is fetched): `www.example.co.uk` is asked about as `example.co.uk`. Only the list's ICANN
+section counts: `user.github.io` is registered at the `.io` registry as `github.io`, and the
+private section's suffixes (github.io, blogspot.com) have no registry of their own. A TLD the list
+does not know counts as a one-label suffix (the list's default rule).
+
 Findings: `domain_expired`, `domain_expiring`, `domain_on_hold`, `domain_redemption`,
 `domain_pending_delete`, `expiry_unknown`, `rdap_not_found`, `rdap_unavailable`,
 `rdap_unreachable`; `monitor_network_unavailable` (unknown) instead of the last when the fetch
@@ -14,6 +21,7 @@ the RDAP server's name, `netpolicy.monitor_side`).
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 import time
@@ -32,8 +40,9 @@ from dns_monitor.models import DomainExpiryResult
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
+    from publicsuffixlist import PublicSuffixList
 
-__all__ = ["IANA_BOOTSTRAP", "RdapConfig", "domain_expiry", "parse_rdap_config"]
+__all__ = ["IANA_BOOTSTRAP", "RdapConfig", "domain_expiry", "parse_rdap_config", "registered_domain"]
 
 IANA_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
 BOOTSTRAP_TTL_S = 86400
@@ -54,6 +63,26 @@ class RdapConfig:
     by_tld: tuple[tuple[str, str], ...] = ()
     global_url: str | None = None
     bootstrap: str = IANA_BOOTSTRAP
+
+
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(only_icann=True)  # parses the shipped list once (tens of ms)
+
+
+def registered_domain(name: str) -> str:
+    """The registered domain `name` belongs to (`www.example.co.uk` -> `example.co.uk`);
+    InputError when `name` is itself a public suffix (`co.uk`, `com`)."""
+    name = name.lower().rstrip(".")
+    registered = _suffixes().privatesuffix(name)
+    if registered is None:
+        raise InputError(
+            f"{name!r} is a public suffix (domains are registered under it, not it): "
+            f"pass a registered domain, e.g. example.{name}"
+        )
+    return registered
 
 
 def _base(url: str) -> str:
@@ -180,9 +209,11 @@ async def domain_expiry(
     started = Stopwatch()
     if critical_days > warn_days:
         raise InputError(f"critical_days ({critical_days:g}) must not exceed warn_days ({warn_days:g})")
-    name = parse_hostname(domain)
-    if "." not in name:
+    asked = parse_hostname(domain)
+    if "." not in asked:
         raise InputError(f"{domain!r} is a top-level domain: pass a registered domain, e.g. example.com")
+    name = registered_domain(asked)
+    below = f" (the registered domain of {asked})" if name != asked.lower().rstrip(".") else ""
     config = config or RdapConfig()
     tld = name.rsplit(".", 1)[1]
     fetcher = _Fetcher(ctx, timeout_s, verify)
@@ -191,7 +222,11 @@ async def domain_expiry(
     def result(summary: str, **fields: object) -> DomainExpiryResult:
         verdict = Verdict.worst([f.severity for f in findings])
         return DomainExpiryResult.build(
-            summary=f"{verdict.value}: {summary}", findings=findings, started=started, domain=name, **fields
+            summary=f"{verdict.value}: {summary}{below}",
+            findings=findings,
+            started=started,
+            domain=name,
+            **fields,
         )
 
     base = dict(config.by_tld).get(tld) or config.global_url
@@ -229,7 +264,7 @@ async def domain_expiry(
                 severity=Verdict.CRITICAL,
                 code="rdap_not_found",
                 message=f"the registry has no registration for {name} ({url} answered 404)",
-                hint="the domain is not registered (or is a subdomain: ask for the registered domain)",
+                hint="the domain is not registered: check its spelling",
             )
         )
         return result(f"{name} is not registered", rdap_url=url)

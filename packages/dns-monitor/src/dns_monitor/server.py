@@ -200,7 +200,7 @@ async def email_auth_check(
 
 @tools.tool(title="Domain registration expiry")
 async def domain_expiry(
-    domain: Annotated[str, Field(description="Registered domain")],
+    domain: Annotated[str, Field(description="Domain, or a name below it")],
     warn_days: Annotated[float, Field(description="Warn within days", ge=0)] = 30,
     critical_days: Annotated[float, Field(description="Critical within days", ge=0)] = 7,
     timeout_s: CheckTimeout = None,
