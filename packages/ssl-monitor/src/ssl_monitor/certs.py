@@ -86,8 +86,11 @@ def judge(
     trust_source: str,
     tls_version: str | None,
     ocsp_stapled: bool | None,
+    public_root: bool = True,
 ) -> list[Finding]:
-    """Every finding about one served chain; an empty list means all is well."""
+    """Every finding about one served chain; an empty list means all is well (findings of
+    severity ok are notices). `public_root`: the chain leads to a root of the public web (the
+    system store), so the CA/Browser Forum's rules apply."""
     c, w = Verdict.CRITICAL, Verdict.WARNING
     found: list[Finding] = []
     found += cert_expiry_findings(
@@ -103,12 +106,14 @@ def judge(
             )
         )
     if not validation.hostname_match:
-        shown = ", ".join(leaf.sans[:5]) or "no names"
+        from ssl_monitor.validate import no_san_reason
+
+        why = f"it names {', '.join(leaf.sans[:5])}" if leaf.sans else no_san_reason(served[0])
         found.append(
             _finding(
                 c,
                 "hostname_mismatch",
-                f"certificate is not valid for {name} (it names {shown})",
+                f"certificate is not valid for {name} ({why})",
                 "serve a certificate that lists this name in its subjectAltName",
             )
         )
@@ -197,13 +202,24 @@ def judge(
                 "reissue the certificate with a SHA-256 signature",
             )
         )
-    if leaf.lifetime_days > MAX_LIFETIME_DAYS:
+    if leaf.lifetime_days > MAX_LIFETIME_DAYS and public_root:
         found.append(
             _finding(
                 w,
                 "lifetime_too_long",
                 f"certificate lifetime is {leaf.lifetime_days:.0f} days (browsers accept at most {MAX_LIFETIME_DAYS})",
                 "reissue with a lifetime of 398 days or less",
+            )
+        )
+    elif leaf.lifetime_days > MAX_LIFETIME_DAYS:
+        # The 398-day rule binds publicly trusted CAs; under a private root it is only a notice.
+        found.append(
+            _finding(
+                Verdict.OK,
+                "lifetime_too_long",
+                f"certificate lifetime is {leaf.lifetime_days:.0f} days; the {MAX_LIFETIME_DAYS}-day limit "
+                "binds publicly trusted certificates only, and this one is under a private root",
+                "nothing to do for clients that trust the private root; shorter lifetimes limit a leaked key",
             )
         )
     if tls_version in OLD_VERSIONS:
@@ -249,6 +265,20 @@ def _staple_revoked(staple: bytes, served: list[x509.Certificate], anchors: Trus
     ]
 
 
+def _public_root(served: list[x509.Certificate], validation: Validation, anchors: TrustAnchors) -> bool:
+    """Whether the chain leads to a root of the public web: the validated path's anchor is in the
+    system store. Without a path, a served self-signed top is private; anything else may be public."""
+    from ssl_monitor.validate import TrustAnchors
+
+    public = TrustAnchors.system().certs
+    if validation.path is not None:
+        return validation.path[-1] in public
+    top = served[-1]
+    if top.subject == top.issuer:
+        return top in public
+    return anchors is TrustAnchors.system() or any(root.subject == top.issuer for root in public)
+
+
 def _signature_of(cert: x509.Certificate) -> str:
     from ssl_monitor.x509info import describe_signature
 
@@ -256,8 +286,9 @@ def _signature_of(cert: x509.Certificate) -> str:
 
 
 def _summary(verdict: Verdict, target: str, leaf: CertInfo | None, findings: list[Finding]) -> str:
-    if findings:
-        return f"{verdict.value}: {target}: {findings[0].message}"
+    worst = max(findings, key=lambda f: f.severity.rank, default=None)
+    if worst is not None and worst.severity != Verdict.OK:
+        return f"{verdict.value}: {target}: {worst.message}"
     assert leaf is not None
     return f"{verdict.value}: certificate for {target} is valid and expires in {leaf.days_left:.1f} days"
 
@@ -378,6 +409,7 @@ async def cert_check(
         trust_source=anchors.source,
         tls_version=shake.tls_version,
         ocsp_stapled=stapled,
+        public_root=_public_root(served, validation, anchors),
     )
     if staple is not None:
         findings.extend(_staple_revoked(staple, served, anchors))

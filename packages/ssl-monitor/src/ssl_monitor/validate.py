@@ -33,7 +33,7 @@ from monitor_common.errors import InputError
 
 from ssl_monitor.x509info import iso, parse_certificates, signed_by
 
-__all__ = ["TrustAnchors", "Validation", "hostname_matches", "validate"]
+__all__ = ["TrustAnchors", "Validation", "hostname_matches", "no_san_reason", "validate"]
 
 
 @dataclass(frozen=True)
@@ -176,9 +176,7 @@ def _verify(
     if anchors.store is None:
         raise verification.VerificationError("the trust store is empty")
     builder = verification.PolicyBuilder().store(anchors.store).time(at)
-    builder = builder.extension_policies(
-        ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(), ee_policy=_ee_policy()
-    )
+    builder = builder.extension_policies(ca_policy=_ca_policy(), ee_policy=_ee_policy())
     return builder.build_server_verifier(subject).verify(served[0], served[1:])
 
 
@@ -193,6 +191,23 @@ def _ee_policy() -> verification.ExtensionPolicy:
         .require_present(x509.SubjectAlternativeName, verification.Criticality.AGNOSTIC, None)
         .may_be_present(x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, _allows_tls_servers)
     )
+
+
+@cache
+def _ca_policy() -> verification.ExtensionPolicy:
+    # A private CA made with a plain `openssl req -x509` has no key usage extension; the web PKI
+    # profile requires one, OpenSSL and browsers do not (tests/ssl_monitor/test_ca_cases.py runs
+    # `openssl verify` on the same chains). When present it must still allow signing certificates.
+    return verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.KeyUsage, verification.Criticality.AGNOSTIC, _signs_certificates
+    )
+
+
+def _signs_certificates(
+    policy: verification.Policy, cert: x509.Certificate, usage: x509.KeyUsage | None
+) -> None:
+    if usage is not None and not usage.key_cert_sign:
+        raise ValueError("the CA certificate's key usage does not include certificate signing")
 
 
 def _allows_tls_servers(
@@ -245,7 +260,20 @@ def _misordered(served: list[x509.Certificate]) -> bool:
     return False
 
 
-def _reason(exc: verification.VerificationError, served: list[x509.Certificate], now: dt.datetime) -> str:
+def _untrusted_root(served: list[x509.Certificate], anchors: TrustAnchors) -> x509.Certificate | None:
+    """The self-signed root the served chain ends in, when it is not a trust anchor."""
+    top = _partial_chain(served)[-1]
+    if top is served[0] or top.subject != top.issuer or top in anchors.certs:
+        return None
+    return top
+
+
+def _reason(
+    exc: verification.VerificationError,
+    served: list[x509.Certificate],
+    anchors: TrustAnchors,
+    now: dt.datetime,
+) -> str:
     text = str(exc).removeprefix("validation failed: ")
     text = re.sub(r"\s*\(encountered processing <Certificate.*$", "", text, flags=re.DOTALL)
     leaf = served[0]
@@ -259,6 +287,15 @@ def _reason(exc: verification.VerificationError, served: list[x509.Certificate],
         return "a certificate of the chain is signed with a forbidden algorithm (SHA-1 or MD5)"
     if "Forbidden public key" in text:
         return "a certificate of the chain has a forbidden (too weak) public key"
+    root = _untrusted_root(served, anchors)
+    if root is not None:
+        # A served root that is not an anchor is tried as its own issuer, which cryptography
+        # reports as "path length constraint violated" or "exceeds max depth"; OpenSSL says
+        # "self-signed certificate in certificate chain", which is what is wrong.
+        return (
+            f"the chain ends in a self-signed root ({root.subject.rfc4514_string()}) that is not a trust "
+            "anchor (OpenSSL: self-signed certificate in certificate chain)"
+        )
     if "candidates exhausted" in text and "no interior errors" in text:
         top = _partial_chain(served)[-1]
         if top.subject == top.issuer:
@@ -271,6 +308,19 @@ def _reason(exc: verification.VerificationError, served: list[x509.Certificate],
     return text.removeprefix("candidates exhausted: ")
 
 
+def no_san_reason(leaf: x509.Certificate) -> str:
+    """What to say of a certificate without a subjectAltName: its CN, if any, counts for nothing."""
+    from cryptography.x509.oid import NameOID
+
+    names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if not names:
+        return "the certificate names no host: it has neither a subjectAltName nor a CN"
+    return (
+        f"the certificate has no subjectAltName; its CN {names[0]!r} is present but browsers ignore "
+        "it since 2017 (Chrome 58), and other clients are dropping it"
+    )
+
+
 def validate(
     served: list[x509.Certificate], name: str, anchors: TrustAnchors, now: dt.datetime
 ) -> Validation:
@@ -281,13 +331,13 @@ def validate(
     result = Validation(trusted=False, trust_error=None, hostname_match=matches, path=None)
     result.misordered = _misordered(served)
     if subject is None:
-        result.trust_error = "the certificate names no host (it has no subjectAltName)"
+        result.trust_error = no_san_reason(leaf)
         return result
     try:
         result.path = _verify(anchors, subject, now, served)
         result.trusted = True
     except verification.VerificationError as exc:
-        result.trust_error = _reason(exc, served, now)
+        result.trust_error = _reason(exc, served, anchors, now)
         inside = min(now, leaf.not_valid_after_utc - dt.timedelta(seconds=1))
         inside = max(inside, leaf.not_valid_before_utc + dt.timedelta(seconds=1))
         if inside != now:
