@@ -6,7 +6,8 @@ HOST...` and returns the child and the port every host listens on (the same port
 
 The server is a minimal asyncio HTTP/1.1 responder with keep-alive rather than the test suite's
 hypercorn server: at a few hundred requests per second hypercorn would be what the benchmark
-measures. `/delay/{ms}` answers `ok` after `ms`; anything else answers at once.
+measures. `/delay/{ms}` answers `ok` after `ms`; `/flap/{key}` answers 200 and 503 in turn, per
+key (a target that changes state at every check); anything else answers 200 at once.
 
     python bench/http_servers.py 127.0.0.1 127.0.0.2      # prints the port, serves until stdin closes
 """
@@ -41,14 +42,24 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
+_flaps: dict[str, int] = {}
+
+
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode("latin-1")
+            status = b"200 OK"
             if path.startswith("/delay/"):
                 await asyncio.sleep(int(path[7:].partition("?")[0]) / 1000)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+            elif path.startswith("/flap/"):
+                key = path[6:].partition("?")[0]
+                _flaps[key] = _flaps.get(key, 0) + 1
+                status = b"200 OK" if _flaps[key] % 2 else b"503 Service Unavailable"
+            writer.write(
+                b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+            )
             await writer.drain()
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, IndexError, ValueError):
         pass
