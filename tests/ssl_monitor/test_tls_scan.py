@@ -8,6 +8,7 @@ exact accepted set per version: the scan must find everything the server accepts
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -230,3 +231,45 @@ async def test_nginx_legacy_versions_dh_and_curves(tool: Tool, rsa_leaf: Leaf, t
         "weak_dh",
     ]
     assert result["verdict"] == "warning"
+
+
+class _Ssl3Only:
+    """A server that speaks only SSLv3 with two suites (nothing on this machine serves SSLv3 any
+    more): it answers an SSLv3 ClientHello offering one of them with a ServerHello that selects it
+    (server order: 3DES, then RC4), and anything else with a handshake_failure alert."""
+
+    ACCEPTED = (0x000A, 0x0005)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            header = await reader.readexactly(5)
+            body = await reader.readexactly(int.from_bytes(header[3:5], "big"))
+            version = body[4:6]
+            at = 38 + body[38]
+            count = int.from_bytes(body[at + 1 : at + 3], "big") // 2
+            offered = {int.from_bytes(body[at + 3 + 2 * i : at + 5 + 2 * i], "big") for i in range(count)}
+            chosen = next((suite for suite in self.ACCEPTED if suite in offered), None)
+            if version != b"\x03\x00" or chosen is None:
+                writer.write(b"\x15\x03\x00\x00\x02\x02\x28")  # fatal handshake_failure
+            else:
+                hello = b"\x03\x00" + bytes(32) + b"\x00" + chosen.to_bytes(2, "big") + b"\x00"
+                message = b"\x02" + len(hello).to_bytes(3, "big") + hello
+                writer.write(b"\x16\x03\x00" + len(message).to_bytes(2, "big") + message)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_an_sslv3_only_server(tool: Tool) -> None:
+    server = await asyncio.start_server(_Ssl3Only().handle, "127.0.0.1", 0)
+    try:
+        result = await tool("tls_scan", host="127.0.0.1", port=server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+    assert states(result) == {"SSLv3": "enabled", "TLSv1": "disabled", "TLSv1.1": "disabled",
+                              "TLSv1.2": "disabled", "TLSv1.3": "disabled"}  # fmt: skip
+    assert result["protocols"][0]["ciphers"] == ["TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_RC4_128_SHA"]
+    assert codes(result) == ["modern_tls_missing", "no_forward_secrecy", "ssl3_enabled", "weak_cipher"]
+    assert result["verdict"] == "critical" and result["mozilla"]["profile"] is None
