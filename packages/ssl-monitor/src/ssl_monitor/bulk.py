@@ -2,6 +2,10 @@
 
     cert_check_many(targets, ...)   CertCheckManyResult, one row per target, soonest expiry first
 
+A target is a `host[:port]` string or a `CertTarget` (host, port, starttls, sni, connect_ip), so a
+mail inventory (MX on 25 with STARTTLS, IMAP on 143, submission on 587) is one call; an object is
+validated by `certs.check_target`, the rule `cert_check` applies to its own arguments.
+
 The list follows the bulk rules of `monitor_common.bulk`: a target that does not parse or that
 the network policy refuses is a row with verdict unknown ("not checked: ..."), as is one whose
 check runs out of time ("no result: ..."); a target that is down is a row with verdict critical.
@@ -11,6 +15,7 @@ None of these is an error of the call.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor_common.bulk import Unchecked, held_back_note
@@ -20,8 +25,8 @@ from monitor_common.ratelimit import wait_meter
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import HostPort, parse_host_port, redact_url
 
-from ssl_monitor.certs import cert_check, thresholds
-from ssl_monitor.models import CertCheckManyResult, CertCheckResult, CertCheckRow
+from ssl_monitor.certs import cert_check, check_target, resolve_port, thresholds
+from ssl_monitor.models import CertCheckManyResult, CertCheckResult, CertCheckRow, CertTarget
 
 if TYPE_CHECKING:
     from monitor_common.context import CheckContext
@@ -29,21 +34,56 @@ if TYPE_CHECKING:
 __all__ = ["cert_check_many"]
 
 
-def _parse(text: str, ctx: CheckContext) -> HostPort | Unchecked:
+@dataclass(frozen=True)
+class _Target:
+    """A target ready to check: `cert_check`'s arguments."""
+
+    hp: HostPort
+    starttls: str | None = None
+    sni: str | None = None
+    connect_ip: str | None = None
+
+
+def _parse(given: str | CertTarget, ctx: CheckContext) -> _Target | Unchecked:
     """The target, or why it is not checked: it does not parse, or it is an address the policy
     refuses (a name that resolves to one is found out when dialling, see `cert_check_many`)."""
     try:
-        target = parse_host_port(text, default_port=443)
-        if target.host.ip is not None:
-            ctx.policy.check(target.host.ip, host=target.host.name)
+        if isinstance(given, str):
+            target = _Target(parse_host_port(given, default_port=443))
+        else:
+            host, port, ip = check_target(
+                given.host, port=given.port, starttls=given.starttls, connect_ip=given.connect_ip
+            )
+            target = _Target(HostPort(host, port), given.starttls, given.sni, given.connect_ip)
+            if ip is not None:
+                ctx.policy.check(ip, host=host.name)
+        if target.hp.host.ip is not None:
+            ctx.policy.check(target.hp.host.ip, host=target.hp.host.name)
     except (InputError, PolicyError) as exc:
         return Unchecked.refused(exc)
     return target
 
 
+def _label(given: str | CertTarget) -> str:
+    """How a row names its target: as given, or `host:port (starttls smtp, sni x, via ip)`."""
+    if isinstance(given, str):
+        return redact_url(given)  # a target written as a URL may carry a password
+    try:
+        port = str(resolve_port(given.port, given.starttls))
+    except InputError:
+        port = str(given.port)  # the row says why it is not checked
+    extras = [
+        f"starttls {given.starttls}" if given.starttls else "",
+        f"sni {given.sni}" if given.sni else "",
+        f"via {given.connect_ip}" if given.connect_ip else "",
+    ]
+    shown = ", ".join(extra for extra in extras if extra)
+    return redact_url(f"{given.host}:{port}" + (f" ({shown})" if shown else ""))
+
+
 def _row(target: str, result: CertCheckResult) -> CertCheckRow:
     return CertCheckRow(
-        target=redact_url(target),  # a target written as a URL may carry a password
+        target=target,
         verdict=result.verdict.value,
         summary=result.summary,
         days_left=result.days_left,
@@ -71,7 +111,7 @@ def _counting_unchecked(progress: ProgressCallback | None, unchecked: int) -> Pr
 
 def _unchecked_row(target: str, unchecked: Unchecked) -> CertCheckRow:
     return CertCheckRow(
-        target=redact_url(target),
+        target=target,
         verdict=unchecked.verdict.value,
         summary=unchecked.summary,
         findings=[unchecked.finding()],
@@ -79,7 +119,7 @@ def _unchecked_row(target: str, unchecked: Unchecked) -> CertCheckRow:
 
 
 async def cert_check_many(
-    targets: list[str],
+    targets: list[str | CertTarget],
     ctx: CheckContext,
     *,
     warn_days: float | None = None,
@@ -109,48 +149,52 @@ async def cert_check_many(
     warn, critical = thresholds(ctx, warn_days, critical_days)
     concurrency = ctx.check_concurrency(concurrency)
     ctx.check_targets(targets, example="['example.com', 'mail.example.com:465']")
-    parsed = [_parse(text, ctx) for text in targets]
-    checkable = [index for index, target in enumerate(parsed) if isinstance(target, HostPort)]
+    parsed = [_parse(given, ctx) for given in targets]
+    labels = [_label(given) for given in targets]
+    checkable = [index for index, target in enumerate(parsed) if isinstance(target, _Target)]
     # Loaded once, not once per target.
     anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()
 
-    def target_of(index: int) -> HostPort:
+    def target_of(index: int) -> _Target:
         target = parsed[index]
-        assert isinstance(target, HostPort)
+        assert isinstance(target, _Target)
         return target
 
     per_host, rate_limit = HeldBack(), HeldBack()  # what the limits cost (bulk rule 5)
 
     async def one(index: int) -> CertCheckRow:
-        hp = target_of(index)
+        target = target_of(index)
         with wait_meter() as meter:
             result = await cert_check(
-                hp.host.name,
+                target.hp.host.name,
                 ctx,
-                port=hp.port,
+                port=target.hp.port,
+                sni=target.sni,
+                connect_ip=target.connect_ip,
+                starttls=target.starttls,
                 warn_days=warn,
                 critical_days=critical,
                 timeout_s=timeout_s,
                 anchors=anchors,
             )
         rate_limit.add(meter.waited_s)
-        return _row(targets[index], result)
+        return _row(labels[index], result)
 
     def timed_out(index: int, why: TimeoutReason) -> CertCheckRow:
-        return _unchecked_row(targets[index], Unchecked.timed_out(why, timeout_s))
+        return _unchecked_row(labels[index], Unchecked.timed_out(why, timeout_s))
 
     def refused(index: int, exc: Exception) -> CertCheckRow:
         # A name that resolves to a refused address is found out only when dialling (bulk rule 2).
         if not isinstance(exc, PolicyError):
             raise exc
-        return _unchecked_row(targets[index], Unchecked.refused(exc))
+        return _unchecked_row(labels[index], Unchecked.refused(exc))
 
     checked = await fanout(
         checkable,
         one,
         on_timeout=timed_out,
         on_error=refused,
-        key=lambda index: target_of(index).host.name,
+        key=lambda index: target_of(index).hp.host.name,
         concurrency=concurrency,
         per_host=ctx.per_host_concurrency,
         # cert_check bounds itself; this is the backstop should a step ignore its own limit.
@@ -160,7 +204,7 @@ async def cert_check_many(
         held=per_host,
     )
     rows = [
-        _unchecked_row(targets[index], target)
+        _unchecked_row(labels[index], target)
         for index, target in enumerate(parsed)
         if isinstance(target, Unchecked)
     ]

@@ -26,10 +26,11 @@ from ssl_monitor.starttls import DEFAULT_PORTS, PROTOCOLS
 if TYPE_CHECKING:
     from cryptography import x509
     from monitor_common.context import CheckContext
+    from monitor_common.targets import Host, IPAddress
 
     from ssl_monitor.validate import TrustAnchors, Validation
 
-__all__ = ["cert_check", "resolve_port", "thresholds"]
+__all__ = ["cert_check", "check_target", "resolve_port", "thresholds"]
 
 MAX_LIFETIME_DAYS = 398  # CA/Browser Forum baseline requirements since 2020-09-01
 OLD_VERSIONS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
@@ -43,6 +44,31 @@ def resolve_port(port: int | None, starttls: str | None) -> int:
     if port is None:
         return DEFAULT_PORTS[starttls] if starttls is not None else 443
     return parse_port(port)
+
+
+def check_target(
+    host: str, *, port: int | None, starttls: str | None, connect_ip: str | None
+) -> tuple[Host, int, IPAddress | None]:
+    """The one rule for a certificate check's target, `cert_check`'s and each of
+    `cert_check_many`'s: the host (name or address), the port (the caller's, else the STARTTLS
+    protocol's, else 443) and the address to dial instead of resolving, if any.
+
+    Raises:
+        InputError: the host, port, starttls or connect_ip is malformed (the message says which).
+    """
+    from monitor_common.errors import TargetError
+    from monitor_common.targets import parse_ip
+
+    target = parse_host(host)
+    port = resolve_port(port, starttls)
+    ip = None
+    if connect_ip is not None:
+        ip = parse_ip(connect_ip)
+        if ip is None:
+            raise TargetError(
+                f"connect_ip {connect_ip!r} must be an IP address, e.g. 192.0.2.1 or 2001:db8::1"
+            )
+    return target, port, ip
 
 
 def thresholds(
@@ -327,8 +353,7 @@ async def cert_check(
     from ssl_monitor.x509info import chain_entry, describe, load_der_chain
 
     started = Stopwatch()
-    target = parse_host(host)
-    port = resolve_port(port, starttls)
+    target, port, _ = check_target(host, port=port, starttls=starttls, connect_ip=connect_ip)
     warn, critical = thresholds(ctx, warn_days, critical_days)
     if anchors is None:
         anchors = TrustAnchors.from_pem(ca_bundle_pem) if ca_bundle_pem else TrustAnchors.system()

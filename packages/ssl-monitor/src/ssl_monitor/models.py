@@ -3,6 +3,7 @@
 CertInfo              one certificate, every field an operator asks about
 ChainEntry            one certificate of a chain, briefly
 CertCheckResult       cert_check
+CertTarget            one target of cert_check_many written as an object (starttls, sni, connect_ip)
 CertCheckRow          one target of cert_check_many
 CertCheckManyResult   cert_check_many
 DecodedCert           one certificate of cert_decode, with whether it signed the next
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import Literal
 
 from monitor_common.results import CheckResult, Finding
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CertCheckManyResult",
@@ -30,6 +31,7 @@ __all__ = [
     "CertCheckRow",
     "CertDecodeResult",
     "CertInfo",
+    "CertTarget",
     "ChainEntry",
     "CompareEndpointsResult",
     "DecodedCert",
@@ -115,6 +117,19 @@ class CertCheckResult(CheckResult):
     not_before: str | None = Field(default=None, description="Leaf start of validity, ISO 8601 UTC")
     not_after: str | None = Field(default=None, description="Leaf end of validity, ISO 8601 UTC")
     days_left: float | None = Field(default=None, description="Leaf days until not_after")
+
+
+# One target of `cert_check_many` with what a plain `host[:port]` cannot say, validated by the
+# same rule as `cert_check`'s arguments (`certs.check_target`). No docstring or descriptions: they
+# would be published in the tool's listing, which must stay small, and the names are cert_check's.
+class CertTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    starttls: Literal["smtp", "imap", "pop3", "ftp", "xmpp", "postgres"] | None = None
+    sni: str | None = None
+    connect_ip: str | None = None
 
 
 class CertCheckRow(BaseModel):

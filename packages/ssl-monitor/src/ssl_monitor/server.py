@@ -19,6 +19,7 @@ from ssl_monitor.models import (
     CertCheckManyResult,
     CertCheckResult,
     CertDecodeResult,
+    CertTarget,
     CompareEndpointsResult,
     RevocationResult,
     TlsScanResult,
@@ -98,8 +99,8 @@ async def cert_check(
 @tools.tool(title="Check many certificates")
 async def cert_check_many(
     targets: Annotated[
-        list[str],
-        Field(description="host or host:port entries"),
+        list[str | CertTarget],
+        Field(description="host[:port] or {host, port, starttls, sni, connect_ip}"),
     ],
     warn_days: WarnDays = None,
     critical_days: CriticalDays = None,
