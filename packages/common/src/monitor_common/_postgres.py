@@ -49,6 +49,17 @@ class _Tx:
             raise StoreError(f"the PostgreSQL store {self._where} failed: {exc}") from exc
         return cursor.rowcount
 
+    async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        import psycopg
+
+        if not rows:
+            return
+        try:
+            async with self._conn.cursor() as cursor:
+                await cursor.executemany(sql.replace("?", "%s"), [tuple(row) for row in rows])  # pyright: ignore[reportArgumentType]
+        except psycopg.Error as exc:
+            raise StoreError(f"the PostgreSQL store {self._where} failed: {exc}") from exc
+
 
 class PostgresConnection:
     """One async connection to the database at `url` (a postgresql:// URL)."""

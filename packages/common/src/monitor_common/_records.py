@@ -15,9 +15,12 @@ from typing import Any, Literal
 from monitor_common import findings
 
 __all__ = [
+    "DAY",
     "FAILING_VERDICTS",
+    "HOUR",
     "VERDICTS",
     "Announce",
+    "Bucket",
     "Change",
     "Completion",
     "Delivery",
@@ -39,6 +42,8 @@ FAILING_VERDICTS = frozenset({"critical", "unknown"})
 # neither down nor up. The shared table of finding codes says which codes these are.
 NOT_CHECKED_CODES = findings.NOT_CHECKED_CODES
 VERDICTS = ("ok", "warning", "critical", "unknown")
+HOUR = 3600.0
+DAY = 86400.0
 WatchState = Literal["pending", "up", "down"]
 Change = Literal["opened", "closed"]
 
@@ -144,6 +149,27 @@ class Rollup:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A watch's results of one hour or one day (`span` seconds from `start`), counted as stored."""
+
+    watch: str
+    span: float
+    start: float
+    counts: dict[str, int]
+    latency_sum: float
+    latency_n: int
+    latency_max: float | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def mean_ms(self) -> float | None:
+        return self.latency_sum / self.latency_n if self.latency_n else None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ class _Tx:
         conn = self._owner.raw
         return await self._owner.call(lambda: conn.execute(sql, tuple(params)).rowcount)
 
+    async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        conn = self._owner.raw
+        await self._owner.call(lambda: conn.executemany(sql, [tuple(row) for row in rows]))
+
 
 class SQLiteConnection:
     """One connection to the database file at `path`, created (with its folder) when missing."""

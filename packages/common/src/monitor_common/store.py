@@ -18,6 +18,10 @@ What it keeps:
   outbox: recorded in the transaction that records the transition, leased to the process that
   recorded it, then delivered or failed with the outcome; a pending one whose lease expired
   (its sender died) or whose retry time came is taken by any process (`claim_deliveries`).
+- **buckets**: per watch, its results counted per hour and per day (verdicts, latency sum, count
+  and maximum) as they are stored, so that the status page and `/metrics` read hundreds of watches
+  over 90 days without grouping raw rows; hourly ones kept `retention_days`, daily ones
+  `rollup_retention_days`.
 - **rollups**: after `retention_days`, raw results become hourly rows (count per verdict, latency
   percentiles, the last key figures of the hour), kept for `rollup_retention_days`.
 
@@ -50,9 +54,12 @@ from typing import Any, Protocol
 import anyio
 
 from monitor_common._records import (
+    DAY,
     FAILING_VERDICTS,
+    HOUR,
     VERDICTS,
     Announce,
+    Bucket,
     Change,
     Completion,
     Delivery,
@@ -67,14 +74,15 @@ from monitor_common._records import (
     percentile,
 )
 from monitor_common._schema import (
+    BUCKET_COLUMNS,
     DELIVERY_COLUMNS,
-    ID_COLUMN,
     INCIDENT_COLUMNS,
     MIGRATIONS,
     RESULT_COLUMNS,
     SCHEMA_VERSION,
     WATCH_COLUMNS,
     delivery_from_row,
+    dialect_sql,
     incident_from_row,
     result_from_row,
     watch_from_row,
@@ -82,10 +90,13 @@ from monitor_common._schema import (
 from monitor_common.errors import InputError, StoreError
 
 __all__ = [
+    "DAY",
     "FAILING_VERDICTS",
+    "HOUR",
     "LEASE_MIN_S",
     "SEND_LEASE_S",
     "Announce",
+    "Bucket",
     "Completion",
     "DeclaredSync",
     "Delivery",
@@ -105,8 +116,6 @@ __all__ = [
     "percentile",
 ]
 
-HOUR = 3600.0
-DAY = 86400.0
 # The first run after `add` is spread over this share of the interval, so that watches added
 # together do not run together ever after.
 FIRST_RUN_JITTER = 0.1
@@ -115,6 +124,7 @@ FIRST_RUN_JITTER = 0.1
 class _Tx(Protocol):
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     async def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
 class _Conn(Protocol):
@@ -157,7 +167,7 @@ class Store:
                 )
             for statements in MIGRATIONS[version:]:
                 for statement in statements:
-                    await tx.run(statement.replace("{id}", ID_COLUMN[self.dialect]))
+                    await tx.run(dialect_sql(statement, self.dialect))
             if version < SCHEMA_VERSION:
                 await tx.run(
                     "INSERT INTO monitor_meta (key, value) VALUES ('schema_version', ?) "
@@ -232,7 +242,7 @@ class Store:
     async def _delete(self, tx: _Tx, kind: str, name: str) -> bool:
         removed = await tx.run("DELETE FROM watches WHERE kind = ? AND name = ?", (kind, name))
         if removed:
-            for table in ("results", "incidents", "rollups", "deliveries"):
+            for table in ("results", "incidents", "rollups", "deliveries", "buckets"):
                 await tx.run(f"DELETE FROM {table} WHERE kind = ? AND watch = ?", (kind, name))
         return removed > 0
 
@@ -665,26 +675,68 @@ class Store:
         async with self._conn.transaction(write=True) as tx:
             return await self._insert_result(tx, result)
 
+    async def record_many(self, results: Sequence[ResultRecord]) -> None:
+        """Store many results in one transaction (imports, benchmarks): rows and buckets as `record`
+        and scheduled runs store them, without the watches' states, which only runs advance."""
+        async with self._conn.transaction(write=True) as tx:
+            await tx.run_many(_INSERT_RESULT, [_result_row(r) for r in results])
+            await tx.run_many(_UPSERT_BUCKET, [row for r in results for row in _bucket_rows(r)])
+
     async def _insert_result(self, tx: _Tx, result: ResultRecord) -> int:
-        rows = await tx.fetch(
-            "INSERT INTO results (kind, watch, tool, target, checked_at, scheduled_at, verdict, summary, "
-            "duration_ms, latency_ms, figures, codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                result.kind,
-                result.watch,
-                result.tool,
-                result.target,
-                result.checked_at,
-                result.scheduled_at,
-                result.verdict,
-                result.summary,
-                result.duration_ms,
-                result.latency_ms,
-                json.dumps(dict(result.figures), sort_keys=True, default=str),
-                ",".join(result.codes),
-            ),
-        )
+        rows = await tx.fetch(_INSERT_RESULT + " RETURNING id", _result_row(result))
+        buckets = _bucket_rows(result)
+        if buckets:
+            await tx.run(
+                _UPSERT_BUCKET.replace("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _TWO_BUCKETS),
+                [value for row in buckets for value in row],
+            )
         return int(rows[0][0])
+
+    async def buckets(
+        self, kind: str, since: float, *, span: float = DAY, watch: str | None = None
+    ) -> list[Bucket]:
+        """The hourly (`span=HOUR`) or daily (`DAY`) counts of every watch of `kind` (or of one)
+        from the bucket holding `since` on, by watch and then time."""
+        sql = (
+            f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE kind = ? AND span = ? AND start >= ?"
+            + (" AND watch = ?" if watch is not None else "")
+            + " ORDER BY watch, start"
+        )
+        params: list[Any] = [kind, int(span), math.floor(since / span) * span]
+        if watch is not None:
+            params.append(watch)
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(sql, params)
+        return [
+            Bucket(
+                watch=row[1],
+                span=float(row[2]),
+                start=float(row[3]),
+                counts={
+                    "ok": int(row[4]),
+                    "warning": int(row[5]),
+                    "critical": int(row[6]),
+                    "unknown": int(row[7]),
+                },
+                latency_sum=float(row[8]),
+                latency_n=int(row[9]),
+                latency_max=None if row[10] is None else float(row[10]),
+            )
+            for row in rows
+        ]
+
+    async def latest_results(self, kind: str) -> dict[str, ResultRecord]:
+        """The newest result of every watch of `kind`, by watch name, in one statement (one index
+        seek per watch, however long the history)."""
+        columns = ", ".join(f"r.{c.strip()}" for c in RESULT_COLUMNS.split(","))
+        async with self._conn.transaction(write=False) as tx:
+            rows = await tx.fetch(
+                f"SELECT {columns} FROM watches w JOIN results r ON r.id = (SELECT id FROM results "
+                "WHERE kind = w.kind AND watch = w.name ORDER BY checked_at DESC, id DESC LIMIT 1) "
+                "WHERE w.kind = ?",
+                (kind,),
+            )
+        return {record.watch: record for record in map(result_from_row, rows) if record.watch is not None}
 
     async def results(
         self, kind: str, watch: str, since: float, *, limit: int | None = None, newest_first: bool = False
@@ -876,6 +928,8 @@ class Store:
             dropped = await tx.run("DELETE FROM results WHERE checked_at < ?", (cutoff,))
             horizon = now - rollup_retention_days * DAY
             old = await tx.run("DELETE FROM rollups WHERE hour < ?", (horizon,))
+            await tx.run("DELETE FROM buckets WHERE span = ? AND start < ?", (int(HOUR), cutoff))
+            await tx.run("DELETE FROM buckets WHERE span = ? AND start < ?", (int(DAY), horizon))
             await tx.run("DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?", (horizon,))
             await tx.run("DELETE FROM deliveries WHERE status <> 'pending' AND created_at < ?", (horizon,))
         return dropped, old
@@ -915,6 +969,60 @@ class _Gone(StoreError):
 
     def __init__(self) -> None:
         super().__init__("the watch was removed while its check ran")
+
+
+_INSERT_RESULT = (
+    "INSERT INTO results (kind, watch, tool, target, checked_at, scheduled_at, verdict, summary, "
+    "duration_ms, latency_ms, figures, codes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_BUCKET = (
+    f"INSERT INTO buckets ({BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (kind, span, start, watch) DO UPDATE SET ok = buckets.ok + excluded.ok, "
+    "warning = buckets.warning + excluded.warning, critical = buckets.critical + excluded.critical, "
+    "unknown = buckets.unknown + excluded.unknown, latency_sum = buckets.latency_sum + excluded.latency_sum, "
+    "latency_n = buckets.latency_n + excluded.latency_n, latency_max = CASE WHEN buckets.latency_max IS NULL "
+    "OR excluded.latency_max > buckets.latency_max THEN excluded.latency_max ELSE buckets.latency_max END"
+)
+_TWO_BUCKETS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _result_row(result: ResultRecord) -> tuple[Any, ...]:
+    return (
+        result.kind,
+        result.watch,
+        result.tool,
+        result.target,
+        result.checked_at,
+        result.scheduled_at,
+        result.verdict,
+        result.summary,
+        result.duration_ms,
+        result.latency_ms,
+        json.dumps(dict(result.figures), sort_keys=True, default=str),
+        ",".join(result.codes),
+    )
+
+
+def _bucket_rows(result: ResultRecord) -> list[tuple[Any, ...]]:
+    """A watch's result as its hour's and its day's bucket rows (none for an on-demand check)."""
+    if result.watch is None:
+        return []
+    verdict = result.verdict if result.verdict in VERDICTS else "unknown"
+    counts = [int(verdict == v) for v in VERDICTS]
+    latency = result.latency_ms
+    return [
+        (
+            result.kind,
+            result.watch,
+            int(span),
+            math.floor(result.checked_at / span) * span,
+            *counts,
+            float(latency or 0.0),
+            int(latency is not None),
+            latency,
+        )
+        for span in (HOUR, DAY)
+    ]
 
 
 LEASE_MIN_S = 5.0
