@@ -39,6 +39,9 @@ __all__ = [
     "summarize",
     "timeline",
     "trends",
+    "uptime_of",
+    "uptime_percent",
+    "watch_verdict",
 ]
 
 WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
@@ -146,6 +149,28 @@ def timeline(
     return buckets
 
 
+def uptime_percent(counts: Mapping[str, int]) -> float | None:
+    """The share of results that were ok or warning, in percent (None: no result)."""
+    return uptime_of(counts.get("ok", 0) + counts.get("warning", 0), sum(counts.values()))
+
+
+def uptime_of(up: int, total: int) -> float | None:
+    """`up` results (ok or warning) of `total`, in percent to 3 decimals (None: no result)."""
+    return round(100.0 * up / total, 3) if total else None
+
+
+def watch_verdict(watch: Watch) -> Verdict:
+    """A watch's verdict in a report: critical while down, warning while its last run failed or
+    warned (not yet down, or not down any more), else ok."""
+    from monitor_common.store import FAILING_VERDICTS
+
+    if watch.state == "down":
+        return Verdict.CRITICAL
+    if watch.last_verdict in FAILING_VERDICTS or watch.last_verdict == "warning":
+        return Verdict.WARNING
+    return Verdict.OK
+
+
 def summarize(
     kind: WatchKind,
     watch: Watch,
@@ -157,14 +182,14 @@ def summarize(
 ) -> WatchReportItem:
     """One watch over a window: its raw results (`stats`) and the hourly rollups older than those;
     `slices`, its timeline, only when the caller draws it."""
-    from monitor_common.store import FAILING_VERDICTS, percentile
+    from monitor_common.store import percentile
 
     counts = dict(stats.counts)
     for rollup in rollups:
         for key, value in rollup.counts.items():
             counts[key] += int(value)
     total = sum(counts.values())
-    uptime = round(100.0 * (counts["ok"] + counts["warning"]) / total, 3) if total else None
+    uptime = uptime_percent(counts)
     latencies = stats.latencies
     latency = (
         LatencyStats(
@@ -180,12 +205,7 @@ def summarize(
     series: list[tuple[float, Mapping[str, Any]]] = [(r.hour, r.figures) for r in rollups]
     series += stats.series
     last = stats.last
-    if watch.state == "down":
-        verdict = Verdict.CRITICAL
-    elif watch.last_verdict in FAILING_VERDICTS or watch.last_verdict == "warning":
-        verdict = Verdict.WARNING
-    else:
-        verdict = Verdict.OK
+    verdict = watch_verdict(watch)
     return WatchReportItem(
         name=watch.name,
         target=kind.target_of(watch.definition),
