@@ -10,6 +10,9 @@ hosted session's settings (`session_config`): one the session may not set is 400
 JSON-RPC message is answered -32600 here (`ProtocolErrors`); bodies over the SDK's limit (4 MiB)
 get 413. A request whose head or body takes longer than 10 s to arrive gets 408 and its
 connection is closed (`_deadlines`: slow clients).
+
+Beside `/mcp`, a server with watches serves its status page, badges and `/metrics`
+(`monitor_common.web`), under the same Host/Origin check and each behind its own token rule.
 """
 
 from __future__ import annotations
@@ -231,7 +234,40 @@ def build_app(
             ) from exc
     if settings.auth_token:
         app = BearerAuth(app, settings.auth_token)
+    services = list(getattr(server, "watch_services", ()))
+    if services:
+        app = _with_web_routes(app, server, services, settings, hosts, origins)
     return BodyDeadline(app, request_timeout_s)
+
+
+def _with_web_routes(
+    mcp: ASGIApp,
+    server: MCPServer[Any],
+    services: list[Any],
+    settings: Settings,
+    hosts: list[str],
+    origins: list[str],
+) -> ASGIApp:
+    """`mcp` with the status page, badges and /metrics (`monitor_common.web`) beside it, each path
+    behind its own token (or none, when public) and the same Host/Origin check as `/mcp` (none
+    behind a gateway, whose to check they are)."""
+    from monitor_common.web.app import WebRoutes, web_app
+
+    web: ASGIApp = web_app(services, title=f"{server.name} status")
+    if not settings.http_behind_gateway:
+        web = RebindingGuard(
+            web,
+            hosts + list(settings.http_allowed_hosts),
+            origins + list(settings.http_allowed_origins),
+            tls=settings.tls_cert is not None,
+        )
+    status_token = None if settings.status_public else settings.auth_token
+    metrics_token = settings.metrics_token or settings.auth_token
+    return WebRoutes(
+        mcp,
+        status=BearerAuth(web, status_token) if status_token else web,
+        metrics=BearerAuth(web, metrics_token) if metrics_token else web,
+    )
 
 
 def uvicorn_config(

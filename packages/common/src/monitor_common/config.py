@@ -59,6 +59,8 @@ class Settings:
     http_behind_gateway: bool = False
     http_max_body_bytes: int = 1024 * 1024
     http_unsafe_methods: bool = False
+    status_public: bool = False
+    metrics_token: str | None = field(default=None, repr=False)
     dns_root_hints: Path | None = None
     dns_trust_anchors: Path | None = None
     dns_resolvers: tuple[str, ...] = ()
@@ -360,6 +362,19 @@ _SPECS: tuple[_Spec, ...] = (
         "true",
         "the HTTP port is reachable only through a gateway that authenticates its users (Smithery): "
         "serve a non-loopback bind without a bearer token and without Host/Origin checks",
+    ),
+    _Spec(
+        "status_public",
+        _bool,
+        "true",
+        "serve /status and the badges over HTTP without the bearer token (/mcp keeps it)",
+    ),
+    _Spec(
+        "metrics_token",
+        _text,
+        "<random string>",
+        "bearer token for /metrics over HTTP (default: the auth token)",
+        secret=True,
     ),
     _Spec("http_max_body_bytes", _positive_int, "1048576", "most response body bytes an HTTP check reads"),
     _Spec(

@@ -204,6 +204,8 @@ class MonitorServer(MCPServer):
         # Per tool, the ui:// view that draws its result, for clients with MCP Apps (`apps`).
         self.views: dict[str, str] = {}
         self.middleware.append(note_apps_client)
+        # The watch services, whose store the HTTP transport's status page and /metrics read.
+        self.watch_services: list[WatchService] = []
         self._register_extras()
 
     def _register_extras(self) -> None:
@@ -510,6 +512,7 @@ class MonitorServer(MCPServer):
         """Offer a watch service's watches as resources and run its scheduler while the server runs."""
         from monitor_common.resources import WATCH_TEMPLATE, WATCHES_URI, WatchResources
 
+        self.watch_services.append(service)
         resources = WatchResources(service, self.events)
         self.resource(
             WATCHES_URI,

@@ -12,10 +12,12 @@ __all__ = ["http_figures", "investigate_outage"]
 
 
 def http_figures(result: Mapping[str, Any]) -> dict[str, Any]:
-    """The key figures of an http_check result: total time, status, certificate days left."""
+    """The key figures of an http_check result: total time, DNS time, status, certificate days left."""
     timings = cast("Mapping[str, Any]", result.get("timings_ms") or {})
     tls = cast("Mapping[str, Any]", result.get("tls") or {})
     figures: dict[str, Any] = {"latency_ms": timings.get("total", result.get("duration_ms"))}
+    if timings.get("dns") is not None:
+        figures["dns_ms"] = timings["dns"]  # /metrics: probe_dns_lookup_time_seconds
     if result.get("status_code") is not None:
         figures["status_code"] = result["status_code"]
     if tls.get("days_left") is not None:
