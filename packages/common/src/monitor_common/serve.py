@@ -5,6 +5,7 @@
     mcp-X-monitor call TOOL key=value ...    run one tool in-process, print its result as JSON
     mcp-X-monitor watch [--kinds http,ssl]   run the stored watches until SIGTERM, without MCP
                                              (`monitor_common.runner`)
+    mcp-X-monitor status --out DIR           write the status page of the watches as static files
 
 Every setting of `monitor_common.config` is also a flag (`--allow-private true`, `--timeout-s 5`).
 `call` exits like a monitoring plugin: 0 ok, 1 warning, 2 critical, 3 unknown; 64 when the input is
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     import argparse
 
     from monitor_common.server import MonitorServer
+    from monitor_common.watches.kind import WatchKind
 
 __all__ = ["EXIT_CONFIG", "EXIT_CRASH", "EXIT_USAGE", "main", "parse_call_arguments"]
 
@@ -65,7 +67,7 @@ def _parser(server: ToolSet | MonitorServer) -> argparse.ArgumentParser:
         parents=[common],
         argument_default=argparse.SUPPRESS,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{serve,tools,call,watch}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,tools,call,watch,status}")
     sub.add_parser("serve", parents=[common], help="serve MCP over stdio (default) or streamable HTTP")
     watch = sub.add_parser(
         "watch",
@@ -82,6 +84,12 @@ def _parser(server: ToolSet | MonitorServer) -> argparse.ArgumentParser:
     call.add_argument("tool", help="the tool's name, see `tools`")
     call.add_argument(
         "arguments", nargs="*", metavar="key=value", help="arguments; values are parsed as JSON if they parse"
+    )
+    status = sub.add_parser(
+        "status", parents=[common], help="write the status page and badges of the watches as static files"
+    )
+    status.add_argument(
+        "--out", required=True, metavar="DIR", help="the folder to write (created if missing)"
     )
     return parser
 
@@ -135,6 +143,7 @@ def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoR
     tool = args.pop("tool", None)
     pairs: list[str] = args.pop("arguments", [])
     kinds: str | None = args.pop("kinds", None)
+    out: str | None = args.pop("out", None)
     try:
         settings = Settings.load(flags=args)
     except ConfigError as exc:
@@ -146,6 +155,10 @@ def main(app: ToolSet | MonitorServer, argv: Sequence[str] | None = None) -> NoR
 
     if command == "watch":
         sys.exit(_watch(app, settings, kinds))
+    if command == "status":
+        assert out is not None
+        services = app.watches if isinstance(app, ToolSet) else app.watch_services
+        sys.exit(_export_status(app.name, [s.kind for s in services], settings, out))
     if isinstance(app, ToolSet):
         if command == "tools":
             sys.exit(_list_declared(app))
@@ -299,6 +312,34 @@ def _call(server: MonitorServer, tool: str, pairs: Sequence[str]) -> int:
         print(f"{server.name}: {text}", file=sys.stderr)
         return EXIT_CRASH if server.last_outcome == "crash" else EXIT_USAGE
     return _exit_status(cast("dict[str, Any]", result.structured_content or {}))
+
+
+def _export_status(name: str, kinds: Sequence[WatchKind], settings: Settings, out: str) -> int:
+    """`status --out DIR`: the status page of the store's watches as static files."""
+    from pathlib import Path
+
+    import anyio
+
+    from monitor_common.errors import StoreError
+    from monitor_common.store import open_store
+    from monitor_common.web.export import export_status
+
+    async def run() -> int:
+        store = await open_store(settings.db, create=False)
+        try:
+            written = await export_status(store, kinds, Path(out), title=f"{name} status")
+        finally:
+            if store is not None:
+                await store.close()
+        return len(written)
+
+    try:
+        count = anyio.run(run)
+    except (StoreError, OSError) as exc:
+        print(f"{name}: cannot write the status page: {exc}", file=sys.stderr)
+        return EXIT_CRASH
+    print(f"wrote {count} files to {out}")
+    return 0
 
 
 def _serve(server: MonitorServer, settings: Settings) -> int:
