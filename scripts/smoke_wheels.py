@@ -6,7 +6,9 @@ For each package: `uv build --package X --no-sources` (so the wheel depends on r
 on workspace paths), then a fresh virtual environment in a temporary folder outside the
 repository, the wheel (with the matching mcp-monitor-common wheel, which PyPI would provide)
 installed into it, and `mcp-X-monitor tools` run there: it must list the server's tools. The
-wheels of the named packages are left in DIR for upload.
+common wheel must carry the status page's assets (templates and stylesheet, package data), and
+the page must render from the fresh environment. The wheels of the named packages are left in
+DIR for upload.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +29,24 @@ MODULES = {
     "mcp-ssl-monitor": "ssl_monitor",
     "mcp-dns-monitor": "dns_monitor",
 }
+# Package data the status page needs at run time (monitor_common.web): not Python, so a packaging
+# mistake would only show when the first page is served.
+ASSETS = {
+    "mcp-monitor-common": (
+        "monitor_common/web/assets/status.css",
+        "monitor_common/web/templates/base.html",
+        "monitor_common/web/templates/overview.html",
+        "monitor_common/web/templates/watch.html",
+    )
+}
+RENDER = (
+    "from monitor_common.web.render import Links, render_overview;"
+    "from monitor_common.web.status import StatusPage;"
+    "html = render_overview(StatusPage('2026-01-01T00:00:00Z', '24h'), "
+    "Links(home=str, watch=str, badge=str), title='smoke');"
+    "assert 'No watches yet' in html and '--up:' in html, html[:500];"
+    "print(len(html))"
+)
 
 
 def _run(*args: str | Path, cwd: Path = ROOT) -> str:
@@ -44,6 +65,10 @@ def build(package: str, out: Path) -> Path:
     wheels = sorted(out.glob(f"{package.replace('-', '_')}-*.whl"))
     if not wheels:
         raise SystemExit(f"no wheel for {package} in {out}")
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        missing = sorted(set(ASSETS.get(package, ())) - set(wheel.namelist()))
+    if missing:
+        raise SystemExit(f"{wheels[-1].name} lacks its package data: {', '.join(missing)}")
     return wheels[-1]
 
 
@@ -59,10 +84,15 @@ def smoke(package: str, wheel: Path, common: Path, scratch: Path) -> str:
     if not where.startswith(str(venv)):
         raise SystemExit(f"{module} was imported from {where}, not from the fresh environment")
     if package == "mcp-monitor-common":
-        # Package data: the MCP Apps view ships in the wheel, not only in the source tree.
+        # Package data: the MCP Apps view and the status page's templates and stylesheet ship in
+        # the wheel, not only in the source tree.
         view = "from monitor_common.views import WATCH_REPORT_VIEW, view_html; print(len(view_html(WATCH_REPORT_VIEW)))"
         size = _run(python, "-c", view, cwd=scratch).strip()
-        return f"{package}: imports from {where}; the watch report view is {size} characters"
+        page = _run(python, "-c", RENDER, cwd=scratch).strip()
+        return (
+            f"{package}: imports from {where}; the watch report view is {size} characters, "
+            f"the status page renders from its assets ({page} bytes)"
+        )
     listing = _run(venv / "bin" / package, "tools", cwd=scratch)
     tools = [line.split()[0] for line in listing.splitlines() if line.strip()]
     if not tools:
