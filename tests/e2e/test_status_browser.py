@@ -94,7 +94,7 @@ def screenshots(browser: WebDriver, tag: str, keep: Path) -> None:
 
 
 def test_the_served_page(served: Served, tmp_path: Path) -> None:
-    with chromium(tmp_path / "profile") as browser:
+    with chromium(tmp_path) as browser:
         browser.get(served.url + "/status")
         check_overview(browser)
         screenshots(browser, "status", tmp_path)
@@ -107,13 +107,13 @@ def test_the_served_page(served: Served, tmp_path: Path) -> None:
 
 
 def test_the_page_needs_no_javascript(served: Served, tmp_path: Path) -> None:
-    with chromium(tmp_path / "profile", javascript=False) as browser:
+    with chromium(tmp_path, javascript=False) as browser:
         browser.get(served.url + "/status")
         check_overview(browser)
 
 
 def test_the_static_export_from_file_urls(exported: Path, tmp_path: Path) -> None:
-    with chromium(tmp_path / "profile") as browser:
+    with chromium(tmp_path) as browser:
         browser.get((exported / "index.html").as_uri())
         check_overview(browser)
         screenshots(browser, "export", tmp_path)

@@ -15,17 +15,15 @@ which lets nothing load from anywhere; the page server records every request it 
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, cast
 
-import pytest
+from support.chromium import CHROMEDRIVER, CHROMIUM, chromium  # the one Chromium launcher
 
 __all__ = [
     "CHROMEDRIVER",
@@ -37,8 +35,6 @@ __all__ = [
     "wait_for_messages",
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 # Applies to the page and, inherited, to the srcdoc frame: nothing may be fetched, framed from an
 # address or connected to; only the inline script and style of the page and of the view run.
@@ -135,46 +131,6 @@ def host_page(
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@contextmanager
-def chromium(tmp_path: Path) -> Iterator[Any]:
-    """A headless Chromium driven by chromedriver, with a fresh profile in `tmp_path`; skipped
-    (with the reason) where Debian's chromium and chromium-driver are not installed."""
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian chromium, chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--no-proxy-server",
-        # Any name the browser would look up fails: the only address it may reach is loopback.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1000,900",
-        # The sandboxed frame in the page's own process: its console and network events are then
-        # the page's, which chromedriver reports (an isolated frame's are not).
-        "--disable-features=IsolateSandboxedIframes",
-    ):
-        options.add_argument(flag)
-    # The console too: a request the CSP refused shows there ("Refused to connect to ...").
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # An explicit driver: selenium then neither looks for nor downloads one.
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for_messages(

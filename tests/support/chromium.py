@@ -37,13 +37,21 @@ FLAGS = (
     "--disable-dev-shm-usage",
     "--no-proxy-server",
     "--hide-scrollbars",
+    # Any name the browser would look up fails: the only address it may reach is loopback.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--window-size=1000,900",
+    # A sandboxed frame in the page's own process: its console and network events are then the
+    # page's, which chromedriver reports (an isolated frame's are not). The MCP Apps host page.
+    "--disable-features=IsolateSandboxedIframes",
 )
 
 
 @contextmanager
-def chromium(profile: Path, *, javascript: bool = True) -> Iterator[WebDriver]:
+def chromium(tmp_path: Path, *, javascript: bool = True) -> Iterator[WebDriver]:
+    """A headless Chromium driven by chromedriver, with a fresh profile in `tmp_path`; skipped
+    (with the reason) where Debian's chromium and chromium-driver are not installed."""
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
+        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian chromium, chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -51,10 +59,14 @@ def chromium(profile: Path, *, javascript: bool = True) -> Iterator[WebDriver]:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    # The console too: a request the CSP refused shows there ("Refused to connect to ...").
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if not javascript:
         options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    # An explicit driver: selenium then neither looks for nor downloads one.
+    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
     try:
         yield driver
     finally:

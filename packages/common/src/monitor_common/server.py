@@ -187,7 +187,9 @@ class MonitorServer(MCPServer):
         # their background work should start: `call` runs one tool and leaves it off.
         self.services: list[Callable[[bool], AbstractAsyncContextManager[None]]] = []
         self.run_background = True
-        self.watch_services: list[WatchService] = []  # add_watches: the `watch` CLI runs these
+        # add_watches: the `watch` CLI runs these; the HTTP transport's status page and /metrics read
+        # their store.
+        self.watch_services: list[WatchService] = []
         self.call_hooks: list[CallHook] = []
         # How the most recent call ended ("ok", "input", "crash"); the `call` CLI turns it into an
         # exit status. Only meaningful where one call runs at a time.
@@ -204,8 +206,6 @@ class MonitorServer(MCPServer):
         # Per tool, the ui:// view that draws its result, for clients with MCP Apps (`apps`).
         self.views: dict[str, str] = {}
         self.middleware.append(note_apps_client)
-        # The watch services, whose store the HTTP transport's status page and /metrics read.
-        self.watch_services: list[WatchService] = []
         self._register_extras()
 
     def _register_extras(self) -> None:
@@ -512,7 +512,6 @@ class MonitorServer(MCPServer):
         """Offer a watch service's watches as resources and run its scheduler while the server runs."""
         from monitor_common.resources import WATCH_TEMPLATE, WATCHES_URI, WatchResources
 
-        self.watch_services.append(service)
         resources = WatchResources(service, self.events)
         self.resource(
             WATCHES_URI,
