@@ -120,8 +120,7 @@ def bar_svg(days: Sequence[float | None], *, detailed: bool = False) -> Markup:
         start += length
     drawn = "".join(f'<path class="{level}" d="{"".join(d)}"/>' for level, d in paths.items())
     return Markup(
-        f'<span><svg viewBox="0 0 {BAR_DAYS} 11" role="img" '
-        f'aria-label="{label}">{drawn}</svg></span>'
+        f'<span><svg viewBox="0 0 {BAR_DAYS} 11" role="img" aria-label="{label}">{drawn}</svg></span>'
     )
 
 
