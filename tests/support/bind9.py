@@ -36,6 +36,13 @@ with dnssec-keygen/dnssec-signzone (ECDSA P-256); `expired.test` carries RRSIGs 
 2020 and `badds.test` a DS at the parent that matches none of its keys. `root_hints` and
 `trust_anchors` are files for the engines (the local root in place of the real one).
 
+Three implementations: for each of bind9, knot and nsd (`IMPLEMENTATIONS`), the zones
+good-IMPL.test (signed, DS at the TLD, on the implementation's two servers), nsdiff-IMPL.test (the
+parent lists both servers, the zone only the first) and lame-IMPL.test (served by ns1, also
+delegated to a server of IMPL that does not serve it). BIND9's servers are ns1 and ns2 (and ns3 the
+lame one); Knot's and NSD's are started by support.authoritative on 127.0.11.1/127.0.12.1 and
+127.0.13.1/127.0.14.1. An implementation that is not installed is left out (`unavailable`).
+
 `Bind9.start()` raises `Bind9Unavailable` when named or the DNSSEC tools are not installed.
 """
 
@@ -53,9 +60,20 @@ from typing import IO
 
 import dns.message
 
+from support.authoritative import Authoritative, Knot, Nsd, ServerUnavailable
 from support.dns_server import DNSServer
 
-__all__ = ["ADDRESSES", "CRAFTED", "DEAD_NS", "UDP_ONLY", "Bind9", "Bind9Unavailable", "dig"]
+__all__ = [
+    "ADDRESSES",
+    "CRAFTED",
+    "DEAD_NS",
+    "IMPLEMENTATIONS",
+    "UDP_ONLY",
+    "Bind9",
+    "Bind9Unavailable",
+    "Implementation",
+    "dig",
+]
 
 ADDRESSES = {
     "root": "127.0.0.10",
@@ -71,6 +89,35 @@ BULK_NAMES = 2000  # host0000.bulk.test ... host1999.bulk.test, for the benchmar
 UDP_ONLY = "127.0.6.1"  # ns4.dns.test: a UDP relay to ns1 with no TCP listener (not named)
 DEAD_NS = "127.0.7.1"  # ns6.dns.test: a closed port 53 on loopback, where nothing ever listens
 CRAFTED = "127.0.8.1"  # ns7.dns.test: answers for the zones BIND refuses to load (see _crafted)
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """The servers of one implementation in the tree: names and addresses, and the server of
+    that implementation that serves none of its lame-IMPL.test."""
+
+    name: str
+    servers: tuple[tuple[str, str], tuple[str, str]]  # ((ns name, address), ...)
+    lame: tuple[str, str]
+
+
+IMPLEMENTATIONS = {
+    "bind9": Implementation(
+        "bind9",
+        (("ns1.dns.test.", "127.0.1.1"), ("ns2.dns.test.", "127.0.2.1")),
+        ("ns3.dns.test.", "127.0.5.1"),
+    ),
+    "knot": Implementation(
+        "knot",
+        (("knot1.dns.test.", "127.0.11.1"), ("knot2.dns.test.", "127.0.12.1")),
+        ("knot1.dns.test.", "127.0.11.1"),
+    ),
+    "nsd": Implementation(
+        "nsd",
+        (("nsd1.dns.test.", "127.0.13.1"), ("nsd2.dns.test.", "127.0.14.1")),
+        ("nsd1.dns.test.", "127.0.13.1"),
+    ),
+}
 FUTURE_INCEPTION_S = 7200  # future.test's signatures become valid this long after the tree is built
 GOOD_WWW = "192.0.2.10"
 STALE_WWW = "192.0.2.99"
@@ -184,6 +231,8 @@ class Bind9:
     _relay_socket: socket.socket | None = None
     _relay_thread: threading.Thread | None = None
     _crafted_server: DNSServer | None = None
+    peers: dict[str, Authoritative] = field(default_factory=lambda: dict[str, Authoritative]())
+    unavailable: dict[str, str] = field(default_factory=lambda: dict[str, str]())
     _lock_file: IO[str] | None = None
 
     @property
@@ -337,7 +386,9 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
             ),
         )
 
+        tld_peers = self._write_implementation_zones()
         tld = f"""
+{tld_peers}
 @ NS ns1.nic.test.
 ns1.nic A {a["tld"]}
 ns1.dns A {a["ns1"]}
@@ -401,6 +452,33 @@ a.root-servers.test. A {a["root"]}
             f". 3600000 NS a.root-servers.test.\na.root-servers.test. 3600000 A {a['root']}\n"
         )
         self._write_conf()
+
+    def _write_implementation_zones(self) -> str:
+        """good-, nsdiff- and lame-IMPL.test for each implementation; their lines in the TLD."""
+        lines: list[str] = []
+        for impl in IMPLEMENTATIONS.values():
+            (n1, _), (n2, _) = impl.servers
+            body = f"@ NS {n1}\n@ NS {n2}\nwww A 192.0.2.80\nwww AAAA 2001:db8::80"
+            self._write(f"good-{impl.name}", _zone(f"good-{impl.name}.test.", n1, 2026120601, body))
+            ds = self._sign(f"good-{impl.name}", f"good-{impl.name}.test.")
+            self._write(
+                f"nsdiff-{impl.name}",
+                _zone(f"nsdiff-{impl.name}.test.", n1, 1, f"@ NS {n1}\nwww A 192.0.2.81"),
+            )
+            lame_body = f"@ NS ns1.dns.test.\n@ NS {impl.lame[0]}\nwww A 192.0.2.82"
+            self._write(f"lame-{impl.name}", _zone(f"lame-{impl.name}.test.", "ns1.dns.test.", 1, lame_body))
+            lines += [
+                f"good-{impl.name} NS {n1}",
+                f"good-{impl.name} NS {n2}",
+                ds.replace(f"good-{impl.name}.test.", f"good-{impl.name}", 1),
+                f"nsdiff-{impl.name} NS {n1}",
+                f"nsdiff-{impl.name} NS {n2}",
+                f"lame-{impl.name} NS ns1.dns.test.",
+                f"lame-{impl.name} NS {impl.lame[0]}",
+            ]
+            if impl.name != "bind9":
+                lines += [f"{n.removesuffix('.test.')} A {a}" for n, a in impl.servers]
+        return "\n".join(lines)
 
     def _write_mail_zones(self) -> None:
         """mail.test (healthy), spam.test (everything wrong), nomail.test (null MX)."""
@@ -498,6 +576,9 @@ controls {{ }};
                     zone("loop.test", "loop.db"),
                     zone("lame2.test", "lame2.db"),
                     zone("future.test", "future.db.signed"),
+                    zone("good-bind9.test", "good-bind9.db.signed"),
+                    zone("nsdiff-bind9.test", "nsdiff-bind9.db"),
+                    *(zone(f"lame-{name}.test", f"lame-{name}.db") for name in IMPLEMENTATIONS),
                 ],
             )
         }
@@ -505,7 +586,14 @@ controls {{ }};
             view(
                 "ns2",
                 a["ns2"],
-                [good, reverse, zone("serial.test", "serial2.db"), zone("gluebad.test", "gluebad.db")],
+                [
+                    good,
+                    reverse,
+                    zone("serial.test", "serial2.db"),
+                    zone("gluebad.test", "gluebad.db"),
+                    zone("good-bind9.test", "good-bind9.db.signed"),
+                    zone("nsdiff-bind9.test", "nsdiff-bind9.db"),
+                ],
             )
         }
 {view("ns3", a["ns3"], [])}
@@ -531,7 +619,8 @@ view "resolver" {{
         shown = subprocess.run(
             ["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
         )
-        for address in [*ADDRESSES.values(), UDP_ONLY, CRAFTED]:
+        peers = [a for name, impl in IMPLEMENTATIONS.items() if name != "bind9" for _, a in impl.servers]
+        for address in [*ADDRESSES.values(), UDP_ONLY, CRAFTED, *peers]:
             if f"inet {address}/" not in shown.stdout:
                 _run("ip", "addr", "add", f"{address}/32", "dev", "lo", cwd=self.directory)
                 self.added.append(address)
@@ -615,12 +704,33 @@ view "resolver" {{
             ):
                 self._start_relay()
                 self._crafted_server = DNSServer(_crafted, host=CRAFTED, port=self.port).start()
+                self._start_peers()
                 return
             time.sleep(0.05)
         raise RuntimeError(f"named did not start: {(self.directory / 'named.log').read_text()[-3000:]}")
 
+    def _start_peers(self) -> None:
+        """Knot and NSD with the good- and nsdiff- zones of their implementation."""
+        for name, kind in (("knot", Knot), ("nsd", Nsd)):
+            impl = IMPLEMENTATIONS[name]
+            peer = kind(
+                self.directory / name,
+                [a for _, a in impl.servers],
+                self.port,
+                {f"good-{name}.test": f"good-{name}.db.signed", f"nsdiff-{name}.test": f"nsdiff-{name}.db"},
+            )
+            try:
+                peer.start(_rcode)
+            except ServerUnavailable as exc:
+                self.unavailable[name] = str(exc)
+                continue
+            finally:
+                self.peers[name] = peer
+
     def stop(self) -> None:
         self._stopping.set()
+        for peer in self.peers.values():
+            peer.stop()
         if self._relay_thread is not None:
             self._relay_thread.join(timeout=2)
         if self._relay_socket is not None:
