@@ -346,3 +346,38 @@ def test_a_bad_setting_stops_the_runner_with_78(tmp_path: Path) -> None:
     done = run_cli("http_monitor", "watch", env=env_for(tmp_path, MCP_MONITOR_WATCH_CONCURRENCY="none"))
     assert done.returncode == 78 and "MCP_MONITOR_WATCH_CONCURRENCY" in done.stderr
     assert done.stdout == ""
+
+
+async def test_the_runner_delivers_the_notifications_of_a_declared_watch(
+    tmp_path: Path, http_server: HttpServer, store: Store, runners: list[Runner]
+) -> None:
+    from support.receivers import webhook_receiver
+
+    with webhook_receiver() as hook:
+        path = tmp_path / "watches.yaml"
+        write_atomically(
+            path,
+            "http:\n"
+            "  - name: site\n"
+            f"    url: {http_server.url_for('/switch/runner')}\n"
+            "    interval_s: 0.3\n"
+            "    failure_threshold: 1\n"
+            f"    notify: ['{hook.url('/hook')}']\n",
+        )
+        runner = Runner(env_for(tmp_path, MCP_MONITOR_WATCHES_FILE=str(path)), tmp_path / "runner.log")
+        runners.append(runner)
+
+        async def state(wanted: str) -> bool:
+            watch = await store.get_watch("http", "site")
+            return watch is not None and watch.state == wanted
+
+        await until(lambda: state("up"), "the declared watch runs and is up")
+        http_server.switch("runner", 503)
+        (down,) = await anyio.to_thread.run_sync(hook.wait_for, 1, DEADLINE_S)
+        assert down.title.startswith("DOWN: site"), down.title
+        http_server.switch("runner", 200)
+        resolved = (await anyio.to_thread.run_sync(hook.wait_for, 2, DEADLINE_S))[1]
+        assert resolved.title.startswith("RESOLVED: site"), resolved.title
+        assert runner.stop() == 0, runner.stderr()
+        assert runner.stdout == b""
+        assert len(hook.received) == 2, hook.titles()

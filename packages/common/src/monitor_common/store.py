@@ -253,8 +253,8 @@ class Store:
           run here: a file of hundreds of watches must not hold up start-up);
         - a declared watch whose check arguments changed is replaced: its history is dropped, as
           it describes another check;
-        - one whose interval, thresholds or file changed is updated in place, keeping its state,
-          history and schedule (moved earlier when the new interval is shorter);
+        - one whose interval, thresholds, notify or file changed is updated in place, keeping its
+          state, history and schedule (moved earlier when the new interval is shorter);
         - a file-managed watch that is no longer declared is removed with its history (a renamed
           watch is a removal and an addition: nothing tells a rename from two edits);
         - a watch of a declared name that was added with a tool is taken over (kept, with its
@@ -936,8 +936,8 @@ class DeclaredSync:
     """What `Store.sync_declared` did, by watch name."""
 
     added: list[str] = field(default_factory=lambda: list[str]())
-    changed: list[str] = field(default_factory=lambda: list[str]())  # arguments changed: history dropped
-    updated: list[str] = field(default_factory=lambda: list[str]())  # interval, thresholds: history kept
+    changed: list[str] = field(default_factory=lambda: list[str]())  # history dropped
+    updated: list[str] = field(default_factory=lambda: list[str]())  # history kept
     removed: list[str] = field(default_factory=lambda: list[str]())
     adopted: list[str] = field(default_factory=lambda: list[str]())  # had been added with a tool
 
