@@ -29,6 +29,8 @@ from ssl_monitor.certs import cert_check, check_target, resolve_port, thresholds
 from ssl_monitor.models import CertCheckManyResult, CertCheckResult, CertCheckRow, CertTarget
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from monitor_common.context import CheckContext
 
 __all__ = ["cert_check_many"]
@@ -119,7 +121,7 @@ def _unchecked_row(target: str, unchecked: Unchecked) -> CertCheckRow:
 
 
 async def cert_check_many(
-    targets: list[str | CertTarget],
+    targets: Sequence[str | CertTarget],
     ctx: CheckContext,
     *,
     warn_days: float | None = None,
