@@ -194,3 +194,14 @@ def test_lifetime_over_398_days_under_a_public_root_is_a_warning(ca: CertAuthori
     found = {public: judged(public) for public in (True, False)}
     assert [(f.code, f.severity.value) for f in found[True]] == [("lifetime_too_long", "warning")]
     assert [(f.code, f.severity.value) for f in found[False]] == [("lifetime_too_long", "ok")]
+
+
+async def test_cert_decode_says_the_same_of_a_pasted_private_chain(tool: Tool, ca: CertAuthority) -> None:
+    now = dt.datetime.now(dt.UTC)
+    leaf = ca.issue_leaf(not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=824))
+    with_root = await tool("cert_decode", pem=_pem(leaf.cert, ca.cert))
+    assert [(f["code"], f["severity"]) for f in with_root["findings"]] == [("lifetime_too_long", "ok")]
+    assert with_root["verdict"] == "ok" and "expires in" in with_root["summary"]
+    # Pasted alone, the leaf could be a public CA's: the web's rule applies.
+    alone = await tool("cert_decode", pem=_pem(leaf.cert))
+    assert [(f["code"], f["severity"]) for f in alone["findings"]] == [("lifetime_too_long", "warning")]

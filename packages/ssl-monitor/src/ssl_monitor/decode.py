@@ -9,14 +9,27 @@ certificate, a weak key or signature, a leaf lifetime over 398 days, and a chain
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from monitor_common.results import Finding, Stopwatch, Verdict
 
 from ssl_monitor.models import CertDecodeResult, DecodedCert
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
 __all__ = ["cert_decode"]
 
 MAX_LIFETIME_DAYS = 398
+
+
+def _ends_in_private_root(certs: list[x509.Certificate]) -> bool:
+    """The pasted chain ends in a self-signed root that is not in the system (public) store. A
+    chain pasted without its root cannot be told apart from a public one, and is not."""
+    from ssl_monitor.validate import TrustAnchors
+
+    top = certs[-1]
+    return len(certs) > 1 and top.subject == top.issuer and top not in TrustAnchors.system().certs
 
 
 def cert_decode(text: str) -> CertDecodeResult:
@@ -77,13 +90,24 @@ def cert_decode(text: str) -> CertDecodeResult:
             )
     leaf = decoded[0]
     if not leaf.is_ca and leaf.lifetime_days > MAX_LIFETIME_DAYS:
-        findings.append(
-            Finding(
-                severity=Verdict.WARNING,
-                code="lifetime_too_long",
-                message=f"the leaf's lifetime is {leaf.lifetime_days:.0f} days (browsers accept at most {MAX_LIFETIME_DAYS})",
+        if _ends_in_private_root(certs):
+            # The 398-day rule binds publicly trusted CAs; under a private root it is only a notice.
+            findings.append(
+                Finding(
+                    severity=Verdict.OK,
+                    code="lifetime_too_long",
+                    message=f"the leaf's lifetime is {leaf.lifetime_days:.0f} days; the {MAX_LIFETIME_DAYS}-day "
+                    "limit binds publicly trusted certificates only, and this chain ends in a private root",
+                )
             )
-        )
+        else:
+            findings.append(
+                Finding(
+                    severity=Verdict.WARNING,
+                    code="lifetime_too_long",
+                    message=f"the leaf's lifetime is {leaf.lifetime_days:.0f} days (browsers accept at most {MAX_LIFETIME_DAYS})",
+                )
+            )
     if len(decoded) > 1 and not in_order:
         broken = [entry.position for entry in decoded[1:] if not entry.signed_next]
         findings.append(
@@ -96,7 +120,12 @@ def cert_decode(text: str) -> CertDecodeResult:
         )
     verdict = Verdict.worst([f.severity for f in findings])
     what = f"{len(decoded)} certificate{'s' if len(decoded) != 1 else ''}, first {leaf.subject}"
-    state = findings[0].message if findings else f"expires in {leaf.days_left:.1f} days ({leaf.not_after})"
+    worst = max(findings, key=lambda f: f.severity.rank, default=None)
+    state = (
+        worst.message
+        if worst is not None and worst.severity != Verdict.OK
+        else f"expires in {leaf.days_left:.1f} days ({leaf.not_after})"
+    )
     return CertDecodeResult.build(
         summary=f"{verdict.value}: {what}: {state}",
         findings=findings,
