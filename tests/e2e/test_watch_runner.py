@@ -362,7 +362,7 @@ async def test_the_runner_delivers_the_notifications_of_a_declared_watch(
             f"    url: {http_server.url_for('/switch/runner')}\n"
             "    interval_s: 0.3\n"
             "    failure_threshold: 1\n"
-            f"    notify: ['{hook.url('/hook')}']\n",
+            f"    notify: ['{hook.url('/hook/runner-s3cret-TOKEN')}']\n",
         )
         runner = Runner(env_for(tmp_path, MCP_MONITOR_WATCHES_FILE=str(path)), tmp_path / "runner.log")
         runners.append(runner)
@@ -375,9 +375,12 @@ async def test_the_runner_delivers_the_notifications_of_a_declared_watch(
         http_server.switch("runner", 503)
         (down,) = await anyio.to_thread.run_sync(hook.wait_for, 1, DEADLINE_S)
         assert down.title.startswith("DOWN: site"), down.title
+        assert "503" in down.message and "hint: " in down.message  # http_check's finding, with its hint
         http_server.switch("runner", 200)
         resolved = (await anyio.to_thread.run_sync(hook.wait_for, 2, DEADLINE_S))[1]
         assert resolved.title.startswith("RESOLVED: site"), resolved.title
         assert runner.stop() == 0, runner.stderr()
         assert runner.stdout == b""
         assert len(hook.received) == 2, hook.titles()
+        assert down.path == "/hook/runner-s3cret-TOKEN"
+        assert "runner-s3cret-TOKEN" not in runner.stderr()  # the URL's secret stays out of the log
