@@ -84,11 +84,14 @@ async def test_nginx_stapling_a_revoked_response(
     with nginx_stapling(tmp_path / "nginx", leaf, responder.staple(leaf)) as port:
         checked = await tool("cert_check", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem)
         revocation = await tool("cert_revocation", host="127.0.0.1", port=port, ca_bundle_pem=leaf.ca_pem)
+        many = await tool("cert_check_many", targets=[f"127.0.0.1:{port}"], ca_bundle_pem=leaf.ca_pem)
     # cert_check reads the staple itself: "ok" never stands beside a revoked staple.
     assert checked["ocsp_stapled"] is True
     assert checked["verdict"] == "critical" and "cert_revoked" in codes(checked)
     (revoked,) = [f for f in checked["findings"] if f["code"] == "cert_revoked"]
     assert "stapled OCSP response" in revoked["message"] and revoked["severity"] == "critical"
+    (row,) = many["rows"]  # an inventory row too
+    assert row["verdict"] == "critical" and "cert_revoked" in [f["code"] for f in row["findings"]]
     # cert_revocation answers from the staple, and asks the responder nothing.
     assert (revocation["status"], methods(revocation)) == ("revoked", ["ocsp_stapled"])
     assert revocation["sources"][0]["signature_valid"] is True
