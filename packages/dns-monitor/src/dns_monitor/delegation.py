@@ -348,12 +348,20 @@ def _judge(
             )
         )
     names = set(step.ns) | set(child_ns)
-    if len(names) == 1:
+    # Each NS set on its own: a second name only at the parent (or only in the zone) still
+    # leaves resolvers that trust the other set with one server.
+    single = [
+        where
+        for where, ns_set in (("at the parent", step.ns), ("in the zone", child_ns))
+        if len(set(ns_set)) == 1
+    ]
+    if single:
         findings.append(
             Finding(
                 severity=Verdict.WARNING,
                 code="single_nameserver",
-                message=f"{zone} has only one nameserver",
+                message=f"{zone} has only one nameserver"
+                + ("" if len(names) == 1 else f" in its NS set {' and '.join(single)}"),
                 hint="add a second nameserver on another network (RFC 2182 asks for at least two)",
             )
         )
