@@ -123,7 +123,7 @@ GOOD_WWW = "192.0.2.10"
 STALE_WWW = "192.0.2.99"
 TOOLS = ("named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dig")
 
-_SOA = "@ 300 IN SOA {mname} hostmaster {serial} 3600 600 86400 300"
+_SOA = "@ 300 IN SOA {mname} hostmaster {serial} 14400 3600 604800 300"  # Zonemaster ZONE02-06 ranges
 
 
 class Bind9Unavailable(RuntimeError):
@@ -152,7 +152,7 @@ def _crafted(request: dns.message.Message, transport: object) -> dns.message.Mes
     response.flags |= dns.flags.AA
     held = {dns.rdatatype.CNAME: "www.good.test."}
     if owner == "apexcname.test.":
-        held[dns.rdatatype.SOA] = "ns7.dns.test. hostmaster.apexcname.test. 1 3600 600 86400 300"
+        held[dns.rdatatype.SOA] = "ns7.dns.test. hostmaster.apexcname.test. 1 14400 3600 604800 300"
         held[dns.rdatatype.NS] = "ns7.dns.test."
     chosen = rdtype if rdtype in held else dns.rdatatype.CNAME
     response.answer.append(dns.rrset.from_text(owner, 300, "IN", chosen, held[chosen]))

@@ -1,0 +1,102 @@
+"""Cross-check tier: zonemaster-cli against dns_delegation + dnssec_check on the same zones.
+
+Both run inside a network namespace with no route out (`unshare -rn`, loopback up), where
+support/sealed_tree.py starts the BIND9/Knot/NSD tree on its 127.x addresses and runs both tools
+(zonemaster-cli falls back to public servers when the hints fail: the namespace keeps it home).
+The mapping from Zonemaster's message tags to our finding codes is the table in
+packages/dns-monitor/README.md ("Zonemaster message tags"), read from there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "packages" / "dns-monitor" / "README.md"
+HEALTHY = "good.test"
+FAULTS = [
+    "lame.test",  # ns3 refuses the zone
+    "serial.test",  # two serials
+    "notcp.test",  # ns4 answers UDP only
+    "nsdiff-bind9.test",  # the parent lists ns2, the zone does not
+    "expired.test",  # RRSIGs expired in 2020, one nameserver
+    "future.test",  # RRSIGs valid only in two hours, one nameserver
+    "badds.test",  # the DS matches no key
+    "oldalg.test",  # RSASHA1
+]
+# What the test tree is, not a fault of a zone: every nameserver is on loopback, with no reverse.
+BED = {"NAMESERVER_IP_PRIVATE_NETWORK", "NAMESERVER_IP_WITHOUT_REVERSE"}
+RANK = {"ok": 0, "warning": 1, "critical": 2}
+REQUIRED = {"WARNING": "warning", "ERROR": "critical", "CRITICAL": "critical"}
+
+
+def mapping() -> dict[str, tuple[set[str], bool]]:
+    """tag -> (our codes, severity exception) from the README table."""
+    text = README.read_text()
+    table = text.split("### Zonemaster message tags", 1)[1].split("\n\n", 2)[1]
+    rows: dict[str, tuple[set[str], bool]] = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        codes = set(re.findall(r"`([a-z0-9_]+)`", cells[2]))
+        for tag in re.findall(r"`([A-Z0-9_]+)`", cells[0]):
+            rows[tag] = (codes, cells[3].startswith("severity exception"))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    for tool in ("zonemaster-cli", "unshare", "ip", "named", "knotd", "nsd"):
+        if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
+            pytest.skip(f"{tool} is not installed")
+    script = ROOT / "tests" / "support" / "sealed_tree.py"
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no network namespaces here: {probe.stderr.decode().strip()}")
+    out = tmp_path_factory.mktemp("zonemaster") / "report.json"
+    command = f"ip link set lo up && exec {sys.executable} {script} {HEALTHY} {' '.join(FAULTS)} > {out}"
+    done = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", command], capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_the_mapping_table_is_read() -> None:
+    rows = mapping()
+    assert rows["NS_FAILED"] == ({"lame_delegation", "ns_unreachable"}, False)
+    assert rows["NOT_ENOUGH_NS_DEL"] == ({"single_nameserver"}, True)
+
+
+def test_healthy_zone_gets_nothing_above_notice_from_either_tool(report: dict[str, Any]) -> None:
+    healthy = report[HEALTHY]
+    above = [m for m in healthy["zonemaster"] if m["level"] in REQUIRED and m["tag"] not in BED]
+    assert above == []
+    for tool in ("dns_delegation", "dnssec_check"):
+        assert healthy[tool]["verdict"] == "ok", healthy[tool]["findings"]
+        assert all(f["severity"] == "ok" for f in healthy[tool]["findings"])
+    assert healthy["dnssec_check"]["status"] == "secure"
+
+
+@pytest.mark.parametrize("zone", FAULTS)
+def test_every_zonemaster_error_or_warning_is_one_of_our_findings(report: dict[str, Any], zone: str) -> None:
+    rows = mapping()
+    ours = [f for tool in ("dns_delegation", "dnssec_check") for f in report[zone][tool]["findings"]]
+    reported = [m for m in report[zone]["zonemaster"] if m["level"] in REQUIRED and m["tag"] not in BED]
+    assert reported, f"Zonemaster found no fault in {zone}: the case checks nothing"
+    missing: list[str] = []
+    for message in reported:
+        tag = message["tag"]
+        assert tag in rows, f"{zone}: Zonemaster tag {tag} ({message['level']}) is not in the README table"
+        codes, exception = rows[tag]
+        needed = "warning" if exception else REQUIRED[message["level"]]
+        if not any(f["code"] in codes and RANK.get(f["severity"], 0) >= RANK[needed] for f in ours):
+            missing.append(f"{tag} ({message['level']}) -> {sorted(codes)} at {needed}")
+    assert missing == [], f"{zone}: ours {[(f['code'], f['severity']) for f in ours]}"
