@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from http_monitor._cookies import jar, samesite_invalid, site_domain
 from http_monitor._csp import DUPLICATE_KEY, CspError, parse_csp, parse_csp_meta
-from http_monitor.observatory import Inputs, Outcome, Rules
+from http_monitor._observed import Inputs, Outcome, Rules
 
 __all__ = [
     "Tags",
