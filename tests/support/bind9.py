@@ -21,7 +21,9 @@ One `named` process answers differently per destination address (views with
 
 The stale server is also ns8.dns.test, the second lame server of lame2.test (NS ns1, ns3, ns8).
 ns1 serves loop.test (a -> b -> c -> a, a CNAME chain that loops) and future.test (signed with
-an inception two hours in the future: a signer whose clock runs ahead).
+an inception two hours in the future: a signer whose clock runs ahead) and fivefault.test, the
+benchmark's zone with five faults (bench/dns_audit.py): ns3 lame, ns4 without TCP, ns6 dead and
+only at the parent (NS sets differ), and RRSIGs that expired in 2020.
 
 ns1 also serves oldalg.test (signed with the deprecated RSASHA1), gluebad.test (also on ns2; the
 glue at the TLD differs from the zone's address), the resolver serves openrec.test (open
@@ -320,6 +322,9 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         future_ds = self._sign("future", "future.test.", future=True)
         loop = "@ NS ns1.dns.test.\na CNAME b\nb CNAME c\nc CNAME a\nwww A 192.0.2.34"
         self._write("loop", _zone("loop.test.", "ns1.dns.test.", 1, loop))
+        five = "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\n@ NS ns4.dns.test.\nwww A 192.0.2.35"
+        self._write("fivefault", _zone("fivefault.test.", "ns1.dns.test.", 1, five))
+        fivefault_ds = self._sign("fivefault", "fivefault.test.", expired=True)
         lame2 = "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\n@ NS ns8.dns.test.\nwww A 192.0.2.51"
         self._write("lame2", _zone("lame2.test.", "ns1.dns.test.", 1, lame2))
         expired_ds = self._sign("expired", "expired.test.", expired=True)
@@ -405,6 +410,11 @@ lame2 NS ns1.dns.test.
 lame2 NS ns3.dns.test.
 lame2 NS ns8.dns.test.
 future NS ns1.dns.test.
+fivefault NS ns1.dns.test.
+fivefault NS ns3.dns.test.
+fivefault NS ns4.dns.test.
+fivefault NS ns6.dns.test.
+{fivefault_ds.replace("fivefault.test.", "fivefault", 1)}
 {future_ds.replace("future.test.", "future", 1)}
 deadns NS ns1.dns.test.
 deadns NS ns6.dns.test.
@@ -576,6 +586,7 @@ controls {{ }};
                     zone("loop.test", "loop.db"),
                     zone("lame2.test", "lame2.db"),
                     zone("future.test", "future.db.signed"),
+                    zone("fivefault.test", "fivefault.db.signed"),
                     zone("good-bind9.test", "good-bind9.db.signed"),
                     zone("nsdiff-bind9.test", "nsdiff-bind9.db"),
                     *(zone(f"lame-{name}.test", f"lame-{name}.db") for name in IMPLEMENTATIONS),
