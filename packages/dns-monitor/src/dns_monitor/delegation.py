@@ -81,6 +81,8 @@ async def _probe(
                         ns.soa_serial = int(rrset[0].serial)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
         if tcp.response is not None:
             tcp_ok = True
+        elif udp.response is None:
+            continue  # nothing answers here: its CNAME and NS questions would only wait again
         # A CNAME at the apex: instead of the SOA (the SOA question is answered by the CNAME), or
         # beside it (only a question for the CNAME itself shows it).
         target = _apex_cname(udp.response, zone)

@@ -80,6 +80,9 @@ class Walker:
         self.notes: list[str] = []
         self.reach = Reach()
         self._addresses: dict[str, list[str]] = {}
+        # Addresses that gave no answer at all in this walk: asked last by ask_first, so one
+        # dead nameserver costs one timeout per check rather than one per question.
+        self.silent: set[str] = set()
 
     def left(self) -> float:
         return max(self.deadline - time.monotonic(), 0.001)
@@ -107,7 +110,7 @@ class Walker:
         self, address: str, name: str, rdtype: str, *, tcp: bool = False, rd: bool = False
     ) -> Exchange:
         query = make_query(name, rdtype, recursion=rd, dnssec=True)
-        return await exchange(
+        done = await exchange(
             query,
             self.spec(address),
             self.ctx,
@@ -115,6 +118,9 @@ class Walker:
             timeout=min(self.try_timeout, self.left()),
             reach=self.reach,
         )
+        if done.response is None and not tcp:
+            self.silent.add(address)
+        return done
 
     async def ask_first(
         self, addresses: list[str], name: str, rdtype: str
@@ -123,7 +129,7 @@ class Walker:
         import dns.rcode
 
         last: tuple[str | None, Exchange | None] = (None, None)
-        for address in addresses:
+        for address in sorted(addresses, key=lambda a: a in self.silent):
             if time.monotonic() >= self.deadline:
                 break
             done = await self.ask(address, name, rdtype)
