@@ -28,6 +28,7 @@ import ipaddress
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -132,7 +133,10 @@ def main() -> int:
             ok = ok and passed
             print(f"{zone}")
             for name, value in best.items():
-                print(f"  {name:13s} best {value:7.3f} s of {args.rounds}")
+                print(
+                    f"  {name:13s} best {value:7.3f} s, median {statistics.median(times[name]):7.3f} s, "
+                    f"first {times[name][0]:7.3f} s of {args.rounds}"
+                )
             print(f"  zonemaster ERROR/WARNING tags: {sorted({m['tag'] for m in faults}) or 'none'}")
             print(f"  ours: {sorted(set(found)) or 'none'}")
             print(
