@@ -18,6 +18,12 @@ in this process from the same store (what each refresh costs), with its CPU time
 
     uv run python bench/status_page.py [--watches 500] [--days 30] [--interval 600] [--requests 20]
                                        [--fresh 5] [--db postgresql://...]   (default: SQLite in a temp dir)
+                                       [--store PATH]
+
+`--store PATH` keeps the SQLite file: written there when it does not exist, reused as it is when it
+does (seeding takes minutes on a loaded machine). A reused store's newest results are as old as
+the run that wrote it, which the figures do not depend on; its watches fall due a day after it was
+written (the server then checks them while it is timed): delete the file to start afresh.
 """
 
 from __future__ import annotations
@@ -71,7 +77,10 @@ async def seed(db: str, watches: int, days: int, interval: float) -> int:
                 )
 
             spec = WatchSpec("http", name, {"url": url}, interval_s=DAY, failure_threshold=1)
-            await store.add_watch(spec, result(start, "ok"), start)
+            # Added now, so first due in most of a day: the server's scheduler runs none of them
+            # while the routes are timed (added at `start`, all 500 were overdue and it checked
+            # them then, resolving every site-NNN.example.test through the system resolver).
+            await store.add_watch(spec, result(start, "ok"), now)
             outage = rng.random() < 0.1  # one watch in ten had an outage of a few hours
             outage_at = start + rng.random() * (days - 1) * DAY
             batch = [
@@ -143,18 +152,34 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--fresh", type=int, default=5, help="in-process gatherings to time")
     parser.add_argument("--db", default=None, help="a postgresql:// URL (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--store", type=Path, default=None, help="a SQLite file to keep: written when missing, else reused"
+    )
     args = parser.parse_args()
+    if args.db and args.store:
+        parser.error("--db and --store are exclusive: --store names a SQLite file")
 
     import httpx2
 
     with tempfile.TemporaryDirectory(prefix="status-bench-") as tmp:
-        db = args.db or str(Path(tmp) / "monitor.db")
-        started = time.perf_counter()
-        rows = asyncio.run(seed(db, args.watches, args.days, args.interval))
-        print(
-            f"store: {args.watches} watches, {rows:,} results over {args.days} days, "
-            f"written in {time.perf_counter() - started:.1f} s ({'PostgreSQL' if args.db else 'SQLite'})"
-        )
+        db = args.db or str(args.store or Path(tmp) / "monitor.db")
+        if args.store is not None and args.store.exists():
+            print(f"store: {args.store} reused as it is (--watches, --days and --interval do not apply)")
+        else:
+            # A kept store is written under another name and renamed once complete, so that an
+            # interrupted run leaves no half-written store to be reused.
+            writing = str(args.store.with_name(args.store.name + ".partial")) if args.store else db
+            if args.store is not None:
+                for leftover in ("", "-wal", "-shm"):  # of a run interrupted while writing
+                    Path(writing + leftover).unlink(missing_ok=True)
+            started = time.perf_counter()
+            rows = asyncio.run(seed(writing, args.watches, args.days, args.interval))
+            if args.store is not None:
+                os.replace(writing, args.store)
+            print(
+                f"store: {args.watches} watches, {rows:,} results over {args.days} days, "
+                f"written in {time.perf_counter() - started:.1f} s ({'PostgreSQL' if args.db else 'SQLite'})"
+            )
         port = free_port()
         env = {**os.environ, "MCP_MONITOR_DB": db, "MCP_MONITOR_AUDIT_LOG": os.devnull}
         server = subprocess.Popen(
