@@ -122,15 +122,36 @@ def test_a_run_that_could_not_look_at_the_target_blames_nothing() -> None:
     assert not any("last_run" in k and 'watch="new"' in k for k in got)
 
 
+def test_label_values_and_odd_figures_are_written_as_prometheus_reads_them() -> None:
+    odd = record(
+        "http",
+        'https://example.test/"q"\\',
+        "ok",
+        {"status_code": float("nan"), "days_left": float("inf"), "dns_ms": 2.5},
+    )
+    body = exposition([status("http", 'two\nlines "quoted"', "up", odd)]).decode()
+    labels = '{kind="http",target="https://example.test/\\"q\\"\\\\",watch="two\\nlines \\"quoted\\""}'
+    got = samples(body)
+    assert got[f"probe_ssl_earliest_cert_expiry{labels}"] == float("inf")
+    assert got[f"probe_http_status_code{labels}"] != got[f"probe_http_status_code{labels}"]  # NaN
+    assert got[f"probe_dns_lookup_time_seconds{labels}"] == 0.0025
+    assert f"probe_ssl_earliest_cert_expiry{labels} +Inf\n" in body
+    assert f"probe_http_status_code{labels} NaN\n" in body
+    # Every family is declared once, before its samples, also when it has none.
+    assert body.count("# TYPE ") == 8 and "# TYPE probe_success gauge\n" in body
+
+
 def test_promtool_checks_the_exposition() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed (Debian: prometheus)")
+    odd = record("http", 'https://example.test/"q"\\', "ok", {"status_code": 200, "days_left": float("inf")})
     body = exposition(
         [
-            status(
-                "http", "site", "up", record("http", 'https://example.test/"q"\\', "ok", {"status_code": 200})
-            )
+            status("http", "site", "up", odd),
+            status("http", 'two\nlines "quoted"', "down", odd, 2),
+            status("dns", "zone", "up", record("dns", "example.test", "ok", {"latency_ms": 12.0})),
+            status("cert", "new", "unknown", None),
         ]
     )
     done = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60)
