@@ -177,17 +177,22 @@ def _status(
     kind: WatchKind,
     watch: Watch,
     last: ResultRecord | None,
-    hours: Sequence[Row],
-    days: Sequence[Row],
+    hours: Sequence[Row] | None,
+    days: Sequence[Row] | None,
     incidents: Sequence[Incident],
     window: str,
     now: float,
 ) -> WatchStatus:
-    bar, daily = _days(days, now)
-    uptime = {"24h": _hours(hours, now), **daily}
-    seconds, _ = PAGE_WINDOWS[window]
-    hourly = window in ("24h", "7d")
-    chart = _points(hours if hourly else days, now - seconds, HOUR if hourly else DAY)
+    """`hours` and `days` None: no history read (/metrics), so no uptime, bar or chart."""
+    bar: list[float | None] = [None] * BAR_DAYS
+    uptime: dict[str, float | None] = dict.fromkeys(PAGE_WINDOWS)
+    chart: list[Point] = []
+    if hours is not None and days is not None:
+        bar, daily = _days(days, now)
+        uptime = {"24h": _hours(hours, now), **daily}
+        seconds, _ = PAGE_WINDOWS[window]
+        hourly = window in ("24h", "7d")
+        chart = _points(hours if hourly else days, now - seconds, HOUR if hourly else DAY)
     return WatchStatus(
         kind=kind.kind,
         name=watch.name,
@@ -227,8 +232,8 @@ async def collect(
         if not watches:
             continue
         latest = await store.latest_results(kind.kind)
-        hours: dict[str, list[Row]] = {}
-        days: dict[str, list[Row]] = {}
+        hours: dict[str, list[Row]] | None = None
+        days: dict[str, list[Row]] | None = None
         if history:
             hours = _group(await store.bucket_sums(kind.kind, hours_since, span=HOUR))
             days = _group(await store.bucket_sums(kind.kind, now - BAR_DAYS * DAY, span=DAY))
@@ -241,8 +246,8 @@ async def collect(
                     kind,
                     watch,
                     latest.get(watch.name),
-                    hours.get(watch.name, []),
-                    days.get(watch.name, []),
+                    None if hours is None else hours.get(watch.name, []),
+                    None if days is None else days.get(watch.name, []),
                     incidents.get(watch.name, []),
                     window,
                     now,
