@@ -109,3 +109,14 @@ async def test_deprecated_algorithm_is_one_finding_listing_the_keys() -> None:
     tags = re.findall(r"key id = (\d+)", shown)
     assert len(tags) == 2 and all(tag in finding["message"] for tag in tags)
     assert "2 key(s)" in finding["message"]
+
+
+async def test_expired_signatures_over_several_rrsets_are_one_finding() -> None:
+    # staleapex.test: the DNSKEY set is signed now, its SOA, NS, A and AAAA signatures expired.
+    result = await check("staleapex.test")
+    assert result["status"] == "bogus" and result["broken_link"] == "staleapex.test."
+    (expired,) = [f for f in result["findings"] if f["code"] == "rrsig_expired"]
+    assert codes(result) == ["rrsig_expired"]
+    for rdtype in ("SOA", "NS", "A", "AAAA"):
+        assert f"the {rdtype} set of staleapex.test." in expired["message"]
+    assert expired["message"].startswith("4 RRsets: ")

@@ -23,7 +23,8 @@ The stale server is also ns8.dns.test, the second lame server of lame2.test (NS 
 ns1 serves loop.test (a -> b -> c -> a, a CNAME chain that loops) and future.test (signed with
 an inception two hours in the future: a signer whose clock runs ahead) and fivefault.test, the
 benchmark's zone with five faults (bench/dns_audit.py): ns3 lame, ns4 without TCP, ns6 dead and
-only at the parent (NS sets differ), and RRSIGs that expired in 2020.
+only at the parent (NS sets differ), and RRSIGs that expired in 2020; and staleapex.test, whose
+DNSKEY set is signed now but whose SOA, NS, A and AAAA signatures expired in 2020.
 
 ns1 also serves oldalg.test (signed with the deprecated RSASHA1), gluebad.test (also on ns2; the
 glue at the TLD differs from the zone's address), the resolver serves openrec.test (open
@@ -284,6 +285,34 @@ class Bind9:
         )  # fmt: skip
         return self._ds(keys[0])
 
+    def _sign_stale_apex(self, name: str, origin: str) -> str:
+        """Sign zones/<name>.db so that only the DNSKEY set carries current signatures (the rest
+        expired in 2020): the zone validates down to its keys, then every apex RRset fails.
+        The DS of its KSK."""
+        keys = self._keys(origin)
+        with (self.directory / "zones" / f"{name}.db").open("a") as zone_file:
+            zone_file.writelines(f"$INCLUDE ../keys/{key}.key\n" for key in keys)
+        outputs: dict[str, list[str]] = {}
+        for label, window in (
+            ("old", ["-P", "-s", "20200101000000", "-e", "20200201000000"]),
+            ("new", ["-e", "+2592000"]),
+        ):
+            _run(
+                "dnssec-signzone", "-q", "-O", "full", "-K", "../keys", "-o", origin, *window,
+                "-f", f"{name}.{label}", f"{name}.db", *(f"../keys/{k}" for k in keys),
+                cwd=self.directory / "zones",
+            )  # fmt: skip
+            outputs[label] = (self.directory / "zones" / f"{name}.{label}").read_text().splitlines()
+
+        def dnskey_sig(line: str) -> bool:
+            fields = line.split()
+            return len(fields) > 4 and fields[3] == "RRSIG" and fields[4] == "DNSKEY"
+
+        lines = [line for line in outputs["old"] if not dnskey_sig(line)]
+        lines += [line for line in outputs["new"] if dnskey_sig(line)]
+        (self.directory / "zones" / f"{name}.db.signed").write_text("\n".join(lines) + "\n")
+        return self._ds(keys[0])
+
     def _write(self, name: str, text: str) -> None:
         (self.directory / "zones" / f"{name}.db").write_text(text)
 
@@ -325,6 +354,9 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         five = "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\n@ NS ns4.dns.test.\nwww A 192.0.2.35"
         self._write("fivefault", _zone("fivefault.test.", "ns1.dns.test.", 1, five))
         fivefault_ds = self._sign("fivefault", "fivefault.test.", expired=True)
+        stale = "@ NS ns1.dns.test.\n@ A 192.0.2.36\n@ AAAA 2001:db8::36\nwww A 192.0.2.36"
+        self._write("staleapex", _zone("staleapex.test.", "ns1.dns.test.", 1, stale))
+        staleapex_ds = self._sign_stale_apex("staleapex", "staleapex.test.")
         lame2 = "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\n@ NS ns8.dns.test.\nwww A 192.0.2.51"
         self._write("lame2", _zone("lame2.test.", "ns1.dns.test.", 1, lame2))
         expired_ds = self._sign("expired", "expired.test.", expired=True)
@@ -415,6 +447,8 @@ fivefault NS ns3.dns.test.
 fivefault NS ns4.dns.test.
 fivefault NS ns6.dns.test.
 {fivefault_ds.replace("fivefault.test.", "fivefault", 1)}
+staleapex NS ns1.dns.test.
+{staleapex_ds.replace("staleapex.test.", "staleapex", 1)}
 {future_ds.replace("future.test.", "future", 1)}
 deadns NS ns1.dns.test.
 deadns NS ns6.dns.test.
@@ -587,6 +621,7 @@ controls {{ }};
                     zone("lame2.test", "lame2.db"),
                     zone("future.test", "future.db.signed"),
                     zone("fivefault.test", "fivefault.db.signed"),
+                    zone("staleapex.test", "staleapex.db.signed"),
                     zone("good-bind9.test", "good-bind9.db.signed"),
                     zone("nsdiff-bind9.test", "nsdiff-bind9.db"),
                     *(zone(f"lame-{name}.test", f"lame-{name}.db") for name in IMPLEMENTATIONS),

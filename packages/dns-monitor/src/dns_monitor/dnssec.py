@@ -192,6 +192,27 @@ class _Chain:
             return False
         return True
 
+    def _group(self, start: int) -> None:
+        """Merge the findings added since `start` that share a code into one, listing them: the
+        same fault over several RRsets of a zone is one finding, not one per RRset."""
+        added = self.findings[start:]
+        del self.findings[start:]
+        by_code: dict[str, list[Finding]] = {}
+        for finding in added:
+            by_code.setdefault(finding.code, []).append(finding)
+        for same in by_code.values():
+            if len(same) == 1:
+                self.findings.append(same[0])
+                continue
+            self.findings.append(
+                Finding(
+                    severity=Verdict.worst([f.severity for f in same]),
+                    code=same[0].code,
+                    message=f"{len(same)} RRsets: " + "; ".join(f.message for f in same),
+                    hint=same[0].hint,
+                )
+            )
+
     async def link(
         self, step: ZoneStep, parent_keys: dns.rrset.RRset | None, final: bool
     ) -> tuple[Status, dns.rrset.RRset | None]:
@@ -302,6 +323,7 @@ class _Chain:
 
         zone = step.zone
         ok = True
+        before = len(self.findings)
         for rdtype in ("SOA", "NS", "A", "AAAA"):
             _, done = await self.walker.ask_first(step.servers, zone, rdtype)
             if done is None or done.response is None:
@@ -310,6 +332,7 @@ class _Chain:
             if rrset is None:
                 continue
             ok = self.check_sigs(zone, f"the {rdtype} set", rrset, sigs, keys) and ok
+        self._group(before)
         probe = f"_dnssec-check-{secrets.token_hex(4)}.{zone}"
         _, done = await self.walker.ask_first(step.servers, probe, "A")
         denial: Literal["nsec", "nsec3"] | None = None
