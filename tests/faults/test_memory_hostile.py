@@ -119,15 +119,17 @@ def rdap_env(h: Hostile) -> dict[str, str]:
 
 
 EXPECTED: dict[str, set[str]] = {
-    # Under load, half a second may end before the body cap or the 10th hop is reached.
+    # Under load (seen at load 8 on 2 cores), half a second may end before the body cap, the
+    # header limit, the 10th hop or the SPF lookup limit is reached: the hostile server was still
+    # met and the call still ended on time, which is what the memory figure needs.
     "endless_body": {"body_truncated", "timeout"},
     "trickled_body": {"timeout"},
-    "huge_headers": {"http_headers_too_large"},
+    "huge_headers": {"http_headers_too_large", "timeout"},
     "deep_redirects": {"too_many_redirects", "timeout"},
     "deep_redirects_walk": {"too_many_redirects", "timeout"},
     "crl_endless_ocsp_trickle": {"revocation_unknown"},
     "crl_trickle_ocsp_endless": {"revocation_unknown"},
-    "spf_tree": {"spf_too_many_lookups"},
+    "spf_tree": {"spf_too_many_lookups", "timeout"},
     "rdap_endless": {"rdap_unreachable"},
     "rdap_trickle": {"rdap_unreachable"},
 }
