@@ -315,10 +315,15 @@ async def dns_lookup(
 
     lookups: list[TypeLookup] = []
     findings: list[Finding] = []
+    chased: list[str] | None = None  # one chase answers for every type that got a SERVFAIL
     for record_type in types:
-        loop = await _chase_loop(
-            qname, record_type, outcomes[record_type], spec, ctx, transport, recursion, timeout_s, verify
-        )
+        loop = chased
+        if loop is None:
+            # the chase has what is left of the lookup's limit, never a limit of its own
+            left = timeout_s - started.elapsed_ms() / 1000
+            loop = chased = await _chase_loop(
+                qname, record_type, outcomes[record_type], spec, ctx, transport, recursion, left, verify
+            )
         lookup, found = lookup_one(record_type, outcomes[record_type], resolver=server is None, loop=loop)
         lookups.append(lookup)
         findings.extend(found)
@@ -386,6 +391,8 @@ async def _chase_loop(
 
     response = done.response
     if response is None or response.rcode() != dns.rcode.SERVFAIL or record_type in ("CNAME", "ANY"):
+        return None
+    if timeout_s <= 0:
         return None
     targets: dict[str, str] = {}
     name = qname.lower()
