@@ -32,8 +32,9 @@ import logging
 import os
 import ssl
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
+import anyio
 import httpcore2
 import httpx2
 
@@ -50,10 +51,88 @@ from monitor_common.targets import IPAddress, parse_host, parse_ip
 # httpx2 logs every request's URL as given, a password in it included.
 logging.getLogger("httpx2").addFilter(RedactUrls())
 
-__all__ = ["GuardedBackend", "GuardedTransport", "Verify", "guarded_client", "guarded_transport"]
+__all__ = [
+    "ClosingBackend",
+    "GuardedBackend",
+    "GuardedTransport",
+    "Verify",
+    "guarded_client",
+    "guarded_transport",
+]
 
 # Used when httpcore2 passes no connect timeout (an httpx2.Timeout with connect=None).
 _DEFAULT_RESOLVE_TIMEOUT = 5.0
+
+
+class _ClosingStream(httpcore2.AsyncNetworkStream):
+    """A stream of httpcore2's AnyIO backend whose TCP connection is closed when starting TLS on
+    it fails in any way, a cancellation included."""
+
+    def __init__(self, stream: httpcore2.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's interface
+    ) -> httpcore2.AsyncNetworkStream:
+        # httpcore2 closes the TCP stream when the handshake raises an Exception, not when it is
+        # cancelled; and its caller keeps no reference to it then. A check whose own deadline
+        # ends the handshake (its deadline and httpcore2's connect timeout expire together on a
+        # loaded machine, and the outer one wins) would leave the socket to the garbage collector.
+        try:
+            return await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._stream.aclose()
+            raise
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class ClosingBackend(httpcore2.AsyncNetworkBackend):
+    """httpcore2's AnyIO backend, except that a connection whose TLS handshake is cancelled is
+    closed at once rather than left unclosed (see `_ClosingStream`). The default backend of
+    `GuardedBackend`, and the one to wrap for a backend of one's own."""
+
+    def __init__(self) -> None:
+        # httpcore2 declares AnyIOBackend conditionally (on anyio being installed), hence the cast.
+        self._backend = cast(httpcore2.AsyncNetworkBackend, httpcore2.AnyIOBackend())
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        stream = await self._backend.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+        return _ClosingStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's interface
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise httpcore2.ConnectError(f"unix sockets are not used: {path}")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
 
 
 class GuardedBackend(httpcore2.AsyncNetworkBackend):
@@ -88,9 +167,7 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
                     f"connect_ip for {name!r} must be an IP address, not {address!r}: e.g. 192.0.2.1"
                 )
             self.connect_ip[parse_host(name).name] = ip
-        # httpcore2 declares AnyIOBackend conditionally (on anyio being installed), hence the cast.
-        default = cast(httpcore2.AsyncNetworkBackend, httpcore2.AnyIOBackend())
-        self._backend = default if backend is None else backend
+        self._backend = ClosingBackend() if backend is None else backend
 
     async def _addresses(self, host: str, timeout: float | None) -> list[IPAddress]:  # noqa: ASYNC109
         override = self.connect_ip.get(host) or self.connect_ip.get(host.lower().rstrip("."))
@@ -304,8 +381,8 @@ def guarded_transport(
 
     Defaults: verify=True (system CAs, or SSL_CERT_FILE/SSL_CERT_DIR), HTTP/1.1 only, no
     connect_ip overrides, both address families, nothing pinned (names are looked up with the
-    context's resolver), limits of 100 connections and 20 kept alive, httpcore2's AnyIO backend
-    dialling the checked addresses (`backend`, e.g. one that keeps what it reads). No proxies.
+    context's resolver), limits of 100 connections and 20 kept alive, `ClosingBackend` dialling
+    the checked addresses (`backend`, e.g. one that keeps what it reads). No proxies.
     """
     return GuardedTransport(
         ctx,

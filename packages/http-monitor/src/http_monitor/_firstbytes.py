@@ -3,9 +3,9 @@
 A mail or SSH server on the port a check asks for sends its banner ("220 mail.example.com
 ESMTP", "SSH-2.0-OpenSSH_9.6") and closes when it reads an HTTP request; the HTTP client then
 reports only that the server "disconnected without sending a response". `FirstBytesBackend`
-dials through httpcore2's AnyIO backend and hands out streams that keep the first `KEPT` bytes
-they read (one length check per read after that), so that the check can quote what came
-(`not_http_finding`). Written by hand: httpcore2 keeps no copy of what its parser rejected, and
+dials through `monitor_common.httpclient.ClosingBackend` (httpcore2's AnyIO backend) and hands
+out streams that keep the first `KEPT` bytes they read (one length check per read after that),
+so that the check can quote what came (`not_http_finding`). Written by hand: httpcore2 keeps no copy of what its parser rejected, and
 h11's buffer is not reachable from the exception.
 """
 
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 import httpcore2
+from monitor_common.httpclient import ClosingBackend
 from monitor_common.results import Finding, Verdict
 
 __all__ = ["KEPT", "FirstBytesBackend", "first_bytes", "not_http_finding", "quote"]
@@ -67,12 +68,11 @@ class _Recorded(httpcore2.AsyncNetworkStream):
 
 
 class FirstBytesBackend(httpcore2.AsyncNetworkBackend):
-    """httpcore2's AnyIO backend, with streams that keep the first bytes they read (plain TCP;
+    """`ClosingBackend`, with streams that keep the first bytes they read (plain TCP;
     after TLS starts, httpcore2 reads the TLS stream, which keeps nothing)."""
 
     def __init__(self) -> None:
-        # httpcore2 declares AnyIOBackend conditionally (on anyio being installed), hence the cast.
-        self._backend = cast(httpcore2.AsyncNetworkBackend, httpcore2.AnyIOBackend())
+        self._backend = ClosingBackend()
 
     async def connect_tcp(
         self,
