@@ -155,22 +155,34 @@ async def test_two_servers_share_the_watches_and_one_takes_over_after_kill(
 
 
 WRITER = """
-import anyio, sys
+import os, sys
+import anyio
 from mcp import Client
 from support.watch_server import build
 
-async def main():
+async def write(run, url):
+    print(f"pid {os.getpid()}", flush=True)
     server, service = build()
     async with Client(server) as client:
         for i in range(10_000):
             result = await client.call_tool(
-                "probe_watch",
-                {"action": "add", "name": f"{sys.argv[1]}-{i}", "url": sys.argv[2], "interval_s": 30},
+                "probe_watch", {"action": "add", "name": f"{run}-{i}", "url": url, "interval_s": 30}
             )
             assert not result.is_error, result.content
             print(result.structured_content["result_id"], flush=True)
 
-anyio.run(main)
+# The imports once, then one forked writer per line read (each opens the store itself): twenty
+# cold starts of the interpreter would take most of the test's time on a loaded machine.
+for line in sys.stdin:
+    run, url = line.split()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            anyio.run(write, run, url)
+        finally:
+            os._exit(1)
+    os.waitpid(pid, 0)
+    print("reaped", flush=True)
 """
 
 
@@ -191,39 +203,54 @@ def test_kill_9_during_writes_loses_nothing_reported(http_server: HttpServer, tm
 
     anyio.run(seed)
     rng = random.Random(5)
-    for run in range(20):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, f"run{run}", http_server.url_for("/status/200")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            text=True,
-        )
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.strip().isdigit(), f"run {run}: the writer did not start"
-        reported.append(int(first))
-        deadline = time.monotonic() + rng.uniform(0.05, 0.6)
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line.strip().isdigit():
-                reported.append(int(line))
-        proc.send_signal(signal.SIGKILL)
-        # Whatever it printed before dying was reported as stored.
-        for line in proc.stdout:
-            if line.strip().isdigit():
-                reported.append(int(line))
-        proc.wait(10)
-        proc.stdout.close()
+    writers = subprocess.Popen(
+        [sys.executable, "-c", WRITER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    assert writers.stdin is not None and writers.stdout is not None
+    try:
+        for run in range(20):
+            writers.stdin.write(f"run{run} {http_server.url_for('/status/200')}\n")
+            writers.stdin.flush()
+            hello = writers.stdout.readline()
+            assert hello.startswith("pid "), f"run {run}: the writer did not start: {hello!r}"
+            first = writers.stdout.readline()
+            assert first.strip().isdigit(), f"run {run}: the writer did not write: {first!r}"
+            reported.append(int(first))
+            deadline = time.monotonic() + rng.uniform(0.05, 0.6)
+            while time.monotonic() < deadline:
+                line = writers.stdout.readline()
+                if line.strip().isdigit():
+                    reported.append(int(line))
+            os.kill(int(hello.split()[1]), signal.SIGKILL)
+            # Whatever it printed before dying was reported as stored ("reaped": all of it is read).
+            for line in writers.stdout:
+                if line.strip() == "reaped":
+                    break
+                if line.strip().isdigit():
+                    reported.append(int(line))
+            else:
+                raise AssertionError(f"run {run}: the process forking the writers exited")
 
-        import sqlite3
+            import sqlite3
 
-        conn = sqlite3.connect(db, timeout=15)
+            conn = sqlite3.connect(db, timeout=15)
+            try:
+                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            finally:
+                conn.close()
+    finally:
+        writers.stdin.close()  # end of input: it exits
         try:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        finally:
-            conn.close()
+            writers.wait(10)
+        except subprocess.TimeoutExpired:  # a failed run left its writer alive
+            writers.kill()
+            writers.wait(10)
+        writers.stdout.close()
 
     async def check() -> set[int]:
         store = await open_store(str(db))
