@@ -358,6 +358,7 @@ async def test_the_policy_applies_to_a_callers_url_at_send_time_not_to_the_opera
             NotifyTarget(hook.url(), "ops", checked=False), "t", "b", policy=strict, resolver=None
         )
         assert operator.delivered
+        hook.wait_for(1)  # the receiver records a message just after answering it
         caller = await send(
             NotifyTarget(hook.url(), "x", checked=True), "t", "b", policy=strict, resolver=None
         )
