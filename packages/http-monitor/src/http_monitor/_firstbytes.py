@@ -67,12 +67,9 @@ class _Recorded(httpcore2.AsyncNetworkStream):
         return self._stream.get_extra_info(info)
 
 
-class FirstBytesBackend(httpcore2.AsyncNetworkBackend):
+class FirstBytesBackend(ClosingBackend):
     """`ClosingBackend`, with streams that keep the first bytes they read (plain TCP;
     after TLS starts, httpcore2 reads the TLS stream, which keeps nothing)."""
-
-    def __init__(self) -> None:
-        self._backend = ClosingBackend()
 
     async def connect_tcp(
         self,
@@ -82,21 +79,10 @@ class FirstBytesBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        stream = await self._backend.connect_tcp(
+        stream = await super().connect_tcp(
             host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
         return _Recorded(stream)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore2's interface
-        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        raise httpcore2.ConnectError(f"unix sockets are not used: {path}")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
 
 
 def first_bytes(stream: object) -> bytes:
