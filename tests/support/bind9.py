@@ -46,11 +46,21 @@ delegated to a server of IMPL that does not serve it). BIND9's servers are ns1 a
 lame one); Knot's and NSD's are started by support.authoritative on 127.0.11.1/127.0.12.1 and
 127.0.13.1/127.0.14.1. An implementation that is not installed is left out (`unavailable`).
 
+More fault zones come from the modules `tests/support/tree_*.py`, each with a function
+`part(tree: Bind9) -> TreePart` that writes its zone files (with `tree.write`, `tree.sign`,
+`zone_text`) and says what the tree gains: lines of the TLD zone, zone statements for existing
+views ("ns1", "ns2", ...), whole new views on addresses of their own, hand-made servers
+(`support.dns_server` handlers) on addresses of their own, and zones for Knot or NSD. A module
+takes a block of addresses no other uses (127.0.20.0/24 upwards, one /24 per module) and says in
+its docstring which zones it adds and why each is a fault.
+
 `Bind9.start()` raises `Bind9Unavailable` when named or the DNSSEC tools are not installed.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import shutil
 import socket
 import subprocess
@@ -63,8 +73,9 @@ from typing import IO
 
 import dns.message
 
+import support
 from support.authoritative import Authoritative, Knot, Nsd, ServerUnavailable
-from support.dns_server import DNSServer
+from support.dns_server import DNSServer, Handler
 
 __all__ = [
     "ADDRESSES",
@@ -75,7 +86,10 @@ __all__ = [
     "Bind9",
     "Bind9Unavailable",
     "Implementation",
+    "TreePart",
     "dig",
+    "part_modules",
+    "zone_text",
 ]
 
 ADDRESSES = {
@@ -129,6 +143,29 @@ TOOLS = ("named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dig")
 _SOA = "@ 300 IN SOA {mname} hostmaster {serial} 14400 3600 604800 300"  # Zonemaster ZONE02-06 ranges
 
 
+@dataclass
+class TreePart:
+    """What one `tests/support/tree_*.py` module adds to the tree (see the module docstring)."""
+
+    tld: list[str] = field(default_factory=lambda: list[str]())  # lines of the test. zone
+    views: dict[str, list[str]] = field(
+        default_factory=lambda: dict[str, list[str]]()
+    )  # view -> zone statements
+    new_views: list[str] = field(default_factory=lambda: list[str]())  # whole `view "x" {...};` texts
+    addresses: list[str] = field(default_factory=lambda: list[str]())  # named listens here too
+    crafted: dict[str, Handler] = field(default_factory=lambda: dict[str, Handler]())  # address -> handler
+    peer_zones: dict[str, dict[str, str]] = field(
+        default_factory=lambda: dict[str, dict[str, str]]()
+    )  # "knot"/"nsd" -> {zone: file}
+
+
+def part_modules() -> list[str]:
+    """The names of the `support.tree_*` modules, sorted."""
+    return sorted(
+        f"support.{m.name}" for m in pkgutil.iter_modules(support.__path__) if m.name.startswith("tree_")
+    )
+
+
 class Bind9Unavailable(RuntimeError):
     """named or one of the DNSSEC tools is not installed."""
 
@@ -162,7 +199,8 @@ def _crafted(request: dns.message.Message, transport: object) -> dns.message.Mes
     return response
 
 
-def _zone(origin: str, mname: str, serial: int, body: str) -> str:
+def zone_text(origin: str, mname: str, serial: int, body: str) -> str:
+    """A zone file: $ORIGIN, $TTL 300, an SOA with Zonemaster's recommended timers, then `body`."""
     head = f"$ORIGIN {origin}\n$TTL 300\n" + _SOA.format(mname=mname, origin=origin, serial=serial) + "\n"
     return head + body.strip() + "\n"
 
@@ -234,6 +272,8 @@ class Bind9:
     _relay_socket: socket.socket | None = None
     _relay_thread: threading.Thread | None = None
     _crafted_server: DNSServer | None = None
+    parts: list[TreePart] = field(default_factory=lambda: list[TreePart]())
+    _part_servers: list[DNSServer] = field(default_factory=lambda: list[DNSServer]())
     peers: dict[str, Authoritative] = field(default_factory=lambda: dict[str, Authoritative]())
     unavailable: dict[str, str] = field(default_factory=lambda: dict[str, str]())
     _lock_file: IO[str] | None = None
@@ -316,6 +356,20 @@ class Bind9:
     def _write(self, name: str, text: str) -> None:
         (self.directory / "zones" / f"{name}.db").write_text(text)
 
+    def write(self, name: str, text: str) -> None:
+        """Write zones/<name>.db (a `zone_text`); a view names it as file "zones/<name>.db"."""
+        self._write(name, text)
+
+    def sign(self, name: str, origin: str, *, algorithm: str = "ECDSAP256SHA256") -> str:
+        """Sign zones/<name>.db into zones/<name>.db.signed (valid 30 days); the DS of its KSK,
+        a line for the TLD once its owner is made relative."""
+        return self._sign(name, origin, algorithm=algorithm)
+
+    def _build_parts(self) -> str:
+        """Each `support.tree_*` module's part; their TLD lines."""
+        self.parts = [importlib.import_module(name).part(self) for name in part_modules()]
+        return "\n".join(line for part in self.parts for line in part.tld)
+
     def build(self) -> None:
         missing = [
             tool for tool in TOOLS if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()
@@ -339,39 +393,41 @@ mx A 192.0.2.25
 @ TXT "v=spf1 mx -all"
 _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
 """
-        self._write("good", _zone("good.test.", "ns1.dns.test.", 2026112601, good))
+        self._write("good", zone_text("good.test.", "ns1.dns.test.", 2026112601, good))
         self._write(
-            "expired", _zone("expired.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.30")
+            "expired", zone_text("expired.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.30")
         )
-        self._write("badds", _zone("badds.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.31"))
+        self._write(
+            "badds", zone_text("badds.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.31")
+        )
         good_ds = self._sign("good", "good.test.")
         self._write(
-            "future", _zone("future.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.33")
+            "future", zone_text("future.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.33")
         )
         future_ds = self._sign("future", "future.test.", future=True)
         loop = "@ NS ns1.dns.test.\na CNAME b\nb CNAME c\nc CNAME a\nwww A 192.0.2.34"
-        self._write("loop", _zone("loop.test.", "ns1.dns.test.", 1, loop))
+        self._write("loop", zone_text("loop.test.", "ns1.dns.test.", 1, loop))
         five = "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\n@ NS ns4.dns.test.\nwww A 192.0.2.35"
-        self._write("fivefault", _zone("fivefault.test.", "ns1.dns.test.", 1, five))
+        self._write("fivefault", zone_text("fivefault.test.", "ns1.dns.test.", 1, five))
         fivefault_ds = self._sign("fivefault", "fivefault.test.", expired=True)
         stale = "@ NS ns1.dns.test.\n@ A 192.0.2.36\n@ AAAA 2001:db8::36\nwww A 192.0.2.36"
-        self._write("staleapex", _zone("staleapex.test.", "ns1.dns.test.", 1, stale))
+        self._write("staleapex", zone_text("staleapex.test.", "ns1.dns.test.", 1, stale))
         staleapex_ds = self._sign_stale_apex("staleapex", "staleapex.test.")
         lame2 = "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\n@ NS ns8.dns.test.\nwww A 192.0.2.51"
-        self._write("lame2", _zone("lame2.test.", "ns1.dns.test.", 1, lame2))
+        self._write("lame2", zone_text("lame2.test.", "ns1.dns.test.", 1, lame2))
         expired_ds = self._sign("expired", "expired.test.", expired=True)
         self._write(
-            "oldalg", _zone("oldalg.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.32")
+            "oldalg", zone_text("oldalg.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\nwww A 192.0.2.32")
         )
         oldalg_ds = self._sign("oldalg", "oldalg.test.", algorithm="RSASHA1")
         # Glue at the parent says 127.0.1.1, the zone says 127.0.2.1; both servers serve it.
         self._write(
             "gluebad",
-            _zone("gluebad.test.", "ns.gluebad.test.", 1, f"@ NS ns.gluebad.test.\nns A {a['ns2']}"),
+            zone_text("gluebad.test.", "ns.gluebad.test.", 1, f"@ NS ns.gluebad.test.\nns A {a['ns2']}"),
         )
         # Served by the recursive resolver itself: an authoritative server with open recursion.
         self._write(
-            "openrec", _zone("openrec.test.", "ns5.dns.test.", 1, "@ NS ns5.dns.test.\nwww A 192.0.2.70")
+            "openrec", zone_text("openrec.test.", "ns5.dns.test.", 1, "@ NS ns5.dns.test.\nwww A 192.0.2.70")
         )
         self._sign("badds", "badds.test.")
         # A key that signs nothing: its DS at the parent matches no DNSKEY of badds.test.
@@ -390,12 +446,12 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         stray_ds = self._ds(stray)
 
         self._write(
-            "stale", _zone("good.test.", "ns1.dns.test.", 2026010101, common_ns + f"www A {STALE_WWW}")
+            "stale", zone_text("good.test.", "ns1.dns.test.", 2026010101, common_ns + f"www A {STALE_WWW}")
         )
         for serial, address in ((1, "192.0.2.41"), (2, "192.0.2.42")):
             self._write(
                 f"serial{serial}",
-                _zone("serial.test.", "ns1.dns.test.", serial, common_ns + f"www A {address}"),
+                zone_text("serial.test.", "ns1.dns.test.", serial, common_ns + f"www A {address}"),
             )
         for name, extra in (
             ("notcp", "@ NS ns4.dns.test."),
@@ -403,19 +459,19 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
             ("deadns", "@ NS ns6.dns.test."),
         ):
             body = f"@ NS ns1.dns.test.\n{extra}\nwww A 192.0.2.60"
-            self._write(name, _zone(f"{name}.test.", "ns1.dns.test.", 1, body))
+            self._write(name, zone_text(f"{name}.test.", "ns1.dns.test.", 1, body))
         self._write_mail_zones()
         bulk = "\n".join(f"host{i:04d} A 192.0.2.{i % 250 + 1}" for i in range(BULK_NAMES))
-        self._write("bulk", _zone("bulk.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n" + bulk))
+        self._write("bulk", zone_text("bulk.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n" + bulk))
         self._write(
             "lame",
-            _zone(
+            zone_text(
                 "lame.test.", "ns1.dns.test.", 1, "@ NS ns1.dns.test.\n@ NS ns3.dns.test.\nwww A 192.0.2.50"
             ),
         )
         self._write(
             "reverse",
-            _zone(
+            zone_text(
                 "2.0.192.in-addr.arpa.",
                 "ns1.dns.test.",
                 1,
@@ -424,8 +480,10 @@ _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
         )
 
         tld_peers = self._write_implementation_zones()
+        tld_parts = self._build_parts()
         tld = f"""
 {tld_peers}
+{tld_parts}
 @ NS ns1.nic.test.
 ns1.nic A {a["tld"]}
 ns1.dns A {a["ns1"]}
@@ -477,7 +535,7 @@ ns.gluebad A {a["ns1"]}
 openrec NS ns5.dns.test.
 ns5.dns A {a["resolver"]}
 """
-        self._write("tld", _zone("test.", "ns1.nic.test.", 1, tld))
+        self._write("tld", zone_text("test.", "ns1.nic.test.", 1, tld))
         tld_ds = self._sign("tld", "test.")
         root = f"""
 @ NS a.root-servers.test.
@@ -488,7 +546,7 @@ a.root-servers.test. A {a["root"]}
 2.0.192.in-addr.arpa. NS ns1.dns.test.
 2.0.192.in-addr.arpa. NS ns2.dns.test.
 """
-        self._write("root", _zone(".", "a.root-servers.test.", 1, root))
+        self._write("root", zone_text(".", "a.root-servers.test.", 1, root))
         root_key_ds = self._sign("root", ".")
         self.root_ds = root_key_ds
         self.trust_anchors.write_text(root_key_ds + "\n")
@@ -503,14 +561,16 @@ a.root-servers.test. A {a["root"]}
         for impl in IMPLEMENTATIONS.values():
             (n1, _), (n2, _) = impl.servers
             body = f"@ NS {n1}\n@ NS {n2}\nwww A 192.0.2.80\nwww AAAA 2001:db8::80"
-            self._write(f"good-{impl.name}", _zone(f"good-{impl.name}.test.", n1, 2026120601, body))
+            self._write(f"good-{impl.name}", zone_text(f"good-{impl.name}.test.", n1, 2026120601, body))
             ds = self._sign(f"good-{impl.name}", f"good-{impl.name}.test.")
             self._write(
                 f"nsdiff-{impl.name}",
-                _zone(f"nsdiff-{impl.name}.test.", n1, 1, f"@ NS {n1}\nwww A 192.0.2.81"),
+                zone_text(f"nsdiff-{impl.name}.test.", n1, 1, f"@ NS {n1}\nwww A 192.0.2.81"),
             )
             lame_body = f"@ NS ns1.dns.test.\n@ NS {impl.lame[0]}\nwww A 192.0.2.82"
-            self._write(f"lame-{impl.name}", _zone(f"lame-{impl.name}.test.", "ns1.dns.test.", 1, lame_body))
+            self._write(
+                f"lame-{impl.name}", zone_text(f"lame-{impl.name}.test.", "ns1.dns.test.", 1, lame_body)
+            )
             lines += [
                 f"good-{impl.name} NS {n1}",
                 f"good-{impl.name} NS {n2}",
@@ -561,7 +621,7 @@ mta-sts A 127.0.0.1
             f'{ns}@ MX 0 .\n@ TXT "v=spf1 -all"\n_dmarc TXT "v=DMARC1; p=reject; rua=mailto:d@nomail.test"\n'
         )
         for name, body in (("mail", mail), ("spam", spam), ("nomail", nomail)):
-            self._write(name, _zone(f"{name}.test.", "ns1.dns.test.", 1, body))
+            self._write(name, zone_text(f"{name}.test.", "ns1.dns.test.", 1, body))
 
     def _write_conf(self) -> None:
         a = ADDRESSES
@@ -578,7 +638,13 @@ mta-sts A 127.0.0.1
 
         good = zone("good.test", "good.db.signed")
         reverse = zone("2.0.192.in-addr.arpa", "reverse.db")
-        listen = "; ".join(a.values())
+        part_addresses = [address for part in self.parts for address in part.addresses]
+        listen = "; ".join([*a.values(), *part_addresses])
+
+        def more(view_name: str) -> list[str]:
+            return [statement for part in self.parts for statement in part.views.get(view_name, [])]
+
+        new_views = "\n".join(text for part in self.parts for text in part.new_views)
         conf = f"""
 options {{
   directory "{self.directory}";
@@ -625,6 +691,7 @@ controls {{ }};
                     zone("good-bind9.test", "good-bind9.db.signed"),
                     zone("nsdiff-bind9.test", "nsdiff-bind9.db"),
                     *(zone(f"lame-{name}.test", f"lame-{name}.db") for name in IMPLEMENTATIONS),
+                    *more("ns1"),
                 ],
             )
         }
@@ -639,11 +706,13 @@ controls {{ }};
                     zone("gluebad.test", "gluebad.db"),
                     zone("good-bind9.test", "good-bind9.db.signed"),
                     zone("nsdiff-bind9.test", "nsdiff-bind9.db"),
+                    *more("ns2"),
                 ],
             )
         }
-{view("ns3", a["ns3"], [])}
-{view("stale", a["stale"], [zone("good.test", "stale.db")])}
+{view("ns3", a["ns3"], more("ns3"))}
+{view("stale", a["stale"], [zone("good.test", "stale.db"), *more("stale")])}
+{new_views}
 view "resolver" {{
   match-destinations {{ {a["resolver"]}; }};
   recursion yes;
@@ -666,7 +735,8 @@ view "resolver" {{
             ["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
         )
         peers = [a for name, impl in IMPLEMENTATIONS.items() if name != "bind9" for _, a in impl.servers]
-        for address in [*ADDRESSES.values(), UDP_ONLY, CRAFTED, *peers]:
+        extra = [address for part in self.parts for address in [*part.addresses, *part.crafted]]
+        for address in [*ADDRESSES.values(), UDP_ONLY, CRAFTED, *peers, *extra]:
             if f"inet {address}/" not in shown.stdout:
                 _run("ip", "addr", "add", f"{address}/32", "dev", "lo", cwd=self.directory)
                 self.added.append(address)
@@ -750,6 +820,9 @@ view "resolver" {{
             ):
                 self._start_relay()
                 self._crafted_server = DNSServer(_crafted, host=CRAFTED, port=self.port).start()
+                for part in self.parts:
+                    for address, handler in part.crafted.items():
+                        self._part_servers.append(DNSServer(handler, host=address, port=self.port).start())
                 self._start_peers()
                 return
             time.sleep(0.05)
@@ -759,12 +832,13 @@ view "resolver" {{
         """Knot and NSD with the good- and nsdiff- zones of their implementation."""
         for name, kind in (("knot", Knot), ("nsd", Nsd)):
             impl = IMPLEMENTATIONS[name]
-            peer = kind(
-                self.directory / name,
-                [a for _, a in impl.servers],
-                self.port,
-                {f"good-{name}.test": f"good-{name}.db.signed", f"nsdiff-{name}.test": f"nsdiff-{name}.db"},
-            )
+            zones = {
+                f"good-{name}.test": f"good-{name}.db.signed",
+                f"nsdiff-{name}.test": f"nsdiff-{name}.db",
+            }
+            for part in self.parts:
+                zones.update(part.peer_zones.get(name, {}))
+            peer = kind(self.directory / name, [a for _, a in impl.servers], self.port, zones)
             try:
                 peer.start(_rcode)
             except ServerUnavailable as exc:
@@ -784,6 +858,9 @@ view "resolver" {{
         if self._crafted_server is not None:
             self._crafted_server.stop()
             self._crafted_server = None
+        for server in self._part_servers:
+            server.stop()
+        self._part_servers.clear()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
