@@ -12,6 +12,9 @@ root's included, answered and every query failed on this machine (no route out):
 outage, not the zone's.
 
 A fault several nameservers share is one finding that lists them, not one per nameserver.
+
+The checks of `CHECKS` then run concurrently on what the walk and the probes saw (`survey.Survey`),
+each in its own module, each adding its own findings.
 """
 
 from __future__ import annotations
@@ -26,13 +29,17 @@ from monitor_common.targets import parse_hostname
 
 from dns_monitor.anchors import RootHints
 from dns_monitor.models import DelegationNameserver, DelegationResult
+from dns_monitor.survey import Check, Survey
 from dns_monitor.walk import Walker, ZoneStep
 
 if TYPE_CHECKING:
     import dns.message
     from monitor_common.context import CheckContext
 
-__all__ = ["dns_delegation"]
+__all__ = ["CHECKS", "dns_delegation"]
+
+# Run after the delegation itself is judged, concurrently, each on the whole survey.
+CHECKS: tuple[Check, ...] = ()
 
 
 def _network(address: str) -> str:
@@ -57,10 +64,15 @@ def _apex_cname(response: dns.message.Message | None, zone: str) -> str | None:
 
 
 async def _probe(
-    walker: Walker, ns: DelegationNameserver, zone: str, apex_cnames: dict[str, tuple[str, bool]]
+    walker: Walker,
+    ns: DelegationNameserver,
+    zone: str,
+    apex_cnames: dict[str, tuple[str, bool]],
+    survey: Survey,
 ) -> list[str]:
     """Ask one nameserver's addresses for SOA (UDP, TCP), NS and CNAME at the apex; fill `ns`
-    (and `apex_cnames`: name -> (CNAME target, whether SOA is served beside it)); return its NS set."""
+    (and `apex_cnames`: name -> (CNAME target, whether SOA is served beside it), and the
+    survey's authoritative SOA and NS answers); return its NS set."""
     import dns.flags
     import dns.rcode
     import dns.rdatatype
@@ -76,6 +88,7 @@ async def _probe(
             ns.latency_ms = udp.latency_ms if ns.latency_ms is None else ns.latency_ms
             if udp.response.rcode() == dns.rcode.NOERROR and udp.response.flags & dns.flags.AA:
                 authoritative = True
+                survey.soa.setdefault(ns.name, {})[address] = udp.response
                 for rrset in udp.response.answer:
                     if rrset.rdtype == dns.rdatatype.SOA:
                         ns.soa_serial = int(rrset[0].serial)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
@@ -94,6 +107,7 @@ async def _probe(
                 apex_cnames[ns.name] = (target, True)
         answer = await walker.ask(address, zone, "NS")
         if answer.response is not None and answer.response.flags & dns.flags.AA:
+            survey.ns.setdefault(ns.name, {})[address] = answer.response
             for rrset in answer.response.answer:
                 if rrset.rdtype == dns.rdatatype.NS:
                     child_ns.update(str(r.target).lower() for r in rrset)  # pyright: ignore[reportUnknownMemberType,reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownVariableType]
@@ -193,6 +207,7 @@ async def dns_delegation(
     names = list(parent_ns)
     servers: dict[str, DelegationNameserver] = {}
     apex_cnames: dict[str, tuple[str, bool]] = {}
+    survey = Survey(zone=zone, walker=walker, step=step, servers=servers, child_ns=[])
 
     async def describe(name: str) -> None:
         glue = step.glue.get(name, [])
@@ -204,7 +219,7 @@ async def dns_delegation(
             in_child=False,
             glue=glue,
         )
-        await _probe(walker, servers[name], zone, apex_cnames)
+        await _probe(walker, servers[name], zone, apex_cnames, survey)
 
     with anyio.move_on_after(max(deadline - time.monotonic(), 0.001) * 1.05):
         async with anyio.create_task_group() as group:
@@ -219,8 +234,10 @@ async def dns_delegation(
     for name, server in servers.items():
         server.in_child = name in child_ns
 
+    survey.child_ns = child_ns
     _apex_findings(zone, apex_cnames, findings)
     _judge(zone, step, servers, child_ns, findings)
+    findings.extend(await _run_checks(survey, deadline))
     # In-bailiwick glue against the addresses the child publishes for the same names.
     differing: list[str] = []
     for server in sorted(servers.values(), key=lambda s: s.name):
@@ -263,6 +280,21 @@ async def dns_delegation(
         child_ns=child_ns,
         nameservers=sorted(servers.values(), key=lambda s: s.name),
     )
+
+
+async def _run_checks(survey: Survey, deadline: float) -> list[Finding]:
+    """The findings of every check of `CHECKS`, in the order of `CHECKS`; a check still running at
+    the deadline adds nothing (its questions are cut by the walker's deadline first)."""
+    results: list[list[Finding]] = [[] for _ in CHECKS]
+
+    async def run(index: int, check: Check) -> None:
+        results[index] = await check(survey)
+
+    with anyio.move_on_after(max(deadline - time.monotonic(), 0.001) * 1.05):
+        async with anyio.create_task_group() as group:
+            for index, check in enumerate(CHECKS):
+                group.start_soon(run, index, check)
+    return [finding for found in results for finding in found]
 
 
 def _judge(

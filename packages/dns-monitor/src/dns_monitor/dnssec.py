@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -38,7 +40,26 @@ if TYPE_CHECKING:
     from dns.rdtypes.ANY.RRSIG import RRSIG
     from monitor_common.context import CheckContext
 
-__all__ = ["DEPRECATED_ALGORITHMS", "dnssec_check"]
+__all__ = ["DEPRECATED_ALGORITHMS", "ZONE_CHECKS", "SignedZone", "dnssec_check"]
+
+
+@dataclass
+class SignedZone:
+    """The zone at the end of the chain, for the checks of `ZONE_CHECKS`."""
+
+    zone: str  # absolute: "example.com."
+    status: Status  # "secure" or "insecure" (the checks do not run on a bogus or unknown chain)
+    step: ZoneStep  # its servers and its parent's
+    walker: Walker  # for further questions, under the call's policy, rate limit and deadline
+    keys: dns.rrset.RRset | None  # its DNSKEY set (validated when secure; as served when insecure)
+    ds: dns.rrset.RRset | None  # the DS set at its parent (None when insecure)
+    denial: Literal["nsec", "nsec3"] | None  # what a name that does not exist was answered with
+    warn_days: float
+
+
+# Run on the final zone of a secure or insecure chain, after its apex is checked; each returns its
+# findings, reporting a fault shared by several keys or servers as one finding that lists them.
+ZONE_CHECKS: tuple[Callable[[SignedZone], Awaitable[list[Finding]]], ...] = ()
 
 # RFC 8624: must not / not recommended for signing.
 DEPRECATED_ALGORITHMS = {
@@ -131,6 +152,8 @@ class _Chain:
         self.links: list[DnssecLink] = []
         self.algorithms: set[str] = set()
         self.earliest: float | None = None
+        self.ds_sets: dict[str, dns.rrset.RRset] = {}  # zone -> the DS set its parent serves
+        self.served_keys: dict[str, dns.rrset.RRset] = {}  # zone -> the DNSKEY set it serves
 
     def add(self, severity: Verdict, code: str, message: str, hint: str | None = None) -> None:
         self.findings.append(Finding(severity=severity, code=code, message=message, hint=hint))
@@ -247,6 +270,7 @@ class _Chain:
             ):
                 link.status = "bogus"
                 return "bogus", None
+            self.ds_sets[zone] = ds
             ds_texts = [(d.key_tag, int(d.algorithm), d.digest_type, d.digest.hex().upper()) for d in _ds(ds)]
         link.ds = [f"{t} alg {a} digest {d}" for t, a, d, _ in ds_texts]
         sha1 = [str(tag) for tag, _, digest_type, _ in ds_texts if digest_type == 1]
@@ -273,6 +297,7 @@ class _Chain:
                 "publish the keys or remove the DS at the registrar",
             )
             return "bogus", None
+        self.served_keys[zone] = keys
         link.dnskeys = [_key_text(k) for k in _keys(keys)]
         deprecated: dict[int, list[str]] = {}
         for key in _keys(keys):
@@ -396,6 +421,20 @@ async def dnssec_check(
             ok, denial = await chain.apex(walk.steps[-1], keys)
             if not ok:
                 status, broken = "bogus", walk.steps[-1].zone
+        final = walk.steps[-1] if walk.steps else None
+        if final is not None and status in ("secure", "insecure"):
+            signed = SignedZone(
+                zone=final.zone,
+                status=status,
+                step=final,
+                walker=walker,
+                keys=keys if status == "secure" else chain.served_keys.get(final.zone),
+                ds=chain.ds_sets.get(final.zone),
+                denial=denial,
+                warn_days=warn_days,
+            )
+            for check in ZONE_CHECKS:
+                chain.findings.extend(await check(signed))
         if status == "insecure":
             chain.add(
                 Verdict.OK,
