@@ -264,3 +264,59 @@ async def test_doh_server_with_internal_address_is_refused_before_dialling(dns_s
     set_settings(Settings())
     is_error, _, text = await lookup(dns_server, name="www.example.com", server="https://127.0.0.1/dns-query")
     assert is_error and "127.0.0.1" in text and "refused" in text
+
+
+def _monitor_resolver(dns: DNSServer, allowed: Any) -> None:
+    """Make `dns` the monitor's own resolver (no `server` argument asks it)."""
+    import dataclasses
+
+    from monitor_common.config import set_settings
+
+    set_settings(dataclasses.replace(allowed, resolver=f"127.0.0.1:{dns.port}"))
+
+
+async def _ask_monitor_resolver(**arguments: Any) -> dict[str, Any]:
+    async with Client(mcp) as client:
+        result = await client.call_tool("dns_lookup", arguments)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def test_a_silent_monitor_resolver_is_the_monitors_outage_not_the_names(
+    dns_server: DNSServer, allow_loopback: Any
+) -> None:
+    _monitor_resolver(dns_server, allow_loopback)
+    dns_server.handler = drop
+    result = await _ask_monitor_resolver(name="www.example.com", timeout_s=0.6)
+    assert result["verdict"] == "unknown", result
+    assert codes(result) == ["monitor_network_unavailable"]
+    assert "root zone either" in result["findings"][0]["message"]
+    asked = [(str(r.question[0].name), r.question[0].rdtype) for _, r in dns_server.requests]
+    assert (".", 2) in asked  # the liveness probe: ". NS"
+
+
+async def test_a_live_monitor_resolver_that_times_out_on_the_name_blames_the_name(
+    dns_server: DNSServer, allow_loopback: Any
+) -> None:
+    import dns.rdatatype
+
+    _monitor_resolver(dns_server, allow_loopback)
+    root = zone({(".", "NS"): ["a.root-servers.net."]})
+
+    def handler(request: Any, transport: Any) -> Any:
+        return root(request, transport) if request.question[0].rdtype == dns.rdatatype.NS else None
+
+    dns_server.handler = handler
+    result = await _ask_monitor_resolver(name="www.example.com", timeout_s=0.6)
+    assert result["verdict"] == "critical", result
+    assert codes(result) == ["timeout"]
+
+
+async def test_an_answer_before_half_the_limit_asks_nothing_more(
+    dns_server: DNSServer, allow_loopback: Any
+) -> None:
+    _monitor_resolver(dns_server, allow_loopback)
+    dns_server.handler = zone(RECORDS)
+    result = await _ask_monitor_resolver(name="www.example.com", timeout_s=2)
+    assert result["verdict"] == "ok"
+    assert [str(r.question[0].name) for _, r in dns_server.requests] == ["www.example.com."]

@@ -3,7 +3,8 @@
 Findings: `nxdomain`, `nodata`, `servfail`, `refused`, `rcode_error`, `timeout`,
 `server_unreachable`, `bad_response`, `rate_limited` (unknown: the query was not sent, held back
 by the per-host rate limit), `monitor_network_unavailable` (unknown: the operator's resolver could
-not be reached, or this machine has no route to the server), `answer_unexpected`,
+not be reached, or timed out and then did not answer a question about the root either, or this
+machine has no route to the server), `answer_unexpected`,
 `truncated_retried_tcp` (ok), `cname_loop` (critical: the CNAME chain from the name comes back to
 a name already on it; said instead of `nodata` or `servfail`, with the chain), `cname_at_apex` /
 `cname_and_other_data` (critical: a name answered with a CNAME and other records too).
@@ -143,10 +144,17 @@ def _loop_finding(chain: list[str], record_type: str, server: str) -> Finding:
 
 
 def lookup_one(
-    record_type: str, done: Exchange, *, resolver: bool = False, loop: list[str] | None = None
+    record_type: str,
+    done: Exchange,
+    *,
+    resolver: bool = False,
+    loop: list[str] | None = None,
+    resolver_silent: bool = False,
 ) -> tuple[TypeLookup, list[Finding]]:
     """The per-type result and findings of one exchange. `resolver`: the server asked is the
-    operator's resolver, whose being unreachable is the monitor's outage, not the name's.
+    operator's resolver, whose being unreachable is the monitor's outage, not the name's;
+    `resolver_silent`: that resolver did not answer a question about the root either, so its
+    silence on this name is the monitor's outage too, not the name's timeout.
     `loop`: a CNAME loop from the name found by asking further (a resolver's SERVFAIL shows no
     chain); a loop in the answer itself is found here."""
     import dns.rcode
@@ -176,6 +184,15 @@ def lookup_one(
             findings.append(
                 MONITOR_NETWORK_UNAVAILABLE.finding(
                     f"the monitor's resolver {message}" if resolver else message
+                )
+            )
+        elif done.error == "timeout" and resolver and resolver_silent:
+            findings.append(
+                MONITOR_NETWORK_UNAVAILABLE.finding(
+                    f"the monitor's resolver {message}, and it did not answer a question about the "
+                    "root zone either: the resolver is down or cut off, which says nothing about the name",
+                    hint="check the resolver this monitor uses (MCP_MONITOR_RESOLVER, or the system's), "
+                    "or pass server=IP to ask another",
                 )
             )
         elif done.error == "timeout":
@@ -306,12 +323,25 @@ async def dns_lookup(
             query, spec, ctx, transport=transport, timeout=timeout_s, verify=verify
         )
 
-    if len(types) == 1:
-        await ask(types[0])
-    else:
+    silent: list[bool] = []  # [True] once the monitor's resolver has failed the liveness probe
+
+    async def probe_resolver() -> None:
+        # Half way through the limit with no answer yet: whether the resolver answers at all (its
+        # root NS set is primed at start and always cached). Only a silent resolver turns a
+        # timeout into the monitor's outage; a live one that is slow on this name is the name's.
+        await anyio.sleep(timeout_s / 2)
+        query = make_query(".", "NS", recursion=True)
+        live = await exchange(query, spec, ctx, transport="udp", timeout=timeout_s / 2)
+        silent.append(live.response is None and live.error in ("timeout", "unreachable"))
+
+    async with anyio.create_task_group() as outer:
+        if server is None:
+            outer.start_soon(probe_resolver)
         async with anyio.create_task_group() as group:
             for record_type in types:
                 group.start_soon(ask, record_type)
+        if not any(o.error == "timeout" for o in outcomes.values()):
+            outer.cancel_scope.cancel()  # answered (or failed otherwise): the probe says nothing
 
     lookups: list[TypeLookup] = []
     findings: list[Finding] = []
@@ -324,7 +354,13 @@ async def dns_lookup(
             loop = chased = await _chase_loop(
                 qname, record_type, outcomes[record_type], spec, ctx, transport, recursion, left, verify
             )
-        lookup, found = lookup_one(record_type, outcomes[record_type], resolver=server is None, loop=loop)
+        lookup, found = lookup_one(
+            record_type,
+            outcomes[record_type],
+            resolver=server is None,
+            loop=loop,
+            resolver_silent=silent == [True],
+        )
         lookups.append(lookup)
         findings.extend(found)
     findings.extend(_cname_beside_data(lookups))
