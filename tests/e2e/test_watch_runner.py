@@ -384,3 +384,34 @@ async def test_the_runner_delivers_the_notifications_of_a_declared_watch(
         assert len(hook.received) == 2, hook.titles()
         assert down.path == "/hook/runner-s3cret-TOKEN"
         assert "runner-s3cret-TOKEN" not in runner.stderr()  # the URL's secret stays out of the log
+
+
+async def test_sigterm_lets_a_notification_in_flight_finish_and_records_it(
+    tmp_path: Path, http_server: HttpServer, store: Store, runners: list[Runner]
+) -> None:
+    """A stop in the middle of a send waits for it: the service's answer is stored as delivered, so
+    no process sends that message again when the lease would have expired."""
+    from support.receivers import webhook_receiver
+
+    with webhook_receiver() as hook:
+        hook.delay_s = 2.0
+        http_server.switch("inflight", 503)
+        path = tmp_path / "watches.yaml"
+        write_atomically(
+            path,
+            "http:\n"
+            "  - name: site\n"
+            f"    url: {http_server.url_for('/switch/inflight')}\n"
+            "    interval_s: 0.3\n"
+            "    failure_threshold: 1\n"
+            f"    notify: ['{hook.url('/hook/inflight')}']\n",
+        )
+        runner = Runner(env_for(tmp_path, MCP_MONITOR_WATCHES_FILE=str(path)), tmp_path / "runner.log")
+        runners.append(runner)
+        assert await anyio.to_thread.run_sync(hook.arrived.wait, DEADLINE_S), "the DOWN notification is sent"
+        assert runner.stop() == 0, runner.stderr()  # SIGTERM while the receiver holds the answer
+        (down,) = hook.wait_for(1, 0)
+        assert down.title.startswith("DOWN: site"), down.title
+        (delivery,) = await store.deliveries("http", "site")
+        assert delivery.status == "delivered", (delivery, runner.stderr())
+        assert delivery.lease_owner is None

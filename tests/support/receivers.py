@@ -41,6 +41,8 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.status = 200
+        self.delay_s = 0.0  # how long each POST waits, once read, before it is answered
+        self.arrived = threading.Event()  # set when a POST has been read (before the delay)
         self._cond = threading.Condition()
         receiver = self
 
@@ -48,6 +50,8 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                receiver.arrived.set()
+                time.sleep(receiver.delay_s)
                 status = receiver.status
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -20,6 +20,9 @@ The rules that make one notification per transition among several processes:
    row pending; when its lease expires another process sends it. If the kill came after the
    service accepted the message but before the outcome was written, that message is sent twice:
    the one duplicate the design allows (README, "Notifications").
+5. A stop (SIGTERM, a host leaving) does not cut a send short: each send in flight finishes, within
+   its own time limit, and its outcome is stored before the process ends, so a stop never leaves
+   a message the service accepted to be sent again.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from monitor_common.config import Settings, get_settings
 from monitor_common.errors import StoreError
 from monitor_common.notify._apprise import load_apprise
 from monitor_common.notify.message import Event, compose
-from monitor_common.notify.sender import Outcome, send
+from monitor_common.notify.sender import SEND_TIMEOUT_S, Outcome, send
 from monitor_common.notify.targets import NotifyTarget, resolve_targets
 
 if TYPE_CHECKING:
@@ -139,6 +142,13 @@ class Notifier:
         self._tg.start_soon(self._deliver, delivery)
 
     async def _deliver(self, delivery: Delivery) -> None:
+        # Shielded: cancelled mid-send, the message may already be with the service while the row
+        # stays pending, and it would go out again when the lease expires. The send is bounded by
+        # its own limit; the store write gets a little more.
+        with anyio.CancelScope(shield=True, deadline=anyio.current_time() + SEND_TIMEOUT_S + 15):
+            await self._deliver_now(delivery)
+
+    async def _deliver_now(self, delivery: Delivery) -> None:
         from monitor_common.context import get_context
 
         try:
