@@ -103,13 +103,13 @@ MATRIX: dict[str, dict[str, Expect]] = {
         "tcp_check": (("timeout",), "phase: tls", ("critical",)),
     },
     "tls_garbage": {
-        "http_check": (("tls_invalid",), "TLS handshake failed", ("critical",)),
-        "http_check_many": (("http_urls_failing",), "TLS handshake failed", ("critical",)),
-        "http_timing": (("tls_invalid",), "TLS handshake failed", ("critical",)),
-        "http_check_each_ip": (("backend_down",), "TLS handshake failed", ("critical",)),
-        "http_redirects": (("tls_invalid",), "TLS handshake failed", ("critical",)),
-        "http_security_headers": (("tls_invalid",), "TLS handshake failed", ("critical",)),
-        "tcp_check": (("tls_invalid",), "TLS handshake failed", ("critical",)),
+        "http_check": (("tls_invalid",), "is not TLS", ("critical",)),
+        "http_check_many": (("http_urls_failing",), "is not TLS", ("critical",)),
+        "http_timing": (("tls_invalid",), "is not TLS", ("critical",)),
+        "http_check_each_ip": (("backend_down",), "is not TLS", ("critical",)),
+        "http_redirects": (("tls_invalid",), "is not TLS", ("critical",)),
+        "http_security_headers": (("tls_invalid",), "is not TLS", ("critical",)),
+        "tcp_check": (("tls_invalid",), "is not TLS", ("critical",)),
     },
     # OpenSSL verifies up to 100 certificates deep: 20 intermediates are long, not broken.
     "tls_chain20": {

@@ -168,6 +168,22 @@ async def test_a_server_that_closes_without_a_word_is_still_a_protocol_error(ctx
     assert codes(result) == ["http_protocol_error"]
 
 
+async def test_https_to_a_plain_http_port_says_it_is_not_tls_and_to_use_http(
+    http_server: HttpServer, ctx: CheckContext
+) -> None:
+    from http_monitor.tcp import tcp_check
+
+    plain = http_server.url_for("/").replace("http://", "https://")
+    result = await http_check(plain, ctx=ctx, timeout_s=3)
+    assert codes(result) == ["tls_invalid"] and result.verdict == "critical"
+    assert "something that is not TLS" in result.summary
+    assert "use http://" in (result.findings[0].hint or "")
+    host, port = plain.removeprefix("https://").rstrip("/").rsplit(":", 1)
+    raw = await tcp_check(host, int(port), ctx, tls=True, timeout_s=3)
+    assert [f.code for f in raw.findings] == ["tls_invalid"]
+    assert "not TLS" in raw.findings[0].message and "use http://" in (raw.findings[0].hint or "")
+
+
 @pytest.mark.parametrize("status", [429, 503])
 async def test_retry_after_seconds_is_in_the_summary(
     http_server: HttpServer, ctx: CheckContext, status: int

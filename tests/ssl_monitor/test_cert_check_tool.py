@@ -282,6 +282,8 @@ async def test_plain_tcp_server_is_a_handshake_failure(tool: Tool) -> None:
             "cert_check", host="127.0.0.1", port=server.sockets[0].getsockname()[1], timeout_s=3
         )
     assert codes(result) == ["tls_handshake_failed"]
+    assert "something that is not TLS" in result["findings"][0]["message"]
+    assert "use http://" in result["findings"][0]["hint"]
 
 
 async def test_stalled_handshake_times_out(tool: Tool) -> None:

@@ -196,6 +196,35 @@ def cert_expiry_findings(
     return []
 
 
+# OpenSSL's reasons when the first bytes back from the server are not a TLS record: the port speaks
+# something else (a plain HTTP server answers the ClientHello with "HTTP/1.1 400 ...").
+NOT_TLS_REASONS: Final = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "RECORD_LAYER_FAILURE",
+        "PACKET_LENGTH_TOO_LONG",
+        "UNKNOWN_PROTOCOL",
+        "HTTP_REQUEST",
+    }
+)
+
+
+def tls_failure_text(reason: str | None, detail: str) -> tuple[str, str]:
+    """(message, hint) for a TLS handshake that failed with OpenSSL's `reason` (`detail`: the
+    error's text, for a failure without one): the one wording of every server. A reason that
+    means the server answered with something other than TLS says so, and what to do."""
+    if reason in NOT_TLS_REASONS:
+        return (
+            f"the server answered the TLS handshake with something that is not TLS (OpenSSL: {reason})",
+            "this port speaks another protocol, often plain HTTP: use http:// (or the port that "
+            "serves TLS), or STARTTLS if the protocol has it",
+        )
+    return (
+        f"TLS handshake failed: {reason or detail}",
+        "the server's TLS configuration rejects this client (versions, ciphers, SNI), or it does not speak TLS",
+    )
+
+
 def readme_table() -> str:
     """The shared table as the root README's Markdown table (a test keeps the two equal)."""
     lines = ["| code | severity | meaning | hint |", "|---|---|---|---|"]

@@ -30,6 +30,7 @@ from monitor_common.findings import (
     DNS_RESOLUTION_FAILED,
     MONITOR_NETWORK_UNAVAILABLE,
     TIMEOUT,
+    tls_failure_text,
 )
 from monitor_common.netpolicy import ResolutionError, monitor_side
 from monitor_common.ratelimit import RateLimited, wait_meter
@@ -418,12 +419,8 @@ def failure_finding(exc: Exception, phase: str, url: str, *, timeout: float | No
                 hint="check the certificate chain and host name (ssl-monitor's cert_check says more)",
             )
         if isinstance(cause, ssl.SSLError):
-            return Finding(
-                severity=Verdict.CRITICAL,
-                code="tls_invalid",
-                message=f"TLS handshake failed: {cause.reason or cause}",
-                hint="the server's TLS configuration rejects this client, or it does not speak TLS",
-            )
+            message, hint = tls_failure_text(cause.reason, str(cause))
+            return Finding(severity=Verdict.CRITICAL, code="tls_invalid", message=message, hint=hint)
         if isinstance(cause, ConnectionRefusedError | ConnectionResetError):
             break
         cause = cause.__cause__ or cause.__context__

@@ -180,12 +180,9 @@ async def tcp_check(
                 )
             )
         except ssl.SSLError as exc:
+            message, hint = shared.tls_failure_text(exc.reason, str(exc))
             findings.append(
-                Finding(
-                    severity=Verdict.CRITICAL,
-                    code="tls_invalid",
-                    message=f"TLS handshake failed: {exc.reason or exc}",
-                )
+                Finding(severity=Verdict.CRITICAL, code="tls_invalid", message=message, hint=hint)
             )
         except TimeoutError:
             findings.append(shared.TIMEOUT.finding(f"no connection within {timeout_s:g} s (phase: {phase})"))

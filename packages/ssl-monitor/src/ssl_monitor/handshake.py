@@ -29,6 +29,7 @@ from monitor_common.findings import (
     MONITOR_NETWORK_UNAVAILABLE,
     RATE_LIMITED,
     TIMEOUT,
+    tls_failure_text,
 )
 from monitor_common.netpolicy import ResolutionError, monitor_side, open_tcp
 from monitor_common.ratelimit import RateLimited
@@ -224,12 +225,8 @@ def connection_failure(exc: BaseException, *, timeout_s: float, starttls: str | 
             CONNECT_RESET.code, "the connection was reset before the handshake completed", CONNECT_RESET.hint
         )
     if isinstance(exc, ssl.SSLError):
-        return HandshakeFailure(
-            "tls_handshake_failed",
-            f"TLS handshake failed: {exc.reason or exc}",
-            "the server may not speak TLS on this port, or accepts none of the offered versions",
-            ssl_reason=exc.reason,
-        )
+        message, hint = tls_failure_text(exc.reason, str(exc))
+        return HandshakeFailure("tls_handshake_failed", message, hint, ssl_reason=exc.reason)
     if isinstance(exc, (anyio.BrokenResourceError, anyio.EndOfStream)):
         return HandshakeFailure(
             "tls_handshake_failed",
