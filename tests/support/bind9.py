@@ -48,7 +48,7 @@ lame one); Knot's and NSD's are started by support.authoritative on 127.0.11.1/1
 
 More fault zones come from the modules `tests/support/tree_*.py`, each with a function
 `part(tree: Bind9) -> TreePart` that writes its zone files (with `tree.write`, `tree.sign`,
-`zone_text`) and says what the tree gains: lines of the TLD zone, zone statements for existing
+`zone_text`) and says what the tree gains: lines of the TLD zone (and of the root zone, for reverse zones), zone statements for existing
 views ("ns1", "ns2", ...), whole new views on addresses of their own, hand-made servers
 (`support.dns_server` handlers) on addresses of their own, and zones for Knot or NSD. A module
 takes a block of addresses no other uses (127.0.20.0/24 upwards, one /24 per module) and says in
@@ -148,6 +148,7 @@ class TreePart:
     """What one `tests/support/tree_*.py` module adds to the tree (see the module docstring)."""
 
     tld: list[str] = field(default_factory=lambda: list[str]())  # lines of the test. zone
+    root: list[str] = field(default_factory=lambda: list[str]())  # lines of the root zone (reverse zones)
     views: dict[str, list[str]] = field(
         default_factory=lambda: dict[str, list[str]]()
     )  # view -> zone statements
@@ -545,6 +546,7 @@ a.root-servers.test. A {a["root"]}
 {tld_ds}
 2.0.192.in-addr.arpa. NS ns1.dns.test.
 2.0.192.in-addr.arpa. NS ns2.dns.test.
+{chr(10).join(line for part in self.parts for line in part.root)}
 """
         self._write("root", zone_text(".", "a.root-servers.test.", 1, root))
         root_key_ds = self._sign("root", ".")

@@ -27,6 +27,7 @@ import anyio
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
+from dns_monitor import referral
 from dns_monitor.anchors import RootHints
 from dns_monitor.models import DelegationNameserver, DelegationResult
 from dns_monitor.survey import Check, Survey
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["CHECKS", "dns_delegation"]
 
 # Run after the delegation itself is judged, concurrently, each on the whole survey.
-CHECKS: tuple[Check, ...] = ()
+CHECKS: tuple[Check, ...] = (referral.check,)
 
 
 def _network(address: str) -> str:

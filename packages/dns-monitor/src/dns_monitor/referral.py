@@ -1,0 +1,350 @@
+"""The delegation's nameserver names and addresses, and the referral the parent gives for them.
+
+One check of `dns_monitor.delegation.CHECKS`, run on the `survey.Survey` of `dns_delegation`. It
+covers Zonemaster's DELEGATION02, 03 and 05, ADDRESS01-03 and the prefix half of CONNECTIVITY03/04:
+
+- `ns_address_shared` (critical, Zonemaster DELEGATION02 `*_NS_SAME_IP`, ERROR): two or more NS
+  names (at the parent or in the zone) with the same address. They are one server counted twice:
+  the zone has fewer independent nameservers than its NS set says.
+- `referral_too_large` (warning, DELEGATION03 `REFERRAL_SIZE_TOO_LARGE`): the referral the parent
+  would give does not fit in 512 bytes, the UDP limit of a resolver without EDNS. Computed as
+  Zonemaster's Delegation.pm does, so both tools give the same size: a query name of the greatest
+  possible length (255 octets) ending in the zone, the parent's NS names in the authority
+  section, and one glue address per family when every nameserver of that family is inside the
+  parent zone; names compressed.
+- `ns_is_cname` (critical, DELEGATION05 `NS_IS_CNAME`, ERROR): an NS name that is a CNAME, asked
+  of the zone's own servers without recursion when the name is inside the zone, else resolved
+  from the root hints. RFC 2181 10.3: an NS record must name a host's own name, not an alias.
+- `nameserver_address_special` (critical, ADDRESS01 `NAMESERVER_IP_PRIVATE_NETWORK`, ERROR): a
+  nameserver address in a special-purpose range (loopback, RFC 1918, link-local, CGNAT,
+  documentation, reserved...; `monitor_common.netpolicy.classify`, the same table the network
+  policy uses), which resolvers on the Internet cannot reach. Not reported for an address inside
+  a network the operator lists in the policy's allowed networks (or a nameserver name on its
+  allowed hosts): naming a network there says it is the operator's own, so an internal zone
+  served from it is by design (a private DNS tree, a lab). A blanket `allow_private`, or no
+  permission at all (the address was not asked: `nameserver_not_asked`), still reports it.
+- `ptr_missing` (notice, ADDRESS02 `NAMESERVER_IP_WITHOUT_REVERSE`; Zonemaster's level is WARNING,
+  issue 14 asks for a notice: a missing PTR breaks no resolution) and `ns_ptr_mismatch` (notice,
+  ADDRESS03 `NAMESERVER_IP_PTR_MISMATCH`, NOTICE): the reverse name of each nameserver address,
+  resolved from the root hints, has no PTR, or no PTR naming that nameserver. The PTR of a
+  special-purpose address is judged only when the tree walked delegates a reverse zone below
+  in-addr.arpa/ip6.arpa for it: such addresses have no reverse in the public DNS (RFC 6303
+  locally served zones), so a missing PTR there says nothing the ADDRESS01 rule has not said.
+- `nameservers_share_prefix` (notice, CONNECTIVITY04 `CN04_IPV4_SAME_PREFIX`, NOTICE): some
+  nameservers share a /24 (IPv4) or /48 (IPv6) while others do not; all in one prefix is
+  `dns_delegation`'s own `nameservers_same_network` (warning). Zonemaster takes the announced BGP
+  prefix from a Cymru or RIPE DNS service; this check uses the fixed prefix lengths of
+  `nameservers_same_network` instead, and does not look up AS numbers (CONNECTIVITY03): those
+  services are on the Internet, where neither the tests nor a sealed deployment can ask them.
+
+Each fault is one finding listing the names or addresses. Every question goes through the walker
+(network policy, rate limit, the call's deadline); questions to the zone's servers go only to the
+addresses that answered (`Survey.answering`), and the lookups run concurrently.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+import anyio
+from monitor_common.netpolicy import classify
+from monitor_common.results import Finding, Verdict
+
+if TYPE_CHECKING:
+    import dns.message
+
+    from dns_monitor.survey import Survey
+
+__all__ = ["check", "referral_size"]
+
+UDP_LIMIT = 512  # what a resolver without EDNS accepts over UDP (RFC 1035 4.2.1)
+_FQDN_MAX = 254  # text length of the longest name, trailing dot included (Zonemaster's constant)
+_LABEL_MAX = 63
+_REVERSE_ROOTS = ("in-addr.arpa.", "ip6.arpa.")
+
+
+def _longest_name(zone: str) -> str:
+    """The longest possible query name below `zone`, built as Zonemaster's
+    `_max_length_name_for` builds it (labels of up to 63 characters prepended)."""
+    name = "" if zone == "." else zone
+    while len(name) < _FQDN_MAX - 1:
+        length = min(_FQDN_MAX - len(name) - 1, _LABEL_MAX)
+        name = "x" * length + "." + name
+    return name
+
+
+def referral_size(zone: str, ns_names: list[str], addresses: dict[str, list[str]], parent: str) -> int:
+    """Bytes of the referral for `zone` as Zonemaster's DELEGATION03 builds it: the longest query
+    name, every NS name, and the first address of each family as glue when every nameserver
+    with an address of that family is inside `parent` (`addresses`: NS name -> its glue, or its
+    resolved addresses when the parent gives none)."""
+    import dns.message
+    import dns.name
+    import dns.rrset
+
+    message = dns.message.make_query(_longest_name(zone), "NS", use_edns=False)
+    message.authority.append(dns.rrset.from_text_list(zone, 3600, "IN", "NS", sorted(set(ns_names))))
+    parent_name = dns.name.from_text(parent)
+    for version, rdtype in ((4, "A"), (6, "AAAA")):
+        family = sorted(
+            (name, address)
+            for name, found in addresses.items()
+            for address in found
+            if ipaddress.ip_address(address).version == version
+        )
+        if family and all(dns.name.from_text(name).is_subdomain(parent_name) for name, _ in family):
+            name, address = family[0]
+            message.additional.append(dns.rrset.from_text(name, 3600, "IN", rdtype, address))
+    return len(message.to_wire(max_size=65535))
+
+
+def _reverse_name(address: str) -> str:
+    import dns.reversename
+
+    return dns.reversename.from_address(address).to_text()
+
+
+async def check(survey: Survey) -> list[Finding]:
+    """The findings of every rule in the module docstring, in a stable order."""
+    walker = survey.walker
+    names = sorted(survey.servers)
+    addresses: dict[str, list[str]] = {}
+
+    async def address_of(name: str) -> None:
+        server = survey.servers[name]
+        addresses[name] = list(server.glue) or list(await walker.addresses_of(name, 0))
+
+    async with anyio.create_task_group() as group:
+        for name in names:
+            group.start_soon(address_of, name)
+
+    cnames: list[Finding] = []
+    reverse: list[Finding] = []
+
+    async def run_cnames() -> None:
+        cnames.extend(await _ns_cnames(survey))
+
+    async def run_reverse() -> None:
+        reverse.extend(await _reverse(survey, addresses))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_cnames)
+        group.start_soon(run_reverse)
+    findings = [*_shared_addresses(addresses), *_referral(survey, addresses), *cnames]
+    findings += [*_special(survey, addresses), *reverse, *_prefixes(addresses)]
+    return findings
+
+
+def _shared_addresses(addresses: dict[str, list[str]]) -> list[Finding]:
+    by_address: dict[str, list[str]] = {}
+    for name, found in addresses.items():
+        for address in dict.fromkeys(ipaddress.ip_address(a).compressed for a in found):
+            by_address.setdefault(address, []).append(name)
+    shared = {address: sorted(names) for address, names in by_address.items() if len(names) > 1}
+    if not shared:
+        return []
+    shown = "; ".join(f"{address} ({', '.join(names)})" for address, names in sorted(shared.items()))
+    return [
+        Finding(
+            severity=Verdict.CRITICAL,
+            code="ns_address_shared",
+            message=f"nameserver names that share an address, so one server counted more than once: {shown}",
+            hint="give each nameserver name its own server and address, or drop the extra names from "
+            "the NS set: the zone has fewer independent nameservers than it lists (RFC 2182)",
+        )
+    ]
+
+
+def _referral(survey: Survey, addresses: dict[str, list[str]]) -> list[Finding]:
+    step = survey.step
+    if step.parent is None or not step.ns:
+        return []
+    parent_addresses = {name: addresses.get(name, []) for name in step.ns}
+    size = referral_size(survey.zone, step.ns, parent_addresses, step.parent)
+    if size <= UDP_LIMIT:
+        return []
+    glued = sum(1 for name in step.ns if step.glue.get(name))
+    return [
+        Finding(
+            severity=Verdict.WARNING,
+            code="referral_too_large",
+            message=f"the referral for {survey.zone} from {step.parent} takes {size} bytes over UDP "
+            f"without EDNS, above the {UDP_LIMIT}-byte limit ({len(step.ns)} NS names, {glued} with "
+            "glue; the longest possible query name, one glue address per family, as Zonemaster "
+            "DELEGATION03 counts)",
+            hint="use fewer or shorter nameserver names: resolvers without EDNS get a truncated "
+            "referral and must retry over TCP",
+        )
+    ]
+
+
+async def _ns_cnames(survey: Survey) -> list[Finding]:
+    """NS names that are CNAMEs: name -> "target (where seen)"."""
+    import dns.name
+    import dns.rdatatype
+
+    walker = survey.walker
+    zone = dns.name.from_text(survey.zone)
+    answering = sorted({address for _, address in survey.answering()})
+    found: dict[str, str] = {}
+
+    def cname_in(response: dns.message.Message | None, name: str) -> str | None:
+        if response is None:
+            return None
+        owner = dns.name.from_text(name)
+        for rrset in response.answer:
+            if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == owner and len(rrset):
+                return str(rrset[0].target)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
+        return None
+
+    async def inside(name: str, address: str) -> None:
+        target = cname_in((await walker.ask(address, name, "A")).response, name)
+        if target is not None:
+            found.setdefault(name, f"{target} (at {address})")
+
+    async def outside(name: str) -> None:
+        walk = await walker.iterate(name, "A")
+        target = cname_in(walk.response, name)
+        if target is not None:
+            found[name] = f"{target} (from {walk.answered_by})"
+
+    async with anyio.create_task_group() as group:
+        for name in sorted(set(survey.step.ns) | set(survey.child_ns)):
+            if dns.name.from_text(name).is_subdomain(zone):
+                for address in answering:
+                    group.start_soon(inside, name, address)
+            else:
+                group.start_soon(outside, name)
+    if not found:
+        return []
+    shown = ", ".join(f"{name} -> {target}" for name, target in sorted(found.items()))
+    return [
+        Finding(
+            severity=Verdict.CRITICAL,
+            code="ns_is_cname",
+            message=f"NS names that are CNAMEs (an alias, not a host name): {shown}",
+            hint="list the nameservers' own host names (the CNAME targets) in the NS records at the "
+            "parent and in the zone; an NS record must not point at an alias (RFC 2181 10.3)",
+        )
+    ]
+
+
+def _special(survey: Survey, addresses: dict[str, list[str]]) -> list[Finding]:
+    policy = survey.walker.ctx.policy
+    flagged: list[str] = []
+    for name, found in sorted(addresses.items()):
+        for address in found:
+            ip = ipaddress.ip_address(address)
+            category = classify(ip)
+            if category is None:
+                continue
+            if any(ip in net for net in policy.allow_networks) or policy.host_allowed(name.rstrip(".")):
+                continue  # the operator named this network (or host) as its own
+            flagged.append(f"{name} ({ip.compressed}, {category})")
+    if not flagged:
+        return []
+    return [
+        Finding(
+            severity=Verdict.CRITICAL,
+            code="nameserver_address_special",
+            message="nameserver addresses that resolvers on the Internet cannot reach (special-purpose "
+            f"ranges: private, loopback, reserved, documentation...): {', '.join(flagged)}",
+            hint="give these nameservers public addresses at the parent (glue) and in the zone; for an "
+            "internal zone served on purpose, list its network in MCP_MONITOR_ALLOW_NETWORKS",
+        )
+    ]
+
+
+async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Finding]:
+    """ADDRESS02 (no PTR) and ADDRESS03 (no PTR naming the nameserver), one finding each."""
+    import dns.name
+    import dns.rcode
+    import dns.rdatatype
+
+    walker = survey.walker
+    names_of: dict[str, list[str]] = {}
+    for name, found in addresses.items():
+        for address in found:
+            names_of.setdefault(ipaddress.ip_address(address).compressed, []).append(name)
+    ptrs: dict[str, list[str] | None] = {}  # address -> PTR names, None: not judged
+
+    async def lookup(address: str) -> None:
+        walk = await walker.iterate(_reverse_name(address), "PTR")
+        response = walk.response
+        if response is None or response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return  # no answer: nothing learnt about the reverse
+        zone = dns.name.from_text(walk.steps[-1].zone)
+        delegated = any(
+            zone.is_subdomain(dns.name.from_text(root)) and zone != dns.name.from_text(root)
+            for root in _REVERSE_ROOTS
+        )
+        if classify(ipaddress.ip_address(address)) is not None and not delegated:
+            return  # no reverse tree for a special-purpose address: see the module docstring
+        ptrs[address] = sorted(
+            str(rdata).lower()  # pyright: ignore[reportUnknownArgumentType]
+            for rrset in response.answer
+            if rrset.rdtype == dns.rdatatype.PTR
+            for rdata in rrset  # pyright: ignore[reportUnknownVariableType]
+        )
+
+    async with anyio.create_task_group() as group:
+        for address in sorted(names_of):
+            group.start_soon(lookup, address)
+    missing = [
+        f"{address} ({', '.join(sorted(names_of[address]))})"
+        for address, names in sorted(ptrs.items())
+        if names is not None and not names
+    ]
+    mismatched = [
+        f"{name} ({address} -> {', '.join(names)})"
+        for address, names in sorted(ptrs.items())
+        if names
+        for name in sorted(names_of[address])
+        if name not in names
+    ]
+    findings: list[Finding] = []
+    if missing:
+        findings.append(
+            Finding(
+                severity=Verdict.OK,
+                code="ptr_missing",
+                message=f"nameserver addresses without reverse DNS (no PTR): {', '.join(missing)}",
+                hint="ask the owner of each address block to publish a PTR naming the nameserver",
+            )
+        )
+    if mismatched:
+        findings.append(
+            Finding(
+                severity=Verdict.OK,
+                code="ns_ptr_mismatch",
+                message=f"nameservers whose address has a PTR naming another host: {', '.join(mismatched)}",
+                hint="make the PTR of each nameserver address name the nameserver (its NS name)",
+            )
+        )
+    return findings
+
+
+def _prefixes(addresses: dict[str, list[str]]) -> list[Finding]:
+    """Some (not all) nameservers sharing a /24 or /48: a notice (all in one is a warning of
+    `dns_delegation` itself)."""
+    by_prefix: dict[str, set[str]] = {}
+    for name, found in addresses.items():
+        for address in found:
+            ip = ipaddress.ip_address(address)
+            prefix = ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False)
+            by_prefix.setdefault(str(prefix), set()).add(name)
+    if len(by_prefix) < 2:
+        return []
+    shared = {prefix: sorted(names) for prefix, names in by_prefix.items() if len(names) > 1}
+    if not shared:
+        return []
+    shown = "; ".join(f"{prefix}: {', '.join(names)}" for prefix, names in sorted(shared.items()))
+    return [
+        Finding(
+            severity=Verdict.OK,
+            code="nameservers_share_prefix",
+            message=f"nameservers that share a network prefix (one outage there takes them all): {shown}",
+            hint="spread the nameservers over different networks (RFC 2182 3.1)",
+        )
+    ]

@@ -1,0 +1,129 @@
+"""Integration tier: the delegation's addresses and referral (dns_monitor.referral) on the local
+BIND9 tree's ref- zones (tests/support/tree_referral.py)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+from dns_monitor.referral import UDP_LIMIT, referral_size
+from dns_monitor.server import mcp
+from mcp import Client
+from monitor_common.config import Settings, set_settings
+from support.bind9 import Bind9
+from support.tree_referral import ADDRESSES, BIG_NAMES, PRIVATE
+
+pytestmark = pytest.mark.usefixtures("local_dns")
+
+
+async def delegation(domain: str) -> dict[str, Any]:
+    async with Client(mcp) as client:
+        result = await client.call_tool("dns_delegation", {"domain": domain})
+    assert not result.is_error
+    return result.structured_content or {}
+
+
+def finding(result: dict[str, Any], code: str) -> dict[str, Any]:
+    found = [f for f in result["findings"] if f["code"] == code]
+    assert len(found) == 1, result["findings"]
+    return found[0]
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return sorted(f["code"] for f in result["findings"])
+
+
+@pytest.mark.parametrize("zone", ["good.test", "ref-good.test"])
+async def test_healthy_zones_get_no_referral_or_address_finding(zone: str) -> None:
+    # ref-good.test: ns.ref-dns.test's address has a PTR naming it (the reverse is judged);
+    # good.test: no reverse zone for its loopback addresses (not judged), every address allowed.
+    result = await delegation(zone)
+    assert result["verdict"] == "ok" and result["findings"] == []
+
+
+async def test_two_names_on_one_address_are_one_server() -> None:
+    result = await delegation("ref-sameip.test")
+    shared = finding(result, "ns_address_shared")
+    assert shared["severity"] == "critical"
+    assert f"{ADDRESSES['sameip']} (ns-a.ref-sameip.test., ns-b.ref-sameip.test.)" in shared["message"]
+    # ns-b's address has a PTR, for ns-a: a notice
+    mismatch = finding(result, "ns_ptr_mismatch")
+    assert mismatch["severity"] == "ok" and "ns-b.ref-sameip.test." in mismatch["message"]
+    assert "ns-a.ref-sameip.test. (" not in mismatch["message"]
+
+
+async def test_ns_names_that_are_cnames() -> None:
+    result = await delegation("ref-nscname.test")
+    cname = finding(result, "ns_is_cname")
+    assert cname["severity"] == "critical"
+    # one inside the zone (asked of its servers), one in another zone (resolved from the root)
+    assert "alias.ref-nscname.test. -> ns2.ref-crafted.test." in cname["message"]
+    assert "ns.ref-cnames.test. -> ns3.ref-crafted.test." in cname["message"]
+    assert "ns.ref-crafted.test. ->" not in cname["message"]
+
+
+async def test_referral_above_512_bytes() -> None:
+    result = await delegation("ref-bigreferral.test")
+    big = finding(result, "referral_too_large")
+    assert big["severity"] == "warning"
+    size = referral_size("ref-bigreferral.test.", BIG_NAMES, {BIG_NAMES[0]: ["127.0.22.10"]}, "test.")
+    assert size > UDP_LIMIT and f"takes {size} bytes" in big["message"]
+    assert "8 NS names, 8 with glue" in big["message"]
+
+
+def test_referral_size_is_counted_as_zonemaster_counts_it() -> None:
+    # Zonemaster 4.6.2 (REFERRAL_SIZE_OK size=...) on the same delegations
+    good = referral_size(
+        "good.test.", ["ns1.dns.test.", "ns2.dns.test."], {"ns1.dns.test.": ["127.0.1.1"]}, "test."
+    )
+    assert good < UDP_LIMIT
+    # a glue address is counted only when every nameserver of the family is inside the parent
+    outside = {"ns1.example.net.": ["192.0.2.1"], "ns2.dns.test.": ["192.0.2.2"]}
+    inside = {"ns1.dns.test.": ["192.0.2.1"], "ns2.dns.test.": ["192.0.2.2"]}
+    names = ["ns1.dns.test.", "ns2.dns.test."]
+    bare = referral_size("good.test.", names, {}, "test.")
+    assert referral_size("good.test.", names, inside, "test.") == bare + 16  # one A, owner compressed
+    assert referral_size("good.test.", names, outside, "test.") == bare
+
+
+async def test_reverse_of_nameserver_addresses() -> None:
+    result = await delegation("ref-ptr.test")
+    assert result["verdict"] == "ok"
+    missing = finding(result, "ptr_missing")
+    assert missing["severity"] == "ok" and f"{ADDRESSES['ptr-b']} (ns-b.ref-ptr.test.)" in missing["message"]
+    mismatch = finding(result, "ns_ptr_mismatch")
+    assert "ns-a.ref-ptr.test. (127.0.22.5 -> other.ref-dns.test.)" in mismatch["message"]
+    # ns1.dns.test's loopback address has no reverse zone at all: not judged
+    assert "127.0.1.1" not in missing["message"] + mismatch["message"]
+
+
+async def test_private_nameserver_address_outside_the_allowed_networks() -> None:
+    result = await delegation("ref-private.test")
+    special = finding(result, "nameserver_address_special")
+    assert special["severity"] == "critical"
+    assert f"ns.ref-private.test. ({PRIVATE}, private)" in special["message"]
+    # the allowed loopback nameserver is not flagged, and the private one was never asked
+    assert "ns1.dns.test." not in special["message"]
+    assert "nameserver_not_asked" in codes(result)
+
+
+async def test_loopback_nameservers_are_flagged_when_allowed_only_by_allow_private(bind9: Bind9) -> None:
+    set_settings(
+        Settings(allow_private=True, dns_root_hints=bind9.root_hints, dns_trust_anchors=bind9.trust_anchors)
+    )
+    result = await delegation("good.test")
+    special = finding(result, "nameserver_address_special")
+    assert special["severity"] == "critical" and result["verdict"] == "critical"
+    assert "ns1.dns.test. (127.0.1.1, loopback)" in special["message"]
+    assert "ns2.dns.test. (127.0.2.1, loopback)" in special["message"]
+    # the same tree with the loopback network named: nothing
+    set_settings(
+        Settings(
+            allow_private=True,
+            allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+            dns_root_hints=bind9.root_hints,
+            dns_trust_anchors=bind9.trust_anchors,
+        )
+    )
+    assert (await delegation("good.test"))["findings"] == []
