@@ -53,14 +53,20 @@ async def test_two_names_on_one_address_are_one_server() -> None:
     assert "ns-a.ref-sameip.test. (" not in mismatch["message"]
 
 
-async def test_ns_names_that_are_cnames() -> None:
-    result = await delegation("ref-nscname.test")
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        # an NS name in another zone, resolved from the root hints
+        ("ref-nscname.test", "ns.ref-cnames.test. -> ns.ref-dns.test. (from 127.0.22.1)"),
+        # an NS name inside the zone, asked of the zone's own servers
+        ("ref-nsalias.test", "alias.ref-nsalias.test. -> ns2.ref-crafted.test. (at 127.0.22."),
+    ],
+)
+async def test_ns_names_that_are_cnames(zone: str, shown: str) -> None:
+    result = await delegation(zone)
     cname = finding(result, "ns_is_cname")
-    assert cname["severity"] == "critical"
-    # one inside the zone (asked of its servers), one in another zone (resolved from the root)
-    assert "alias.ref-nscname.test. -> ns2.ref-crafted.test." in cname["message"]
-    assert "ns.ref-cnames.test. -> ns3.ref-crafted.test." in cname["message"]
-    assert "ns.ref-crafted.test. ->" not in cname["message"]
+    assert cname["severity"] == "critical" and shown in cname["message"]
+    assert cname["message"].count(" -> ") == 1  # the other NS names are host names
 
 
 async def test_referral_above_512_bytes() -> None:

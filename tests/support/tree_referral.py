@@ -1,27 +1,26 @@
 """Fault zones for the delegation's addresses and the referral (dns_monitor.referral).
 
-Addresses 127.0.22.0/24, one BIND view ("ref") answering on all of them:
+Addresses 127.0.22.0/24, one BIND view ("ref") answering on most of them:
 
     127.0.22.1       ns.ref-dns.test      the reverse zone 22.0.127.in-addr.arpa (delegated by the
-                                          root) and every ref- zone below
+                                          root) and every BIND-served ref- zone below
     127.0.22.2       ns-a and ns-b.ref-sameip.test (one address, two names)
-    127.0.22.3,4,7   ns, ns2, ns3.ref-crafted.test: the hand-made server of ref-nscname.test
+    127.0.22.3, .4   ns and ns2.ref-crafted.test: a hand-made server for ref-nsalias.test
     127.0.22.5       ns-a.ref-ptr.test    PTR other.ref-dns.test. (not its name)
     127.0.22.6       ns-b.ref-ptr.test    no PTR
     127.0.22.10-17   the eight long nameserver names of ref-bigreferral.test
 
-Zones (ns1.dns.test serves ref-good, ref-sameip, ref-ptr and ref-private too):
+Zones (ns1.dns.test serves ref-good, ref-sameip, ref-nscname, ref-ptr and ref-private too):
 
     ref-good.test         healthy: ns1.dns.test and ns.ref-dns.test, whose PTR names it
     ref-sameip.test       ns-a and ns-b on 127.0.22.2: one server counted twice (DELEGATION02)
-    ref-nscname.test      NS ns.ref-crafted.test, ns.ref-cnames.test (a CNAME in another zone, to
-                          ns3.ref-crafted.test) and alias.ref-nscname.test (a CNAME in the zone
-                          itself, to ns2.ref-crafted.test): DELEGATION05. named refuses to load a
-                          zone whose NS name is a CNAME, so a hand-made server answers for it on
-                          127.0.22.3 (ns), .4 (ns2) and .7 (ns3.ref-crafted.test)
-    ref-cnames.test       holds ns.ref-cnames.test CNAME ns3.ref-crafted.test.
+    ref-nscname.test      NS ns.ref-cnames.test, a CNAME (to ns.ref-dns.test) in the zone
+                          ref-cnames.test: an NS name that is an alias (DELEGATION05)
+    ref-nsalias.test      NS alias.ref-nsalias.test, a CNAME inside the zone itself (to
+                          ns2.ref-crafted.test, glue at the parent): named refuses to load a zone
+                          whose NS name is a CNAME, so the hand-made server serves it
     ref-bigreferral.test  eight NS names of 50 characters with glue: the referral Zonemaster's
-                          DELEGATION03 builds takes more than 512 bytes
+                          DELEGATION03 builds takes 807 bytes, above 512
     ref-ptr.test          ns-a's PTR names another host, ns-b has none (ADDRESS02/03, notices)
     ref-private.test      ns.ref-private.test has the glue 10.255.0.53 (ADDRESS01); never dialled by
                           the tests, whose policy allows only 127.0.0.0/8
@@ -39,7 +38,7 @@ import dns.rrset
 from support.bind9 import Bind9, TreePart, zone_text
 from support.dns_server import Response, Transport
 
-__all__ = ["ADDRESSES", "BIG_NAMES", "ZONEMASTER_FAULTS", "part"]
+__all__ = ["ADDRESSES", "BIG_NAMES", "CRAFTED", "PRIVATE", "ZONEMASTER_FAULTS", "part"]
 
 ADDRESSES = {
     "ref": "127.0.22.1",
@@ -50,41 +49,41 @@ ADDRESSES = {
 BIG = [f"127.0.22.{10 + i}" for i in range(8)]
 BIG_NAMES = [f"ns{i}-{'x' * 46}.ref-bigreferral.test." for i in range(8)]
 PRIVATE = "10.255.0.53"
-CRAFTED = {"ns": "127.0.22.3", "ns2": "127.0.22.4", "ns3": "127.0.22.7"}
-_NSCNAME = "ref-nscname.test."
-_NSCNAME_NS = ["ns.ref-crafted.test.", "alias.ref-nscname.test.", "ns.ref-cnames.test."]
+CRAFTED = {"ns": "127.0.22.3", "ns2": "127.0.22.4"}
+_NSALIAS = "ref-nsalias.test."
+_NSALIAS_NS = ["ns.ref-crafted.test.", "alias.ref-nsalias.test."]
+_SOA = "ns.ref-crafted.test. hostmaster.ref-nsalias.test. 1 14400 3600 604800 300"
 
 # Zonemaster reports a WARNING or an ERROR on each (tests/peers/test_zonemaster.py).
 ZONEMASTER_FAULTS = ["ref-sameip.test", "ref-nscname.test", "ref-bigreferral.test"]
 
 
-def _nscname(request: dns.message.Message, transport: Transport) -> Response:
-    """ref-nscname.test as a server would serve it that loads an NS name that is a CNAME."""
+def _nsalias(request: dns.message.Message, transport: Transport) -> Response:
+    """ref-nsalias.test as served by a server that loads an NS name that is a CNAME."""
     response = dns.message.make_response(request)
+    if request.edns > 0:  # an EDNS version we do not know: BADVERS, as RFC 6891 6.1.3 says
+        response.use_edns(0)
+        response.set_rcode(dns.rcode.BADVERS)
+        return response
     question = request.question[0]
     name, rdtype = question.name.to_text().lower(), dns.rdatatype.to_text(question.rdtype)
-    apex = dns.name.from_text(_NSCNAME)
-    if not question.name.is_subdomain(apex):
+    if not question.name.is_subdomain(dns.name.from_text(_NSALIAS)):
         response.set_rcode(dns.rcode.REFUSED)
         return response
     response.flags |= dns.flags.AA
     held = {
-        (_NSCNAME, "SOA"): ["ns.ref-crafted.test. hostmaster.ref-nscname.test. 1 14400 3600 604800 300"],
-        (_NSCNAME, "NS"): _NSCNAME_NS,
-        ("www.ref-nscname.test.", "A"): ["192.0.2.122"],
+        (_NSALIAS, "SOA"): [_SOA],
+        (_NSALIAS, "NS"): _NSALIAS_NS,
+        (f"www.{_NSALIAS}", "A"): ["192.0.2.126"],
     }
-    if name == "alias.ref-nscname.test.":
-        response.answer.append(
-            dns.rrset.from_text("alias.ref-nscname.test.", 300, "IN", "CNAME", "ns2.ref-crafted.test.")
-        )
+    if name == f"alias.{_NSALIAS}":
+        response.answer.append(dns.rrset.from_text(name, 300, "IN", "CNAME", "ns2.ref-crafted.test."))
     elif (name, rdtype) in held:
         response.answer.append(dns.rrset.from_text_list(name, 300, "IN", rdtype, held[(name, rdtype)]))
     else:
         if not any(owner == name for owner, _ in held):
             response.set_rcode(dns.rcode.NXDOMAIN)
-        response.authority.append(
-            dns.rrset.from_text_list(_NSCNAME, 300, "IN", "SOA", held[(_NSCNAME, "SOA")])
-        )
+        response.authority.append(dns.rrset.from_text(_NSALIAS, 300, "IN", "SOA", _SOA))
     return response
 
 
@@ -95,8 +94,9 @@ def part(tree: Bind9) -> TreePart:
     tree.write("ref-good", zone_text("ref-good.test.", ref, 1, f"{ns1}@ NS {ref}\nwww A 192.0.2.120"))
     sameip = f"{ns1}@ NS ns-a\n@ NS ns-b\nns-a A {a['sameip']}\nns-b A {a['sameip']}\nwww A 192.0.2.121"
     tree.write("ref-sameip", zone_text("ref-sameip.test.", ref, 1, sameip))
-    cnames = f"@ NS {ref}\nns CNAME ns3.ref-crafted.test."
-    tree.write("ref-cnames", zone_text("ref-cnames.test.", ref, 1, cnames))
+    nscname = f"{ns1}@ NS {ref}\n@ NS ns.ref-cnames.test.\nwww A 192.0.2.122"
+    tree.write("ref-nscname", zone_text("ref-nscname.test.", ref, 1, nscname))
+    tree.write("ref-cnames", zone_text("ref-cnames.test.", ref, 1, f"@ NS {ref}\nns CNAME {ref}"))
     big = "".join(f"@ NS {name}\n{name} A {address}\n" for name, address in zip(BIG_NAMES, BIG, strict=True))
     tree.write(
         "ref-bigreferral", zone_text("ref-bigreferral.test.", BIG_NAMES[0], 1, big + "www A 192.0.2.123")
@@ -117,7 +117,7 @@ def part(tree: Bind9) -> TreePart:
     def zone(name: str, file: str) -> str:
         return f'zone "{name}" {{ type primary; file "zones/{file}.db"; }};'
 
-    mine = ["ref-good", "ref-sameip", "ref-ptr", "ref-private"]
+    mine = ["ref-good", "ref-sameip", "ref-nscname", "ref-ptr", "ref-private"]
     ours = [
         *(zone(f"{name}.test", name) for name in [*mine, "ref-cnames", "ref-bigreferral"]),
         zone("22.0.127.in-addr.arpa", "ref-reverse"),
@@ -134,9 +134,12 @@ def part(tree: Bind9) -> TreePart:
         "ref-sameip NS ns-b.ref-sameip.test.",
         f"ns-a.ref-sameip A {a['sameip']}",
         f"ns-b.ref-sameip A {a['sameip']}",
-        *(f"ref-nscname NS {name}" for name in _NSCNAME_NS),
+        "ref-nscname NS ns1.dns.test.",
+        f"ref-nscname NS {ref}",
+        "ref-nscname NS ns.ref-cnames.test.",
+        *(f"ref-nsalias NS {name}" for name in _NSALIAS_NS),
         *(f"{name}.ref-crafted A {address}" for name, address in CRAFTED.items()),
-        f"alias.ref-nscname A {CRAFTED['ns2']}",
+        f"alias.ref-nsalias A {CRAFTED['ns2']}",
         f"ref-cnames NS {ref}",
         *(f"ref-bigreferral NS {name}" for name in BIG_NAMES),
         *(f"{name.removesuffix('.test.')} A {address}" for name, address in zip(BIG_NAMES, BIG, strict=True)),
@@ -155,5 +158,5 @@ def part(tree: Bind9) -> TreePart:
         views={"ns1": [zone(f"{name}.test", name) for name in mine]},
         new_views=[view],
         addresses=listen,
-        crafted={address: _nscname for address in CRAFTED.values()},
+        crafted={address: _nsalias for address in CRAFTED.values()},
     )

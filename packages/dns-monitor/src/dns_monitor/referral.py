@@ -198,10 +198,18 @@ async def _ns_cnames(survey: Survey) -> list[Finding]:
                 return str(rrset[0].target)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
         return None
 
-    async def inside(name: str, address: str) -> None:
-        target = cname_in((await walker.ask(address, name, "A")).response, name)
-        if target is not None:
-            found.setdefault(name, f"{target} (at {address})")
+    async def inside(name: str, first: int) -> None:
+        # One answering server per name (rotated, so each server gets its share): the CNAME is
+        # zone content, the same on every server that serves the zone; a server that gives no
+        # answer hands the question to the next one.
+        for address in answering[first:] + answering[:first]:
+            response = (await walker.ask(address, name, "A")).response
+            if response is None:
+                continue
+            target = cname_in(response, name)
+            if target is not None:
+                found[name] = f"{target} (at {address})"
+            return
 
     async def outside(name: str) -> None:
         walk = await walker.iterate(name, "A")
@@ -210,10 +218,10 @@ async def _ns_cnames(survey: Survey) -> list[Finding]:
             found[name] = f"{target} (from {walk.answered_by})"
 
     async with anyio.create_task_group() as group:
-        for name in sorted(set(survey.step.ns) | set(survey.child_ns)):
+        for index, name in enumerate(sorted(set(survey.step.ns) | set(survey.child_ns))):
             if dns.name.from_text(name).is_subdomain(zone):
-                for address in answering:
-                    group.start_soon(inside, name, address)
+                if answering:
+                    group.start_soon(inside, name, index % len(answering))
             else:
                 group.start_soon(outside, name)
     if not found:
@@ -258,6 +266,7 @@ def _special(survey: Survey, addresses: dict[str, list[str]]) -> list[Finding]:
 
 async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Finding]:
     """ADDRESS02 (no PTR) and ADDRESS03 (no PTR naming the nameserver), one finding each."""
+    import dns.flags
     import dns.name
     import dns.rcode
     import dns.rdatatype
@@ -269,12 +278,10 @@ async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Find
             names_of.setdefault(ipaddress.ip_address(address).compressed, []).append(name)
     ptrs: dict[str, list[str] | None] = {}  # address -> PTR names, None: not judged
 
-    async def lookup(address: str) -> None:
-        walk = await walker.iterate(_reverse_name(address), "PTR")
-        response = walk.response
+    def record(address: str, response: dns.message.Message | None, zone_text: str) -> None:
         if response is None or response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             return  # no answer: nothing learnt about the reverse
-        zone = dns.name.from_text(walk.steps[-1].zone)
+        zone = dns.name.from_text(zone_text)
         delegated = any(
             zone.is_subdomain(dns.name.from_text(root)) and zone != dns.name.from_text(root)
             for root in _REVERSE_ROOTS
@@ -288,9 +295,36 @@ async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Find
             for rdata in rrset  # pyright: ignore[reportUnknownVariableType]
         )
 
-    async with anyio.create_task_group() as group:
-        for address in sorted(names_of):
-            group.start_soon(lookup, address)
+    async def lookup(group: list[str]) -> None:
+        # One walk from the root per prefix; the prefix's other addresses are asked of the
+        # servers of the reverse zone that walk ended in, so the root is asked once per prefix.
+        walk = await walker.iterate(_reverse_name(group[0]), "PTR")
+        last = walk.steps[-1]
+        record(group[0], walk.response, last.zone)
+
+        async def sibling(address: str) -> None:
+            name = _reverse_name(address)
+            if walk.response is not None and dns.name.from_text(name).is_subdomain(
+                dns.name.from_text(last.zone)
+            ):
+                _, done = await walker.ask_first(last.servers, name, "PTR")
+                response = None if done is None else done.response
+                if response is not None and response.flags & dns.flags.AA:
+                    record(address, response, last.zone)
+                    return
+            again = await walker.iterate(name, "PTR")
+            record(address, again.response, again.steps[-1].zone)
+
+        async with anyio.create_task_group() as siblings:
+            for address in group[1:]:
+                siblings.start_soon(sibling, address)
+
+    groups: dict[str, list[str]] = {}
+    for address in sorted(names_of):
+        groups.setdefault(_prefix(address), []).append(address)
+    async with anyio.create_task_group() as tasks:
+        for group in groups.values():
+            tasks.start_soon(lookup, group)
     missing = [
         f"{address} ({', '.join(sorted(names_of[address]))})"
         for address, names in sorted(ptrs.items())
@@ -325,15 +359,19 @@ async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Find
     return findings
 
 
+def _prefix(address: str) -> str:
+    """The /24 (IPv4) or /48 (IPv6) of an address, the prefix `nameservers_same_network` uses."""
+    ip = ipaddress.ip_address(address)
+    return str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
+
+
 def _prefixes(addresses: dict[str, list[str]]) -> list[Finding]:
     """Some (not all) nameservers sharing a /24 or /48: a notice (all in one is a warning of
     `dns_delegation` itself)."""
     by_prefix: dict[str, set[str]] = {}
     for name, found in addresses.items():
         for address in found:
-            ip = ipaddress.ip_address(address)
-            prefix = ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False)
-            by_prefix.setdefault(str(prefix), set()).add(name)
+            by_prefix.setdefault(_prefix(address), set()).add(name)
     if len(by_prefix) < 2:
         return []
     shared = {prefix: sorted(names) for prefix, names in by_prefix.items() if len(names) > 1}
