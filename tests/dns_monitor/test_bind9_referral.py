@@ -133,3 +133,19 @@ async def test_loopback_nameservers_are_flagged_when_allowed_only_by_allow_priva
         )
     )
     assert (await delegation("good.test"))["findings"] == []
+
+
+async def test_www_answered_where_the_zone_is_not_is_told_in_the_lame_finding() -> None:
+    result = await delegation("ref-wwwonly.test")
+    lame = finding(result, "lame_delegation")
+    assert lame["severity"] == "critical"
+    assert (
+        "www.ref-wwwonly.test. A is answered (127.0.22.3: 192.0.2.127; 127.0.22.4: 192.0.2.127)"
+        in lame["message"]
+    )
+
+
+async def test_lame_finding_without_www_answer_is_unchanged() -> None:
+    # lame.test: ns1 serves it, so the www question is never asked
+    result = await delegation("lame.test")
+    assert "www." not in finding(result, "lame_delegation")["message"]

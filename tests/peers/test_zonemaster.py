@@ -10,6 +10,7 @@ packages/dns-monitor/README.md ("Zonemaster message tags"), read from there.
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import json
 import os
 import re
@@ -41,8 +42,22 @@ FAULTS = [
         for zone in getattr(importlib.import_module(name), "ZONEMASTER_FAULTS", ())
     ),
 ]
-# What the test tree is, not a fault of a zone: every nameserver is on loopback, with no reverse.
+# What the test tree is, not a fault of a zone: every nameserver is on loopback (a network the
+# tree's policy names as its own, MCP_MONITOR_ALLOW_NETWORKS=127.0.0.0/8, which
+# nameserver_address_special leaves alone), and only 127.0.22.0/24 has a reverse zone (our
+# missing-PTR finding is a notice). A private address that is not loopback is a fault that maps.
 BED = {"NAMESERVER_IP_PRIVATE_NETWORK", "NAMESERVER_IP_WITHOUT_REVERSE"}
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+def bed(message: dict[str, Any]) -> bool:
+    """Whether a Zonemaster message describes the test tree rather than the zone."""
+    if message["tag"] == "NAMESERVER_IP_PRIVATE_NETWORK":
+        address = str((message.get("args") or {}).get("ns_ip", ""))
+        return address != "" and ipaddress.ip_address(address) in LOOPBACK
+    return message["tag"] in BED
+
+
 RANK = {"ok": 0, "warning": 1, "critical": 2}
 REQUIRED = {"WARNING": "warning", "ERROR": "critical", "CRITICAL": "critical"}
 
@@ -98,7 +113,7 @@ def test_the_mapping_table_is_read() -> None:
 @pytest.mark.parametrize("zone", HEALTHY)
 def test_healthy_zone_gets_nothing_above_notice_from_either_tool(report: dict[str, Any], zone: str) -> None:
     healthy = report[zone]
-    above = [m for m in healthy["zonemaster"] if m["level"] in REQUIRED and m["tag"] not in BED]
+    above = [m for m in healthy["zonemaster"] if m["level"] in REQUIRED and not bed(m)]
     assert above == []
     for tool in ("dns_delegation", "dnssec_check"):
         assert healthy[tool]["verdict"] == "ok", healthy[tool]["findings"]
@@ -110,7 +125,7 @@ def test_healthy_zone_gets_nothing_above_notice_from_either_tool(report: dict[st
 def test_every_zonemaster_error_or_warning_is_one_of_our_findings(report: dict[str, Any], zone: str) -> None:
     rows = mapping()
     ours = [f for tool in ("dns_delegation", "dnssec_check") for f in report[zone][tool]["findings"]]
-    reported = [m for m in report[zone]["zonemaster"] if m["level"] in REQUIRED and m["tag"] not in BED]
+    reported = [m for m in report[zone]["zonemaster"] if m["level"] in REQUIRED and not bed(m)]
     assert reported, f"Zonemaster found no fault in {zone}: the case checks nothing"
     missing: list[str] = []
     for message in reported:

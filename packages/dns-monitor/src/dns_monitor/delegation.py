@@ -239,6 +239,7 @@ async def dns_delegation(
     _apex_findings(zone, apex_cnames, findings)
     _judge(zone, step, servers, child_ns, findings)
     findings.extend(await _run_checks(survey, deadline))
+    findings[:] = await referral.with_www_detail(survey, findings)  # BASIC03: only when none answered
     # In-bailiwick glue against the addresses the child publishes for the same names.
     differing: list[str] = []
     for server in sorted(servers.values(), key=lambda s: s.name):

@@ -37,6 +37,12 @@ covers Zonemaster's DELEGATION02, 03 and 05, ADDRESS01-03 and the prefix half of
   `nameservers_same_network` instead, and does not look up AS numbers (CONNECTIVITY03): those
   services are on the Internet, where neither the tests nor a sealed deployment can ask them.
 
+`with_www_detail` (Zonemaster BASIC03 `HAS_A_RECORDS`): when no nameserver answered the zone's SOA
+authoritatively, `dns_delegation` asks each nameserver address that answered anything for
+www.<zone> A, once, and adds what answers to its `lame_delegation` / `ns_unreachable` finding (the
+servers give out names of the zone without serving the zone: a wildcard, a forwarder, a stale
+configuration). No finding of its own: the zone is already broken, this says how.
+
 Each fault is one finding listing the names or addresses. Every question goes through the walker
 (network policy, rate limit, the call's deadline); questions to the zone's servers go only to the
 addresses that answered (`Survey.answering`), and the lookups run concurrently.
@@ -56,7 +62,9 @@ if TYPE_CHECKING:
 
     from dns_monitor.survey import Survey
 
-__all__ = ["check", "referral_size"]
+__all__ = ["check", "referral_size", "with_www_detail"]
+
+_NO_ZONE_CODES = ("lame_delegation", "ns_unreachable")
 
 UDP_LIMIT = 512  # what a resolver without EDNS accepts over UDP (RFC 1035 4.2.1)
 _FQDN_MAX = 254  # text length of the longest name, trailing dot included (Zonemaster's constant)
@@ -386,3 +394,48 @@ def _prefixes(addresses: dict[str, list[str]]) -> list[Finding]:
             hint="spread the nameservers over different networks (RFC 2182 3.1)",
         )
     ]
+
+
+async def with_www_detail(survey: Survey, findings: list[Finding]) -> list[Finding]:
+    """`findings`, with the `lame_delegation` or `ns_unreachable` finding told which servers still
+    answer www.<zone> A, when no nameserver answered the zone's SOA authoritatively (BASIC03)."""
+    import dns.name
+    import dns.rdatatype
+
+    if survey.answering() or not any(f.code in _NO_ZONE_CODES for f in findings):
+        return findings
+    www = f"www.{survey.zone}"
+    owner = dns.name.from_text(www)
+    # Only addresses that answered something (UDP): a silent one would cost a timeout for nothing.
+    asked = sorted(
+        {a for s in survey.servers.values() if s.udp_ok for a in s.addresses if a not in survey.walker.silent}
+    )
+    answers: dict[str, list[str]] = {}
+
+    async def ask(address: str) -> None:
+        response = (await survey.walker.ask(address, www, "A")).response
+        if response is None:
+            return
+        found = [
+            str(rdata)  # pyright: ignore[reportUnknownArgumentType]
+            for rrset in response.answer
+            if rrset.rdtype == dns.rdatatype.A and rrset.name == owner
+            for rdata in rrset  # pyright: ignore[reportUnknownVariableType]
+        ]
+        if found:
+            answers[address] = sorted(found)
+
+    async with anyio.create_task_group() as group:
+        for address in asked:
+            group.start_soon(ask, address)
+    if not answers:
+        return findings
+    shown = "; ".join(f"{address}: {', '.join(found)}" for address, found in sorted(answers.items()))
+    detail = (
+        f" (yet {www} A is answered ({shown}): these servers give out names of the zone without "
+        "serving it, e.g. from a wildcard, a forwarder or an old configuration)"
+    )
+    first = next(i for i, f in enumerate(findings) if f.code in _NO_ZONE_CODES)
+    updated = list(findings)
+    updated[first] = findings[first].model_copy(update={"message": findings[first].message + detail})
+    return updated
