@@ -29,6 +29,7 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.anchors import RootHints, TrustAnchor
+from dns_monitor.denial import check_denial
 from dns_monitor.models import DnssecLink, DnssecResult
 from dns_monitor.walk import Walker, ZoneStep
 
@@ -59,7 +60,7 @@ class SignedZone:
 
 # Run on the final zone of a secure or insecure chain, after its apex is checked; each returns its
 # findings, reporting a fault shared by several keys or servers as one finding that lists them.
-ZONE_CHECKS: tuple[Callable[[SignedZone], Awaitable[list[Finding]]], ...] = ()
+ZONE_CHECKS: tuple[Callable[[SignedZone], Awaitable[list[Finding]]], ...] = (check_denial,)
 
 # RFC 8624: must not / not recommended for signing.
 DEPRECATED_ALGORITHMS = {
