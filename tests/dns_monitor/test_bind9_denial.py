@@ -10,7 +10,7 @@ import pytest
 from dns_monitor.server import mcp
 from mcp import Client
 from support.bind9 import ADDRESSES, Bind9, dig
-from support.tree_denial import ITERATIONS_HIGH
+from support.tree_denial import CRAFTED, ITERATIONS_HIGH
 
 pytestmark = pytest.mark.usefixtures("local_dns")
 
@@ -71,7 +71,7 @@ async def test_nsec3_iterations_and_salt_are_warnings() -> None:
 async def test_nsec3_iterations_above_100_say_validators_treat_the_zone_as_insecure(bind9: Bind9) -> None:
     if "nsd" in bind9.unavailable:
         pytest.skip(f"nsd: {bind9.unavailable['nsd']}")
-    # Served by NSD: dnssec-signzone refuses more than 150 iterations.
+    # Signed with dnspython (dnssec-signzone refuses more than 150 iterations), served by NSD.
     shown = dig("@127.0.13.1", "den-nsec3iter.test", "NSEC3PARAM", "+norec", "+short")
     assert shown.split()[2] == str(ITERATIONS_HIGH)
     result = await check("den-nsec3iter.test")
@@ -129,3 +129,35 @@ async def test_algorithm_in_the_dnskey_set_that_signs_nothing_is_a_warning() -> 
     for rdtype in ("DNSKEY", "SOA", "NS"):
         assert f"the {rdtype} set on" in finding["message"]
     assert ADDRESSES["ns1"] in finding["message"] and ADDRESSES["ns2"] in finding["message"]
+
+
+async def test_nsec_records_without_signatures_are_bogus() -> None:
+    # A hand-made server (BIND withholds an NSEC that lacks its RRSIG) on 127.0.23.1.
+    shown = dig(f"@{CRAFTED}", "_x.den-nsecnosig.test", "A", "+dnssec", "+norec", "+noall", "+authority")
+    assert re.search(r"\sNSEC\s", shown) and not re.search(r"IN\s+RRSIG\s+NSEC", shown), shown
+    result = await check("den-nsecnosig.test")
+    assert result["status"] == "secure" and codes(result) == ["dnssec_bogus"]
+    finding = only(result, "dnssec_bogus")
+    assert finding["severity"] == "critical" and "denial of existence" in finding["message"]
+    assert f"without RRSIG: {CRAFTED} (den-ns.test.) (NSEC den-nsecnosig.test.)" in finding["message"]
+
+
+async def test_nsec_records_whose_signatures_do_not_validate_are_bogus() -> None:
+    # den-nsecbadsig.test: the NSEC type bitmaps were changed after signing.
+    shown = dig(f"@{CRAFTED}", "_x.den-nsecbadsig.test", "A", "+dnssec", "+norec", "+noall", "+authority")
+    assert re.search(r"IN\s+RRSIG\s+NSEC", shown), shown
+    result = await check("den-nsecbadsig.test")
+    assert codes(result) == ["dnssec_bogus"]
+    finding = only(result, "dnssec_bogus")
+    assert finding["severity"] == "critical"
+    assert "do not validate with the zone's DNSKEYs" in finding["message"] and CRAFTED in finding["message"]
+
+
+async def test_servers_that_deny_with_nsec_and_with_nsec3_are_inconsistent() -> None:
+    # den-mixed.test: the same keys, NSEC on ns1, NSEC3 on ns2; each proof is valid on its own.
+    result = await check("den-mixed.test")
+    assert codes(result) == ["denial_inconsistent"]
+    finding = only(result, "denial_inconsistent")
+    assert finding["severity"] == "critical"
+    assert f"{ADDRESSES['ns1']} (ns1.dns.test.) use NSEC" in finding["message"]
+    assert f"{ADDRESSES['ns2']} (ns2.dns.test.) use NSEC3" in finding["message"]
