@@ -10,7 +10,7 @@ import pytest
 from dns_monitor.server import mcp
 from mcp import Client
 from support.bind9 import ADDRESSES, Bind9, dig
-from support.tree_denial import CRAFTED, ITERATIONS_HIGH
+from support.tree_denial import CRAFTED, ITERATIONS_HIGH, SILENT_ASKED
 
 pytestmark = pytest.mark.usefixtures("local_dns")
 
@@ -161,3 +161,18 @@ async def test_servers_that_deny_with_nsec_and_with_nsec3_are_inconsistent() -> 
     assert finding["severity"] == "critical"
     assert f"{ADDRESSES['ns1']} (ns1.dns.test.) use NSEC" in finding["message"]
     assert f"{ADDRESSES['ns2']} (ns2.dns.test.) use NSEC3" in finding["message"]
+
+
+async def test_a_silent_nameserver_costs_one_timeout_not_one_per_question() -> None:
+    # den-silent.test: ns1 serves it signed, x.den-silent.test never answers. The chain is
+    # checked on ns1; the checks that ask every server ask the silent one each question once, at
+    # the same time, and blame it for nothing (dns_delegation reports the dead server).
+    SILENT_ASKED.clear()
+    result = await check("den-silent.test")
+    assert result["status"] == "secure" and result["verdict"] == "ok", result["findings"]
+    questions = [question for _, question in SILENT_ASKED]
+    assert len(questions) == len(set(questions)) and len(questions) <= 4, questions
+    # Asked together: the last question did not wait for the first one's timeout (1.5 s; a check
+    # asking one question after another would spread them over three timeouts).
+    times = [when for when, _ in SILENT_ASKED]
+    assert questions and max(times) - min(times) < 1.0, SILENT_ASKED

@@ -21,13 +21,16 @@ ones named here, and has its DS at the TLD:
                           RRSIGs do not validate (the chain still covers every gap)
     den-mixed.test        one zone and one set of keys, signed with NSEC on ns1 and with NSEC3
                           on ns2: the servers disagree on the kind of denial
+    den-silent.test       signed on ns1; its other nameserver (x.den-silent.test, 127.0.23.2) never
+                          answers: what a dead server costs the checks that ask every server
     den-twoalg.test       ECDSAP256SHA256 keys sign everything; an ED25519 key is published in
                           the DNSKEY set but signs nothing (RFC 4035 2.2, RFC 6840 5.11)
 
 except den-nsecnosig.test and den-nsecbadsig.test, served by a hand-made server (den-ns.test,
 127.0.23.1, `_serving`: BIND withholds an NSEC whose RRSIG is missing, so no real server shows
 that fault) from the zones signed by dnssec-signzone and then altered; they have one nameserver.
-The other zones sit in the ns1/ns2 views and on NSD; 127.0.23.1 is the block's only address.
+The other zones sit in the ns1/ns2 views and on NSD; 127.0.23.1 and 127.0.23.2 (the silent
+server of den-silent.test) are the block's only addresses.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ NSD_NS = "@ NS nsd1.dns.test.\n@ NS nsd2.dns.test.\n"
 ITERATIONS_HIGH = 200
 CRAFTED = "127.0.23.1"  # den-ns.test: the hand-made server of den-nsecnosig.test and den-nsecbadsig.test
 CRAFTED_NS = "den-ns.test."
+SILENT = "127.0.23.2"  # x.den-silent.test: never answers
+SILENT_ASKED: list[tuple[float, str]] = []  # (monotonic time, "name type") of every question SILENT got
 
 
 def _run(tree: Bind9, *args: str, cwd: Path | None = None) -> str:
@@ -238,6 +243,11 @@ def _serving(zones: dict[str, dns.zone.Zone]) -> Handler:
     return handle
 
 
+def _silent(request: dns.message.Message, transport: Transport) -> None:
+    question = request.question[0]
+    SILENT_ASKED.append((time.monotonic(), f"{question.name} {dns.rdatatype.to_text(question.rdtype)}"))
+
+
 def part(tree: Bind9) -> TreePart:
     zones = tree.directory / "zones"
     tld: list[str] = []
@@ -281,6 +291,13 @@ def part(tree: Bind9) -> TreePart:
     _alter_nsec(crafted["den-nsecbadsig.test."])
     tld.append(f"{CRAFTED_NS.removesuffix('.test.')} A {CRAFTED}")
 
+    # Signed on ns1; its second nameserver never answers (sorted after ns1, so the walk and the
+    # chain never ask it: only the checks that ask every server do).
+    body = f"@ NS ns1.dns.test.\n@ NS x.den-silent.test.\nx A {SILENT}\n" + WWW
+    tree.write("den-silent", zone_text("den-silent.test.", "ns1.dns.test.", 1, body))
+    tld.append(_signzone(tree, "den-silent", "den-silent.test."))
+    tld += ["den-silent NS ns1.dns.test.", "den-silent NS x.den-silent.test.", f"x.den-silent A {SILENT}"]
+
     # One zone, one set of keys: signed with NSEC for ns1, with NSEC3 for ns2.
     tree.write("den-mixed", zone_text("den-mixed.test.", "ns1.dns.test.", 1, NS + WWW))
     nsec3_copy = ("den-mixed-nsec3.db.signed", ("-3", "-", "-H", "0"))
@@ -306,6 +323,7 @@ def part(tree: Bind9) -> TreePart:
                 *both,
                 'zone "den-partial.test" { type primary; file "zones/den-partial.db.signed"; };',
                 'zone "den-mixed.test" { type primary; file "zones/den-mixed.db.signed"; };',
+                'zone "den-silent.test" { type primary; file "zones/den-silent.db.signed"; };',
             ],
             "ns2": [
                 *both,
@@ -314,5 +332,5 @@ def part(tree: Bind9) -> TreePart:
             ],
         },
         peer_zones={"nsd": {"den-nsec3iter.test": "den-nsec3iter.test.signed"}},
-        crafted={CRAFTED: _serving(crafted)},
+        crafted={CRAFTED: _serving(crafted), SILENT: _silent},
     )
