@@ -240,6 +240,7 @@ async def exchange(
     timeout: float = 5.0,  # noqa: ASYNC109 - the dnspython calls take it; this bounds them all
     verify: ssl.SSLContext | bool = True,
     reach: Reach | None = None,
+    one_rr_per_rrset: bool = False,
 ) -> Exchange:
     """Send `query` to `server`; the whole exchange (TCP retry included) takes at most `timeout`.
 
@@ -253,7 +254,9 @@ async def exchange(
     Every query sent (the TCP retry of a truncated answer too) first takes a token of the
     context's per-host rate limit for the server asked; one that cannot get it in time is not sent and the
     exchange ends with error "rate_limited". The wait is not counted in `latency_ms`.
-    `reach`, when given, counts the outcome.
+    `reach`, when given, counts the outcome. `one_rr_per_rrset` parses plain DNS answers with
+    each record in its own RRset, so that duplicates of a singleton type (two SOA records) are
+    seen rather than merged into one.
     """
     import dns.exception
     import dns.flags
@@ -292,16 +295,16 @@ async def exchange(
             )
         elif first == "tcp":
             await slot()
-            result.response = await _tcp(query, server, left())
+            result.response = await _tcp(query, server, left(), one_rr_per_rrset)
         else:
             await slot()
-            response = await _udp(query, server, left())
+            response = await _udp(query, server, left(), one_rr_per_rrset)
             if response.flags & dns.flags.TC and transport == "auto":
                 # The truncated answer is not the answer: if TCP fails, there is none.
                 result.transport = "tcp"
                 result.truncated_retried = True
                 await slot()
-                response = await _tcp(query, server, left())
+                response = await _tcp(query, server, left(), one_rr_per_rrset)
             result.response = response
     except RateLimited as exc:
         result.error = "rate_limited"
@@ -334,7 +337,12 @@ class _OnlyMismatched(Exception):
     """Only datagrams that do not answer the query came back (wrong ID, question or garbage)."""
 
 
-async def _udp(query: dns.message.Message, server: ServerSpec, timeout: float) -> dns.message.Message:  # noqa: ASYNC109
+async def _udp(
+    query: dns.message.Message,
+    server: ServerSpec,
+    timeout: float,  # noqa: ASYNC109
+    one_rr_per_rrset: bool = False,
+) -> dns.message.Message:
     """`dns.asyncquery.udp` that ignores datagrams not answering `query`, as resolvers do, but
     remembers them: when nothing else arrives in time, `_OnlyMismatched` says what came instead
     of a bare timeout (a server answering with the wrong message ID or about another name)."""
@@ -359,7 +367,7 @@ async def _udp(query: dns.message.Message, server: ServerSpec, timeout: float) -
         while True:
             try:
                 response, _, _ = await dns.asyncquery.receive_udp(
-                    sock, destination, expiration, ignore_unexpected=True
+                    sock, destination, expiration, ignore_unexpected=True, one_rr_per_rrset=one_rr_per_rrset
                 )
             except dns.exception.Timeout:
                 if ignored:
@@ -390,10 +398,17 @@ async def _udp(query: dns.message.Message, server: ServerSpec, timeout: float) -
                 ignored.append("a message that is not a response to the query")
 
 
-async def _tcp(query: dns.message.Message, server: ServerSpec, timeout: float) -> dns.message.Message:  # noqa: ASYNC109
+async def _tcp(
+    query: dns.message.Message,
+    server: ServerSpec,
+    timeout: float,  # noqa: ASYNC109
+    one_rr_per_rrset: bool = False,
+) -> dns.message.Message:
     import dns.asyncquery
 
-    return await dns.asyncquery.tcp(query, server.address, timeout=timeout, port=server.port)
+    return await dns.asyncquery.tcp(
+        query, server.address, timeout=timeout, port=server.port, one_rr_per_rrset=one_rr_per_rrset
+    )
 
 
 def _tls_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
