@@ -32,6 +32,7 @@ from dns_monitor.anchors import RootHints
 from dns_monitor.models import DelegationNameserver, DelegationResult
 from dns_monitor.survey import Check, Survey
 from dns_monitor.walk import Walker, ZoneStep
+from dns_monitor.zone_content import zone_content
 
 if TYPE_CHECKING:
     import dns.message
@@ -40,7 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["CHECKS", "dns_delegation"]
 
 # Run after the delegation itself is judged, concurrently, each on the whole survey.
-CHECKS: tuple[Check, ...] = (referral.check,)
+CHECKS: tuple[Check, ...] = (
+    referral.check,
+    zone_content,  # SOA, NS sets and the names in them (zone_content.py)
+)
 
 
 def _network(address: str) -> str:
