@@ -140,7 +140,8 @@ GOOD_WWW = "192.0.2.10"
 STALE_WWW = "192.0.2.99"
 TOOLS = ("named", "dnssec-keygen", "dnssec-signzone", "dnssec-dsfromkey", "dig")
 
-_SOA = "@ 300 IN SOA {mname} hostmaster {serial} 14400 3600 604800 300"  # Zonemaster ZONE02-06 ranges
+# Zonemaster's ZONE02-06 timers, and a contact whose domain takes mail (SYNTAX06): good.test's MX.
+_SOA = "@ 300 IN SOA {mname} hostmaster.good.test. {serial} 14400 3600 604800 300"
 
 
 @dataclass
