@@ -4,14 +4,16 @@ names in them, against the zc- zones of tests/support/tree_zonecontent.py on the
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
 from dns_monitor.server import mcp
 from dns_monitor.zone_content import host_name_faults, rname_faults
 from mcp import Client
+from monitor_common.config import Settings, set_settings
 from support.bind9 import ADDRESSES as TREE
-from support.bind9 import dig
+from support.bind9 import Bind9, dig
 from support.tree_zonecontent import ADDRESSES
 
 OURS = {
@@ -252,3 +254,20 @@ async def test_a_contact_whose_domain_takes_no_mail() -> None:
     # zc-hosts.test's contact is in the zone, whose MX has an address (the other zc- zones name
     # that contact too, outside themselves: asked through the walk; their tests see no notice).
     assert "rname_not_mailable" not in ours(await delegation("zc-hosts.test"))
+
+
+async def test_names_outside_the_zone_are_walked_without_a_configured_resolver(bind9: Bind9) -> None:
+    # No MCP_MONITOR_RESOLVER: the MNAME and the contact's domain, outside the zone, are walked
+    # from the root hints (the isolation guard fails the test on any query to the system's resolver).
+    set_settings(
+        Settings(
+            allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+            dns_root_hints=bind9.root_hints,
+            dns_trust_anchors=bind9.trust_anchors,
+        )
+    )
+    result = await delegation("zc-mname.test")
+    assert ours(result) == ["mname_not_authoritative"]
+    assert "answers REFUSED" in finding(result, "mname_not_authoritative")["message"]
+    assert ours(await delegation("zc-mnamegone.test")) == ["mname_not_authoritative"]
+    assert ours(await delegation("zc-mnamecname.test")) == ["mname_is_cname"]

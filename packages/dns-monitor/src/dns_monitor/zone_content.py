@@ -6,8 +6,10 @@ server (parsed record by record, to count SOA records), the apex MX of one answe
 MNAME's addresses and SOA when the MNAME is not a nameserver already asked, and the RNAME's mail
 domain. A name inside the zone is asked of the zone's own servers; a name outside it (an MNAME
 or a contact's domain elsewhere) of the operator's resolver, as Zonemaster asks its recursor: a
-walk from the root for each would spend the root's and the parent's rate limit on a notice. A
-question nobody answers teaches nothing and blames nobody. Zonemaster's test cases it covers,
+walk from the root for each would spend the root's and the parent's rate limit on a notice;
+without a configured resolver (`MCP_MONITOR_RESOLVER`) they are walked from the root hints like
+the delegation itself (the system's resolver may not see the tree those hints name). A question
+nobody answers teaches nothing and blames nobody. Zonemaster's test cases it covers,
 with Zonemaster's default thresholds and levels (a Zonemaster NOTICE is a finding of severity ok
 here):
 
@@ -54,7 +56,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from monitor_common.errors import InputError
 from monitor_common.results import Finding, Verdict
 
 if TYPE_CHECKING:
@@ -400,9 +401,10 @@ class _Content:
 
     async def lookup(self, name: str, rdtype: str) -> dns.message.Message | None:
         """An answer about `name`: from the zone's own servers when it lies in the zone (one
-        question, authoritative), else from the operator's resolver (recursive and cached, as
-        Zonemaster's recursor: a walk from the root for each name would spend the root's and the
-        parent's rate limit on a notice). None when nothing answered: nothing learnt."""
+        question, authoritative), else from the operator's configured resolver (recursive and
+        cached, as Zonemaster's recursor: a walk from the root for each name spends the root's
+        and the parent's rate limit on a notice), else walked from the root hints. None when
+        nothing answered: nothing learnt."""
         import dns.flags
 
         from dns_monitor.query import exchange, make_query, system_server
@@ -412,10 +414,10 @@ class _Content:
             _, done = await walker.ask_first(self.answering(), name, rdtype)
             if done is not None and done.response is not None and done.response.flags & dns.flags.AA:
                 return done.response
-        try:
-            resolver = system_server(walker.ctx.resolver_address)
-        except InputError:
-            return None  # no resolver on this machine: the monitor's gap, not the zone's fault
+        if walker.ctx.resolver_address is None:
+            # No resolver configured: walked from the root hints, as the delegation itself.
+            return (await walker.iterate(name, rdtype)).response
+        resolver = system_server(walker.ctx.resolver_address)
         done = await exchange(
             make_query(name, rdtype), resolver, walker.ctx, timeout=min(walker.try_timeout, walker.left())
         )
