@@ -9,8 +9,9 @@ the root hints (`walk.Walker`), so a broken resolver does not hide where the cha
 
 Findings: `dnssec_bogus`, `ds_mismatch`, `rrsig_expired`, `rrsig_not_yet_valid` (the inception is
 in the future: the signer's clock runs ahead; says by how much), `rrsig_expiring`,
-`deprecated_algorithm` (one per zone and algorithm, listing the keys), `dnssec_unsigned` (ok:
-informational), `denial_missing`,
+`deprecated_algorithm` (one per zone and algorithm, listing the keys; with the DS digest, key
+size and algorithm-number findings judged by `dns_monitor.keys` at every link), `dnssec_unsigned`
+(ok: informational; left out when `keys` reports `dnskey_without_ds`), `denial_missing`,
 `dnssec_unknown` (the servers could not be asked); `monitor_network_unavailable` alone (unknown)
 when no server, the root's included, answered and every query failed on this machine (no route
 out): the monitor's outage, not the zone's.
@@ -30,6 +31,8 @@ from monitor_common.targets import parse_hostname
 
 from dns_monitor.anchors import RootHints, TrustAnchor
 from dns_monitor.denial import check_denial
+from dns_monitor.keys import DEPRECATED_ALGORITHMS, algorithm_findings, digest_findings
+from dns_monitor.keys import check as check_keys
 from dns_monitor.models import DnssecLink, DnssecResult
 from dns_monitor.walk import Walker, ZoneStep
 
@@ -60,17 +63,11 @@ class SignedZone:
 
 # Run on the final zone of a secure or insecure chain, after its apex is checked; each returns its
 # findings, reporting a fault shared by several keys or servers as one finding that lists them.
-ZONE_CHECKS: tuple[Callable[[SignedZone], Awaitable[list[Finding]]], ...] = (check_denial,)
+ZONE_CHECKS: tuple[Callable[[SignedZone], Awaitable[list[Finding]]], ...] = (
+    check_denial,
+    check_keys,  # DNSSEC04, 07, 15-18 (keys.py)
+)
 
-# RFC 8624: must not / not recommended for signing.
-DEPRECATED_ALGORITHMS = {
-    1: "RSAMD5",
-    3: "DSA",
-    5: "RSASHA1",
-    6: "DSA-NSEC3-SHA1",
-    7: "RSASHA1-NSEC3-SHA1",
-    12: "ECC-GOST",
-}
 Status = Literal["secure", "insecure", "bogus", "unknown"]
 
 
@@ -274,14 +271,7 @@ class _Chain:
             self.ds_sets[zone] = ds
             ds_texts = [(d.key_tag, int(d.algorithm), d.digest_type, d.digest.hex().upper()) for d in _ds(ds)]
         link.ds = [f"{t} alg {a} digest {d}" for t, a, d, _ in ds_texts]
-        sha1 = [str(tag) for tag, _, digest_type, _ in ds_texts if digest_type == 1]
-        if sha1:
-            self.add(
-                Verdict.WARNING,
-                "deprecated_algorithm",
-                f"the DS for {zone} uses SHA-1 (digest type 1) for key(s) {', '.join(sha1)}",
-                "publish a DS with SHA-256 (digest type 2) instead",
-            )
+        self.findings += digest_findings(zone, [(t, a, d) for t, a, d, _ in ds_texts])
         _, done = await self.walker.ask_first(step.servers, zone, "DNSKEY")
         if done is None or done.response is None:
             link.detail = f"no server of {zone} answered for its DNSKEY set"
@@ -300,27 +290,19 @@ class _Chain:
             return "bogus", None
         self.served_keys[zone] = keys
         link.dnskeys = [_key_text(k) for k in _keys(keys)]
-        deprecated: dict[int, list[str]] = {}
         for key in _keys(keys):
-            algorithm = int(key.algorithm)
-            self.algorithms.add(dns.dnssec.algorithm_to_text(algorithm))
-            if algorithm in DEPRECATED_ALGORITHMS:
-                deprecated.setdefault(algorithm, []).append(str(dns.dnssec.key_id(key)))
-        for algorithm, tags in sorted(deprecated.items()):
-            self.add(
-                Verdict.WARNING,
-                "deprecated_algorithm",
-                f"{zone} has {len(tags)} key(s) with the deprecated algorithm "
-                f"{DEPRECATED_ALGORITHMS[algorithm]} ({algorithm}): key tag(s) {', '.join(tags)}",
-                "roll to ECDSAP256SHA256 (13) or ED25519 (15)",
-            )
+            self.algorithms.add(dns.dnssec.algorithm_to_text(int(key.algorithm)))
+        self.findings += algorithm_findings(zone, keys)
         matched = dns.rrset.RRset(keys.name, keys.rdclass, keys.rdtype)
         for key in _keys(keys):
             for tag, algorithm, digest_type, digest in ds_texts:
                 if dns.dnssec.key_id(key) != tag or int(key.algorithm) != algorithm:
                     continue
                 try:
-                    made = dns.dnssec.make_ds(zone, key, dns.dnssectypes.DSDigest(digest_type))
+                    # validating: a SHA-1 DS still validates (RFC 8624: MUST), though it is judged deprecated
+                    made = dns.dnssec.make_ds(
+                        zone, key, dns.dnssectypes.DSDigest(digest_type), validating=True
+                    )
                 except (dns.exception.UnsupportedAlgorithm, dns.exception.DeniedByPolicy, ValueError):
                     continue
                 if made.digest.hex().upper() == digest:
@@ -436,7 +418,7 @@ async def dnssec_check(
             )
             for check in ZONE_CHECKS:
                 chain.findings.extend(await check(signed))
-        if status == "insecure":
+        if status == "insecure" and not any(f.code == "dnskey_without_ds" for f in chain.findings):
             chain.add(
                 Verdict.OK,
                 "dnssec_unsigned",
