@@ -622,7 +622,8 @@ async def check(zone: SignedZone) -> list[Finding]:
     has_ds: list[bool | None] = [zone.ds is not None]
 
     async def ask_soa() -> None:
-        _, done = await walker.ask_first(zone.step.servers, zone.zone, "SOA")
+        # The chain asked the first servers most: the last one's per-host rate limit has room.
+        _, done = await walker.ask_first(zone.step.servers[::-1], zone.zone, "SOA")
         soa[0] = None if done is None else _usable(done.response)
 
     async def ask_ds() -> None:
