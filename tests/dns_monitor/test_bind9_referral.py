@@ -78,21 +78,6 @@ async def test_referral_above_512_bytes() -> None:
     assert "8 NS names, 8 with glue" in big["message"]
 
 
-def test_referral_size_is_counted_as_zonemaster_counts_it() -> None:
-    # Zonemaster 4.6.2 (REFERRAL_SIZE_OK size=...) on the same delegations
-    good = referral_size(
-        "good.test.", ["ns1.dns.test.", "ns2.dns.test."], {"ns1.dns.test.": ["127.0.1.1"]}, "test."
-    )
-    assert good < UDP_LIMIT
-    # a glue address is counted only when every nameserver of the family is inside the parent
-    outside = {"ns1.example.net.": ["192.0.2.1"], "ns2.dns.test.": ["192.0.2.2"]}
-    inside = {"ns1.dns.test.": ["192.0.2.1"], "ns2.dns.test.": ["192.0.2.2"]}
-    names = ["ns1.dns.test.", "ns2.dns.test."]
-    bare = referral_size("good.test.", names, {}, "test.")
-    assert referral_size("good.test.", names, inside, "test.") == bare + 16  # one A, owner compressed
-    assert referral_size("good.test.", names, outside, "test.") == bare
-
-
 async def test_reverse_of_nameserver_addresses() -> None:
     result = await delegation("ref-ptr.test")
     assert result["verdict"] == "ok"

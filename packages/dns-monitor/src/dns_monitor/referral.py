@@ -59,10 +59,11 @@ from monitor_common.results import Finding, Verdict
 
 if TYPE_CHECKING:
     import dns.message
+    from monitor_common.netpolicy import NetworkPolicy
 
     from dns_monitor.survey import Survey
 
-__all__ = ["check", "referral_size", "with_www_detail"]
+__all__ = ["check", "referral_size", "special_addresses", "with_www_detail"]
 
 _NO_ZONE_CODES = ("lame_delegation", "ns_unreachable")
 
@@ -140,7 +141,7 @@ async def check(survey: Survey) -> list[Finding]:
         group.start_soon(run_cnames)
         group.start_soon(run_reverse)
     findings = [*_shared_addresses(addresses), *_referral(survey, addresses), *cnames]
-    findings += [*_special(survey, addresses), *reverse, *_prefixes(addresses)]
+    findings += [*special_addresses(survey.walker.ctx.policy, addresses), *reverse, *_prefixes(addresses)]
     return findings
 
 
@@ -246,8 +247,9 @@ async def _ns_cnames(survey: Survey) -> list[Finding]:
     ]
 
 
-def _special(survey: Survey, addresses: dict[str, list[str]]) -> list[Finding]:
-    policy = survey.walker.ctx.policy
+def special_addresses(policy: NetworkPolicy, addresses: dict[str, list[str]]) -> list[Finding]:
+    """ADDRESS01: nameserver addresses in special-purpose ranges, but for the networks (and
+    nameserver names) the operator's `policy` allows by name. `addresses`: NS name -> addresses."""
     flagged: list[str] = []
     for name, found in sorted(addresses.items()):
         for address in found:
