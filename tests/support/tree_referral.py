@@ -8,9 +8,12 @@ Addresses 127.0.22.0/24, one BIND view ("ref") answering on most of them:
     127.0.22.3, .4   ns and ns2.ref-crafted.test: a hand-made server for ref-nsalias.test
     127.0.22.5       ns-a.ref-ptr.test    PTR other.ref-dns.test. (not its name)
     127.0.22.6       ns-b.ref-ptr.test    no PTR
+    127.0.22.9       ns.ref-deadptr.test  its reverse, 9.22.0.127.in-addr.arpa, is delegated to
+                                          127.0.22.250, where nothing listens
     127.0.22.10-17   the eight long nameserver names of ref-bigreferral.test
 
-Zones (ns1.dns.test serves ref-good, ref-sameip, ref-nscname, ref-ptr and ref-private too):
+Zones (ns1.dns.test serves ref-good, ref-sameip, ref-nscname, ref-ptr, ref-deadptr and
+ref-private too):
 
     ref-good.test         healthy: ns1.dns.test and ns.ref-dns.test, whose PTR names it
     ref-sameip.test       ns-a and ns-b on 127.0.22.2: one server counted twice (DELEGATION02)
@@ -24,6 +27,8 @@ Zones (ns1.dns.test serves ref-good, ref-sameip, ref-nscname, ref-ptr and ref-pr
     ref-bigreferral.test  eight NS names of 50 characters with glue: the referral Zonemaster's
                           DELEGATION03 builds takes 807 bytes, above 512
     ref-ptr.test          ns-a's PTR names another host, ns-b has none (ADDRESS02/03, notices)
+    ref-deadptr.test      ns.ref-deadptr.test's reverse server is dead: nothing is learnt, so
+                          nothing is said about its PTR
     ref-private.test      ns.ref-private.test has the glue 10.255.0.53 (ADDRESS01); never dialled by
                           the tests, whose policy allows only 127.0.0.0/8
 """
@@ -47,7 +52,9 @@ ADDRESSES = {
     "sameip": "127.0.22.2",
     "ptr-a": "127.0.22.5",
     "ptr-b": "127.0.22.6",
+    "deadptr": "127.0.22.9",
 }
+DEAD = "127.0.22.250"  # nothing listens here
 BIG = [f"127.0.22.{10 + i}" for i in range(8)]
 BIG_NAMES = [f"ns{i}-{'x' * 46}.ref-bigreferral.test." for i in range(8)]
 PRIVATE = "10.255.0.53"
@@ -114,9 +121,17 @@ def part(tree: Bind9) -> TreePart:
     )
     ptr = f"{ns1}@ NS ns-a\n@ NS ns-b\nns-a A {a['ptr-a']}\nns-b A {a['ptr-b']}\nwww A 192.0.2.124"
     tree.write("ref-ptr", zone_text("ref-ptr.test.", "ns1.dns.test.", 1, ptr))
+    deadptr = f"{ns1}@ NS ns\nns A {a['deadptr']}\nwww A 192.0.2.128"
+    tree.write("ref-deadptr", zone_text("ref-deadptr.test.", "ns1.dns.test.", 1, deadptr))
     private = f"{ns1}@ NS ns\nns A {PRIVATE}\nwww A 192.0.2.125"
     tree.write("ref-private", zone_text("ref-private.test.", "ns1.dns.test.", 1, private))
-    reverse = [f"@ NS {ref}", f"1 PTR {ref}", "2 PTR ns-a.ref-sameip.test.", "5 PTR other.ref-dns.test."]
+    reverse = [
+        "9 NS dead.ref-dns.test.",
+        f"@ NS {ref}",
+        f"1 PTR {ref}",
+        "2 PTR ns-a.ref-sameip.test.",
+        "5 PTR other.ref-dns.test.",
+    ]
     reverse += [
         f"{address.rsplit('.', 1)[1]} PTR {name}.ref-crafted.test." for name, address in CRAFTED.items()
     ]
@@ -128,7 +143,7 @@ def part(tree: Bind9) -> TreePart:
     def zone(name: str, file: str) -> str:
         return f'zone "{name}" {{ type primary; file "zones/{file}.db"; }};'
 
-    mine = ["ref-good", "ref-sameip", "ref-nscname", "ref-ptr", "ref-private"]
+    mine = ["ref-good", "ref-sameip", "ref-nscname", "ref-ptr", "ref-deadptr", "ref-private"]
     ours = [
         *(zone(f"{name}.test", name) for name in [*mine, "ref-cnames", "ref-bigreferral"]),
         zone("22.0.127.in-addr.arpa", "ref-reverse"),
@@ -138,6 +153,7 @@ def part(tree: Bind9) -> TreePart:
     view = f'view "ref" {{\n  match-destinations {{ {"; ".join(listen)}; }};\n  {body}\n}};\n'
     tld = [
         f"ns.ref-dns A {a['ref']}",
+        f"dead.ref-dns A {DEAD}",
         "ref-good NS ns1.dns.test.",
         f"ref-good NS {ref}",
         "ref-sameip NS ns1.dns.test.",
@@ -161,6 +177,9 @@ def part(tree: Bind9) -> TreePart:
         "ref-ptr NS ns-b.ref-ptr.test.",
         f"ns-a.ref-ptr A {a['ptr-a']}",
         f"ns-b.ref-ptr A {a['ptr-b']}",
+        "ref-deadptr NS ns1.dns.test.",
+        "ref-deadptr NS ns.ref-deadptr.test.",
+        f"ns.ref-deadptr A {a['deadptr']}",
         "ref-private NS ns1.dns.test.",
         "ref-private NS ns.ref-private.test.",
         f"ns.ref-private A {PRIVATE}",

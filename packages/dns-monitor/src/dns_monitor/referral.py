@@ -311,12 +311,12 @@ async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Find
         walk = await walker.iterate(_reverse_name(group[0]), "PTR")
         last = walk.steps[-1]
         record(group[0], walk.response, last.zone)
+        if walk.response is None:
+            return  # the prefix's reverse servers did not answer: asking again would only wait again
 
         async def sibling(address: str) -> None:
             name = _reverse_name(address)
-            if walk.response is not None and dns.name.from_text(name).is_subdomain(
-                dns.name.from_text(last.zone)
-            ):
+            if dns.name.from_text(name).is_subdomain(dns.name.from_text(last.zone)):
                 _, done = await walker.ask_first(last.servers, name, "PTR")
                 response = None if done is None else done.response
                 if response is not None and response.flags & dns.flags.AA:
