@@ -15,6 +15,9 @@ A fault several nameservers share is one finding that lists them, not one per na
 
 The checks of `CHECKS` then run concurrently on what the walk and the probes saw (`survey.Survey`),
 each in its own module, each adding its own findings.
+`referral.check` is one of them (shared addresses, referral size, NS names that are CNAMEs,
+special-purpose addresses, reverse DNS, prefixes); `referral.with_www_detail` then tells a
+`lame_delegation` or `ns_unreachable` finding whether www.<zone> still answers (BASIC03).
 """
 
 from __future__ import annotations

@@ -310,7 +310,9 @@ async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Find
         # servers of the reverse zone that walk ended in, so the root is asked once per prefix.
         walk = await walker.iterate(_reverse_name(group[0]), "PTR")
         last = walk.steps[-1]
-        record(group[0], walk.response, last.zone)
+        # A walk that stopped on a problem (no answer, a lame or non-authoritative server) learnt
+        # nothing about the PTR.
+        record(group[0], walk.response if walk.problem is None else None, last.zone)
         if walk.response is None:
             return  # the prefix's reverse servers did not answer: asking again would only wait again
 
@@ -323,7 +325,7 @@ async def _reverse(survey: Survey, addresses: dict[str, list[str]]) -> list[Find
                     record(address, response, last.zone)
                     return
             again = await walker.iterate(name, "PTR")
-            record(address, again.response, again.steps[-1].zone)
+            record(address, again.response if again.problem is None else None, again.steps[-1].zone)
 
         async with anyio.create_task_group() as siblings:
             for address in group[1:]:
