@@ -175,3 +175,42 @@ async def test_cds_that_differs_between_servers_is_one_critical_finding() -> Non
 async def test_existing_fault_zones_gain_no_key_finding(zone: str) -> None:
     result = await check(zone)
     assert not {f["code"] for f in result["findings"]} & KEYS_CODES, result["findings"]
+
+
+async def test_cds_and_cdnskey_naming_different_keys() -> None:
+    # key-cdsmismatch.test: CDS of the KSK, CDNSKEY of the ZSK, whose signature over the DNSKEY
+    # set was removed: the parent could not tell which DS to publish, and one of them signs nothing.
+    result = await check("key-cdsmismatch.test")
+    assert result["status"] == "secure" and result["verdict"] == "critical"
+    mismatch = only(result, "cds_cdnskey_mismatch")
+    assert mismatch["severity"] == "critical" and NS1 in mismatch["message"] and NS2 in mismatch["message"]
+    shown = dig(f"@{ADDRESSES['ns1']}", "key-cdsmismatch.test", "DNSKEY", "+norec", "+multi")
+    zsk = re.search(r"DNSKEY\s+256 .*?key id = (\d+)", shown, re.S)
+    assert zsk is not None
+    not_signing = only(result, "cds_key_not_signing")
+    assert not_signing["severity"] == "warning" and f"key tag {zsk.group(1)}" in not_signing["message"]
+    assert "CDNSKEY 256 3 13" in not_signing["message"]
+
+
+async def test_unsigned_cds_and_cdnskey_are_ignored_by_parents() -> None:
+    result = await check("key-cdsunsigned.test")
+    assert result["verdict"] == "critical"
+    invalid = only(result, "cds_signature_invalid")
+    assert (
+        "the CDS set has no RRSIG" in invalid["message"]
+        and "the CDNSKEY set has no RRSIG" in invalid["message"]
+    )
+    assert "signed by no key" in only(result, "cds_not_signed_by_ds_key")["message"]
+
+
+async def test_cds_signed_only_by_the_zsk_is_not_signed_by_the_ds_key() -> None:
+    result = await check("key-cdszsk.test")
+    assert result["verdict"] == "critical"
+    finding = only(result, "cds_not_signed_by_ds_key")
+    (ds_tag,) = dig(f"@{ADDRESSES['tld']}", "key-cdszsk.test", "DS", "+short", "+norec").split()[:1]
+    sig = dig(f"@{ADDRESSES['ns1']}", "key-cdszsk.test", "CDS", "+dnssec", "+norec", "+noall", "+answer")
+    (signer,) = re.findall(r"RRSIG\s+CDS \d+ \d+ \d+ \d+ \d+ (\d+)", sig)
+    assert signer != ds_tag
+    assert f"signed by key tag(s) {signer}, the DS names {ds_tag}" in finding["message"]
+    # The ZSK's signature is valid: only the signer is wrong.
+    assert "cds_signature_invalid" not in {f["code"] for f in result["findings"]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import warnings
 
+import dns.flags
+import dns.message
 import dns.name
 import dns.rdataclass
 import dns.rdatatype
@@ -17,7 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     import dns.dnssec
 
-from dns_monitor.keys import algorithm_findings, digest_findings
+from dns_monitor.keys import Served, algorithm_findings, cds_findings, digest_findings
 from monitor_common.results import Finding
 
 
@@ -112,3 +114,50 @@ def test_unusable_algorithm_numbers(algorithm: int, why: str) -> None:
     (finding,) = algorithm_findings("example.test.", rrset)
     assert finding.code == "dnskey_algorithm_invalid" and finding.severity.value == "critical"
     assert f"algorithm {algorithm}" in finding.message and why in finding.message
+
+
+def served_answer(zone: str, *rrsets: dns.rrset.RRset) -> dns.message.Message:
+    """An authoritative NOERROR answer holding `rrsets`."""
+    response = dns.message.make_response(dns.message.make_query(zone, "CDS"))
+    response.flags |= dns.flags.AA
+    response.answer.extend(rrsets)
+    return response
+
+
+def test_delete_cds_beside_other_records_is_mixed() -> None:
+    # BIND refuses to load such a zone, so the tree cannot serve it: the answer is built here.
+    zone = "example.test."
+    keys = dns.rrset.from_text_list(zone, 300, "IN", "DNSKEY", [rsa_key(2048)])
+    (key,) = list(keys)  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+    ds = dns.dnssec.make_ds(zone, key, "SHA256")  # pyright: ignore[reportUnknownArgumentType]
+    cds = dns.rrset.from_text_list(zone, 300, "IN", "CDS", ["0 0 0 00", str(ds)])
+    served = [
+        Served(
+            "ns1.example. (192.0.2.1)",
+            cds=served_answer(zone, cds),
+            cdnskey=served_answer(zone),
+            dnskey=served_answer(zone, keys),
+        )
+    ]
+    found = by_code(cds_findings(zone, served, None))
+    (mixed,) = found["cds_delete_mixed"]
+    assert (
+        mixed.severity.value == "critical" and "0 0 0 00" in mixed.message and "ns1.example." in mixed.message
+    )
+    assert "cds_delete" not in found
+
+
+def test_delete_cds_alone_is_a_notice() -> None:
+    zone = "example.test."
+    served = [
+        Served(
+            "ns1.example. (192.0.2.1)",
+            cds=served_answer(zone, dns.rrset.from_text(zone, 300, "IN", "CDS", "0 0 0 00")),
+            cdnskey=served_answer(zone, dns.rrset.from_text(zone, 300, "IN", "CDNSKEY", "0 3 0 AA==")),
+            dnskey=served_answer(zone),
+        )
+    ]
+    found = by_code(cds_findings(zone, served, None))
+    assert [f.severity.value for f in found["cds_delete"]] == ["ok"]
+    # The zone is already unsigned (no DNSKEY): the delete request is all there is to say.
+    assert list(found) == ["cds_delete"]

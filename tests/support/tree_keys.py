@@ -16,6 +16,13 @@ zone data. (The block 127.0.24.0/24 is this module's, should a hand-made server 
     key-cdsonly.test    the CDS of the KSK without its CDNSKEY
     key-cdsdelete.test  the delete form: CDS 0 0 0 00 and CDNSKEY 0 3 0 AA==
     key-cdsdiff.test    ns1 serves CDS and CDNSKEY, ns2 (same keys, same serial) neither
+    key-cdsmismatch.test  CDS of the KSK, CDNSKEY of the ZSK, which does not sign the DNSKEY set
+    key-cdsunsigned.test  CDS and CDNSKEY without RRSIGs (removed after signing)
+    key-cdszsk.test     CDS and CDNSKEY signed by the ZSK only, not by the key the DS names
+
+The delete form beside other CDS records (`cds_delete_mixed`) is not in the tree: BIND refuses to
+load such a zone ("CDS/CDNSKEY consistency checks failed"); tests/dns_monitor/test_keys_unit.py
+judges served answers of that shape instead.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ ZONEMASTER_FAULTS = [
     "key-private.test",  # also DNSSEC13: the private algorithm signs nothing (dns_monitor.denial)
     "key-cdsbad.test",
     "key-cdsdiff.test",
+    "key-cdsmismatch.test",
+    "key-cdsunsigned.test",
+    "key-cdszsk.test",
 ]
 
 
@@ -71,15 +81,29 @@ def _sign(
     body: str,
     keys: tuple[str, str],
     window: tuple[str, ...] = ("-e", "+2592000"),
+    drop: tuple[tuple[str, str], ...] = (),
 ) -> None:
-    """zones/<name>.db (SOA, NS ns1+ns2, `body`, the keys) signed into zones/<name>.db.signed."""
+    """zones/<name>.db (SOA, NS ns1+ns2, `body`, the keys) signed into zones/<name>.db.signed;
+    `drop` names RRSIGs to remove afterwards, as (type covered, key file or "" for every key)."""
     text = zone_text(origin, "ns1.dns.test.", SERIAL, NS + body)
     text += "".join(f"$INCLUDE ../keys/{key}.key\n" for key in keys)
     tree.write(name, text)
     _run(
-        tree, "dnssec-signzone", "-q", "-K", "../keys", "-o", origin, *window, "-f", f"{name}.db.signed",
+        tree, "dnssec-signzone", "-q", "-O", "full", "-K", "../keys", "-o", origin, *window, "-f", f"{name}.db.signed",
         f"{name}.db", *(f"../keys/{key}" for key in keys), cwd="zones",
     )  # fmt: skip
+    if drop:
+        signed = tree.directory / "zones" / f"{name}.db.signed"
+        kept = [line for line in signed.read_text().splitlines() if not any(_is_sig(line, *d) for d in drop)]
+        signed.write_text("\n".join(kept) + "\n")
+
+
+def _is_sig(line: str, covered: str, key: str) -> bool:
+    """Whether a line of `dnssec-signzone -O full` output is an RRSIG over `covered` by `key`."""
+    fields = line.split()
+    if len(fields) < 11 or fields[3] != "RRSIG" or fields[4] != covered:
+        return False
+    return not key or fields[10] == str(int(key.rsplit("+", 1)[1]))
 
 
 def _ds(tree: Bind9, key: str, origin: str, *, digest: str = "-2", record: str = "DS") -> str:
@@ -184,5 +208,36 @@ def part(tree: Bind9) -> TreePart:
     _sign(tree, "key-cdsdiff", "key-cdsdiff.test.", www + sync, keys)
     _sign(tree, "key-cdsdiff-plain", "key-cdsdiff.test.", www, keys)
     add("key-cdsdiff", ds=_ds(tree, keys[0], "key-cdsdiff.test."), ns2_file="key-cdsdiff-plain.db.signed")
+
+    # CDS of the KSK, CDNSKEY of the ZSK, and the ZSK's signature over the DNSKEY set removed.
+    keys = _keygen(tree, "key-cdsmismatch.test.")
+    sync = _ds(tree, keys[0], "key-cdsmismatch.test.", record="CDS") + "\n" + _cdnskey(tree, keys[1]) + "\n"
+    _sign(tree, "key-cdsmismatch", "key-cdsmismatch.test.", www + sync, keys, drop=(("DNSKEY", keys[1]),))
+    add("key-cdsmismatch", ds=_ds(tree, keys[0], "key-cdsmismatch.test."))
+
+    keys = _keygen(tree, "key-cdsunsigned.test.")
+    sync = _ds(tree, keys[0], "key-cdsunsigned.test.", record="CDS") + "\n" + _cdnskey(tree, keys[0]) + "\n"
+    _sign(
+        tree,
+        "key-cdsunsigned",
+        "key-cdsunsigned.test.",
+        www + sync,
+        keys,
+        drop=(("CDS", ""), ("CDNSKEY", "")),
+    )
+    add("key-cdsunsigned", ds=_ds(tree, keys[0], "key-cdsunsigned.test."))
+
+    # Signed by the ZSK only: no key the DS names signs the CDS and CDNSKEY sets.
+    keys = _keygen(tree, "key-cdszsk.test.")
+    sync = _ds(tree, keys[0], "key-cdszsk.test.", record="CDS") + "\n" + _cdnskey(tree, keys[0]) + "\n"
+    _sign(
+        tree,
+        "key-cdszsk",
+        "key-cdszsk.test.",
+        www + sync,
+        keys,
+        drop=(("CDS", keys[0]), ("CDNSKEY", keys[0])),
+    )
+    add("key-cdszsk", ds=_ds(tree, keys[0], "key-cdszsk.test."))
 
     return TreePart(tld=tld, views={"ns1": ns1, "ns2": ns2})

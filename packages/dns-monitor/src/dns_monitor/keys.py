@@ -73,7 +73,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEPRECATED_ALGORITHMS",
     "LONG_WINDOW_S",
+    "Served",
     "algorithm_findings",
+    "cds_findings",
     "check",
     "digest_findings",
 ]
@@ -260,7 +262,7 @@ def algorithm_findings(zone: str, keys: dns.rrset.RRset) -> list[Finding]:
 
 
 @dataclass
-class _Served:
+class Served:
     """What one nameserver address answered (None: no usable authoritative answer)."""
 
     label: str  # "ns1.example. (192.0.2.1)"
@@ -353,14 +355,14 @@ async def _labels(zone: SignedZone) -> dict[str, str]:
     return named
 
 
-async def _ask_all(zone: SignedZone) -> list[_Served]:
+async def _ask_all(zone: SignedZone) -> list[Served]:
     """CDS, CDNSKEY and DNSKEY from every nameserver address of the zone, concurrently."""
     walker: Walker = zone.walker
     labels = await _labels(zone)
     servers = [address for address in zone.step.servers if address not in walker.silent]
-    served = [_Served(labels.get(address, address)) for address in servers]
+    served = [Served(labels.get(address, address)) for address in servers]
 
-    async def one(address: str, into: _Served) -> None:
+    async def one(address: str, into: Served) -> None:
         async def ask(rdtype: str) -> None:
             done = await walker.ask(address, zone.zone, rdtype)
             setattr(into, rdtype.lower(), _usable(done.response))
@@ -491,15 +493,15 @@ _INTROS = {
 }
 
 
-def _cds_findings(zone: SignedZone, served: list[_Served], ds_tags: set[int] | None) -> list[Finding]:
-    """DNSSEC15-18 over what each nameserver served."""
+def cds_findings(name: str, served: list[Served], ds_tags: set[int] | None) -> list[Finding]:
+    """DNSSEC15-18 over what each nameserver of the zone `name` served; `ds_tags` are the key
+    tags of the DS set at the parent (None: no DS)."""
     import dns.dnssec
     import dns.exception
     import dns.name
 
     faults = _Faults()
     now = time.time()
-    name = zone.zone
     sets: dict[str, dict[str, list[str]]] = {"CDS": {}, "CDNSKEY": {}}  # type -> server -> rdata texts
     for server in served:
         dnskey, dnskey_sigs = _answer(server.dnskey, name, "DNSKEY")
@@ -525,6 +527,8 @@ def _cds_findings(zone: SignedZone, served: list[_Served], ds_tags: set[int] | N
                 )
             elif deletes:
                 faults.add("cds_delete", Verdict.OK, f"{rdtype} {_rdata_texts(rrset)[0]}", server.label)
+            if not keys and len(deletes) == len(records):
+                continue  # a leftover delete request of a zone already unsigned: nothing to match
             if not keys:
                 faults.add(
                     "cds_matches_no_dnskey",
@@ -553,6 +557,15 @@ def _cds_findings(zone: SignedZone, served: list[_Served], ds_tags: set[int] | N
                     faults.add(
                         "cds_key_not_signing", Verdict.WARNING, f"{text}: key tag {_tag(key)}", server.label
                     )
+            signers = {int(s.key_tag) for s in _sigs(sigs)}
+            if ds_tags is not None and not signers & ds_tags & {_tag(k) for k in keys}:
+                by = f"key tag(s) {', '.join(map(str, sorted(signers)))}" if signers else "no key"
+                faults.add(
+                    "cds_not_signed_by_ds_key",
+                    Verdict.CRITICAL,
+                    f"the {rdtype} set is signed by {by}, the DS names {', '.join(map(str, sorted(ds_tags)))}",
+                    server.label,
+                )
             if sigs is None or len(sigs) == 0:
                 faults.add(
                     "cds_signature_invalid", Verdict.CRITICAL, f"the {rdtype} set has no RRSIG", server.label
@@ -568,17 +581,6 @@ def _cds_findings(zone: SignedZone, served: list[_Served], ds_tags: set[int] | N
                 faults.add(
                     "cds_signature_invalid", Verdict.CRITICAL, f"the {rdtype} set: {exc}", server.label
                 )
-            if ds_tags is not None:
-                key_tags = {_tag(k) for k in keys}
-                signers = {int(s.key_tag) for s in _sigs(sigs)}
-                if not signers & ds_tags & key_tags:
-                    faults.add(
-                        "cds_not_signed_by_ds_key",
-                        Verdict.CRITICAL,
-                        f"the {rdtype} set is signed by key tag(s) {', '.join(map(str, sorted(signers)))}, "
-                        f"the DS names {', '.join(map(str, sorted(ds_tags)))}",
-                        server.label,
-                    )
         if "CDS" in present and "CDNSKEY" in present:
             cds, cdnskey = present["CDS"], present["CDNSKEY"]
             if (cds is None) != (cdnskey is None):
@@ -629,7 +631,7 @@ async def check(zone: SignedZone) -> list[Finding]:
     async def ask_ds() -> None:
         has_ds[0] = await _parent_ds(zone)
 
-    served: list[_Served] = []
+    served: list[Served] = []
 
     async def ask_servers() -> None:
         served.extend(await _ask_all(zone))
@@ -662,5 +664,5 @@ async def check(zone: SignedZone) -> list[Finding]:
                 )
             )
     ds_tags = {int(r.key_tag) for r in _records(zone.ds)} if zone.ds is not None else None
-    findings += _cds_findings(zone, served, ds_tags)
+    findings += cds_findings(zone.zone, served, ds_tags)
     return findings
