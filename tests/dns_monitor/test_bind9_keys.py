@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dns_monitor.server import mcp
 from mcp import Client
-from support.bind9 import ADDRESSES, dig
+from support.bind9 import ADDRESSES, IMPLEMENTATIONS, Bind9, Implementation, dig
 from support.tree_keys import LONG_WINDOW_DAYS, RSA_BITS
 
 pytestmark = pytest.mark.usefixtures("local_dns")
@@ -214,3 +214,27 @@ async def test_cds_signed_only_by_the_zsk_is_not_signed_by_the_ds_key() -> None:
     assert f"signed by key tag(s) {signer}, the DS names {ds_tag}" in finding["message"]
     # The ZSK's signature is valid: only the signer is wrong.
     assert "cds_signature_invalid" not in {f["code"] for f in result["findings"]}
+
+
+@pytest.fixture(params=["knot", "nsd"])
+def peer(request: pytest.FixtureRequest, bind9: Bind9) -> Implementation:
+    name: str = request.param
+    if name in bind9.unavailable:
+        pytest.skip(f"{name}: {bind9.unavailable[name]}")
+    return IMPLEMENTATIONS[name]
+
+
+async def test_healthy_cds_served_by_knot_and_nsd(peer: Implementation) -> None:
+    zone = f"key-cds-{peer.name}.test"
+    for _, address in peer.servers:
+        assert dig(f"@{address}", zone, "CDS", "+short", "+norec").strip()
+    result = await check(zone)
+    assert result["status"] == "secure" and result["findings"] == []
+
+
+async def test_cds_of_an_unpublished_key_served_by_knot_and_nsd(peer: Implementation) -> None:
+    result = await check(f"key-cdsbad-{peer.name}.test")
+    assert result["status"] == "secure" and result["verdict"] == "warning"
+    finding = only(result, "cds_matches_no_dnskey")
+    for name, address in peer.servers:
+        assert f"{name} ({address})" in finding["message"]

@@ -1,8 +1,9 @@
 """Fault zones for DS digests, DNSKEY algorithms and sizes, signature windows and CDS/CDNSKEY.
 
 Every zone is signed here with dnssec-keygen and dnssec-signzone (a KSK and a ZSK, ECDSA P-256
-unless said) and served by ns1.dns.test and ns2.dns.test (the existing views), so that only the
-fault under test differs from good.test. No address of its own is needed: the fault is in the
+unless said) and served by ns1.dns.test and ns2.dns.test (the existing views; the -knot and -nsd
+zones by those implementations' two servers), so that only the fault under test differs from
+good.test. No address of its own is needed: the fault is in the
 zone data. (The block 127.0.24.0/24 is this module's, should a hand-made server be needed.)
 
     key-sha1.test       the DS at the TLD is SHA-1 only (digest type 1)
@@ -19,6 +20,8 @@ zone data. (The block 127.0.24.0/24 is this module's, should a hand-made server 
     key-cdsmismatch.test  CDS of the KSK, CDNSKEY of the ZSK, which does not sign the DNSKEY set
     key-cdsunsigned.test  CDS and CDNSKEY without RRSIGs (removed after signing)
     key-cdszsk.test     CDS and CDNSKEY signed by the ZSK only, not by the key the DS names
+    key-cds-knot.test, key-cds-nsd.test        healthy CDS/CDNSKEY, served by Knot and by NSD
+    key-cdsbad-knot.test, key-cdsbad-nsd.test  a CDS of an unpublished key, served by Knot and NSD
 
 The delete form beside other CDS records (`cds_delete_mixed`) is not in the tree: BIND refuses to
 load such a zone ("CDS/CDNSKEY consistency checks failed"); tests/dns_monitor/test_keys_unit.py
@@ -29,12 +32,12 @@ from __future__ import annotations
 
 import subprocess
 
-from support.bind9 import Bind9, TreePart, zone_text
+from support.bind9 import IMPLEMENTATIONS, Bind9, TreePart, zone_text
 
-NS = "@ NS ns1.dns.test.\n@ NS ns2.dns.test.\n"
 LONG_WINDOW_DAYS = 400
 RSA_BITS = 1024
 SERIAL = 2026120601
+STRAY = ("dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", "keys")  # a key no zone publishes
 
 # Zonemaster reports these at WARNING or ERROR (the tier in tests/peers/test_zonemaster.py maps
 # each of its tags to our findings); key-cdsonly and key-cdsdelete are notices for both tools,
@@ -82,10 +85,11 @@ def _sign(
     keys: tuple[str, str],
     window: tuple[str, ...] = ("-e", "+2592000"),
     drop: tuple[tuple[str, str], ...] = (),
+    ns: tuple[str, str] = ("ns1.dns.test.", "ns2.dns.test."),
 ) -> None:
     """zones/<name>.db (SOA, NS ns1+ns2, `body`, the keys) signed into zones/<name>.db.signed;
     `drop` names RRSIGs to remove afterwards, as (type covered, key file or "" for every key)."""
-    text = zone_text(origin, "ns1.dns.test.", SERIAL, NS + body)
+    text = zone_text(origin, ns[0], SERIAL, "".join(f"@ NS {name}\n" for name in ns) + body)
     text += "".join(f"$INCLUDE ../keys/{key}.key\n" for key in keys)
     tree.write(name, text)
     _run(
@@ -176,9 +180,7 @@ def part(tree: Bind9) -> TreePart:
     add("key-cds", ds=_ds(tree, keys[0], "key-cds.test."))
 
     keys = _keygen(tree, "key-cdsbad.test.")
-    stray = _run(
-        tree, "dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", "keys", "key-cdsbad.test."
-    )
+    stray = _run(tree, *STRAY, "key-cdsbad.test.")
     _sign(
         tree,
         "key-cdsbad",
@@ -240,4 +242,21 @@ def part(tree: Bind9) -> TreePart:
     )
     add("key-cdszsk", ds=_ds(tree, keys[0], "key-cdszsk.test."))
 
-    return TreePart(tld=tld, views={"ns1": ns1, "ns2": ns2})
+    # Healthy CDS/CDNSKEY and a CDS of an unpublished key, served by Knot and by NSD.
+    peer_zones: dict[str, dict[str, str]] = {}
+    for impl in ("knot", "nsd"):
+        servers = tuple(name for name, _ in IMPLEMENTATIONS[impl].servers)
+        assert len(servers) == 2
+        for kind in ("cds", "cdsbad"):
+            name = f"key-{kind}-{impl}"
+            origin = f"{name}.test."
+            keys = _keygen(tree, origin)
+            signer = keys[0] if kind == "cds" else _run(tree, *STRAY, origin).strip()
+            sync = _ds(tree, signer, origin, record="CDS") + "\n"
+            if kind == "cds":
+                sync += _cdnskey(tree, keys[0]) + "\n"
+            _sign(tree, name, origin, www + sync, keys, ns=(servers[0], servers[1]))
+            tld.extend([f"{name} NS {servers[0]}", f"{name} NS {servers[1]}", _ds(tree, keys[0], origin)])
+            peer_zones.setdefault(impl, {})[origin.rstrip(".")] = f"{name}.db.signed"
+
+    return TreePart(tld=tld, views={"ns1": ns1, "ns2": ns2}, peer_zones=peer_zones)
