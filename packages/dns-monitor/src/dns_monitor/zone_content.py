@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
     from dns_monitor.survey import Survey
 
-__all__ = ["host_name_faults", "rname_faults", "zone_content"]
+__all__ = ["host_name_faults", "judge", "rname_faults", "zone_content"]
 
 REFRESH_MIN = 14400  # Zonemaster zone02.SOA_REFRESH_MINIMUM_VALUE
 RETRY_MIN = 3600  # zone04.SOA_RETRY_MINIMUM_VALUE
@@ -166,9 +166,15 @@ def _by_value(values: dict[tuple[str, str], Any]) -> dict[Any, list[tuple[str, s
     return grouped
 
 
-def _where(grouped: dict[Any, list[tuple[str, str]]], show: Callable[[Any], str] = str) -> str:
-    """'600' when every server agrees, else '600 at ns1 (a); 900 at ns2 (b)'."""
-    if len(grouped) == 1:
+def _seconds(value: int) -> str:
+    return f"{value} s"
+
+
+def _where(
+    grouped: dict[Any, list[tuple[str, str]]], show: Callable[[Any], str] = str, *, everyone: bool = True
+) -> str:
+    """'600' when every server serves it (`everyone`), else '600 at ns1 (a); 900 at ns2 (b)'."""
+    if len(grouped) == 1 and everyone:
         return show(next(iter(grouped)))
     return "; ".join(f"{show(value)} at {_shown(servers)}" for value, servers in grouped.items())
 
@@ -222,6 +228,8 @@ class _Content:
     def judge_timers(self) -> None:
         if not self.soas:
             return
+        # Which servers say so matters only when they do not all serve the same timers.
+        uniform = len({soa.timers for soa in self.soas.values()}) == 1
         refresh = _by_value({s: soa.refresh for s, soa in self.soas.items()})
         retry = _by_value({s: soa.retry for s, soa in self.soas.items()})
         minimum = _by_value({s: soa.minimum for s, soa in self.soas.items()})
@@ -233,14 +241,14 @@ class _Content:
             self.add(
                 Verdict.OK,
                 "soa_refresh_low",
-                f"the SOA refresh of {self.zone} is {_where(found)} s, below {REFRESH_MIN} s (4 h)",
+                f"the SOA refresh of {self.zone} is {_where(found, _seconds, everyone=uniform)}, below {REFRESH_MIN} s (4 h)",
                 f"set refresh to {REFRESH_MIN} s or more; NOTIFY tells secondaries of changes sooner",
             )
         if found := low(retry, RETRY_MIN):
             self.add(
                 Verdict.OK,
                 "soa_retry_low",
-                f"the SOA retry of {self.zone} is {_where(found)} s, below {RETRY_MIN} s (1 h)",
+                f"the SOA retry of {self.zone} is {_where(found, _seconds, everyone=uniform)}, below {RETRY_MIN} s (1 h)",
                 f"set retry to {RETRY_MIN} s or more",
             )
         order = _by_value(
@@ -251,7 +259,7 @@ class _Content:
                 Verdict.OK,
                 "soa_retry_not_below_refresh",
                 f"the SOA retry of {self.zone} is not below its refresh: "
-                + _where(order, lambda v: f"retry {v[0]} s, refresh {v[1]} s"),
+                + _where(order, lambda v: f"retry {v[0]} s, refresh {v[1]} s", everyone=uniform),
                 "set retry to a fraction of refresh, so a failed refresh is retried before the next one",
             )
         expiring = _by_value(
@@ -275,7 +283,7 @@ class _Content:
                 Verdict.WARNING,
                 "soa_expire_low",
                 f"the secondaries of {self.zone} drop the zone soon after losing the primary: "
-                + _where(expiring, why),
+                + _where(expiring, why, everyone=uniform),
                 f"set expire to {EXPIRE_MIN} s (1 week) or more, and above refresh",
             )
         found = {
@@ -287,7 +295,7 @@ class _Content:
             self.add(
                 Verdict.OK,
                 "soa_negative_ttl_out_of_range",
-                f"the SOA minimum (negative-caching TTL) of {self.zone} is {_where(found)} s, outside "
+                f"the SOA minimum (negative-caching TTL) of {self.zone} is {_where(found, _seconds, everyone=uniform)}, outside "
                 f"{NEGATIVE_TTL_MIN}-{NEGATIVE_TTL_MAX} s",
                 f"set the SOA minimum between {NEGATIVE_TTL_MIN} s and {NEGATIVE_TTL_MAX} s (RFC 2308 "
                 "suggests 1 to 3 hours): too low floods the servers with repeated questions for "
@@ -651,15 +659,26 @@ class _Content:
             )
 
 
-async def zone_content(survey: Survey) -> list[Finding]:
-    """SOA presence, count, timers and consistency, NS set consistency, and the syntax of the
-    nameserver, MNAME, RNAME and MX names of `survey.zone` (see the module docstring)."""
+def _judged(survey: Survey) -> _Content:
     content = _Content(survey)
     content.read_soas()
     content.judge_timers()
     content.judge_consistency()
     content.judge_ns_sets()
     content.judge_names()
+    return content
+
+
+def judge(survey: Survey) -> list[Finding]:
+    """The findings that need no question beyond the survey's answers: SOA presence, timers and
+    consistency, NS sets, and the nameserver, MNAME and RNAME names."""
+    return _judged(survey).findings
+
+
+async def zone_content(survey: Survey) -> list[Finding]:
+    """SOA presence, count, timers and consistency, NS set consistency, and the syntax of the
+    nameserver, MNAME, RNAME and MX names of `survey.zone` (see the module docstring)."""
+    content = _judged(survey)
     if content.soas:
         async with anyio.create_task_group() as group:
             group.start_soon(content.check_soa_count)
