@@ -5,16 +5,112 @@ names in them, against the zc- zones of tests/support/tree_zonecontent.py on the
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, cast
 
+import dns.flags
+import dns.message
+import dns.rrset
 import pytest
 from dns_monitor.server import mcp
-from dns_monitor.zone_content import host_name_faults, rname_faults
+from dns_monitor.survey import Survey
+from dns_monitor.walk import ZoneStep
+from dns_monitor.zone_content import host_name_faults, judge, rname_faults
 from mcp import Client
 from monitor_common.config import Settings, set_settings
+from monitor_common.results import Finding, Verdict
 from support.bind9 import ADDRESSES as TREE
-from support.bind9 import Bind9, dig
+from support.bind9 import IMPLEMENTATIONS, Bind9, dig
 from support.tree_zonecontent import ADDRESSES
+
+ZONE = "z.test."
+
+
+def survey(
+    parent: list[str], soas: dict[tuple[str, str], str], ns: dict[tuple[str, str], list[str]]
+) -> Survey:
+    """A survey of z.test. as dns_delegation would hand it over: the parent's NS names, and each
+    (nameserver, address)'s authoritative answers to the apex SOA (rdata text) and NS."""
+
+    def answer(rdtype: str, *rdatas: str) -> dns.message.Message:
+        response = dns.message.make_response(dns.message.make_query(ZONE, rdtype))
+        response.flags |= dns.flags.AA
+        if rdatas:
+            response.answer.append(dns.rrset.from_text(ZONE, 300, "IN", rdtype, *rdatas))
+        return response
+
+    found = Survey(
+        zone=ZONE,
+        walker=cast("Any", None),  # the judgements ask nothing
+        step=ZoneStep(ZONE, parent, {}, []),
+        servers={},
+        child_ns=sorted({n for names in ns.values() for n in names}),
+    )
+    for (name, address), text in soas.items():
+        found.soa.setdefault(name, {})[address] = answer("SOA", *([text] if text else []))
+    for (name, address), names in ns.items():
+        found.ns.setdefault(name, {})[address] = answer("NS", *names)
+    return found
+
+
+def judged(found: Survey) -> dict[str, Finding]:
+    findings = judge(found)
+    assert len({f.code for f in findings}) == len(findings)  # one finding per fault
+    return {f.code: f for f in findings}
+
+
+A, B = ("ns1.z.test.", "192.0.2.1"), ("ns2.z.test.", "192.0.2.2")
+GOOD = "ns1.z.test. hostmaster.z.test. 1 14400 3600 604800 300"
+
+
+def test_a_healthy_zone_is_judged_without_findings() -> None:
+    names = ["ns1.z.test.", "ns2.z.test."]
+    assert judge(survey(names, {A: GOOD, B: GOOD}, {A: names, B: names})) == []
+
+
+def test_values_that_differ_are_shown_per_server() -> None:
+    other = "ns1.z.test. hostmaster.z.test. 1 7200 3600 604800 300"
+    found = judged(survey(["ns1.z.test.", "ns2.z.test."], {A: GOOD, B: other}, {}))
+    assert set(found) == {"soa_refresh_low", "soa_timers_mismatch"}
+    assert "7200 s" in found["soa_refresh_low"].message and "192.0.2.2" in found["soa_refresh_low"].message
+    assert "192.0.2.1" not in found["soa_refresh_low"].message  # only the server that serves it
+    timers = found["soa_timers_mismatch"].message
+    assert (
+        "14400/3600/604800/300 at ns1.z.test. (192.0.2.1)" in timers
+        and "7200/3600/604800/300 at ns2" in timers
+    )
+
+
+def test_an_empty_authoritative_answer_is_a_missing_soa() -> None:
+    found = judged(survey(["ns1.z.test.", "ns2.z.test."], {A: GOOD, B: ""}, {}))
+    assert set(found) == {"soa_missing"} and found["soa_missing"].severity == Verdict.CRITICAL
+    assert (
+        "ns2.z.test. (192.0.2.2)" in found["soa_missing"].message
+        and "192.0.2.1" not in found["soa_missing"].message
+    )
+
+
+@pytest.mark.parametrize(
+    ("names", "severity"),
+    [
+        (["ns1.z.test.", "ab--c.z.test."], Verdict.WARNING),  # only a reserved "--"
+        (["ns1.z.test.", "ab--c.z.test.", "bad_ns.z.test."], Verdict.CRITICAL),
+        (["ns1.z.test.", "ns2.z.123."], Verdict.CRITICAL),
+    ],
+)
+def test_nameserver_names_one_finding_at_the_worst_severity(names: list[str], severity: Verdict) -> None:
+    found = judged(survey(names, {A: GOOD}, {}))
+    assert set(found) == {"ns_name_invalid"} and found["ns_name_invalid"].severity == severity
+    assert all(name in found["ns_name_invalid"].message for name in names[1:])
+    assert "ns1.z.test." not in found["ns_name_invalid"].message
+
+
+def test_mname_and_rname_syntax() -> None:
+    soa = "ns_1.z.test. john\\@z.test. 1 14400 3600 604800 300"
+    found = judged(survey(["ns1.z.test."], {A: soa}, {}))
+    assert set(found) == {"mname_invalid", "rname_invalid"}
+    assert "ns_1.z.test." in found["mname_invalid"].message
+    assert "john\\@z.test." in found["rname_invalid"].message
+
 
 OURS = {
     "soa_missing",
@@ -271,3 +367,17 @@ async def test_names_outside_the_zone_are_walked_without_a_configured_resolver(b
     assert "answers REFUSED" in finding(result, "mname_not_authoritative")["message"]
     assert ours(await delegation("zc-mnamegone.test")) == ["mname_not_authoritative"]
     assert ours(await delegation("zc-mnamecname.test")) == ["mname_is_cname"]
+
+
+@pytest.mark.usefixtures("local_dns")
+@pytest.mark.parametrize("implementation", ["knot", "nsd"])
+async def test_the_same_faults_served_by_knot_and_nsd(bind9: Bind9, implementation: str) -> None:
+    if implementation in bind9.unavailable:
+        pytest.skip(bind9.unavailable[implementation])
+    zone = f"zc-{implementation}.test"
+    (_, address), _ = IMPLEMENTATIONS[implementation].servers
+    assert dig(f"@{address}", zone, "MX", "+short") == f"10 bad_mx.{zone}.\n"
+    result = await delegation(zone)
+    assert ours(result) == ["mx_name_invalid", "soa_expire_low"]
+    assert f"bad_mx.{zone}." in finding(result, "mx_name_invalid")["message"]
+    assert "expire 86400 s" in finding(result, "soa_expire_low")["message"]

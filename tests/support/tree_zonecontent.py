@@ -29,6 +29,8 @@ Zones (named check-names off for all of them: the bad names load):
     zc-mx.test          MX bad_mx.zc-mx.test and ab--mx.zc-mx.test (SYNTAX08)
     zc-multisoa.test    (ns2.dns.test and ns3) ns3 answers the SOA question with two SOA records (ZONE10)
     zc-nosoa.test       ns3 answers the SOA question authoritatively with no SOA (DELEGATION06)
+    zc-knot.test, zc-nsd.test  on Knot's and NSD's pairs of servers: expire 86400 (ZONE05) and the
+                        MX target bad_mx.zc-IMPL.test (SYNTAX08)
 
 Every zone's RNAME is hostmaster.zc-hosts.test., which takes mail (an MX with an address), unless
 the RNAME is the fault.
@@ -43,7 +45,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from support.bind9 import Bind9, TreePart
+from support.bind9 import IMPLEMENTATIONS, Bind9, TreePart
 
 __all__ = ["ADDRESSES", "ZONEMASTER_FAULTS", "crafted", "part"]
 
@@ -68,6 +70,8 @@ ZONEMASTER_FAULTS = [
     "zc-mx.test",
     "zc-multisoa.test",
     "zc-nosoa.test",
+    "zc-knot.test",
+    "zc-nsd.test",
 ]
 
 
@@ -164,10 +168,18 @@ mail A 192.0.2.211
     tld = [f"ns1.zc-hosts A {a['zc1']}"]
     tld += [f"{name} NS {ns}" for name in [*both, "zc-differ"] for ns in (NS1, NS2)]
     tld += [f"{name} NS {ns}" for name in ("zc-multisoa", "zc-nosoa") for ns in (NS2, NS3)]
+    # The same two faults on Knot's and NSD's pair: their answers (additional data included) go
+    # through the same checks.
+    for impl in ("knot", "nsd"):
+        (n1, _), (n2, _) = IMPLEMENTATIONS[impl].servers
+        body = f"@ NS {n1}\n@ NS {n2}\n@ MX 10 bad_mx\nbad_mx A 192.0.2.217\nwww A 192.0.2.217"
+        tree.write(f"zc-{impl}", _zone(f"zc-{impl}.test.", f"{n1} {CONTACT} 1 14400 3600 86400 300", body))
+        tld += [f"zc-{impl} NS {n1}", f"zc-{impl} NS {n2}"]
     return TreePart(
         tld=tld,
         views={"ns2": ns2},
         new_views=[view("zc1", f"{a['zc1']}; {a['bad_ns']}", zc1), view("zc4", a["refuse"], [])],
         addresses=[a["zc1"], a["refuse"], a["bad_ns"]],
         crafted={a["crafted"]: crafted},
+        peer_zones={impl: {f"zc-{impl}.test": f"zc-{impl}.db"} for impl in ("knot", "nsd")},
     )
