@@ -62,7 +62,7 @@ async def test_healthy_zones_get_no_referral_or_address_finding(bind9: Bind9, zo
 async def test_two_names_on_one_address_are_one_server() -> None:
     result = await delegation("ref-sameip.test")
     shared = finding(result, "ns_address_shared")
-    assert shared["severity"] == "critical"
+    assert shared["severity"] == "warning" and result["verdict"] == "warning"
     assert f"{ADDRESSES['sameip']} (ns-a.ref-sameip.test., ns-b.ref-sameip.test.)" in shared["message"]
     # ns-b's address has a PTR, for ns-a: a notice
     mismatch = finding(result, "ns_ptr_mismatch")

@@ -3,9 +3,11 @@
 One check of `dns_monitor.delegation.CHECKS`, run on the `survey.Survey` of `dns_delegation`. It
 covers Zonemaster's DELEGATION02, 03 and 05, ADDRESS01-03 and the prefix half of CONNECTIVITY03/04:
 
-- `ns_address_shared` (critical, Zonemaster DELEGATION02 `*_NS_SAME_IP`, ERROR): two or more NS
+- `ns_address_shared` (warning, Zonemaster DELEGATION02 `*_NS_SAME_IP`, ERROR): two or more NS
   names (at the parent or in the zone) with the same address. They are one server counted twice:
-  the zone has fewer independent nameservers than its NS set says.
+  the zone has fewer independent nameservers than its NS set says. A warning, as
+  `single_nameserver` is for the same reason: less redundancy than listed is a risk (one outage
+  takes more of the zone down), not a fault that breaks resolution today.
 - `referral_too_large` (warning, DELEGATION03 `REFERRAL_SIZE_TOO_LARGE`): the referral the parent
   would give does not fit in 512 bytes, the UDP limit of a resolver without EDNS. Computed as
   Zonemaster's Delegation.pm does, so both tools give the same size: a query name of the greatest
@@ -156,7 +158,7 @@ def _shared_addresses(addresses: dict[str, list[str]]) -> list[Finding]:
     shown = "; ".join(f"{address} ({', '.join(names)})" for address, names in sorted(shared.items()))
     return [
         Finding(
-            severity=Verdict.CRITICAL,
+            severity=Verdict.WARNING,
             code="ns_address_shared",
             message=f"nameserver names that share an address, so one server counted more than once: {shown}",
             hint="give each nameserver name its own server and address, or drop the extra names from "
