@@ -19,7 +19,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     import dns.dnssec
 
-from dns_monitor.keys import Served, algorithm_findings, cds_findings, digest_findings
+from dns_monitor.cds import Served, cds_findings
+from dns_monitor.keys import algorithm_findings, digest_findings
 from monitor_common.results import Finding
 
 
