@@ -83,6 +83,11 @@ class Walker:
         # Addresses that gave no answer at all in this walk: asked last by ask_first, so one
         # dead nameserver costs one timeout per check rather than one per question.
         self.silent: set[str] = set()
+        # Answers received in this walk, by exact question: the chain, its ZONE_CHECKS and the
+        # delegation's CHECKS ask the same servers the same apex questions (SOA, DNSKEY, NS), and
+        # each repeat would take a token of the server's per-host rate limit; past its burst every
+        # query waits 100 ms (dnssec_check good.test: 430 ms -> 130 ms). Failures are not kept.
+        self._answers: dict[tuple[str, str, str, bool, bool], Exchange] = {}
 
     def left(self) -> float:
         return max(self.deadline - time.monotonic(), 0.001)
@@ -109,6 +114,9 @@ class Walker:
     async def ask(
         self, address: str, name: str, rdtype: str, *, tcp: bool = False, rd: bool = False
     ) -> Exchange:
+        key = (address, name, rdtype, tcp, rd)  # the name as given: case variants are other questions
+        if key in self._answers:
+            return self._answers[key]
         query = make_query(name, rdtype, recursion=rd, dnssec=True)
         done = await exchange(
             query,
@@ -120,6 +128,8 @@ class Walker:
         )
         if done.response is None and not tcp:
             self.silent.add(address)
+        if done.response is not None:
+            self._answers[key] = done
         return done
 
     async def ask_first(
