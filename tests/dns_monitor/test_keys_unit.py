@@ -162,3 +162,48 @@ def test_delete_cds_alone_is_a_notice() -> None:
     assert [f.severity.value for f in found["cds_delete"]] == ["ok"]
     # The zone is already unsigned (no DNSKEY): the delete request is all there is to say.
     assert list(found) == ["cds_delete"]
+
+
+def test_cdnskey_of_a_key_without_the_zone_flag_is_critical() -> None:
+    zone = "example.test."
+    keys = dns.rrset.from_text_list(zone, 300, "IN", "DNSKEY", [rsa_key(2048, flags=1)])
+    cdnskey = dns.rrset.from_text_list(zone, 300, "IN", "CDNSKEY", [rsa_key(2048, flags=1)])
+    served = [
+        Served(
+            "ns1.example. (192.0.2.1)", cdnskey=served_answer(zone, cdnskey), dnskey=served_answer(zone, keys)
+        )
+    ]
+    (finding,) = by_code(cds_findings(zone, served, None))["cds_matches_no_dnskey"]
+    assert finding.severity.value == "critical" and "not a zone key" in finding.message
+
+
+def test_cds_with_a_signature_that_does_not_validate() -> None:
+    zone = "example.test."
+    private = ec.generate_private_key(ec.SECP256R1())
+    dnskey = dns.dnssec.make_dnskey(private.public_key(), 13, 257)
+    keys = dns.rrset.from_rdata_list(zone, 300, [dnskey])
+    ds = dns.dnssec.make_ds(zone, dnskey, "SHA256")
+    cds = dns.rrset.from_text_list(zone, 300, "IN", "CDS", [str(ds)])
+    signed = dns.rrset.from_rdata_list(
+        zone, 300, [dns.dnssec.sign(cds, private, dns.name.from_text(zone), dnskey, lifetime=3600)]
+    )
+    other = dns.rrset.from_text_list(zone, 300, "IN", "CDS", [str(ds).rsplit(" ", 1)[0] + " " + "00" * 32])
+    tag = dns.dnssec.key_id(dnskey)
+    keysig = dns.rrset.from_rdata_list(
+        zone, 300, [dns.dnssec.sign(keys, private, dns.name.from_text(zone), dnskey, lifetime=3600)]
+    )
+    good = Served(
+        "ns1.example. (192.0.2.1)",
+        cds=served_answer(zone, cds, signed),
+        dnskey=served_answer(zone, keys, keysig),
+    )
+    assert cds_findings(zone, [good], {tag}) == []
+    # The same signature over other records (a record changed after signing) does not validate.
+    bad = Served(
+        "ns1.example. (192.0.2.1)",
+        cds=served_answer(zone, other, signed),
+        dnskey=served_answer(zone, keys, keysig),
+    )
+    found = by_code(cds_findings(zone, [bad], {tag}))
+    assert [f.severity.value for f in found["cds_signature_invalid"]] == ["critical"]
+    assert "cds_not_signed_by_ds_key" not in found  # signed by the DS key, only not validly
