@@ -9,7 +9,8 @@ zone answers. Neither is given views: one process serves every zone on both of i
     127.0.13.1, 127.0.14.1   nsd1.dns.test, nsd2.dns.test     nsd -d, generated nsd.conf
 
 Signed zones are signed beforehand with dnssec-signzone and loaded as plain zone files (Knot's
-own signing is off, NSD has none).
+own signing is off, NSD has none). Both hide their version and identity from CHAOS questions, as
+BIND9 does in the tree: a healthy server does (`version_banner`); transfers are refused by default.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class Knot(Authoritative):
             f"""server:
   rundir: "{self.directory}"
   listen: [ {listen} ]
+  version: ""
+  identity: ""
 database:
   storage: "{self.directory}/db"
 log:
@@ -142,6 +145,8 @@ class Nsd(Authoritative):
   database: ""
   logfile: "{self.log}"
   verbosity: 1
+  hide-version: yes
+  hide-identity: yes
 remote-control:
   control-enable: no
 {zones}"""

@@ -662,6 +662,12 @@ options {{
   session-keyfile "{self.directory}/session.key";
   managed-keys-directory "{self.directory}";
   max-udp-size 1232;
+  // Hardened as a healthy authoritative server is (BIND 9.18 allows AXFR to anyone and tells
+  // its version by default); a zone that wants otherwise says so in its zone statement.
+  allow-transfer {{ none; }};
+  version none;
+  hostname none;
+  server-id none;
 }};
 controls {{ }};
 {view("root", a["root"], [zone(".", "root.db.signed")])}
