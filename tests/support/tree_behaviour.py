@@ -1,0 +1,221 @@
+"""The tree's zones for `dns_monitor.behaviour`: nameservers that misbehave one way each.
+
+Real BIND, Knot and NSD handle EDNS, case and CHAOS questions correctly, so each fault is a
+hand-made server (`support.dns_server`) on an address of this module's block, 127.0.20.0/24,
+named ns-FAULT.dns.test (A records in the TLD zone). It serves its zone exactly as ns1 does (same
+SOA, NS set, www A/AAAA), answers BADVERS to unknown EDNS versions, REFUSED outside its zone,
+to CHAOS and to AXFR, except for its one fault. Each zone has NS ns1.dns.test (the healthy BIND9
+server, which serves the same zone file) and its misbehaving server:
+
+    zone               server address   fault (Zonemaster test case)
+    ns-noedns.test     127.0.20.2       FORMERR without OPT to any EDNS query (NAMESERVER02)
+    ns-badvers.test    127.0.20.3       EDNS version 1 answered NOERROR with the SOA (NAMESERVER10, 14)
+    ns-ednsopt.test    127.0.20.4       the unknown EDNS option echoed (NAMESERVER11, 14)
+    ns-ednsflags.test  127.0.20.5       the unknown EDNS Z flags echoed (NAMESERVER12)
+    ns-tcnoopt.test    127.0.20.6       a DO query with a 512-byte payload over UDP gets TC
+                                        without OPT (NAMESERVER13)
+    ns-noaaaa.test     127.0.20.7       AAAA questions dropped (NAMESERVER05)
+    ns-upward.test     127.0.20.8       names outside the zone referred to the root (NAMESERVER07)
+    ns-case.test       127.0.20.9       the question comes back in lower case (NAMESERVER08)
+    ns-casediff.test   127.0.20.10      NXDOMAIN for a name written with a capital (NAMESERVER09)
+    ns-version.test    127.0.20.11      version.bind, version.server and id.server answered
+                                        (NAMESERVER15, a notice)
+    ns-axfr.test       (ns1, ns2)       BIND9 allows AXFR of it to anyone on ns1 (NAMESERVER03;
+                                        the tree's servers otherwise refuse transfers)
+
+ns-casediff.test is not in ZONEMASTER_FAULTS: Zonemaster compares two mixed-case spellings with
+each other (both NXDOMAIN here, so the same), not with the lower-case one, and sees nothing;
+ns-axfr.test and ns-version.test neither: Zonemaster 4.6 rates open AXFR a NOTICE and has no
+NAMESERVER15.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from support.bind9 import Bind9, TreePart, zone_text
+from support.dns_server import Handler, Response, Transport, zone
+
+__all__ = ["SERVERS", "ZONEMASTER_FAULTS", "part"]
+
+BLOCK = "127.0.20"
+Fault = Callable[[dns.message.Message, Transport, Handler], Response]
+
+
+def _no_edns(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    if request.edns >= 0:
+        response = dns.message.make_response(request)
+        response.use_edns(False)
+        response.set_rcode(dns.rcode.FORMERR)
+        return response
+    return served(request, transport)
+
+
+def _ignores_version(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    if request.edns > 0:
+        request.use_edns(0, request.ednsflags, request.payload, options=list(request.options))
+    return served(request, transport)
+
+
+def _echoes_options(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    response = served(request, transport)
+    if isinstance(response, dns.message.Message) and request.options and response.edns >= 0:
+        response.use_edns(0, response.ednsflags, response.payload, options=list(request.options))
+    return response
+
+
+def _echoes_flags(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    response = served(request, transport)
+    if isinstance(response, dns.message.Message) and response.edns >= 0:
+        response.ednsflags |= request.ednsflags & 0x7FFF
+    return response
+
+
+def _truncates_without_opt(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    small = request.edns >= 0 and request.payload <= 512 and request.ednsflags & dns.flags.DO
+    if transport == "udp" and small:
+        response = dns.message.make_response(request)
+        response.use_edns(False)
+        response.flags |= dns.flags.TC | dns.flags.AA
+        return response
+    return served(request, transport)
+
+
+def _drops_aaaa(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    return None if request.question[0].rdtype == dns.rdatatype.AAAA else served(request, transport)
+
+
+def _refers_up(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    response = served(request, transport)
+    if isinstance(response, dns.message.Message) and response.rcode() == dns.rcode.REFUSED:
+        response.set_rcode(dns.rcode.NOERROR)
+        response.authority.append(dns.rrset.from_text(".", 3600, "IN", "NS", "a.root-servers.test."))
+        response.additional.append(dns.rrset.from_text("a.root-servers.test.", 3600, "IN", "A", "127.0.0.10"))
+    return response
+
+
+def _lowercases(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    response = served(request, transport)
+    if isinstance(response, dns.message.Message) and response.question:
+        q = response.question[0]
+        response.question = [dns.rrset.RRset(q.name.canonicalize(), q.rdclass, q.rdtype)]
+    return response
+
+
+def _case_sensitive(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    if request.question[0].name.to_text() != request.question[0].name.to_text().lower():
+        response = dns.message.make_response(request)
+        response.flags |= dns.flags.AA
+        response.set_rcode(dns.rcode.NXDOMAIN)
+        return response
+    return served(request, transport)
+
+
+VERSION = "9.11.3-ns-version"
+
+
+def _tells_version(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    q = request.question[0]
+    texts = {"version.bind.": VERSION, "version.server.": VERSION, "id.server.": "ns-version-1"}
+    name = q.name.to_text().lower()
+    if q.rdclass == dns.rdataclass.CH and q.rdtype == dns.rdatatype.TXT and name in texts:
+        response = dns.message.make_response(request)
+        response.flags |= dns.flags.AA
+        response.answer.append(dns.rrset.from_text(name, 0, "CH", "TXT", f'"{texts[name]}"'))
+        return response
+    return served(request, transport)
+
+
+# zone label -> (last octet of its server's address, the fault)
+SERVERS: dict[str, tuple[int, Fault]] = {
+    "ns-noedns": (2, _no_edns),
+    "ns-badvers": (3, _ignores_version),
+    "ns-ednsopt": (4, _echoes_options),
+    "ns-ednsflags": (5, _echoes_flags),
+    "ns-tcnoopt": (6, _truncates_without_opt),
+    "ns-noaaaa": (7, _drops_aaaa),
+    "ns-upward": (8, _refers_up),
+    "ns-case": (9, _lowercases),
+    "ns-casediff": (10, _case_sensitive),
+    "ns-version": (11, _tells_version),
+}
+ZONEMASTER_FAULTS = [f"{label}.test" for label in SERVERS if label not in ("ns-casediff", "ns-version")]
+
+
+def _body(label: str) -> str:
+    return f"@ NS ns1.dns.test.\n@ NS {label}.dns.test.\nwww A 192.0.2.120\nwww AAAA 2001:db8::120"
+
+
+def _served(origin: str, label: str) -> Handler:
+    """A well-behaved server of `origin`: the records of its zone file on ns1, BADVERS for EDNS
+    versions above 0, REFUSED for other zones, CHAOS, transfers and other opcodes."""
+    records = {
+        (origin, "SOA"): f"ns1.dns.test. hostmaster.{origin} 1 14400 3600 604800 300",
+        (origin, "NS"): ["ns1.dns.test.", f"{label}.dns.test."],
+        (f"www.{origin}", "A"): "192.0.2.120",
+        (f"www.{origin}", "AAAA"): "2001:db8::120",
+    }
+    answer = zone(records, origin=origin)
+    apex = dns.name.from_text(origin)
+
+    def handler(request: dns.message.Message, transport: Transport) -> Response:
+        q = request.question[0]
+        response = dns.message.make_response(request)
+        if request.opcode() != dns.opcode.QUERY:
+            response.set_rcode(dns.rcode.NOTIMP)
+            return response
+        if request.edns > 0:
+            response.set_rcode(dns.rcode.BADVERS)
+            return response
+        outside = q.rdclass != dns.rdataclass.IN or not q.name.is_subdomain(apex)
+        if outside or q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+        return answer(request, transport)
+
+    return handler
+
+
+def _crafted(origin: str, label: str, fault: Fault) -> Handler:
+    served = _served(origin, label)
+
+    def handler(request: dns.message.Message, transport: Transport) -> Response:
+        return fault(request, transport, served)
+
+    return handler
+
+
+def part(tree: Bind9) -> TreePart:
+    built = TreePart()
+    for label, (octet, fault) in SERVERS.items():
+        origin = f"{label}.test."
+        address = f"{BLOCK}.{octet}"
+        tree.write(label, zone_text(origin, "ns1.dns.test.", 1, _body(label)))
+        built.tld += [
+            f"{label} NS ns1.dns.test.",
+            f"{label} NS {label}.dns.test.",
+            f"{label}.dns A {address}",
+        ]
+        built.views.setdefault("ns1", []).append(
+            f'zone "{label}.test" {{ type primary; file "zones/{label}.db"; }};'
+        )
+        built.crafted[address] = _crafted(origin, label, fault)
+    body = "@ NS ns1.dns.test.\n@ NS ns2.dns.test.\nwww A 192.0.2.121"
+    tree.write("ns-axfr", zone_text("ns-axfr.test.", "ns1.dns.test.", 1, body))
+    built.tld += ["ns-axfr NS ns1.dns.test.", "ns-axfr NS ns2.dns.test."]
+    built.views["ns1"].append(
+        'zone "ns-axfr.test" { type primary; file "zones/ns-axfr.db"; allow-transfer { any; }; };'
+    )
+    built.views.setdefault("ns2", []).append(
+        'zone "ns-axfr.test" { type primary; file "zones/ns-axfr.db"; };'
+    )
+    return built
