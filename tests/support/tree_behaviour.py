@@ -18,7 +18,9 @@ server, which serves the same zone file) and its misbehaving server:
     ns-upward.test     127.0.20.8       names outside the zone referred to the root (NAMESERVER07)
     ns-case.test       127.0.20.9       the question comes back in lower case (NAMESERVER08)
     ns-casediff.test   127.0.20.10      NXDOMAIN for a name written with a capital (NAMESERVER09)
-    ns-version.test    127.0.20.11      version.bind, version.server and id.server answered
+    ns-version.test    127.0.20.11      version.server and id.server answered, not version.bind;
+                       127.0.20.12      ns-version2.dns.test: version.bind answered (NAMESERVER15,
+                                        a notice)
                                         (NAMESERVER15, a notice)
     ns-axfr.test       (ns1, ns2)       BIND9 allows AXFR of it to anyone on ns1 (NAMESERVER03;
                                         the tree's servers otherwise refuse transfers)
@@ -123,16 +125,20 @@ def _case_sensitive(request: dns.message.Message, transport: Transport, served: 
 VERSION = "9.11.3-ns-version"
 
 
-def _tells_version(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
-    q = request.question[0]
-    texts = {"version.bind.": VERSION, "version.server.": VERSION, "id.server.": "ns-version-1"}
-    name = q.name.to_text().lower()
-    if q.rdclass == dns.rdataclass.CH and q.rdtype == dns.rdatatype.TXT and name in texts:
-        response = dns.message.make_response(request)
-        response.flags |= dns.flags.AA
-        response.answer.append(dns.rrset.from_text(name, 0, "CH", "TXT", f'"{texts[name]}"'))
-        return response
-    return served(request, transport)
+def _chaos(texts: dict[str, str]) -> Fault:
+    """A server that answers these CHAOS TXT names with these texts."""
+
+    def fault(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+        q = request.question[0]
+        name = q.name.to_text().lower()
+        if q.rdclass == dns.rdataclass.CH and q.rdtype == dns.rdatatype.TXT and name in texts:
+            response = dns.message.make_response(request)
+            response.flags |= dns.flags.AA
+            response.answer.append(dns.rrset.from_text(name, 0, "CH", "TXT", f'"{texts[name]}"'))
+            return response
+        return served(request, transport)
+
+    return fault
 
 
 # zone label -> (last octet of its server's address, the fault)
@@ -146,13 +152,23 @@ SERVERS: dict[str, tuple[int, Fault]] = {
     "ns-upward": (8, _refers_up),
     "ns-case": (9, _lowercases),
     "ns-casediff": (10, _case_sensitive),
-    "ns-version": (11, _tells_version),
+    # version.server and id.server (not version.bind), beside ns-version2 (below): version.bind only
+    "ns-version": (11, _chaos({"version.server.": VERSION, "id.server.": "ns-version-1"})),
 }
 ZONEMASTER_FAULTS = [f"{label}.test" for label in SERVERS if label not in ("ns-casediff", "ns-version")]
 
 
+SECOND = {"ns-version": ("ns-version2", 12, _chaos({"version.bind.": VERSION}))}  # a second server
+
+
+def _ns(label: str) -> list[str]:
+    second = [f"{SECOND[label][0]}.dns.test."] if label in SECOND else []
+    return ["ns1.dns.test.", f"{label}.dns.test.", *second]
+
+
 def _body(label: str) -> str:
-    return f"@ NS ns1.dns.test.\n@ NS {label}.dns.test.\nwww A 192.0.2.120\nwww AAAA 2001:db8::120"
+    ns = "".join(f"@ NS {name}\n" for name in _ns(label))
+    return f"{ns}www A 192.0.2.120\nwww AAAA 2001:db8::120"
 
 
 def _served(origin: str, label: str) -> Handler:
@@ -160,7 +176,7 @@ def _served(origin: str, label: str) -> Handler:
     versions above 0, REFUSED for other zones, CHAOS, transfers and other opcodes."""
     records = {
         (origin, "SOA"): f"ns1.dns.test. hostmaster.{origin} 1 14400 3600 604800 300",
-        (origin, "NS"): ["ns1.dns.test.", f"{label}.dns.test."],
+        (origin, "NS"): _ns(label),
         (f"www.{origin}", "A"): "192.0.2.120",
         (f"www.{origin}", "AAAA"): "2001:db8::120",
     }
@@ -209,6 +225,10 @@ def part(tree: Bind9) -> TreePart:
             f'zone "{label}.test" {{ type primary; file "zones/{label}.db"; }};'
         )
         built.crafted[address] = _crafted(origin, label, fault)
+        if label in SECOND:
+            name, octet2, fault2 = SECOND[label]
+            built.tld += [f"{label} NS {name}.dns.test.", f"{name}.dns A {BLOCK}.{octet2}"]
+            built.crafted[f"{BLOCK}.{octet2}"] = _crafted(origin, label, fault2)
     body = "@ NS ns1.dns.test.\n@ NS ns2.dns.test.\nwww A 192.0.2.121"
     tree.write("ns-axfr", zone_text("ns-axfr.test.", "ns1.dns.test.", 1, body))
     built.tld += ["ns-axfr NS ns1.dns.test.", "ns-axfr NS ns2.dns.test."]
