@@ -44,6 +44,7 @@ __all__ = [
     "RATE_LIMITED",
     "SHARED",
     "TIMEOUT",
+    "VERSION_BANNER",
     "FindingCode",
     "cert_expiry_findings",
     "readme_table",
@@ -148,6 +149,13 @@ PATTERN_TOO_SLOW: Final = FindingCode(
     "or give the check a longer timeout",
     checked_target=False,
 )
+VERSION_BANNER: Final = FindingCode(
+    "version_banner",
+    Verdict.OK,
+    "the server tells anyone its software and version (an HTTP Server or X-Powered-By header, a "
+    "nameserver's CHAOS version.bind); a notice, the message quotes what it said",
+    "hide version numbers; they tell attackers which exploits to try",
+)
 
 SHARED: Final[tuple[FindingCode, ...]] = (
     CONNECT_REFUSED,
@@ -161,6 +169,7 @@ SHARED: Final[tuple[FindingCode, ...]] = (
     CERT_EXPIRING_SOON,
     BODY_TRUNCATED,
     PATTERN_TOO_SLOW,
+    VERSION_BANNER,
 )
 """Every shared code, in the order the README lists them."""
 

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
+from monitor_common.findings import VERSION_BANNER
 from monitor_common.results import Finding, Verdict
 
 from dns_monitor.query import Exchange, exchange
@@ -491,12 +492,11 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
     ]
     if disclosed:
         findings.append(
-            Finding(
-                severity=Verdict.OK,
-                code="version_banner",
-                message=f"nameservers that tell anyone their software or identity (CHAOS TXT): {'; '.join(disclosed)}",
+            VERSION_BANNER.finding(
+                f"nameservers that tell anyone their software or identity (CHAOS TXT): {'; '.join(disclosed)}",
                 hint="hide them (BIND: version none; hostname none; server-id none; Knot: version and "
-                "identity empty; NSD: hide-version and hide-identity yes); they tell attackers which exploits to try",
+                "identity empty; NSD: hide-version and hide-identity yes); they tell attackers which "
+                "exploits to try",
             )
         )
     return findings

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 from monitor_common.errors import PolicyError
+from monitor_common.findings import VERSION_BANNER
 from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import DEFAULT_PORTS, Url, parse_url
 
@@ -383,12 +384,7 @@ async def http_security_headers(
         banner = inputs.auto.first(name) if inputs.auto else None
         if banner and _VERSION.search(banner):
             findings.append(
-                Finding(
-                    severity=Verdict.OK,
-                    code="version_banner",
-                    message=f"{name}: {banner} reveals a software version (not scored)",
-                    hint="hide version numbers; they tell attackers which exploits to try",
-                )
+                VERSION_BANNER.finding(f"{name}: {banner} reveals a software version (not scored)")
             )
     failed = [t.test for t in report.tests if not t.passed]
     summary = f"grade {report.grade} ({report.score}/100) for {page.url}"
