@@ -26,6 +26,7 @@ OURS = {
     "qname_case_not_preserved",
     "qname_case_answers_differ",
     "axfr_open",
+    "answer_from_other_address",
     "version_banner",
 }
 
@@ -76,6 +77,7 @@ FAULTS: dict[str, tuple[dict[str, str], str]] = {
     "ns-upward.test": ({"upward_referral": "warning"}, "NS records for . in the authority section"),
     "ns-case.test": ({"qname_case_not_preserved": "warning"}, "the answer's question is ns-case.test."),
     "ns-casediff.test": ({"qname_case_answers_differ": "critical"}, "NOERROR vs NXDOMAIN"),
+    "ns-srcaddr.test": ({"answer_from_other_address": "warning"}, "the UDP answer comes from 127.0.20.99"),
 }
 
 

@@ -16,6 +16,8 @@ A handler returns what to send back:
     bytes                   sent as is (over TCP the two-byte length prefix is added)
     None                    nothing: the query is dropped and the client times out
     Delayed(seconds, x)     x, after a pause (cut short when the server stops)
+    Elsewhere(host, x)      x, sent over UDP from another local address `host` (a server whose
+                            answers do not come from the address asked); over TCP, x as is
     a list of the above     each in turn (e.g. a reply with the wrong ID, then the right one)
 
 Ready-made handlers and combinators: `zone(records)` answers from a dict with NXDOMAIN and
@@ -59,6 +61,7 @@ import dns.rrset
 __all__ = [
     "DNSServer",
     "Delayed",
+    "Elsewhere",
     "Handler",
     "Response",
     "Transport",
@@ -86,7 +89,15 @@ class Delayed:
     response: Response
 
 
-Response: TypeAlias = "dns.message.Message | bytes | Delayed | list[Response] | None"
+@dataclass(frozen=True)
+class Elsewhere:
+    """Send `response` over UDP from `host`, another loopback address (port chosen by the system)."""
+
+    host: str
+    response: Response
+
+
+Response: TypeAlias = "dns.message.Message | bytes | Delayed | Elsewhere | list[Response] | None"
 Handler = Callable[[dns.message.Message, Transport], Response]
 
 _POLL = 0.05  # how often idle threads look at the stop flag
@@ -230,12 +241,19 @@ class DNSServer:
         if request is None:
             return
         max_size = request.payload if request.edns >= 0 else _MAX_UDP_WITHOUT_EDNS
-        for message in self._outgoing(self.handler(request, "udp")):
-            if isinstance(message, dns.message.Message):
-                message = _udp_wire(message, max(max_size, _MAX_UDP_WITHOUT_EDNS))
-            with contextlib.suppress(OSError):  # the socket closes when the server stops
-                assert self._udp is not None
-                self._udp.sendto(message, peer)
+        response = self.handler(request, "udp")
+        assert self._udp is not None
+        with contextlib.ExitStack() as stack:
+            sender = self._udp
+            if isinstance(response, Elsewhere):
+                sender = stack.enter_context(socket.socket(self._udp.family, socket.SOCK_DGRAM))
+                sender.bind((response.host, 0))
+                response = response.response
+            for message in self._outgoing(response):
+                if isinstance(message, dns.message.Message):
+                    message = _udp_wire(message, max(max_size, _MAX_UDP_WITHOUT_EDNS))
+                with contextlib.suppress(OSError):  # the socket closes when the server stops
+                    sender.sendto(message, peer)
 
     def _serve_tcp(self, conn: socket.socket) -> None:
         with conn:
@@ -283,6 +301,8 @@ class DNSServer:
         elif isinstance(response, Delayed):
             if not self._stopping.wait(response.seconds):
                 yield from self._outgoing(response.response)
+        elif isinstance(response, Elsewhere):
+            yield from self._outgoing(response.response)  # over TCP (UDP unwraps it first)
         else:
             yield response
 

@@ -12,12 +12,13 @@ server, which serves the same zone file) and its misbehaving server:
     ns-badvers.test    127.0.20.3       EDNS version 1 answered NOERROR with the SOA (NAMESERVER10, 14)
     ns-ednsopt.test    127.0.20.4       the unknown EDNS option echoed (NAMESERVER11, 14)
     ns-ednsflags.test  127.0.20.5       the unknown EDNS Z flags echoed (NAMESERVER12)
-    ns-tcnoopt.test    127.0.20.6       an EDNS query with a payload of 512 bytes or less gets
-                                        TC without OPT over UDP (NAMESERVER13)
+    ns-tcnoopt.test    127.0.20.6       a DO query with a payload of 512 bytes or less gets TC
+                                        without OPT over UDP (NAMESERVER13)
     ns-noaaaa.test     127.0.20.7       AAAA questions dropped (NAMESERVER05)
     ns-upward.test     127.0.20.8       names outside the zone referred to the root (NAMESERVER07)
     ns-case.test       127.0.20.9       the question comes back in lower case (NAMESERVER08)
     ns-casediff.test   127.0.20.10      NXDOMAIN for a name written with a capital (NAMESERVER09)
+    ns-srcaddr.test    127.0.20.13      UDP answers sent from 127.0.20.99 (NAMESERVER04); TCP is right
     ns-version.test    127.0.20.11      version.server and id.server answered, not version.bind;
                        127.0.20.12      ns-version2.dns.test: version.bind answered (NAMESERVER15,
                                         a notice)
@@ -28,10 +29,9 @@ Not in ZONEMASTER_FAULTS, the zones where Zonemaster 4.6 reports nothing above N
 ns-casediff.test (Zonemaster compares two mixed-case spellings with each other, both NXDOMAIN
 here, not with the lower-case one), ns-ednsflags.test (engine 4.6 raises Z_FLAGS_NOTCLEAR at
 DEBUG: the tag is missing from its default profile), ns-tcnoopt.test (engine 4.6 sends its
-NAMESERVER13 query without the DO bit, the same query as NAMESERVER02's, whose answer after the
-TCP fallback it takes from its cache: run alone, NAMESERVER13 reports MISSING_OPT_IN_TRUNCATED),
-ns-axfr.test (open AXFR is a NOTICE there)
-and ns-version.test (engine 4.6 has no NAMESERVER15).
+NAMESERVER13 query without the DO bit the specification sets, so nothing it asks is truncated),
+ns-srcaddr.test (no DIFFERENT_SOURCE_IP: engine 4.6 reports nothing for it), ns-axfr.test (open
+AXFR is a NOTICE there) and ns-version.test (engine 4.6 has no NAMESERVER15).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ import dns.rdatatype
 import dns.rrset
 
 from support.bind9 import Bind9, TreePart, zone_text
-from support.dns_server import Handler, Response, Transport, zone
+from support.dns_server import Elsewhere, Handler, Response, Transport, refused, zone
 
 __all__ = ["SERVERS", "ZONEMASTER_FAULTS", "part"]
 
@@ -86,7 +86,8 @@ def _echoes_flags(request: dns.message.Message, transport: Transport, served: Ha
 
 
 def _truncates_without_opt(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
-    if transport == "udp" and request.edns >= 0 and request.payload <= 512:
+    small = request.edns >= 0 and request.payload <= 512 and request.ednsflags & dns.flags.DO
+    if transport == "udp" and small:
         response = dns.message.make_response(request)
         response.use_edns(False)
         response.flags |= dns.flags.TC | dns.flags.AA
@@ -124,6 +125,13 @@ def _case_sensitive(request: dns.message.Message, transport: Transport, served: 
     return served(request, transport)
 
 
+OTHER_SOURCE = f"{BLOCK}.99"  # where ns-srcaddr's UDP answers come from (it refuses what it is asked)
+
+
+def _answers_from_elsewhere(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    return Elsewhere(OTHER_SOURCE, served(request, transport))
+
+
 VERSION = "9.11.3-ns-version"
 
 
@@ -154,6 +162,7 @@ SERVERS: dict[str, tuple[int, Fault]] = {
     "ns-upward": (8, _refers_up),
     "ns-case": (9, _lowercases),
     "ns-casediff": (10, _case_sensitive),
+    "ns-srcaddr": (13, _answers_from_elsewhere),
     # version.server and id.server (not version.bind), beside ns-version2 (below): version.bind only
     "ns-version": (11, _chaos({"version.server.": VERSION, "id.server.": "ns-version-1"})),
 }
@@ -161,7 +170,7 @@ SERVERS: dict[str, tuple[int, Fault]] = {
 ZONEMASTER_FAULTS = [
     f"{label}.test"
     for label in SERVERS
-    if label not in ("ns-ednsflags", "ns-tcnoopt", "ns-casediff", "ns-version")
+    if label not in ("ns-ednsflags", "ns-tcnoopt", "ns-casediff", "ns-version", "ns-srcaddr")
 ]
 
 
@@ -236,6 +245,7 @@ def part(tree: Bind9) -> TreePart:
             name, octet2, fault2 = SECOND[label]
             built.tld += [f"{label} NS {name}.dns.test.", f"{name}.dns A {BLOCK}.{octet2}"]
             built.crafted[f"{BLOCK}.{octet2}"] = _crafted(origin, label, fault2)
+    built.crafted[OTHER_SOURCE] = refused
     body = "@ NS ns1.dns.test.\n@ NS ns2.dns.test.\nwww A 192.0.2.121"
     tree.write("ns-axfr", zone_text("ns-axfr.test.", "ns1.dns.test.", 1, body))
     built.tld += ["ns-axfr NS ns1.dns.test.", "ns-axfr NS ns2.dns.test."]

@@ -31,13 +31,16 @@ send, so the two tools judge the same answers:
     version.server; then id.server)         each server gives (NAMESERVER15)
     SOA without EDNS (lame addresses only)  `edns_unsupported`: answers without EDNS but not
                                             with it (NAMESERVER02 BREAKS_ON_EDNS, NO_EDNS_SUPPORT)
+    SOA over UDP, taking an answer from     `answer_from_other_address` (NAMESERVER04), for an
+    any source (TCP-only addresses only)    address that answered over TCP but never over UDP
 
 A fault several addresses share is one finding that lists them. A probe that was not sent (rate
 limit) or ran into the call's deadline says nothing; "no answer" counts only for a probe that had
 its whole time. Only the first message of a transfer is read, and the connection is closed: the
 check never pulls a zone. NAMESERVER01 (`open_recursion`) and 06 (`ns_unreachable`) are in
-`delegation.py`; NAMESERVER04 (answers from another address) is not checked (a gap, see the
-README): dnspython's UDP exchange drops such answers, so that server looks silent over UDP.
+`delegation.py`. A server whose UDP answers come from another address looks silent over UDP to
+the survey (dnspython drops such datagrams, as resolvers do), so only an address that answered
+over TCP but not over UDP is asked the NAMESERVER04 question, with a socket of its own.
 
 Severities follow Zonemaster's default levels (ERROR: critical, WARNING: warning, NOTICE and
 INFO: ok) except `axfr_open`, a warning where Zonemaster says NOTICE: anyone can then copy the
@@ -49,10 +52,11 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from monitor_common.findings import VERSION_BANNER
+from monitor_common.ratelimit import RateLimited, acquire
 from monitor_common.results import Finding, Verdict
 
 from dns_monitor.query import Exchange, exchange
@@ -368,6 +372,46 @@ async def _probe_lame(p: _Prober, seen: _Seen) -> None:
         )
 
 
+async def _probe_source(p: _Prober, seen: _Seen) -> None:
+    """NAMESERVER04 for an address that answered over TCP but never over UDP: does its UDP answer
+    come from another address? `query.exchange` cannot tell (dnspython drops a datagram from
+    another source, as resolvers do), so this one question is sent from an unconnected socket
+    that takes the answer from wherever it comes; the rate limit is taken as for any other."""
+    import socket
+
+    import dns.asyncbackend
+    import dns.asyncquery
+    import dns.exception
+    import dns.inet
+
+    timeout = min(p.walker.try_timeout, p.walker.left())
+    try:
+        await acquire(p.walker.ctx.limiter, p.address, timeout)
+    except RateLimited:
+        return
+    query = _query(p.zone, "SOA")
+    family = dns.inet.af_for_address(p.address)
+    destination = dns.inet.low_level_address_tuple((p.address, p.walker.port), family)
+    backend = dns.asyncbackend.get_default_backend()
+    expiration = time.time() + timeout  # dnspython's clock for expirations
+    sock = cast("Any", await backend.make_socket(family, socket.SOCK_DGRAM, 0, None, None))  # pyright: ignore[reportUnknownMemberType]
+    async with sock:
+        await dns.asyncquery.send_udp(sock, query, destination, expiration)
+        while True:
+            try:
+                response, _, source = await dns.asyncquery.receive_udp(
+                    sock, None, expiration, ignore_unexpected=True
+                )
+            except dns.exception.Timeout:
+                return
+            except dns.exception.DNSException:
+                continue  # not a DNS message: wait for one
+            if query.is_response(response):
+                break
+    if source[0] != destination[0]:
+        seen.faults["answer_from_other_address"] = f"the UDP answer comes from {source[0]}"
+
+
 _FAULTS: dict[str, tuple[Verdict, str, str]] = {
     # code: (severity, what the servers do, how to fix it)
     "edns_unsupported": (
@@ -421,6 +465,12 @@ _FAULTS: dict[str, tuple[Verdict, str, str]] = {
         "names compare case-insensitively (RFC 4343): fix the nameserver software or the "
         "load balancer or cache in front of it",
     ),
+    "answer_from_other_address": (
+        Verdict.WARNING,
+        "nameservers whose UDP answers come from another address than the one asked (resolvers drop them)",
+        "make the server answer from the address it is asked on (BIND: listen-on that address, "
+        "not a wildcard behind NAT; or fix the NAT or load balancer in front of it)",
+    ),
     "axfr_open": (
         Verdict.WARNING,
         "nameservers that transfer the whole zone (AXFR) to anyone",
@@ -446,7 +496,12 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
             for address in server.addresses:
                 if address not in names:
                     lame.setdefault(address, []).append(server.name)
-    seen: dict[str, _Seen] = {address: _Seen() for address in [*names, *lame]}
+    tcp_only: dict[str, list[str]] = {}
+    for server in survey.servers.values():
+        if server.udp_ok is False and server.tcp_ok:
+            for address in server.addresses:
+                tcp_only.setdefault(address, []).append(server.name)
+    seen: dict[str, _Seen] = {address: _Seen() for address in [*names, *lame, *tcp_only]}
     walker = survey.walker
 
     async def probe(address: str) -> None:
@@ -455,6 +510,9 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
         async with anyio.create_task_group() as group:
             if address in lame:
                 group.start_soon(_probe_lame, p, found)
+                return
+            if address in tcp_only:
+                group.start_soon(_probe_source, p, found)
                 return
             for run in (
                 _probe_edns0,
@@ -472,7 +530,7 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
         async with anyio.create_task_group() as group:
             for address in seen:
                 group.start_soon(probe, address)
-    every = {**names, **lame}
+    every = {**tcp_only, **lame, **names}
     findings: list[Finding] = []
     for code, (severity, what, hint) in _FAULTS.items():
         shown = [
