@@ -187,11 +187,17 @@ def _body(label: str) -> str:
     return f"{ns}www A 192.0.2.120\nwww AAAA 2001:db8::120"
 
 
+def _soa(origin: str) -> str:
+    """The SOA rdata of the zone file ns1 serves for `origin` (written by `zone_text`)."""
+    line = next(line for line in zone_text(origin, "ns1.dns.test.", 1, "").splitlines() if " SOA " in line)
+    return line.split(" SOA ", 1)[1]
+
+
 def _served(origin: str, label: str) -> Handler:
     """A well-behaved server of `origin`: the records of its zone file on ns1, BADVERS for EDNS
     versions above 0, REFUSED for other zones, CHAOS, transfers and other opcodes."""
     records = {
-        (origin, "SOA"): f"ns1.dns.test. hostmaster.{origin} 1 14400 3600 604800 300",
+        (origin, "SOA"): _soa(origin),
         (origin, "NS"): _ns(label),
         (f"www.{origin}", "A"): "192.0.2.120",
         (f"www.{origin}", "AAAA"): "2001:db8::120",
