@@ -2,8 +2,10 @@
 NAMESERVER02-05 and 07-15), one check of `dns_monitor.delegation.CHECKS`.
 
 Every address that answered the apex SOA authoritatively (`Survey.answering()`) gets one set of
-probes, all sent at once, every address at the same time; an address whose UDP answer was not
-authoritative is asked again without EDNS, to tell a server that breaks on EDNS from a lame one.
+probes, one question at a time (the per-host rate limit is shared with the other checks), every
+address at the same time; after one unanswered question an address is asked nothing more over
+UDP. An address whose UDP answer was not authoritative is asked again without EDNS, to tell a
+server that breaks on EDNS from a lame one.
 What each probe sends is what Zonemaster's Nameserver.pm (engine 4.6) and its specifications
 send, so the two tools judge the same answers:
 
@@ -27,8 +29,8 @@ send, so the two tools judge the same answers:
                                             records than the lower-case question (NAMESERVER09)
     AXFR over TCP (first message only)      `axfr_open`: the transfer starts with the SOA
                                             (NAMESERVER03)
-    CHAOS TXT version.bind (else            `version_banner` (a notice, severity ok): the text
-    version.server; then id.server)         each server gives (NAMESERVER15)
+    CHAOS TXT version.bind (version.server  `version_banner` (a notice, severity ok): the text
+    where it is refused; then id.server)    each server gives (NAMESERVER15)
     SOA without EDNS (lame addresses only)  `edns_unsupported`: answers without EDNS but not
                                             with it (NAMESERVER02 BREAKS_ON_EDNS, NO_EDNS_SUPPORT)
     SOA over UDP, taking an answer from     `answer_from_other_address` (NAMESERVER04), for an
@@ -49,6 +51,7 @@ whole zone (every name, every address) and the transfer is an amplifier.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from dataclasses import dataclass, field
@@ -115,6 +118,7 @@ class _Prober:
         self.walker = walker
         self.address = address
         self.zone = zone
+        self.timed_out = False  # one question went unanswered: the rest are not asked
 
     async def send(self, query: dns.message.Message, *, tcp: bool = False) -> tuple[Exchange, bool]:
         """The exchange, and whether a missing answer is the server's (it had its whole time)."""
@@ -128,6 +132,7 @@ class _Prober:
             timeout=min(budget, self.walker.left()),
             reach=self.walker.reach,
         )
+        self.timed_out = self.timed_out or done.error == "timeout"
         return done, full and done.error in ("timeout", "bad_response")
 
 
@@ -279,7 +284,7 @@ async def _probe_upward(p: _Prober, seen: _Seen) -> None:
         seen.faults["upward_referral"] = f"NS records for {', '.join(owners)} in the authority section"
 
 
-async def _probe_case(p: _Prober, seen: _Seen, survey: Survey, names: list[str]) -> None:
+async def _probe_case(p: _Prober, seen: _Seen, *, survey: Survey, names: list[str]) -> None:
     """NAMESERVER08 and 09: the apex SOA question spelt in mixed case, against the survey's
     lower-case one (Zonemaster compares two mixed-case spellings with each other, which misses
     a server that answers every capitalised name wrongly)."""
@@ -328,25 +333,31 @@ async def _probe_axfr(p: _Prober, seen: _Seen) -> None:
 
 
 async def _probe_chaos(p: _Prober, seen: _Seen) -> None:
-    """NAMESERVER15: CHAOS TXT version.bind, else version.server; id.server too once a version
-    was told (two questions either way: a hardened server is not asked a third)."""
+    """NAMESERVER15: CHAOS TXT version.bind; version.server only where version.bind is refused
+    (a server that may not know the older name); id.server once a version was told. A hardened
+    server that answers version.bind empty (BIND's `version none`) is asked nothing more."""
+    import dns.rcode
     import dns.rdatatype
 
-    async def one(name: str) -> bool:
+    async def one(name: str) -> tuple[bool, bool]:
+        """(a text was told, the question was answered NOERROR)."""
         done, _ = await p.send(_query(name, "TXT", edns=-1, rdclass="CH"))
         r = done.response
         if r is None:
-            return False
+            return False, False
         for rrset in r.answer:
             if rrset.rdtype == dns.rdatatype.TXT and rrset.name.to_text().lower() == name:
                 texts = [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in rrset]  # pyright: ignore[reportUnknownMemberType,reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownVariableType]
                 text = " ".join(t for t in texts if t.strip())
                 if text:
                     seen.chaos[name.rstrip(".")] = text[:80]
-                    return True
-        return False
+                    return True, True
+        return False, r.rcode() == dns.rcode.NOERROR
 
-    if await one("version.bind.") or await one("version.server."):
+    told, answered = await one("version.bind.")
+    if not told and not answered:
+        told, _ = await one("version.server.")
+    if told:
         await one("id.server.")
 
 
@@ -505,26 +516,25 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
     walker = survey.walker
 
     async def probe(address: str) -> None:
+        # One question at a time per address: the per-host rate limit is shared with the other
+        # checks of CHECKS, and nine questions queued at once would take the slots their own
+        # questions to this server wait for. After one unanswered question the rest are not
+        # asked, so a server that drops some questions costs one timeout, not one per probe.
         p = _Prober(walker, address, survey.zone)
         found = seen[address]
-        async with anyio.create_task_group() as group:
-            if address in lame:
-                group.start_soon(_probe_lame, p, found)
+        if address in lame:
+            await _probe_lame(p, found)
+            return
+        if address in tcp_only:
+            await _probe_source(p, found)
+            return
+        case = functools.partial(_probe_case, survey=survey, names=names[address])
+        for run in (_probe_edns0, _probe_version, _probe_option_flags, _probe_aaaa, case, _probe_upward):
+            await run(p, found)
+            if p.timed_out:
                 return
-            if address in tcp_only:
-                group.start_soon(_probe_source, p, found)
-                return
-            for run in (
-                _probe_edns0,
-                _probe_version,
-                _probe_option_flags,
-                _probe_aaaa,
-                _probe_upward,
-                _probe_axfr,
-                _probe_chaos,
-            ):
-                group.start_soon(run, p, found)
-            group.start_soon(_probe_case, p, found, survey, names[address])
+        await _probe_axfr(p, found)  # over TCP: a UDP timeout above says nothing about it
+        await _probe_chaos(p, found)
 
     with anyio.move_on_after(walker.left()):
         async with anyio.create_task_group() as group:
