@@ -2,9 +2,9 @@
 NAMESERVER02-05 and 07-15), one check of `dns_monitor.delegation.CHECKS`.
 
 Every address that answered the apex SOA authoritatively (`Survey.answering()`) gets one set of
-probes, one question at a time (the per-host rate limit is shared with the other checks), every
-address at the same time; after one unanswered question an address is asked nothing more over
-UDP. An address whose UDP answer was not authoritative is asked again without EDNS, to tell a
+probes, one UDP question at a time (the per-host rate limit is shared with the other checks)
+beside the one TCP question (AXFR), every address at the same time; after one unanswered question
+an address is asked nothing more over UDP. An address whose UDP answer was not authoritative is asked again without EDNS, to tell a
 server that breaks on EDNS from a lame one.
 What each probe sends is what Zonemaster's Nameserver.pm (engine 4.6) and its specifications
 send, so the two tools judge the same answers:
@@ -118,7 +118,7 @@ class _Prober:
         self.walker = walker
         self.address = address
         self.zone = zone
-        self.timed_out = False  # one question went unanswered: the rest are not asked
+        self.timed_out = False  # one UDP question went unanswered: the rest are not asked
 
     async def send(self, query: dns.message.Message, *, tcp: bool = False) -> tuple[Exchange, bool]:
         """The exchange, and whether a missing answer is the server's (it had its whole time)."""
@@ -132,7 +132,7 @@ class _Prober:
             timeout=min(budget, self.walker.left()),
             reach=self.walker.reach,
         )
-        self.timed_out = self.timed_out or done.error == "timeout"
+        self.timed_out = self.timed_out or (done.error == "timeout" and not tcp)
         return done, full and done.error in ("timeout", "bad_response")
 
 
@@ -212,6 +212,9 @@ async def _probe_version(p: _Prober, seen: _Seen) -> None:
     combined = await judge(option=True)
     if combined is None:
         return
+    if p.timed_out:  # asking again would only wait again
+        seen.faults["edns_version_mishandled"] = f"EDNS version 1 with an unknown option: {combined}"
+        return
     alone = await judge(option=False)
     if alone is not None:
         seen.faults["edns_version_mishandled"] = f"EDNS version 1: {alone}"
@@ -248,6 +251,10 @@ async def _probe_option_flags(p: _Prober, seen: _Seen) -> None:
         return
     if r is None and spoilt is None:
         return  # not sent or cut by the deadline: nothing learnt
+    if p.timed_out:  # asking again would only wait again: both are named
+        seen.faults["edns_option_mishandled"] = f"with an unknown option and unknown Z flags: {spoilt}"
+        seen.faults["edns_flags_mishandled"] = f"with an unknown option and unknown Z flags: {spoilt}"
+        return
     # Something spoilt the answer: ask with each on its own to say which.
     _, option_alone = await ask(option=True, z=0)
     _, flags_alone = await ask(option=False, z=UNKNOWN_Z)
@@ -529,12 +536,26 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
             await _probe_source(p, found)
             return
         case = functools.partial(_probe_case, survey=survey, names=names[address])
-        for run in (_probe_edns0, _probe_version, _probe_option_flags, _probe_aaaa, case, _probe_upward):
-            await run(p, found)
-            if p.timed_out:
-                return
-        await _probe_axfr(p, found)  # over TCP: a UDP timeout above says nothing about it
-        await _probe_chaos(p, found)
+
+        async def over_udp() -> None:
+            for run in (
+                _probe_edns0,
+                _probe_version,
+                _probe_option_flags,
+                _probe_aaaa,
+                case,
+                _probe_upward,
+                _probe_chaos,
+            ):
+                await run(p, found)
+                if p.timed_out:
+                    return
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(over_udp)
+            # Beside them, over TCP: a server that drops transfers silently costs one timeout
+            # at the same time as a UDP one, and a UDP timeout says nothing about it.
+            group.start_soon(_probe_axfr, p, found)
 
     with anyio.move_on_after(walker.left()):
         async with anyio.create_task_group() as group:
