@@ -18,6 +18,8 @@ each in its own module, each adding its own findings.
 `referral.check` is one of them (shared addresses, referral size, NS names that are CNAMEs,
 special-purpose addresses, reverse DNS, prefixes); `referral.with_www_detail` then tells a
 `lame_delegation` or `ns_unreachable` finding whether www.<zone> still answers (BASIC03).
+`behaviour.nameserver_behaviour` asks each answering nameserver address how it handles EDNS,
+case, names outside its zones, AXFR and CHAOS questions (Zonemaster NAMESERVER02-05, 07-15).
 """
 
 from __future__ import annotations
