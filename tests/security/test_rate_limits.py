@@ -350,7 +350,10 @@ async def test_cert_check_honours_the_limit(ca: CertAuthority) -> None:
 
 
 async def test_dns_lookup_honours_the_limit_per_nameserver(dns_server: DNSServer) -> None:
+    """A DNS question costs a quarter of a request (`DNS_QUERY_COST`): a nameserver sees at most
+    four times the rate in questions per second, with a burst of as many."""
     import dns_monitor.server
+    from monitor_common.ratelimit import DNS_QUERY_COST
 
     rate = 5
     use(rate)
@@ -363,25 +366,30 @@ async def test_dns_lookup_honours_the_limit_per_nameserver(dns_server: DNSServer
 
     dns_server.handler = handler
     server = f"127.0.0.1:{dns_server.port}"
+    questions = 30  # the burst (20 questions) and ten beyond it
     async with Session(dns_monitor.server) as session:
         with Elapsed() as took:
-            for _ in range(8):
+            for _ in range(questions):
                 result = await session("dns_lookup", name="www.example.com", server=server)
                 assert result["verdict"] == "ok", result["findings"]
-    assert len(answered) == 8
-    assert_paced(answered, rate, took.seconds)
-    use(1)
+    assert len(answered) == questions
+    assert_paced(answered, rate / DNS_QUERY_COST, took.seconds)
+    assert get_context().limiter.stats().delayed >= questions - 2 * rate / DNS_QUERY_COST
+    use(1)  # a burst of one token: four questions, then one every quarter second
+    per_token = round(1 / DNS_QUERY_COST)
     async with Session(dns_monitor.server) as session:
-        await session("dns_lookup", name="www.example.com", server=server)
+        for _ in range(per_token):
+            await session("dns_lookup", name="www.example.com", server=server)
+        assert get_context().limiter.stats().delayed == 0
         waited = await session("dns_lookup", name="www.example.com", server=server, timeout_s=5)
         limited = await session("dns_lookup", name="www.example.com", server=server, timeout_s=0.1)
     assert waited["verdict"] == "ok" and get_context().limiter.stats().delayed == 1
     # The wait for the slot is not the server's latency.
     assert waited["lookups"][0]["latency_ms"] < get_context().limiter.stats().waited_s * 1000
-    # Asked again at once with 0.1 s to spare: a whole second away, so not sent.
+    # Asked again at once with 0.1 s to spare: a quarter second away, so not sent.
     assert limited["verdict"] == "unknown"
     assert [f["code"] for f in limited["findings"]] == ["rate_limited"]
-    assert len(answered) == 10
+    assert len(answered) == questions + per_token + 1
 
 
 async def test_the_wait_for_a_slot_does_not_count_against_max_response_ms(target: Target) -> None:

@@ -14,7 +14,13 @@ It is applied where every outbound request passes, so no tool can bypass it:
 - every HTTP request, each redirect hop included, in the guarded httpx2 transport (pooled
   connections are reused without dialling, so the hook is per request, not per connection);
 - every TCP connection `netpolicy.open_tcp` opens (tcp_check, TLS handshakes, STARTTLS, scans);
-- every DNS query dns-monitor sends, keyed by the nameserver asked.
+- every DNS query dns-monitor sends, keyed by the nameserver asked. A question over UDP or plain
+  TCP costs `DNS_QUERY_COST` (a quarter) of a token: it is one small datagram each way, a tiny
+  fraction of the work a TLS handshake or an HTTP request asks of a server, and an audit of one
+  zone asks each nameserver 20 to 30 of them (Zonemaster asks hundreds). At a quarter, one
+  `dns_delegation` plus `dnssec_check` fits in a server's burst, and a loop of lookups is still
+  held to four times the rate in questions per second. DoT and DoH questions (a TLS connection,
+  an HTTP request each) cost a whole token.
 
 Looking up a target's name (the system resolver, or `MCP_MONITOR_RESOLVER`) is infrastructure
 the operator chose, as for the network policy, and is not counted. Phase timings (connect time,
@@ -56,7 +62,11 @@ from monitor_common.targets import IPAddress, parse_ip
 if TYPE_CHECKING:
     from monitor_common.results import Finding
 
+DNS_QUERY_COST: Final = 0.25
+"""The tokens one DNS question over UDP or TCP takes (see the module docstring)."""
+
 __all__ = [
+    "DNS_QUERY_COST",
     "RATE_LIMITED",
     "RateLimited",
     "RateLimiter",
@@ -174,8 +184,9 @@ class RateLimiter:
     def stats(self) -> Stats:
         return Stats(self._granted, self._delayed, round(self._waited, 6), self._refused, len(self._buckets))
 
-    def reserve(self, host: str, budget_s: float = math.inf) -> float:
-        """Take a token for `host` and return how long to wait before using it (0.0: now).
+    def reserve(self, host: str, budget_s: float = math.inf, cost: float = 1.0) -> float:
+        """Take `cost` tokens (one request: 1) for `host` and return how long to wait before using
+        them (0.0: now).
 
         Raises RateLimited, taking nothing, when that wait is longer than `budget_s`.
         """
@@ -193,34 +204,34 @@ class RateLimiter:
             bucket.stamp = now
         # The bucket may go into debt: each waiter reserves the next slot in turn, so concurrent
         # callers are spaced 1/rate apart without a lock (the event loop runs this synchronously).
-        wait = 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.rate
+        wait = 0.0 if bucket.tokens >= cost else (cost - bucket.tokens) / self.rate
         if wait > 0 and wait > budget_s:  # a token at hand is never refused, however late
             self._refused += 1
             raise RateLimited(key, rate=self.rate, wait_s=wait, budget_s=budget_s)
-        bucket.tokens -= 1.0
+        bucket.tokens -= cost
         self._granted += 1
         if wait > 0:
             self._delayed += 1
             self._waited += wait
         return wait
 
-    def refund(self, host: str) -> None:
-        """Give back a token reserved by `reserve` and not used (its waiter was cancelled)."""
+    def refund(self, host: str, cost: float = 1.0) -> None:
+        """Give back tokens reserved by `reserve` and not used (their waiter was cancelled)."""
         bucket = self._buckets.get(host_key(host))
         if bucket is not None:
-            bucket.tokens = min(self.burst, bucket.tokens + 1.0)
+            bucket.tokens = min(self.burst, bucket.tokens + cost)
 
-    async def acquire(self, host: str, budget_s: float = math.inf) -> float:
-        """Wait until a request to `host` may be sent; the seconds waited.
+    async def acquire(self, host: str, budget_s: float = math.inf, cost: float = 1.0) -> float:
+        """Wait until a request to `host` (costing `cost` tokens) may be sent; the seconds waited.
 
         Raises RateLimited at once when the wait would be longer than `budget_s`.
         """
-        wait = self.reserve(host, budget_s)
+        wait = self.reserve(host, budget_s, cost)
         if wait > 0:
             try:
                 await self._sleep(wait)
             except BaseException:  # cancelled while waiting: the slot was not used
-                self.refund(host)
+                self.refund(host, cost)
                 raise
         return wait
 
@@ -252,8 +263,15 @@ def _budget(timeout: float | None) -> float:
 _REQUEST_SHARE_S = 1.0
 
 
-async def acquire(limiter: RateLimiter, host: str, timeout: float | None = None) -> float:  # noqa: ASYNC109 - a budget, not a scope
-    """Wait for `limiter` (the check context's) to let a request to `host` through; the seconds waited.
+async def acquire(
+    limiter: RateLimiter,
+    host: str,
+    timeout: float | None = None,  # noqa: ASYNC109 - a budget, not a scope
+    *,
+    cost: float = 1.0,
+) -> float:
+    """Wait for `limiter` (the check context's) to let a request to `host` through (`cost` tokens:
+    1 for a request or connection, `DNS_QUERY_COST` for a DNS question); the seconds waited.
 
     The wait and the request after it must fit in `timeout` (None: no cap) and in the deadline of
     the enclosing anyio cancel scopes (see `_budget`); otherwise RateLimited is raised before
@@ -261,7 +279,7 @@ async def acquire(limiter: RateLimiter, host: str, timeout: float | None = None)
     """
     if not limiter.enabled:
         return 0.0
-    waited = await limiter.acquire(host, _budget(timeout))
+    waited = await limiter.acquire(host, _budget(timeout), cost)
     meter = _meter.get()
     if meter is not None and waited:
         meter.waited_s += waited

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from monitor_common.ratelimit import RateLimited, acquire
+from monitor_common.ratelimit import DNS_QUERY_COST, RateLimited, acquire
 
 from dns_monitor.query import Exchange, exchange
 
@@ -371,7 +371,7 @@ async def source(p: Prober, seen: Seen) -> None:
 
     timeout = min(p.walker.try_timeout, p.walker.left())
     try:
-        await acquire(p.walker.ctx.limiter, p.address, timeout)
+        await acquire(p.walker.ctx.limiter, p.address, timeout, cost=DNS_QUERY_COST)
     except RateLimited:
         return
     query = _query(p.zone, "SOA")

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from monitor_common.errors import InputError, TargetError
 from monitor_common.findings import MONITOR_NETWORK_UNAVAILABLE
 from monitor_common.netpolicy import NetworkPolicy, monitor_side
-from monitor_common.ratelimit import RateLimited, acquire, wait_meter
+from monitor_common.ratelimit import DNS_QUERY_COST, RateLimited, acquire, wait_meter
 from monitor_common.targets import parse_host_port, parse_url, redact_url
 
 from dns_monitor.models import DnsFlags, DnsRecord, ExtendedError
@@ -273,7 +273,9 @@ async def exchange(
 
     async def slot() -> None:
         nonlocal started
-        started += await acquire(ctx.limiter, server.address, left())  # the wait is not the server's latency
+        # A question over UDP or TCP costs a quarter of a request; DoT opens a TLS connection each.
+        cost = DNS_QUERY_COST if server.kind == "dns" else 1.0
+        started += await acquire(ctx.limiter, server.address, left(), cost=cost)  # not the server's latency
 
     try:
         if server.kind == "https":
