@@ -150,6 +150,7 @@ def test_a_server_without_denial_records_is_named_when_the_others_send_them() ->
     found = judged(served("192.0.2.1", answer(NSEC_OK)), bare)
     assert list(found) == ["denial_missing"]
     assert "192.0.2.2 answer" in found["denial_missing"]["message"]
+    assert found["denial_missing"]["severity"] == "critical"  # validators answer SERVFAIL there
     # When the first server sent none either, dnssec_check's own denial_missing says it once.
     assert judged(bare, denial=None) == {}
 

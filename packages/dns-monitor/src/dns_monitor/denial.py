@@ -392,10 +392,11 @@ def _denial_findings(signed: SignedZone, probe: str, found: _Denial) -> list[Fin
     # The first server's lack of NSEC/NSEC3 is dnssec_check's own denial_missing.
     if found.missing and signed.denial is not None:
         add(
-            Verdict.WARNING,
+            Verdict.CRITICAL,
             "denial_missing",
             f"{_listed(found.missing)} answer a name that does not exist in {zone} without NSEC or NSEC3 "
-            "records, while the zone's other nameservers send them",
+            "records, while the zone's other nameservers send them: validating resolvers that ask them "
+            "answer SERVFAIL for such names",
             "give every nameserver the same signed zone (re-transfer it to these servers)",
         )
     if found.mixed or len(found.kinds) > 1:

@@ -351,9 +351,10 @@ class _Chain:
             )
             if denial is None:
                 self.add(
-                    Verdict.WARNING,
+                    Verdict.CRITICAL,
                     "denial_missing",
-                    f"{zone} answers a name that does not exist without NSEC or NSEC3 records",
+                    f"{zone} answers a name that does not exist without NSEC or NSEC3 records: "
+                    "validating resolvers cannot accept that NXDOMAIN and answer SERVFAIL instead",
                     "the zone is not fully signed: re-sign it with NSEC or NSEC3",
                 )
         return ok, denial
