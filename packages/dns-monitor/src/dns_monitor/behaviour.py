@@ -200,6 +200,9 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
             for address in seen:
                 group.start_soon(probe, address)
     every = {**tcp_only, **lame, **names}
+    for address, listed in lame.items():
+        if "edns_unsupported" in seen[address].faults:
+            survey.edns_broken.update(listed)  # not lame: delegation's judgement leaves them out
     findings: list[Finding] = []
     for code, (severity, what, hint) in _FAULTS.items():
         shown = [

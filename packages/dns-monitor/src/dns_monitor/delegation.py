@@ -248,8 +248,10 @@ async def dns_delegation(
 
     survey.child_ns = child_ns
     _apex_findings(zone, apex_cnames, findings)
-    _judge(zone, step, servers, child_ns, findings)
-    findings.extend(await _run_checks(survey, deadline))
+    checked = await _run_checks(survey, deadline)
+    # Judged after the checks (behaviour tells a server EDNS breaks from a lame one), listed first.
+    _judge(zone, step, servers, child_ns, findings, edns_broken=survey.edns_broken)
+    findings.extend(checked)
     findings[:] = await referral.with_www_detail(survey, findings)  # BASIC03: only when none answered
     # In-bailiwick glue against the addresses the child publishes for the same names.
     differing: list[str] = []
@@ -316,7 +318,11 @@ def _judge(
     servers: dict[str, DelegationNameserver],
     child_ns: list[str],
     findings: list[Finding],
+    *,
+    edns_broken: set[str] | None = None,
 ) -> None:
+    """The delegation's own findings; a server in `edns_broken` (its plain answer is authoritative,
+    its EDNS one is not: `edns_unsupported`) is not called lame as well."""
     no_glue: list[str] = []
     no_glue_no_address: list[str] = []
     unreachable: list[str] = []
@@ -331,7 +337,7 @@ def _judge(
             unreachable.append(shown)
         elif not server.addresses and not (in_bailiwick and not server.glue):
             unreachable.append(f"{server.name} (no address that could be asked)")
-        elif server.udp_ok and server.authoritative is False:
+        elif server.udp_ok and server.authoritative is False and server.name not in (edns_broken or ()):
             lame.append(shown)
         if server.udp_ok and server.tcp_ok is False:
             no_tcp.append(server.name)
