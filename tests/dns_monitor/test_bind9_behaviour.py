@@ -99,6 +99,18 @@ async def test_each_misbehaving_server_is_named_once(zone: str) -> None:
     assert others == []
 
 
+async def test_a_server_silent_over_udp_is_named_once_and_a_misdirected_one_not_twice() -> None:
+    result = await delegation("ns-noudp.test")
+    found = {f["code"]: f for f in result["findings"]}
+    assert found["ns_no_udp"]["severity"] == "critical"
+    assert "ns-noudp.dns.test. (127.0.20.14)" in found["ns_no_udp"]["message"]
+    assert "ns1.dns.test." not in found["ns_no_udp"]["message"]
+    assert {"ns_unreachable", "lame_delegation"}.isdisjoint(found)
+    # ns-srcaddr's UDP answers do come, from another address: that finding, not ns_no_udp too
+    srcaddr = {f["code"] for f in (await delegation("ns-srcaddr.test"))["findings"]}
+    assert "answer_from_other_address" in srcaddr and "ns_no_udp" not in srcaddr
+
+
 async def test_edns_failure_is_told_apart_from_a_lame_server() -> None:
     edns = behaviour_findings(await delegation("ns-noedns.test"))["edns_unsupported"]
     assert "answers without EDNS, but FORMERR without OPT record" in edns["message"]

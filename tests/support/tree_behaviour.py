@@ -19,6 +19,8 @@ server, which serves the same zone file) and its misbehaving server:
     ns-case.test       127.0.20.9       the question comes back in lower case (NAMESERVER08)
     ns-casediff.test   127.0.20.10      NXDOMAIN for a name written with a capital (NAMESERVER09)
     ns-srcaddr.test    127.0.20.13      UDP answers sent from 127.0.20.99 (NAMESERVER04); TCP is right
+    ns-noudp.test      127.0.20.14      nothing over UDP, right answers over TCP (CONNECTIVITY01:
+                                        `ns_no_udp`, judged by dns_delegation itself)
     ns-version.test    127.0.20.11      version.server and id.server answered, not version.bind;
                        127.0.20.12      ns-version2.dns.test: version.bind answered (NAMESERVER15,
                                         a notice)
@@ -128,6 +130,10 @@ def _case_sensitive(request: dns.message.Message, transport: Transport, served: 
 OTHER_SOURCE = f"{BLOCK}.99"  # where ns-srcaddr's UDP answers come from (it refuses what it is asked)
 
 
+def _tcp_only(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    return served(request, transport) if transport == "tcp" else None
+
+
 def _answers_from_elsewhere(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
     return Elsewhere(OTHER_SOURCE, served(request, transport))
 
@@ -163,6 +169,7 @@ SERVERS: dict[str, tuple[int, Fault]] = {
     "ns-case": (9, _lowercases),
     "ns-casediff": (10, _case_sensitive),
     "ns-srcaddr": (13, _answers_from_elsewhere),
+    "ns-noudp": (14, _tcp_only),
     # version.server and id.server (not version.bind), beside ns-version2 (below): version.bind only
     "ns-version": (11, _chaos({"version.server.": VERSION, "id.server.": "ns-version-1"})),
 }

@@ -200,9 +200,9 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
             for address in seen:
                 group.start_soon(probe, address)
     every = {**tcp_only, **lame, **names}
-    for address, listed in lame.items():
-        if "edns_unsupported" in seen[address].faults:
-            survey.edns_broken.update(listed)  # not lame: delegation's judgement leaves them out
+    for address, listed in [*lame.items(), *tcp_only.items()]:
+        if {"edns_unsupported", "answer_from_other_address"} & set(seen[address].faults):
+            survey.explained.update(listed)  # not lame nor UDP-silent: the finding here says why
     findings: list[Finding] = []
     for code, (severity, what, hint) in _FAULTS.items():
         shown = [

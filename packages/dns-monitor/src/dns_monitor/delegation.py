@@ -5,7 +5,7 @@ or by the child) is asked over UDP and over TCP for the zone's SOA and NS set, w
 
 Findings: `not_delegated`, `delegation_unreachable`, `lame_delegation`, `ns_mismatch_parent_child`,
 `glue_missing`, `glue_mismatch`, `soa_serial_mismatch`, `ns_unreachable`, `ns_no_tcp`,
-`single_nameserver`, `nameservers_same_network`, `open_recursion`, `cname_at_apex` (critical: a
+`ns_no_udp` (critical: TCP answers, UDP does not), `single_nameserver`, `nameservers_same_network`, `open_recursion`, `cname_at_apex` (critical: a
 CNAME beside the apex's SOA and NS, or instead of them; RFC 1034 3.6.2, RFC 2181 10.1),
 `nameserver_not_asked` (policy); `monitor_network_unavailable` alone (unknown) when no server, the
 root's included, answered and every query failed on this machine (no route out): the monitor's
@@ -250,7 +250,7 @@ async def dns_delegation(
     _apex_findings(zone, apex_cnames, findings)
     checked = await _run_checks(survey, deadline)
     # Judged after the checks (behaviour tells a server EDNS breaks from a lame one), listed first.
-    _judge(zone, step, servers, child_ns, findings, edns_broken=survey.edns_broken)
+    _judge(zone, step, servers, child_ns, findings, explained=survey.explained)
     findings.extend(checked)
     findings[:] = await referral.with_www_detail(survey, findings)  # BASIC03: only when none answered
     # In-bailiwick glue against the addresses the child publishes for the same names.
@@ -319,15 +319,16 @@ def _judge(
     child_ns: list[str],
     findings: list[Finding],
     *,
-    edns_broken: set[str] | None = None,
+    explained: set[str] | None = None,
 ) -> None:
-    """The delegation's own findings; a server in `edns_broken` (its plain answer is authoritative,
-    its EDNS one is not: `edns_unsupported`) is not called lame as well."""
+    """The delegation's own findings; a server in `explained` (a check found why it fails:
+    `edns_unsupported`, `answer_from_other_address`) is not called lame or UDP-silent as well."""
     no_glue: list[str] = []
     no_glue_no_address: list[str] = []
     unreachable: list[str] = []
     lame: list[str] = []
     no_tcp: list[str] = []
+    no_udp: list[str] = []
     for server in sorted(servers.values(), key=lambda s: s.name):
         shown = f"{server.name} ({', '.join(server.addresses)})"
         in_bailiwick = server.name == zone or server.name.endswith("." + zone)
@@ -337,10 +338,17 @@ def _judge(
             unreachable.append(shown)
         elif not server.addresses and not (in_bailiwick and not server.glue):
             unreachable.append(f"{server.name} (no address that could be asked)")
-        elif server.udp_ok and server.authoritative is False and server.name not in (edns_broken or ()):
+        elif server.udp_ok and server.authoritative is False and server.name not in (explained or ()):
             lame.append(shown)
         if server.udp_ok and server.tcp_ok is False:
             no_tcp.append(server.name)
+        if (
+            server.addresses
+            and server.udp_ok is False
+            and server.tcp_ok
+            and server.name not in (explained or ())
+        ):
+            no_udp.append(shown)
     for names, severity in ((no_glue_no_address, Verdict.CRITICAL), (no_glue, Verdict.WARNING)):
         if names:
             findings.append(
@@ -367,6 +375,16 @@ def _judge(
                 code="lame_delegation",
                 message=f"listed for {zone} but not answering authoritatively for it: {', '.join(lame)}",
                 hint="configure the zone on these servers, or remove them from the NS set at the parent and in the zone",
+            )
+        )
+    if no_udp:
+        findings.append(
+            Finding(
+                severity=Verdict.CRITICAL,
+                code="ns_no_udp",
+                message=f"nameservers that answer over TCP but not over UDP: {', '.join(no_udp)}",
+                hint="open UDP port 53 (and check that answers leave from the address asked): "
+                "resolvers ask over UDP first and treat a server silent there as down",
             )
         )
     if no_tcp:

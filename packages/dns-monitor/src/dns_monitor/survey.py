@@ -41,9 +41,10 @@ class Survey:
         default_factory=lambda: dict[str, dict[str, "dns.message.Message"]]()
     )
 
-    # nameservers whose EDNS answer was not authoritative but whose plain one was (`behaviour`):
-    # EDNS breaks them (`edns_unsupported`), they are not lame
-    edns_broken: set[str] = field(default_factory=lambda: set[str]())
+    # nameservers whose failure a check explained with a finding of its own (`behaviour`: EDNS
+    # breaks them, `edns_unsupported`; their UDP answer comes from another address,
+    # `answer_from_other_address`): the delegation does not call them lame or UDP-silent as well
+    explained: set[str] = field(default_factory=lambda: set[str]())
 
     def answering(self) -> list[tuple[str, str]]:
         """(name, address) of every nameserver address that answered the SOA authoritatively,
