@@ -27,6 +27,7 @@ OURS = {
     "qname_case_answers_differ",
     "axfr_open",
     "answer_from_other_address",
+    "opcode_mishandled",
     "version_banner",
 }
 
@@ -78,6 +79,7 @@ FAULTS: dict[str, tuple[dict[str, str], str]] = {
     "ns-case.test": ({"qname_case_not_preserved": "warning"}, "the answer's question is ns-case.test."),
     "ns-casediff.test": ({"qname_case_answers_differ": "critical"}, "NOERROR vs NXDOMAIN"),
     "ns-srcaddr.test": ({"answer_from_other_address": "warning"}, "the UDP answer comes from 127.0.20.99"),
+    "ns-opcode.test": ({"opcode_mishandled": "warning"}, "NOERROR with the records of a query to opcode 15"),
 }
 
 

@@ -13,7 +13,7 @@ from dns_monitor.reverse import reverse_dns
 from monitor_common.context import CheckContext
 from monitor_common.errors import PolicyError
 from monitor_common.netpolicy import NetworkPolicy
-from monitor_common.ratelimit import RateLimiter
+from monitor_common.ratelimit import DNS_QUERY_COST, RateLimiter
 from support.dns_server import DNSServer, delayed, drop, servfail, zone
 from support.ports import free_port
 
@@ -185,8 +185,10 @@ async def test_servers_held_back_by_the_rate_limit_are_named_as_such(servers: li
     # only the first is asked within the 0.6 s deadline; the others are reported as not asked,
     # not as unreachable.
     ctx = CheckContext(
-        policy=NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)), limiter=RateLimiter(1.0)
+        policy=NetworkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),)),
+        limiter=RateLimiter(DNS_QUERY_COST),  # a DNS question costs a quarter: one question a second
     )
+    ctx.limiter.reserve("127.0.0.1", cost=1 - DNS_QUERY_COST)  # and a burst of one question
     for server in servers:
         server.handler = zone(NEW)
     result = await dns_propagation(

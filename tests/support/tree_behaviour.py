@@ -19,6 +19,7 @@ server, which serves the same zone file) and its misbehaving server:
     ns-case.test       127.0.20.9       the question comes back in lower case (NAMESERVER08)
     ns-casediff.test   127.0.20.10      NXDOMAIN for a name written with a capital (NAMESERVER09)
     ns-srcaddr.test    127.0.20.13      UDP answers sent from 127.0.20.99 (NAMESERVER04); TCP is right
+    ns-opcode.test     127.0.20.15      an unknown opcode answered NOERROR with the SOA, as a query
     ns-noudp.test      127.0.20.14      nothing over UDP, right answers over TCP (CONNECTIVITY01:
                                         `ns_no_udp`, judged by dns_delegation itself)
     ns-version.test    127.0.20.11      version.server and id.server answered, not version.bind;
@@ -33,7 +34,8 @@ here, not with the lower-case one), ns-ednsflags.test (engine 4.6 raises Z_FLAGS
 DEBUG: the tag is missing from its default profile), ns-tcnoopt.test (engine 4.6 sends its
 NAMESERVER13 query without the DO bit the specification sets, so nothing it asks is truncated),
 ns-srcaddr.test (no DIFFERENT_SOURCE_IP: engine 4.6 reports nothing for it), ns-axfr.test (open
-AXFR is a NOTICE there) and ns-version.test (engine 4.6 has no NAMESERVER15).
+AXFR is a NOTICE there), ns-version.test (engine 4.6 has no NAMESERVER15) and ns-opcode.test
+(Zonemaster sends no unknown opcode).
 """
 
 from __future__ import annotations
@@ -130,6 +132,16 @@ def _case_sensitive(request: dns.message.Message, transport: Transport, served: 
 OTHER_SOURCE = f"{BLOCK}.99"  # where ns-srcaddr's UDP answers come from (it refuses what it is asked)
 
 
+def _any_opcode(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
+    if request.opcode() != dns.opcode.QUERY:
+        request.set_opcode(dns.opcode.QUERY)  # answered as if it were a query
+        response = served(request, transport)
+        if isinstance(response, dns.message.Message):
+            response.flags = (response.flags & ~0x7800) | (15 << 11)
+        return response
+    return served(request, transport)
+
+
 def _tcp_only(request: dns.message.Message, transport: Transport, served: Handler) -> Response:
     return served(request, transport) if transport == "tcp" else None
 
@@ -170,6 +182,7 @@ SERVERS: dict[str, tuple[int, Fault]] = {
     "ns-casediff": (10, _case_sensitive),
     "ns-srcaddr": (13, _answers_from_elsewhere),
     "ns-noudp": (14, _tcp_only),
+    "ns-opcode": (15, _any_opcode),
     # version.server and id.server (not version.bind), beside ns-version2 (below): version.bind only
     "ns-version": (11, _chaos({"version.server.": VERSION, "id.server.": "ns-version-1"})),
 }
@@ -177,7 +190,7 @@ SERVERS: dict[str, tuple[int, Fault]] = {
 ZONEMASTER_FAULTS = [
     f"{label}.test"
     for label in SERVERS
-    if label not in ("ns-ednsflags", "ns-tcnoopt", "ns-casediff", "ns-version", "ns-srcaddr")
+    if label not in ("ns-ednsflags", "ns-tcnoopt", "ns-casediff", "ns-version", "ns-srcaddr", "ns-opcode")
 ]
 
 

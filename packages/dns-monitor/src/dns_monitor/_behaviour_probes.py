@@ -35,11 +35,13 @@ __all__ = [
     "edns0",
     "edns_version",
     "lame",
+    "opcode",
     "option_flags",
     "source",
     "upward",
 ]
 
+UNKNOWN_OPCODE = 15  # unassigned in the IANA DNS OpCodes registry (7-15 are)
 UNKNOWN_OPTION = 137  # unassigned (15-26945), the code Zonemaster sends
 UNKNOWN_Z = 0x0003  # two of the EDNS header's unassigned Z bits, as Zonemaster sets them
 RATE_ALLOWANCE_S = 1.0  # the longest wait for the per-host rate limit, beside the server's time
@@ -243,6 +245,26 @@ async def aaaa(p: Prober, seen: Seen) -> None:
             seen.faults["aaaa_mishandled"] = f"{what} ({done.detail})"
     elif r.rcode() != dns.rcode.NOERROR:
         seen.faults["aaaa_mishandled"] = _rcode(r)
+
+
+async def opcode(p: Prober, seen: Seen) -> None:
+    """The issue's unknown-opcode question: the apex SOA asked with an unassigned opcode must get
+    NOTIMP (RFC 1035 4.1.1, RFC 6895 2.2: a server answers opcodes it does not know with
+    NOTIMP), not an answer as if it were a query, nor silence that leaves the client waiting."""
+    import dns.rcode
+
+    query = _query(p.zone, "SOA")
+    query.flags = (query.flags & ~0x7800) | (UNKNOWN_OPCODE << 11)
+    done, silent = await p.send(query)
+    r = done.response
+    if r is None:
+        if silent:
+            seen.faults["opcode_mishandled"] = f"no answer to opcode {UNKNOWN_OPCODE} ({done.detail})"
+    elif r.rcode() == dns.rcode.NOERROR:
+        records = " with the records of a query" if r.answer else ""
+        seen.faults["opcode_mishandled"] = f"NOERROR{records} to opcode {UNKNOWN_OPCODE}"
+    elif r.rcode() != dns.rcode.NOTIMP and r.rcode() not in (dns.rcode.FORMERR, dns.rcode.REFUSED):
+        seen.faults["opcode_mishandled"] = f"{_rcode(r)} to opcode {UNKNOWN_OPCODE}"
 
 
 async def upward(p: Prober, seen: Seen) -> None:

@@ -23,6 +23,9 @@ send, so the two tools judge the same answers:
     `. NS`                                  `upward_referral`: NS records for the root or any
                                             name above the zone in the authority section
                                             (NAMESERVER07)
+    apex SOA with opcode 15 (unassigned)    `opcode_mishandled`: NOERROR (as if a query), another
+                                            error than NOTIMP/FORMERR/REFUSED, or silence (issue
+                                            14; not in Zonemaster's catalogue, DNSViz-style)
     apex SOA spelt in mixed case            `qname_case_not_preserved`: the question comes back
                                             in other case (NAMESERVER08);
                                             `qname_case_answers_differ`: another rcode or other
@@ -96,6 +99,12 @@ _FAULTS: dict[str, tuple[Verdict, str, str]] = {
         Verdict.WARNING,
         "nameservers whose truncated answers drop the OPT record",
         "keep the OPT record in truncated answers (RFC 6891 7), so resolvers keep EDNS for the TCP retry",
+    ),
+    "opcode_mishandled": (
+        Verdict.WARNING,
+        "nameservers that do not answer an unknown opcode with NOTIMP",
+        "answer opcodes the server does not implement with NOTIMP (RFC 1035 4.1.1); a server that "
+        "answers them as queries, or not at all, misleads or stalls clients that use new opcodes",
     ),
     "aaaa_mishandled": (
         Verdict.CRITICAL,
@@ -183,6 +192,7 @@ async def nameserver_behaviour(survey: Survey) -> list[Finding]:
                 probes.aaaa,
                 case,
                 probes.upward,
+                probes.opcode,
                 probes.chaos,
             ):
                 await run(p, found)
