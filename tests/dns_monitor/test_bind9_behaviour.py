@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from dns_monitor.behaviour import nameserver_behaviour
-from dns_monitor.server import mcp
-from mcp import Client
 from support.bind9 import IMPLEMENTATIONS, Bind9
+from support.dns_tools import delegation
 from support.tree_behaviour import VERSION
 
 pytestmark = pytest.mark.usefixtures("local_dns")
@@ -30,14 +29,6 @@ OURS = {
     "opcode_mishandled",
     "version_banner",
 }
-
-
-async def delegation(domain: str) -> dict[str, Any]:
-    async with Client(mcp) as client:
-        result = await client.call_tool("dns_delegation", {"domain": domain})
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 def behaviour_findings(result: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -7,25 +7,12 @@ import re
 from typing import Any
 
 import pytest
-from dns_monitor.server import mcp
-from mcp import Client
 from support.bind9 import ADDRESSES, Bind9, dig
+from support.dns_tools import dnssec as check
+from support.dns_tools import only
 from support.tree_denial import CRAFTED, ITERATIONS_HIGH, SILENT_ASKED
 
 pytestmark = pytest.mark.usefixtures("local_dns")
-
-
-async def check(domain: str) -> dict[str, Any]:
-    async with Client(mcp) as client:
-        result = await client.call_tool("dnssec_check", {"domain": domain})
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def only(result: dict[str, Any], code: str) -> dict[str, Any]:
-    (finding,) = [f for f in result["findings"] if f["code"] == code]
-    return finding
 
 
 def codes(result: dict[str, Any]) -> list[str]:

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
-from dns_monitor.server import mcp
-from mcp import Client
 from support.bind9 import ADDRESSES, IMPLEMENTATIONS, Bind9, Implementation, dig
+from support.dns_tools import dnssec as check
+from support.dns_tools import only
 from support.tree_keys import LONG_WINDOW_DAYS, RSA_BITS
 
 pytestmark = pytest.mark.usefixtures("local_dns")
@@ -33,19 +32,6 @@ KEYS_CODES = {
     "cds_signature_invalid",
     "cds_not_signed_by_ds_key",
 }
-
-
-async def check(domain: str) -> dict[str, Any]:
-    async with Client(mcp) as client:
-        result = await client.call_tool("dnssec_check", {"domain": domain})
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def only(result: dict[str, Any], code: str) -> dict[str, Any]:
-    (finding,) = [f for f in result["findings"] if f["code"] == code]
-    return finding
 
 
 def key_tags(zone: str, server: str = ADDRESSES["ns1"]) -> list[str]:

@@ -8,26 +8,13 @@ from typing import Any
 
 import pytest
 from dns_monitor.referral import UDP_LIMIT, referral_size
-from dns_monitor.server import mcp
-from mcp import Client
 from monitor_common.config import Settings, set_settings
 from support.bind9 import Bind9
+from support.dns_tools import delegation
+from support.dns_tools import only as finding
 from support.tree_referral import ADDRESSES, BIG_NAMES, PRIVATE
 
 pytestmark = pytest.mark.usefixtures("local_dns")
-
-
-async def delegation(domain: str) -> dict[str, Any]:
-    async with Client(mcp) as client:
-        result = await client.call_tool("dns_delegation", {"domain": domain})
-    assert not result.is_error
-    return result.structured_content or {}
-
-
-def finding(result: dict[str, Any], code: str) -> dict[str, Any]:
-    found = [f for f in result["findings"] if f["code"] == code]
-    assert len(found) == 1, result["findings"]
-    return found[0]
 
 
 def codes(result: dict[str, Any]) -> list[str]:

@@ -11,15 +11,15 @@ import dns.flags
 import dns.message
 import dns.rrset
 import pytest
-from dns_monitor.server import mcp
 from dns_monitor.survey import Survey
 from dns_monitor.walk import ZoneStep
 from dns_monitor.zone_content import host_name_faults, judge, rname_faults
-from mcp import Client
 from monitor_common.config import Settings, set_settings
 from monitor_common.results import Finding, Verdict
 from support.bind9 import ADDRESSES as TREE
 from support.bind9 import IMPLEMENTATIONS, Bind9, dig
+from support.dns_tools import delegation
+from support.dns_tools import only as finding
 from support.tree_zonecontent import ADDRESSES
 
 ZONE = "z.test."
@@ -166,19 +166,6 @@ def test_host_name_rules(name: str, faults: int, discouraged: int) -> None:
 )
 def test_rname_rules(rname: str, valid: bool) -> None:
     assert (rname_faults(rname) == []) is valid, rname_faults(rname)
-
-
-async def delegation(domain: str) -> dict[str, Any]:
-    async with Client(mcp) as client:
-        result = await client.call_tool("dns_delegation", {"domain": domain})
-    assert not result.is_error
-    return result.structured_content or {}
-
-
-def finding(result: dict[str, Any], code: str) -> dict[str, Any]:
-    found = [f for f in result["findings"] if f["code"] == code]
-    assert len(found) == 1, result["findings"]  # one finding per fault, never one per server
-    return found[0]
 
 
 def ours(result: dict[str, Any]) -> list[str]:

@@ -95,7 +95,7 @@ def usable(done_response: dns.message.Message | None) -> dns.message.Message | N
 def answer(
     response: dns.message.Message | None, zone: str, rdtype: str
 ) -> tuple[dns.rrset.RRset | None, dns.rrset.RRset | None]:
-    """(the rrset, its RRSIGs) at the apex in the answer section."""
+    """(the rrset owned by `zone` (any owner name), its RRSIGs) in the answer section of `response`."""
     import dns.name
     import dns.rdatatype
 

@@ -30,6 +30,7 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.anchors import RootHints, TrustAnchor
+from dns_monitor.cds import answer
 from dns_monitor.denial import check_denial
 from dns_monitor.keys import DEPRECATED_ALGORITHMS, algorithm_findings, digest_findings
 from dns_monitor.keys import check as check_keys
@@ -37,7 +38,6 @@ from dns_monitor.models import DnssecLink, DnssecResult
 from dns_monitor.walk import Walker, ZoneStep
 
 if TYPE_CHECKING:
-    import dns.message
     import dns.rrset
     from dns.rdtypes.ANY.DNSKEY import DNSKEY
     from dns.rdtypes.ANY.DS import DS
@@ -69,27 +69,6 @@ ZONE_CHECKS: tuple[Callable[[SignedZone], Awaitable[list[Finding]]], ...] = (
 )
 
 Status = Literal["secure", "insecure", "bogus", "unknown"]
-
-
-def _find(
-    response: dns.message.Message, owner: str, rdtype: str
-) -> tuple[dns.rrset.RRset | None, dns.rrset.RRset | None]:
-    """(the rrset, its RRSIG rrset) in the answer section."""
-    import dns.name
-    import dns.rdatatype
-
-    name = dns.name.from_text(owner)
-    wanted = dns.rdatatype.from_text(rdtype)
-    rrset = next((r for r in response.answer if r.name == name and r.rdtype == wanted), None)
-    sigs = next(
-        (
-            r
-            for r in response.answer
-            if r.name == name and r.rdtype == dns.rdatatype.RRSIG and r.covers == wanted
-        ),
-        None,
-    )
-    return rrset, sigs
 
 
 def _keys(rrset: dns.rrset.RRset) -> list[DNSKEY]:
@@ -258,7 +237,7 @@ class _Chain:
                 link.detail = f"the servers of {step.parent} did not answer for the DS of {zone}"
                 self.add(Verdict.UNKNOWN, "dnssec_unknown", link.detail)
                 return "unknown", None
-            ds, ds_sigs = _find(done.response, zone, "DS")
+            ds, ds_sigs = answer(done.response, zone, "DS")
             if ds is None:
                 link.status = "insecure"
                 link.detail = f"{step.parent} has no DS for {zone}: the delegation is unsigned"
@@ -277,7 +256,7 @@ class _Chain:
             link.detail = f"no server of {zone} answered for its DNSKEY set"
             self.add(Verdict.UNKNOWN, "dnssec_unknown", link.detail)
             return "unknown", None
-        keys, key_sigs = _find(done.response, zone, "DNSKEY")
+        keys, key_sigs = answer(done.response, zone, "DNSKEY")
         if keys is None:
             link.status = "bogus"
             link.detail = f"{zone} has a DS at its parent but serves no DNSKEY"
@@ -336,7 +315,7 @@ class _Chain:
             _, done = await self.walker.ask_first(step.servers, zone, rdtype)
             if done is None or done.response is None:
                 continue
-            rrset, sigs = _find(done.response, zone, rdtype)
+            rrset, sigs = answer(done.response, zone, rdtype)
             if rrset is None:
                 continue
             ok = self.check_sigs(zone, f"the {rdtype} set", rrset, sigs, keys) and ok
