@@ -42,6 +42,13 @@ here):
   for it) or does not read as a mail address (RFC 5322 local part, a domain of two labels or more).
 - `rname_not_mailable` (ok, SYNTAX06): the RNAME's mail domain has neither MX nor A/AAAA (nor its
   MX targets an address): mail to the zone's contact cannot be delivered.
+- `rname_mail_host_cname` (ok, SYNTAX06's RNAME_MAIL_ILLEGAL_CNAME): a mail server of the RNAME's
+  domain (an MX target, or the domain itself past its own CNAMEs when it has no MX) is answered
+  with a CNAME when its address is asked: an MX target must not be an alias (RFC 2181 10.3).
+- `rname_mail_host_localhost` (ok, SYNTAX06's RNAME_MAIL_DOMAIN_LOCALHOST): a mail server of the
+  RNAME's domain has the address 127.0.0.1 or ::1. Zonemaster calls the domain invalid
+  (RNAME_MAIL_DOMAIN_INVALID, a NOTICE) for both, so both are notices; `rname_not_mailable` is
+  kept for a domain whose mail servers have no address at all, so one fault gives one finding.
 
 Each fault is one finding that lists the nameservers (or names, or values) concerned. The name
 rules are written here because they are a few lines of regular expressions that must match
@@ -50,6 +57,7 @@ Zonemaster's (`Zonemaster::Engine::Test::Syntax`), not a general validator's.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +78,7 @@ RETRY_MIN = 3600  # zone04.SOA_RETRY_MINIMUM_VALUE
 EXPIRE_MIN = 604800  # zone05.SOA_EXPIRE_MINIMUM_VALUE
 NEGATIVE_TTL_MIN, NEGATIVE_TTL_MAX = 300, 86400  # zone06.SOA_DEFAULT_TTL_MINIMUM/MAXIMUM_VALUE
 MAIL_TARGETS = 2  # mail hosts of the RNAME's domain tried before it is called not mailable
+_LOCALHOST = frozenset({"127.0.0.1", "::1"})
 
 _LDH = re.compile(r"[A-Za-z0-9-]+")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -90,6 +99,21 @@ class _Soa:
     @property
     def timers(self) -> tuple[int, int, int, int]:
         return (self.refresh, self.retry, self.expire, self.minimum)
+
+
+@dataclass
+class _Mail:
+    """What the mail hosts of an RNAME's domain showed: why it takes no mail (None when it does or
+    nothing was learnt), and its mail hosts that are aliases or localhost."""
+
+    why: str | None = None
+    aliases: list[str] = dataclasses.field(default_factory=list[str])
+    localhost: list[str] = dataclasses.field(default_factory=list[str])
+
+
+def _values(rrset: Any, attribute: str) -> list[str]:
+    """The `attribute` (a name or an address) of each record of `rrset`, as lower-case text."""
+    return [str(getattr(rdata, attribute)).lower() for rdata in rrset]
 
 
 def _labels(name: str) -> list[str]:
@@ -488,16 +512,21 @@ class _Content:
                 "name mail servers with letters, digits and inner hyphens only (RFC 1123 2.1)",
             )
 
-    async def mail_hosts_reachable(self, domain: str) -> str | None:
-        """None when `domain` takes mail (an MX target or the domain itself has an address), else why not."""
+    async def mail_hosts(self, domain: str) -> _Mail:
+        """Whether `domain` takes mail (an MX target, or the domain itself without MX, has an
+        address), as Zonemaster's SYNTAX06 asks: a mail host whose address question is answered
+        with a CNAME (an MX target must not be an alias, RFC 2181 10.3) or whose address is
+        127.0.0.1 or ::1 is no valid mail host, and is named apart."""
         import dns.rcode
         import dns.rdatatype
 
+        mail = _Mail()
         response = await self.apex_mx() if domain == self.zone else await self.lookup(domain, "MX")
         if response is None or response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            return None  # no usable answer: nothing learnt, nothing blamed
+            return mail  # no usable answer: nothing learnt, nothing blamed
         if response.rcode() == dns.rcode.NXDOMAIN:
-            return f"{domain} does not exist"
+            mail.why = f"{domain} does not exist"
+            return mail
         exchanges = [
             str(rdata.exchange).lower()  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
             for rrset in response.answer
@@ -505,41 +534,106 @@ class _Content:
             for rdata in sorted(rrset, key=lambda r: r.preference)  # pyright: ignore[reportUnknownVariableType,reportUnknownLambdaType,reportUnknownArgumentType,reportUnknownMemberType,reportAttributeAccessIssue]
         ]
         if exchanges == ["."]:
-            return f"{domain} refuses all mail (null MX)"
+            mail.why = f"{domain} refuses all mail (null MX)"
+            return mail
+        if not exchanges:  # the domain itself is its mail host; past its own CNAMEs, as Zonemaster
+            aliases = {
+                r.name.to_text().lower(): _values(r, "target")[0]
+                for r in response.answer
+                if r.rdtype == dns.rdatatype.CNAME and len(r)
+            }
+            seen: set[str] = set()
+            while domain in aliases and domain not in seen:
+                seen.add(domain)
+                domain = aliases[domain]
         hosts = [e for e in exchanges if e != "."] or [domain]
-        glued = {
-            rrset.name.to_text().lower()
-            for rrset in response.additional
-            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA) and len(rrset)
-        }
+        glued: dict[str, set[str]] = {}
+        for rrset in response.additional:
+            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                glued.setdefault(rrset.name.to_text().lower(), set()).update(_values(rrset, "address"))
+        valid = False
         for host in hosts[:MAIL_TARGETS]:
-            if host in glued:
-                return None
-            for rdtype in ("A", "AAAA"):
+            valid = await self.mail_host(host, glued.get(host, set()), mail) or valid
+        if not valid and not mail.aliases and not mail.localhost:
+            if exchanges:
+                mail.why = f"the mail servers of {domain} ({', '.join(hosts[:MAIL_TARGETS])}) have no address"
+            else:
+                mail.why = f"{domain} has no MX record and no address"
+        return mail
+
+    async def mail_host(self, host: str, glue: set[str], mail: _Mail) -> bool:
+        """Whether the mail host `host` has an address other than localhost (`glue`: the
+        addresses the MX answer carried for it); an alias or a localhost address goes to `mail`."""
+        import dns.rdatatype
+
+        for rdtype in ("A", "AAAA"):
+            if glue:
+                addresses = glue
+            else:
                 answer = await self.lookup(host, rdtype)
-                if answer is not None and any(
-                    rrset.rdtype == dns.rdatatype.from_text(rdtype) and len(rrset) for rrset in answer.answer
-                ):
-                    return None
-        if exchanges:
-            return f"the mail servers of {domain} ({', '.join(hosts[:MAIL_TARGETS])}) have no address"
-        return f"{domain} has no MX record and no address"
+                if answer is None:
+                    continue
+                target = next(
+                    (
+                        _values(r, "target")[0]
+                        for r in answer.answer
+                        if r.rdtype == dns.rdatatype.CNAME and len(r)
+                    ),
+                    None,
+                )
+                if target is not None:
+                    mail.aliases.append(f"{host} -> {target}")
+                    return False
+                addresses = {
+                    address
+                    for rrset in answer.answer
+                    if rrset.rdtype == dns.rdatatype.from_text(rdtype)
+                    and rrset.name.to_text().lower() == host
+                    for address in _values(rrset, "address")
+                }
+            local = sorted(addresses & _LOCALHOST)
+            if local:
+                mail.localhost.append(f"{host} ({', '.join(local)})")
+                return False
+            if addresses:
+                return True
+            if glue:
+                return False
+        return False
 
     async def check_rname_domain(self) -> None:
         reasons: list[str] = []
+        aliases: list[str] = []
+        localhost: list[str] = []
         for rname in sorted({soa.rname for soa in self.soas.values()}):
             if rname_faults(rname):
                 continue  # rname_invalid already says it is no address
             domain = ".".join(_labels(rname)[1:]).lower() + "."  # LDH labels: rname_faults said so
-            why = await self.mail_hosts_reachable(domain)
-            if why is not None:
-                reasons.append(f"{rname} ({why})")
+            mail = await self.mail_hosts(domain)
+            if mail.why is not None:
+                reasons.append(f"{rname} ({mail.why})")
+            aliases += [f"{rname}: {a}" for a in mail.aliases]
+            localhost += [f"{rname}: {h}" for h in mail.localhost]
         if reasons:
             self.add(
                 Verdict.OK,
                 "rname_not_mailable",
                 f"the SOA contact of {self.zone} cannot receive mail: {', '.join(reasons)}",
                 "use a contact address whose domain has a working MX (or an address) in the SOA RNAME",
+            )
+        if aliases:
+            self.add(
+                Verdict.OK,
+                "rname_mail_host_cname",
+                f"the mail server of the SOA contact of {self.zone} is an alias (CNAME): {', '.join(aliases)}",
+                "point the MX of the contact's domain at the canonical host name, not at an alias (RFC 2181 10.3)",
+            )
+        if localhost:
+            self.add(
+                Verdict.OK,
+                "rname_mail_host_localhost",
+                f"the mail server of the SOA contact of {self.zone} has a localhost address: {', '.join(localhost)}",
+                "give the contact domain's mail server its public address, not 127.0.0.1 or ::1",
             )
 
     async def check_mname(self) -> None:
