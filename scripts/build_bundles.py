@@ -115,6 +115,7 @@ SERVER_USER_SETTINGS: dict[str, tuple[UserSetting, ...]] = {
         UserSetting("dns_resolvers", "string", "Resolvers dns_propagation asks"),
         UserSetting("dns_root_hints", "file", "Root hints file (private DNS tree)"),
         UserSetting("dns_trust_anchors", "file", "DNSSEC trust anchors file (DS records)"),
+        UserSetting("dns_asn_zone", "string", "Origin AS lookup zone (Cymru style; off turns it off)"),
         UserSetting("rdap_url", "string", "RDAP server for domain_expiry"),
     ),
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -64,6 +65,7 @@ class Settings:
     dns_root_hints: Path | None = None
     dns_trust_anchors: Path | None = None
     dns_resolvers: tuple[str, ...] = ()
+    dns_asn_zone: str = "asn.cymru.com"
     rdap_url: tuple[str, ...] = ()
     db: str | None = field(default=None, repr=False)
     record: bool = False
@@ -253,6 +255,18 @@ def _resolver(text: str) -> str:
     return text
 
 
+def _lookup_zone(text: str) -> str:
+    """A DNS zone name, or "" for "off" (an empty variable counts as unset, so it keeps the default)."""
+    name = text.strip().strip(".").lower()
+    if name in {"off", "none"}:
+        return ""
+    if name and not all(
+        re.fullmatch(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", label) for label in name.split(".")
+    ):
+        raise ValueError("expected a DNS zone name such as asn.cymru.com, or off")
+    return name
+
+
 def _rdap_urls(text: str) -> tuple[str, ...]:
     entries = _csv(text)
     for entry in entries:
@@ -396,6 +410,13 @@ _SPECS: tuple[_Spec, ...] = (
         _resolvers,
         "9.9.9.9,1.1.1.1:53",
         "resolvers dns_propagation asks (default: a list of public resolvers)",
+    ),
+    _Spec(
+        "dns_asn_zone",
+        _lookup_zone,
+        "asn.cymru.com",
+        "Cymru-style DNS zone dns_delegation asks for the origin AS of each nameserver address "
+        "(origin. and origin6. under it); off turns the lookup off",
     ),
     _Spec(
         "rdap_url",

@@ -16,6 +16,7 @@ swapping process-wide settings.
     unsafe_methods  whether an HTTP check may send methods other than GET, HEAD and OPTIONS
     concurrency / per_host_concurrency / max_targets   the `*_many` limits (`fanout`, `bulk`)
     cert_warn_days / cert_critical_days   when a certificate's expiry is a warning / critical
+    dns_asn_zone  the Cymru-style zone dns_delegation asks for nameservers' origin AS ("": off)
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class CheckContext:
     max_targets: int = 1000
     cert_warn_days: int = 21
     cert_critical_days: int = 7
+    dns_asn_zone: str = "asn.cymru.com"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CheckContext:
@@ -90,6 +92,7 @@ class CheckContext:
             max_targets=settings.max_targets,
             cert_warn_days=settings.cert_warn_days,
             cert_critical_days=settings.cert_critical_days,
+            dns_asn_zone=settings.dns_asn_zone,
         )
 
     def replace(self, **changes: Any) -> CheckContext:

@@ -34,6 +34,7 @@ from monitor_common.targets import parse_hostname
 
 from dns_monitor import referral
 from dns_monitor.anchors import RootHints
+from dns_monitor.asn import asn_diversity
 from dns_monitor.behaviour import nameserver_behaviour
 from dns_monitor.models import DelegationNameserver, DelegationResult
 from dns_monitor.survey import Check, Survey
@@ -51,6 +52,7 @@ CHECKS: tuple[Check, ...] = (
     referral.check,
     zone_content,  # SOA, NS sets and the names in them (zone_content.py)
     nameserver_behaviour,  # EDNS, case, referrals, AXFR, CHAOS of each nameserver (behaviour.py)
+    asn_diversity,  # the origin AS of each nameserver address (asn.py)
 )
 
 
