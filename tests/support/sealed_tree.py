@@ -9,22 +9,29 @@ namespace, where nothing can route out), then for each ZONE runs `zonemaster-cli
 prints one JSON object: {zone: {"zonemaster": [messages], "dns_delegation": result,
 "dnssec_check": result, "seconds": {"zonemaster": s, "ours": s}}}.
 
+A tree module (support/tree_*.py) may scope settings to its own zones with `ZONEMASTER_SCOPED`:
+{zone: (a Zonemaster profile, our MCP_MONITOR_* variables)}, for a check that needs a service
+the tree provides (tree_asn: the origin AS zone); the profile goes to zonemaster-cli with
+`--profile` and the variables to our tools, for that zone only.
+
 Outside a namespace it refuses to run: zonemaster-cli falls back to public servers when the
 hints do not answer, and no test may reach them.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support.bind9 import Bind9
+from support.bind9 import Bind9, part_modules
 
 ZONEMASTER_TIMEOUT_S = 300
 
@@ -35,9 +42,29 @@ def sealed() -> bool:
     return routes.stdout.strip() == ""
 
 
-def zonemaster(zone: str, hints: Path, level: str) -> list[dict[str, object]]:
+def scoped() -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+    """zone -> (Zonemaster profile, our variables), from each tree module's ZONEMASTER_SCOPED."""
+    found: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
+    for name in part_modules():
+        found.update(getattr(importlib.import_module(name), "ZONEMASTER_SCOPED", {}))
+    return found
+
+
+def zonemaster(zone: str, hints: Path, level: str, profile: Path | None = None) -> list[dict[str, object]]:
+    extra = ["--profile", str(profile)] if profile is not None else []
     done = subprocess.run(
-        ["zonemaster-cli", "--json", "--raw", "--no-ipv6", "--level", level, "--hints", str(hints), zone],
+        [
+            "zonemaster-cli",
+            "--json",
+            "--raw",
+            "--no-ipv6",
+            "--level",
+            level,
+            "--hints",
+            str(hints),
+            *extra,
+            zone,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -80,13 +107,21 @@ def main(zones: list[str], level: str = "NOTICE") -> int:
             "MCP_MONITOR_RESOLVER": "127.0.3.1",
         }
         report: dict[str, object] = {}
+        scopes = scoped()
         for zone in zones:
+            profile: Path | None = None
+            zone_env = env
+            if zone in scopes:
+                settings, variables = scopes[zone]
+                profile = tree.directory / f"zonemaster-profile-{zone}.json"
+                profile.write_text(json.dumps(settings))
+                zone_env = {**env, **variables}
             started = time.monotonic()
-            messages = zonemaster(zone, tree.root_hints, level)
+            messages = zonemaster(zone, tree.root_hints, level, profile)
             zonemaster_s = time.monotonic() - started
             started = time.monotonic()
-            delegation = ours("dns_delegation", zone, env)
-            dnssec = ours("dnssec_check", zone, env)
+            delegation = ours("dns_delegation", zone, zone_env)
+            dnssec = ours("dnssec_check", zone, zone_env)
             report[zone] = {
                 "zonemaster": messages,
                 "dns_delegation": delegation,

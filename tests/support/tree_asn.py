@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from support.bind9 import Bind9, TreePart, zone_text
 
-__all__ = ["ADDRESS", "ASN_ZONE", "ORIGINS", "ZONEMASTER_FAULTS", "part"]
+__all__ = ["ADDRESS", "ASN_ZONE", "ORIGINS", "ZONEMASTER_FAULTS", "ZONEMASTER_SCOPED", "part"]
 
 ADDRESS = "127.0.25.1"
 ASN_ZONE = "asn-db.test"
@@ -43,9 +43,17 @@ ORIGINS: dict[str, list[tuple[str, str]]] = {
     ADDRESS: [("64500", "127.0.25.0/24")],
 }
 
-# Zonemaster reports IPV4_ONE_ASN on it when its asn_db points at asn-db.test
-# (tests/peers/test_zonemaster.py passes that profile for the zones of ZONEMASTER_ASN_ZONES).
+# Zonemaster reports IPV4_ONE_ASN (WARNING) on it when its asn_db points at asn-db.test: the
+# cross-check (tests/support/sealed_tree.py) passes that profile to zonemaster-cli, and the same
+# zone to our tools, for asn-one.test only (any address without data here would be Zonemaster's
+# EMPTY_ASN_SET, an ERROR, on every other zone).
 ZONEMASTER_FAULTS = ["asn-one.test"]
+ZONEMASTER_SCOPED = {
+    "asn-one.test": (
+        {"asn_db": {"style": "cymru", "sources": {"cymru": [ASN_ZONE]}}},
+        {"MCP_MONITOR_DNS_ASN_ZONE": ASN_ZONE},
+    )
+}
 
 
 def part(tree: Bind9) -> TreePart:
