@@ -99,11 +99,11 @@ def test_the_same_set_of_ases_is_a_notice_per_family() -> None:
         "192.0.2.1": Origin((64500,), "192.0.2.0/24"),
         "198.51.100.1": Origin((64502,), "198.51.100.0/24"),
     }
-    names = {"2001:db8::1": ["a.example."], "2001:db8:1::1": ["b.example."]}
+    names = {address: [f"ns{i}.example."] for i, address in enumerate(origins)}
     findings = judge(origins, names)
     assert [(f.code, f.severity) for f in findings] == [("nameservers_same_asn_set", Verdict.OK)]
     assert "IPv6" in findings[0].message and "AS64500, AS64501" in findings[0].message
-    assert "a.example. (2001:db8::1" in findings[0].message
+    assert "ns0.example. (2001:db8::1, 2001:db8::/32)" in findings[0].message
 
 
 def test_the_setting_reads_a_zone_or_off() -> None:
@@ -114,3 +114,13 @@ def test_the_setting_reads_a_zone_or_off() -> None:
     assert load(flags={"dns_asn_zone": "none"}).dns_asn_zone == ""
     with pytest.raises(ConfigError, match="MCP_MONITOR_DNS_ASN_ZONE='not a zone' is not valid"):
         load(environ={"MCP_MONITOR_DNS_ASN_ZONE": "not a zone"})
+
+
+def test_a_family_with_an_address_of_unknown_origin_is_not_judged() -> None:
+    one = Origin((64500,), "192.0.2.0/24")
+    names = {"192.0.2.1": ["a.example."], "198.51.100.1": ["b.example."]}
+    # b's origin is unknown: it may be in another AS, so nothing is said
+    assert judge({"192.0.2.1": one}, names) == []
+    both = judge({"192.0.2.1": one, "198.51.100.1": Origin((64500,), "198.51.100.0/24")}, names)
+    assert [(f.code, f.severity) for f in both] == [("nameservers_one_asn", Verdict.WARNING)]
+    assert "a.example. (192.0.2.1" in both[0].message and "b.example. (198.51.100.1" in both[0].message

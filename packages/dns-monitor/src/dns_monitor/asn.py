@@ -20,7 +20,9 @@ Findings, per IP family, at Zonemaster's default levels (a NOTICE is a finding o
 
 An address the service knows nothing about (NXDOMAIN, no TXT) or a service that does not answer
 says nothing about the zone (Zonemaster's EMPTY_ASN_SET and ERROR_ASN_DATABASE blame the zone
-for the lookup service; here they are silent): only addresses with an AS are compared. The TXT
+for the lookup service; here they are silent), and a family is judged only when the origin of
+every one of its addresses is known (an unknown one may sit in another AS; Zonemaster compares
+the known ones). The TXT
 format is parsed here by hand: it is one line of `|`-separated fields, which no library covers.
 """
 
@@ -122,8 +124,9 @@ def _servers_by_address(survey: Survey) -> dict[str, list[str]]:
 
 
 def judge(origins: dict[str, Origin], names: dict[str, list[str]]) -> list[Finding]:
-    """The findings for the addresses whose origin is known (`origins`), per IP family;
-    `names` gives the nameserver names of each address."""
+    """The findings for the addresses whose origin is known (`origins`), per IP family; `names`
+    gives the nameserver names of every address. A family with an address of unknown origin is
+    not judged: that address may sit in another AS."""
     findings: list[Finding] = []
     for version, family in ((4, "IPv4"), (6, "IPv6")):
         known = {
@@ -131,7 +134,8 @@ def judge(origins: dict[str, Origin], names: dict[str, list[str]]) -> list[Findi
             for address, origin in origins.items()
             if ipaddress.ip_address(address).version == version
         }
-        if not known:
+        family_addresses = [address for address in names if ipaddress.ip_address(address).version == version]
+        if not known or any(address not in known for address in family_addresses):
             continue
         every = sorted({asn for origin in known.values() for asn in origin.asns})
         sets = {origin.asns for origin in known.values()}
