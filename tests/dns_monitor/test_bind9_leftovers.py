@@ -75,3 +75,43 @@ async def test_a_contact_mail_server_without_address() -> None:
     gone = finding(result, "rname_not_mailable")
     assert gone["severity"] == "ok"
     assert "mail.lo-mxnoaddr.test." in gone["message"] and "no address" in gone["message"]
+
+
+@pytest.mark.usefixtures("local_dns")
+async def test_an_ns_name_below_a_dname() -> None:
+    answer = dig(f"@{ADDRESSES['lo1']}", "ns.moved.lo-hosts.test", "A", "+norecurse")
+    assert "DNAME" in answer and "CNAME" in answer
+    result = await delegation("lo-nsdname.test")
+    alias = finding(result, "ns_is_cname")
+    assert alias["severity"] == "critical" and result["verdict"] == "critical"
+    assert "ns.moved.lo-hosts.test. -> ns.lo-hosts.test." in alias["message"]
+    assert "moved.lo-hosts.test. DNAME lo-hosts.test." in alias["message"]
+
+
+@pytest.mark.usefixtures("local_dns")
+async def test_an_ns_name_in_a_zone_delegated_below() -> None:
+    # lo-nssub.test's servers refer the name to sub.lo-nssub.test, whose server has the CNAME.
+    referral = dig(f"@{ADDRESSES['lo2']}", "ns.sub.lo-nssub.test", "A", "+norecurse")
+    assert "CNAME" not in referral and "sub.lo-nssub.test." in referral
+    result = await delegation("lo-nssub.test")
+    alias = finding(result, "ns_is_cname")
+    assert alias["severity"] == "critical"
+    assert f"ns.sub.lo-nssub.test. -> ns.lo-hosts.test. (from {ADDRESSES['lo1']})" in alias["message"]
+
+
+@pytest.mark.usefixtures("local_dns")
+async def test_glue_for_a_name_the_zone_calls_an_alias() -> None:
+    # ref-nsalias.test (tests/support/tree_referral.py): the TLD glues alias.ref-nsalias.test to
+    # 127.0.22.4; the zone answers that name with a CNAME to ns2.ref-crafted.test.
+    referral = dig("@127.0.0.11", "ref-nsalias.test", "NS", "+norecurse")
+    assert "alias.ref-nsalias.test. 300 IN A 127.0.22.4" in " ".join(referral.split()).replace("\t", " ")
+    assert "CNAME" in dig("@127.0.22.3", "alias.ref-nsalias.test", "A", "+norecurse")
+    result = await delegation("ref-nsalias.test")
+    glue = finding(result, "glue_mismatch")
+    assert glue["severity"] == "warning"
+    assert (
+        "alias.ref-nsalias.test.: glue 127.0.22.4, zone: no address, a CNAME to ns2.ref-crafted.test."
+        in glue["message"]
+    )
+    assert "ns.ref-crafted.test." not in glue["message"]  # the other name's glue agrees
+    assert finding(result, "ns_is_cname")["severity"] == "critical"

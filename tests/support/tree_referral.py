@@ -65,10 +65,18 @@ _SOA = "ns.ref-crafted.test. hostmaster.ref-nsalias.test. 1 14400 3600 604800 30
 
 # Zonemaster reports a WARNING or an ERROR on each (tests/peers/test_zonemaster.py). Left out:
 # ref-good.test (healthy), ref-ptr.test (notices only), ref-wwwonly.test (lame_delegation, covered
-# by lame.test), and ref-nsalias.test, where Zonemaster also counts the alias as a glue mismatch
-# (CONSISTENCY05) and as a missing second nameserver (DELEGATION01): effects of the alias that we
-# report once, as ns_is_cname.
-ZONEMASTER_FAULTS = ["ref-sameip.test", "ref-nscname.test", "ref-bigreferral.test", "ref-private.test"]
+# by lame.test). On ref-nsalias.test Zonemaster also counts the alias as a glue mismatch
+# (CONSISTENCY05: glue_mismatch, the glue gives an address to a name the zone calls an alias), as
+# a missing second nameserver (DELEGATION01) and as a name that does not resolve (NAMESERVER06):
+# it does not follow the CNAME to an address; those two are the alias, reported once as
+# ns_is_cname (the README's tag table says so).
+ZONEMASTER_FAULTS = [
+    "ref-sameip.test",
+    "ref-nscname.test",
+    "ref-nsalias.test",
+    "ref-bigreferral.test",
+    "ref-private.test",
+]
 
 
 def _nsalias(request: dns.message.Message, transport: Transport) -> Response:

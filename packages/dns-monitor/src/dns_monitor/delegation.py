@@ -7,7 +7,8 @@ Findings: `not_delegated`, `delegation_unreachable`, `lame_delegation`, `ns_mism
 `glue_missing`, `glue_mismatch`, `soa_serial_mismatch`, `ns_unreachable`, `ns_no_tcp`,
 `ns_no_udp` (critical: TCP answers, UDP does not), `single_nameserver`, `nameservers_same_network`, `open_recursion`, `cname_at_apex` (critical: a
 CNAME beside the apex's SOA and NS, or instead of them; RFC 1034 3.6.2, RFC 2181 10.1),
-`nameserver_not_asked` (policy); `monitor_network_unavailable` alone (unknown) when no server, the
+`nameserver_not_asked` (policy); `glue_mismatch` (warning) also when the zone answers a glued
+name with a CNAME (the glue gives an address to a name the zone calls an alias); `monitor_network_unavailable` alone (unknown) when no server, the
 root's included, answered and every query failed on this machine (no route out): the monitor's
 outage, not the zone's.
 
@@ -38,7 +39,7 @@ from dns_monitor.asn import asn_diversity
 from dns_monitor.behaviour import nameserver_behaviour
 from dns_monitor.models import DelegationNameserver, DelegationResult
 from dns_monitor.survey import Check, Survey
-from dns_monitor.walk import Walker, ZoneStep
+from dns_monitor.walk import Iteration, Walker, ZoneStep
 from dns_monitor.zone_content import zone_content
 
 if TYPE_CHECKING:
@@ -60,6 +61,20 @@ def _network(address: str) -> str:
     ip = ipaddress.ip_address(address)
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def _alias_of(walk: Iteration, name: str) -> str | None:
+    """The target of the CNAME that owns `name` in the walk's authoritative answer, else None."""
+    import dns.name
+    import dns.rdatatype
+
+    if walk.response is None:
+        return None
+    owner = dns.name.from_text(name)
+    for rrset in walk.response.answer:
+        if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == owner and len(rrset):
+            return str(rrset[0].target)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
+    return None
 
 
 def _apex_cname(response: dns.message.Message | None, zone: str) -> str | None:
@@ -255,12 +270,19 @@ async def dns_delegation(
     _judge(zone, step, servers, child_ns, findings, explained=survey.explained)
     findings.extend(checked)
     findings[:] = await referral.with_www_detail(survey, findings)  # BASIC03: only when none answered
-    # In-bailiwick glue against the addresses the child publishes for the same names.
+    # In-bailiwick glue against the addresses the child publishes for the same names. A name the
+    # zone answers with a CNAME has no address of its own there: the glue gives it one, the zone
+    # calls it an alias (ns_is_cname says the NS record is wrong; this says the glue disagrees).
     differing: list[str] = []
     for server in sorted(servers.values(), key=lambda s: s.name):
         if server.glue and server.authoritative:
             published = await walker.addresses_of(server.name, 0)
-            if published and set(published) != set(server.glue):
+            alias = _alias_of(await walker.iterate(server.name, "A"), server.name)
+            if alias is not None:
+                differing.append(
+                    f"{server.name}: glue {', '.join(server.glue)}, zone: no address, a CNAME to {alias}"
+                )
+            elif published and set(published) != set(server.glue):
                 differing.append(
                     f"{server.name}: glue {', '.join(server.glue)}, zone {', '.join(sorted(published))}"
                 )

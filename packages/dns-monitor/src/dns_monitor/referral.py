@@ -14,9 +14,13 @@ covers Zonemaster's DELEGATION02, 03 and 05, ADDRESS01-03 and the prefix half of
   possible length (255 octets) ending in the zone, the parent's NS names in the authority
   section, and one glue address per family when every nameserver of that family is inside the
   parent zone; names compressed.
-- `ns_is_cname` (critical, DELEGATION05 `NS_IS_CNAME`, ERROR): an NS name that is a CNAME, asked
-  of the zone's own servers without recursion when the name is inside the zone, else resolved
-  from the root hints. RFC 2181 10.3: an NS record must name a host's own name, not an alias.
+- `ns_is_cname` (critical, DELEGATION05 `NS_IS_CNAME`, ERROR): an NS name that resolves through
+  an alias: its A question is answered with a CNAME of that name, its own or one synthesized from
+  the DNAME of an ancestor (the finding names the DNAME), as Zonemaster counts any CNAME in that
+  answer. Asked of the zone's own servers without recursion when the name is inside the zone
+  (and resolved from the referral's zone on when it lies in a zone delegated below), else
+  resolved from the root hints. RFC 2181 10.3: an NS record must name a host's own name, not an
+  alias.
 - `nameserver_address_special` (critical, ADDRESS01 `NAMESERVER_IP_PRIVATE_NETWORK`, ERROR): a
   nameserver address in a special-purpose range (loopback, RFC 1918, link-local, CGNAT,
   documentation, reserved...; `monitor_common.netpolicy.classify`, the same table the network
@@ -201,22 +205,45 @@ async def _ns_cnames(survey: Survey) -> list[Finding]:
     found: dict[str, str] = {}
 
     def cname_in(response: dns.message.Message | None, name: str) -> str | None:
+        """The alias `name` resolves through in `response`: its own CNAME, or the DNAME of an
+        ancestor (whose synthesized CNAME a server adds with the same owner, RFC 6672 3)."""
         if response is None:
             return None
         owner = dns.name.from_text(name)
+        dname = next(
+            (
+                f"{rrset.name} DNAME {rrset[0].target}"  # pyright: ignore[reportAttributeAccessIssue,reportUnknownMemberType]
+                for rrset in response.answer
+                if rrset.rdtype == dns.rdatatype.DNAME and owner.is_subdomain(rrset.name) and len(rrset)
+            ),
+            None,
+        )
         for rrset in response.answer:
             if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == owner and len(rrset):
-                return str(rrset[0].target)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
+                target = str(rrset[0].target)  # pyright: ignore[reportAttributeAccessIssue,reportUnknownArgumentType,reportUnknownMemberType]
+                return f"{target}, through {dname}" if dname else target
         return None
+
+    def referral_for(response: dns.message.Message, name: str) -> bool:
+        """Whether `response` refers `name` to a zone below the surveyed one (a delegation inside it)."""
+        owner = dns.name.from_text(name)
+        return not response.answer and any(
+            rrset.rdtype == dns.rdatatype.NS and rrset.name != zone and owner.is_subdomain(rrset.name)
+            for rrset in response.authority
+        )
 
     async def inside(name: str, first: int) -> None:
         # One answering server per name (rotated, so each server gets its share): the CNAME is
         # zone content, the same on every server that serves the zone; a server that gives no
-        # answer hands the question to the next one.
+        # answer hands the question to the next one. A name in a zone delegated below this one
+        # is a referral: resolved from there (Zonemaster asks the server again with recursion).
         for address in answering[first:] + answering[:first]:
             response = (await walker.ask(address, name, "A")).response
             if response is None:
                 continue
+            if referral_for(response, name):
+                await outside(name)
+                return
             target = cname_in(response, name)
             if target is not None:
                 found[name] = f"{target} (at {address})"
