@@ -23,6 +23,9 @@ own MX is the contact's mail server; the DELEGATION05 zones' is hostmaster.lo-ho
     lo-mxnoaddr.test  MX mail.lo-mxnoaddr.test, which has no address (RNAME_MAIL_DOMAIN_INVALID)
     lo-contact.test   RNAME hostmaster.lo-mxlocal.test.: a contact in another zone, whose mail
                       server is asked of the resolver (RNAME_MAIL_DOMAIN_LOCALHOST)
+    lo-rnalias.test   healthy: RNAME hostmaster.mailto.lo-hosts.test., a mail domain that is a
+                      CNAME (to mail.lo-hosts.test, no MX): mail follows the alias (RFC 5321
+                      5.1), and Zonemaster, past the CNAME, finds the address: no finding
 
     lo-nsdname.test   NS ns2.dns.test and ns.moved.lo-hosts.test, below lo-hosts.test's DNAME
                       moved -> lo-hosts.test: the NS name resolves through a synthesized CNAME
@@ -52,13 +55,17 @@ TIMERS = "14400 3600 604800 300"  # Zonemaster's recommended values, as support.
 ZONEMASTER_FAULTS = ["lo-nsdname.test", "lo-nssub.test"]
 
 ZONES = {  # name -> the zone's body below its NS records
-    "lo-hosts": f"ns1 A {ADDRESSES['lo1']}\nns A {ADDRESSES['lo2']}\nmoved DNAME lo-hosts.test.\n@ MX 10 mail\nmail A 192.0.2.226\n",
+    "lo-hosts": f"ns1 A {ADDRESSES['lo1']}\nns A {ADDRESSES['lo2']}\nmoved DNAME lo-hosts.test.\nmailto CNAME mail\n@ MX 10 mail\nmail A 192.0.2.226\n",
     "lo-mxcname": "@ MX 10 mailalias\nmailalias CNAME mail.lo-hosts.test.\nwww A 192.0.2.227\n",
     "lo-mxlocal": "@ MX 10 mail\nmail A 127.0.0.1\nmail AAAA ::1\nwww A 192.0.2.228\n",
     "lo-mxnoaddr": "@ MX 10 mail\nwww A 192.0.2.229\n",
     "lo-contact": "www A 192.0.2.230\n",
+    "lo-rnalias": "www A 192.0.2.233\n",
 }
-CONTACTS = {"lo-contact": "hostmaster.lo-mxlocal.test."}  # other zones: hostmaster.<zone>.
+CONTACTS = {
+    "lo-contact": "hostmaster.lo-mxlocal.test.",
+    "lo-rnalias": "hostmaster.mailto.lo-hosts.test.",
+}  # other zones: hostmaster.<zone>.
 
 
 # DELEGATION05: zone -> (its NS names, its body below them); served by "lo2" and "ns2".
