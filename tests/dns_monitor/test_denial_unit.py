@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # dnspython's DSA classes name cryptography's d
     import dns.dnssec
 
 if TYPE_CHECKING:
-    from dns_monitor.dnssec import SignedZone
+    from dns_monitor.survey import SignedZone
 
 ZONE = "example.test."
 PROBE = f"_denial-0001.{ZONE}"

@@ -414,7 +414,7 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec(
         "dns_asn_zone",
         _lookup_zone,
-        "asn.cymru.com",
+        "asnlookup.zonemaster.net or off",
         "Cymru-style DNS zone dns_delegation asks for the origin AS of each nameserver address "
         "(origin. and origin6. under it); off turns the lookup off",
     ),

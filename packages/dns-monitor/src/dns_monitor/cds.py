@@ -35,18 +35,19 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 from monitor_common.results import Finding, Verdict
 
+from dns_monitor.query import answer
+
 if TYPE_CHECKING:
     import dns.message
     import dns.rrset
     from dns.rdtypes.ANY.DNSKEY import DNSKEY
     from dns.rdtypes.ANY.RRSIG import RRSIG
 
-    from dns_monitor.dnssec import SignedZone
+    from dns_monitor.survey import SignedZone
     from dns_monitor.walk import Walker
 
 __all__ = [
     "Served",
-    "answer",
     "ask_all",
     "cds_findings",
     "key_tag",
@@ -90,29 +91,6 @@ def usable(done_response: dns.message.Message | None) -> dns.message.Message | N
     if done_response is None or done_response.rcode() != dns.rcode.NOERROR:
         return None
     return done_response if done_response.flags & dns.flags.AA else None
-
-
-def answer(
-    response: dns.message.Message | None, zone: str, rdtype: str
-) -> tuple[dns.rrset.RRset | None, dns.rrset.RRset | None]:
-    """(the rrset owned by `zone` (any owner name), its RRSIGs) in the answer section of `response`."""
-    import dns.name
-    import dns.rdatatype
-
-    if response is None:
-        return None, None
-    name = dns.name.from_text(zone)
-    wanted = dns.rdatatype.from_text(rdtype)
-    rrset = next((r for r in response.answer if r.name == name and r.rdtype == wanted), None)
-    sigs = next(
-        (
-            r
-            for r in response.answer
-            if r.name == name and r.rdtype == dns.rdatatype.RRSIG and r.covers == wanted
-        ),
-        None,
-    )
-    return rrset, sigs
 
 
 class _Faults:

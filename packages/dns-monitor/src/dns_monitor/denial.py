@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from dns.rdtypes.ANY.NSEC3 import NSEC3
     from dns.rdtypes.ANY.RRSIG import RRSIG
 
-    from dns_monitor.dnssec import SignedZone
     from dns_monitor.query import Exchange
+    from dns_monitor.survey import SignedZone
 
 __all__ = ["check_denial"]
 

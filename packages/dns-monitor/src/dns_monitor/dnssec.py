@@ -22,7 +22,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -30,11 +29,12 @@ from monitor_common.results import Finding, Stopwatch, Verdict
 from monitor_common.targets import parse_hostname
 
 from dns_monitor.anchors import RootHints, TrustAnchor
-from dns_monitor.cds import answer
 from dns_monitor.denial import check_denial
 from dns_monitor.keys import DEPRECATED_ALGORITHMS, algorithm_findings, digest_findings
 from dns_monitor.keys import check as check_keys
 from dns_monitor.models import DnssecLink, DnssecResult
+from dns_monitor.query import answer
+from dns_monitor.survey import SignedZone, Status
 from dns_monitor.walk import Walker, ZoneStep
 
 if TYPE_CHECKING:
@@ -44,21 +44,7 @@ if TYPE_CHECKING:
     from dns.rdtypes.ANY.RRSIG import RRSIG
     from monitor_common.context import CheckContext
 
-__all__ = ["DEPRECATED_ALGORITHMS", "ZONE_CHECKS", "SignedZone", "dnssec_check"]
-
-
-@dataclass
-class SignedZone:
-    """The zone at the end of the chain, for the checks of `ZONE_CHECKS`."""
-
-    zone: str  # absolute: "example.com."
-    status: Status  # "secure" or "insecure" (the checks do not run on a bogus or unknown chain)
-    step: ZoneStep  # its servers and its parent's
-    walker: Walker  # for further questions, under the call's policy, rate limit and deadline
-    keys: dns.rrset.RRset | None  # its DNSKEY set (validated when secure; as served when insecure)
-    ds: dns.rrset.RRset | None  # the DS set at its parent (None when insecure)
-    denial: Literal["nsec", "nsec3"] | None  # what a name that does not exist was answered with
-    warn_days: float
+__all__ = ["DEPRECATED_ALGORITHMS", "ZONE_CHECKS", "dnssec_check"]
 
 
 # Run on the final zone of a secure or insecure chain, after its apex is checked; each returns its
@@ -67,8 +53,6 @@ ZONE_CHECKS: tuple[Callable[[SignedZone], Awaitable[list[Finding]]], ...] = (
     check_denial,
     check_keys,  # DNSSEC04, 07, 15-18 (keys.py)
 )
-
-Status = Literal["secure", "insecure", "bogus", "unknown"]
 
 
 def _keys(rrset: dns.rrset.RRset) -> list[DNSKEY]:

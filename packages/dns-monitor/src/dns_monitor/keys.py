@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING
 import anyio
 from monitor_common.results import Finding, Verdict
 
-from dns_monitor.cds import Served, answer, ask_all, cds_findings, key_tag, keys_of, records, sigs_of, usable
+from dns_monitor.cds import Served, ask_all, cds_findings, key_tag, keys_of, records, sigs_of, usable
+from dns_monitor.query import answer
 
 if TYPE_CHECKING:
     import dns.message
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from dns.rdtypes.ANY.DNSKEY import DNSKEY
     from dns.rdtypes.ANY.RRSIG import RRSIG
 
-    from dns_monitor.dnssec import SignedZone
+    from dns_monitor.survey import SignedZone
 
 __all__ = [
     "DEPRECATED_ALGORITHMS",

@@ -47,6 +47,7 @@ __all__ = [
     "ServerSpec",
     "Transport",
     "Values",
+    "answer",
     "ask_values",
     "exchange",
     "extended_errors",
@@ -573,3 +574,26 @@ async def ask_values(
             else:
                 values.append(str(rdata))  # pyright: ignore[reportUnknownArgumentType]
     return Values(rcode=dns.rcode.to_text(done.response.rcode()), values=values, cname=cname)
+
+
+def answer(
+    response: dns.message.Message | None, zone: str, rdtype: str
+) -> tuple[dns.rrset.RRset | None, dns.rrset.RRset | None]:
+    """(the rrset owned by `zone` (any owner name), its RRSIGs) in the answer section of `response`."""
+    import dns.name
+    import dns.rdatatype
+
+    if response is None:
+        return None, None
+    name = dns.name.from_text(zone)
+    wanted = dns.rdatatype.from_text(rdtype)
+    rrset = next((r for r in response.answer if r.name == name and r.rdtype == wanted), None)
+    sigs = next(
+        (
+            r
+            for r in response.answer
+            if r.name == name and r.rdtype == dns.rdatatype.RRSIG and r.covers == wanted
+        ),
+        None,
+    )
+    return rrset, sigs

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import dns.message
+    import dns.rrset
     from monitor_common.results import Finding
 
     from dns_monitor.models import DelegationNameserver
     from dns_monitor.walk import Walker, ZoneStep
 
-__all__ = ["Check", "Survey"]
+__all__ = ["Check", "SignedZone", "Status", "Survey"]
+
+Status = Literal["secure", "insecure", "bogus", "unknown"]  # of a DNSSEC chain
 
 
 @dataclass
@@ -53,3 +56,18 @@ class Survey:
 
 
 Check = Callable[[Survey], Awaitable[list["Finding"]]]
+
+
+@dataclass
+class SignedZone:
+    """What `dnssec_check` saw of the zone at the end of the chain, for the checks of
+    `dns_monitor.dnssec.ZONE_CHECKS` (the DNSSEC counterpart of `Survey`)."""
+
+    zone: str  # absolute: "example.com."
+    status: Status  # "secure" or "insecure" (the checks do not run on a bogus or unknown chain)
+    step: ZoneStep  # its servers and its parent's
+    walker: Walker  # for further questions, under the call's policy, rate limit and deadline
+    keys: dns.rrset.RRset | None  # its DNSKEY set (validated when secure; as served when insecure)
+    ds: dns.rrset.RRset | None  # the DS set at its parent (None when insecure)
+    denial: Literal["nsec", "nsec3"] | None  # what a name that does not exist was answered with
+    warn_days: float
